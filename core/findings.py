@@ -1,0 +1,67 @@
+"""Findings: every problem (or notable fact) the reader sees becomes one of these.
+
+A finding is data, never an exception. ``code`` is stable and dotted
+(``header.slot1.checksum``) so scripts can match on it; ``message`` is plain words for people.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+CODE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+class Severity(StrEnum):
+    """How much a finding matters.
+
+    error: the user must act (the file is damaged or cannot be used as is).
+    warning: unusual but tolerated by Windows and QEMU; worth knowing.
+    info: a fact, no action needed.
+    """
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY_ORDER: Final = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    severity: Severity
+    code: str
+    where: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "where": self.where,
+            "message": self.message,
+        }
+
+
+def error(code: str, where: str, message: str) -> Finding:
+    return Finding(Severity.ERROR, code, where, message)
+
+
+def warning(code: str, where: str, message: str) -> Finding:
+    return Finding(Severity.WARNING, code, where, message)
+
+
+def info(code: str, where: str, message: str) -> Finding:
+    return Finding(Severity.INFO, code, where, message)
+
+
+def has_errors(findings: tuple[Finding, ...] | list[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
+
+
+def sort_findings(findings: list[Finding] | tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """Errors first, then warnings, then info; stable within a severity."""
+    return tuple(sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity]))

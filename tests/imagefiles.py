@@ -1,0 +1,129 @@
+"""Test images from real bytes: qemu-img made in the run, and the real images in ../shared.
+
+Real images are decompressed sparsely (runs of zeros become holes) into a per-session cache,
+then copied (sparsely) into each test's tmp_path so tests may damage them freely.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+REAL_DIR = SHARED_DIR / "images" / "real"
+
+# name -> (stored file, member inside a zip or None)
+REAL_IMAGES: dict[str, tuple[str, str | None]] = {
+    "dissect-fixed": ("dissect-fixed.vhdx.gz", None),
+    "dissect-dynamic": ("dissect-dynamic.vhdx.gz", None),
+    "dissect-differencing": ("dissect-differencing.avhdx.gz", None),
+    "velociraptor": ("velociraptor-test.vhdx.zip", "test.vhdx"),
+    "discutils-log-replay": ("discutils-vhdx-log-replay.zip", "vhdx-log-replay.vhdx"),
+    "qemu-dirtylog": ("qemu-iotest-dirtylog-10G-4M.vhdx.bz2", None),
+    "qemu-disk2vhd": ("qemu-test-disk2vhd.vhdx.bz2", None),
+    "qemu-dynamic-1g": ("qemu-iotest-dynamic-1G.vhdx.bz2", None),
+}
+
+CHUNK = 1 << 20
+_ZERO_CHUNK = bytes(CHUNK)
+
+
+def _open_stored(stored: Path, member: str | None) -> IO[bytes]:
+    if stored.suffix == ".gz":
+        return gzip.open(stored, "rb")
+    if stored.suffix == ".bz2":
+        return bz2.open(stored, "rb")
+    if stored.suffix == ".zip":
+        archive = zipfile.ZipFile(stored)
+        assert member is not None
+        return archive.open(member)
+    raise ValueError(f"unknown compression: {stored}")
+
+
+def write_sparse(source: IO[bytes], target: Path) -> int:
+    """Copy ``source`` into ``target``, leaving holes where whole 1 MiB chunks are zero."""
+    size = 0
+    with open(target, "wb") as out:
+        while True:
+            chunk = source.read(CHUNK)
+            if not chunk:
+                break
+            if chunk == _ZERO_CHUNK[: len(chunk)]:
+                out.seek(len(chunk), os.SEEK_CUR)
+            else:
+                out.write(chunk)
+            size += len(chunk)
+        out.truncate(size)
+    return size
+
+
+def copy_sparse(source: Path, target: Path) -> Path:
+    with open(source, "rb") as src:
+        write_sparse(src, target)
+    return target
+
+
+def real_image_available() -> bool:
+    return REAL_DIR.is_dir()
+
+
+def unpack_real(name: str, cache_dir: Path) -> Path:
+    """Decompress real image ``name`` once into ``cache_dir``; returns the cached path."""
+    stored_name, member = REAL_IMAGES[name]
+    target = cache_dir / f"{name}.vhdx"
+    if not target.exists():
+        partial = target.with_suffix(".partial")
+        with _open_stored(REAL_DIR / stored_name, member) as source:
+            write_sparse(source, partial)
+        partial.rename(target)
+    return target
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None
+
+
+def qemu_img_create(path: Path, size: str, *options: str) -> Path:
+    """``qemu-img create -f vhdx [-o ...] path size``."""
+    cmd = ["qemu-img", "create", "-q", "-f", "vhdx"]
+    if options:
+        cmd += ["-o", ",".join(options)]
+    subprocess.run([*cmd, str(path), size], check=True, capture_output=True)
+    return path
+
+
+def qemu_io(path: Path, *commands: str, fmt: str = "vhdx") -> str:
+    cmd = ["qemu-io", "-f", fmt]
+    for command in commands:
+        cmd += ["-c", command]
+    done = subprocess.run([*cmd, str(path)], check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def qemu_img_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["qemu-img", "check", "-f", "vhdx", str(path)], capture_output=True, text=True
+    )
+
+
+def virtual_disk_bytes(path: Path, out: Path) -> Path:
+    """The whole virtual disk as raw bytes, read by qemu-img (an independent reader)."""
+    subprocess.run(
+        ["qemu-img", "convert", "-f", "vhdx", "-O", "raw", str(path), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def iter_chunks(path: Path, size: int = CHUNK) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(size):
+            yield chunk

@@ -1,0 +1,5 @@
+"""``python -m vhdxray``: the same entry point as the ``vhdxray`` console script."""
+
+from vhdxray.tui.cli import main
+
+raise SystemExit(main())
