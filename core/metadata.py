@@ -1,0 +1,478 @@
+"""Metadata region (MS-VHDX §2.6): the table, the six system items and the parent locator.
+
+The metadata table has no checksum, so every rule is checked semantically here.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Final
+
+from vhdxray.core import layout
+from vhdxray.core.findings import Finding, error, info, warning
+from vhdxray.core.guid import read_guid
+from vhdxray.core.identifier import decode_utf16_units
+
+_TABLE_HEADER: Final = struct.Struct("<8sHH20s")
+_ENTRY: Final = struct.Struct("<16sIIII")
+_LOCATOR_HEADER: Final = struct.Struct("<16sHH")
+_LOCATOR_ENTRY: Final = struct.Struct("<IIHH")
+
+ReadAt = Callable[[int, int], bytes]
+"""``read(file_offset, length)``: returns up to ``length`` bytes (fewer at end of file)."""
+
+# (IsVirtualDisk, IsRequired, expected length) for each system item, per the §2.6.2 table.
+_KNOWN: Final = {
+    layout.FILE_PARAMETERS_GUID: (False, True, 8),
+    layout.VIRTUAL_DISK_SIZE_GUID: (True, True, 8),
+    layout.VIRTUAL_DISK_ID_GUID: (True, True, 16),
+    layout.LOGICAL_SECTOR_SIZE_GUID: (True, True, 4),
+    layout.PHYSICAL_SECTOR_SIZE_GUID: (True, True, 4),
+    layout.PARENT_LOCATOR_GUID: (False, True, None),
+}
+_BASE_ITEMS: Final = (
+    layout.FILE_PARAMETERS_GUID,
+    layout.VIRTUAL_DISK_SIZE_GUID,
+    layout.VIRTUAL_DISK_ID_GUID,
+    layout.LOGICAL_SECTOR_SIZE_GUID,
+    layout.PHYSICAL_SECTOR_SIZE_GUID,
+)
+PATH_KEYS: Final = ("relative_path", "volume_path", "absolute_win32_path")
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataEntry:
+    item_id: uuid.UUID
+    offset: int  # from the start of the metadata region
+    length: int
+    flags: int
+    reserved: int
+
+    @property
+    def is_user(self) -> bool:
+        return bool(self.flags & layout.META_FLAG_IS_USER)
+
+    @property
+    def is_virtual_disk(self) -> bool:
+        return bool(self.flags & layout.META_FLAG_IS_VIRTUAL_DISK)
+
+    @property
+    def is_required(self) -> bool:
+        return bool(self.flags & layout.META_FLAG_IS_REQUIRED)
+
+    @property
+    def name(self) -> str:
+        if self.is_user:
+            return "user item"
+        return layout.METADATA_ITEM_NAMES.get(self.item_id, "unknown")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "item_id": str(self.item_id),
+            "name": self.name,
+            "offset": self.offset,
+            "length": self.length,
+            "is_user": self.is_user,
+            "is_virtual_disk": self.is_virtual_disk,
+            "is_required": self.is_required,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ParentLocator:
+    locator_type: uuid.UUID
+    entries: tuple[tuple[str, str], ...]  # (key, value) in on-disk order; hostile strings
+
+    def get(self, key: str) -> str | None:
+        for k, v in self.entries:
+            if k == key:
+                return v
+        return None
+
+    @property
+    def parent_linkage(self) -> uuid.UUID | None:
+        return parse_braced_guid(self.get("parent_linkage"))
+
+    @property
+    def parent_linkage2(self) -> uuid.UUID | None:
+        return parse_braced_guid(self.get("parent_linkage2"))
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "locator_type": str(self.locator_type),
+            "entries": {k: v for k, v in self.entries},
+        }
+
+
+def parse_braced_guid(text: str | None) -> uuid.UUID | None:
+    if not text:
+        return None
+    try:
+        return uuid.UUID(text.strip().strip("{}"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    offset: int  # file offset of the region
+    length: int
+    signature_ok: bool
+    entry_count: int
+    entries: tuple[MetadataEntry, ...]
+    block_size: int | None
+    leave_blocks_allocated: bool | None
+    has_parent: bool | None
+    virtual_size: int | None
+    virtual_disk_id: uuid.UUID | None
+    logical_sector_size: int | None
+    physical_sector_size: int | None
+    parent_locator: ParentLocator | None
+
+    @property
+    def disk_type(self) -> str | None:
+        """fixed, dynamic or differencing, from the File Parameters flags (§2.6.2.1)."""
+        if self.has_parent is None or self.leave_blocks_allocated is None:
+            return None
+        if self.has_parent:
+            return "differencing"
+        return "fixed" if self.leave_blocks_allocated else "dynamic"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "offset": self.offset,
+            "length": self.length,
+            "signature_ok": self.signature_ok,
+            "entry_count": self.entry_count,
+            "entries": [e.to_json() for e in self.entries],
+            "block_size": self.block_size,
+            "leave_blocks_allocated": self.leave_blocks_allocated,
+            "has_parent": self.has_parent,
+            "virtual_size": self.virtual_size,
+            "virtual_disk_id": None if self.virtual_disk_id is None else str(self.virtual_disk_id),
+            "logical_sector_size": self.logical_sector_size,
+            "physical_sector_size": self.physical_sector_size,
+            "parent_locator": None
+            if self.parent_locator is None
+            else self.parent_locator.to_json(),
+        }
+
+
+def _parse_locator(data: bytes, where: str, findings: list[Finding]) -> ParentLocator | None:
+    if len(data) < _LOCATOR_HEADER.size:
+        findings.append(error("metadata.locator.short", where, "the parent locator is too short"))
+        return None
+    ltype_raw, _reserved, count = _LOCATOR_HEADER.unpack_from(data)
+    ltype = read_guid(ltype_raw)
+    if ltype != layout.VHDX_PARENT_LOCATOR_TYPE:
+        findings.append(
+            error(
+                "metadata.locator.type",
+                where,
+                f"parent locator type {ltype} is not the VHDX locator type; the parent "
+                "cannot be found",
+            )
+        )
+    entries: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i in range(count):
+        pos = _LOCATOR_HEADER.size + i * _LOCATOR_ENTRY.size
+        if pos + _LOCATOR_ENTRY.size > len(data):
+            findings.append(
+                error(
+                    "metadata.locator.entries",
+                    where,
+                    f"the parent locator says {count} entries but the item holds only {i}",
+                )
+            )
+            break
+        koff, voff, klen, vlen = _LOCATOR_ENTRY.unpack_from(data, pos)
+        if (
+            not (koff and voff and klen and vlen)
+            or koff + klen > len(data)
+            or voff + vlen > len(data)
+        ):
+            findings.append(
+                error(
+                    "metadata.locator.entry",
+                    where,
+                    f"parent locator entry {i} points outside the item "
+                    f"(key {koff}+{klen}, value {voff}+{vlen}, item {len(data)} bytes)",
+                )
+            )
+            continue
+        key = decode_utf16_units(data[koff : koff + klen])
+        value = decode_utf16_units(data[voff : voff + vlen])
+        if key in seen:
+            findings.append(
+                error("metadata.locator.duplicate_key", where, f"parent locator key {key!r} twice")
+            )
+        seen.add(key)
+        entries.append((key, value))
+    loc = ParentLocator(ltype, tuple(entries))
+    if "parent_linkage" not in seen:
+        findings.append(
+            error(
+                "metadata.locator.no_linkage",
+                where,
+                "the parent locator has no parent_linkage key: the parent cannot be verified",
+            )
+        )
+    elif loc.parent_linkage is None:
+        findings.append(
+            error(
+                "metadata.locator.bad_linkage",
+                where,
+                "parent_linkage is not a GUID",
+            )
+        )
+    if not any(k in seen for k in PATH_KEYS):
+        findings.append(
+            error(
+                "metadata.locator.no_path",
+                where,
+                "the parent locator has none of relative_path, volume_path, absolute_win32_path",
+            )
+        )
+    return loc
+
+
+def parse_metadata(offset: int, length: int, read: ReadAt) -> tuple[Metadata, list[Finding]]:
+    """Parse the metadata region at file ``offset`` (``length`` bytes) through ``read``."""
+    findings: list[Finding] = []
+    where = f"metadata table @ 0x{offset:x}"
+    table = read(offset, min(length, layout.METADATA_TABLE_SIZE))
+    empty = Metadata(offset, length, False, 0, (), None, None, None, None, None, None, None, None)
+    if len(table) < layout.METADATA_HEADER_SIZE:
+        findings.append(error("metadata.missing", where, "the metadata region cannot be read"))
+        return empty, findings
+    signature, _reserved, count, _reserved2 = _TABLE_HEADER.unpack_from(table)
+    if signature != layout.METADATA_SIGNATURE:
+        findings.append(
+            error(
+                "metadata.signature",
+                where,
+                f"metadata table signature is {signature!r}, not 'metadata'",
+            )
+        )
+        return empty, findings
+    if count > layout.METADATA_MAX_ENTRIES:
+        findings.append(
+            error(
+                "metadata.entry_count",
+                where,
+                f"EntryCount {count} exceeds {layout.METADATA_MAX_ENTRIES}; reading the first "
+                f"{layout.METADATA_MAX_ENTRIES}",
+            )
+        )
+    entries: list[MetadataEntry] = []
+    for i in range(min(count, layout.METADATA_MAX_ENTRIES)):
+        pos = layout.METADATA_HEADER_SIZE + i * layout.METADATA_ENTRY_SIZE
+        if pos + layout.METADATA_ENTRY_SIZE > len(table):
+            findings.append(
+                error("metadata.truncated", where, f"the table ends after {i} of {count} entries")
+            )
+            break
+        item, ioff, ilen, flags, res = _ENTRY.unpack_from(table, pos)
+        entries.append(MetadataEntry(read_guid(item), ioff, ilen, flags, res))
+
+    values: dict[uuid.UUID, bytes] = {}
+    seen: set[tuple[uuid.UUID, bool]] = set()
+    user_count = 0
+    for e in entries:
+        ewhere = f"metadata item {e.name} ({e.item_id})"
+        key = (e.item_id, e.is_user)
+        if key in seen:
+            findings.append(error("metadata.duplicate", ewhere, "this item is listed twice"))
+            continue
+        seen.add(key)
+        user_count += e.is_user
+        if e.flags & ~0x7:
+            findings.append(warning("metadata.flags_reserved", ewhere, "reserved flag bits set"))
+        if e.length == 0:
+            if e.offset != 0:
+                findings.append(
+                    warning("metadata.item_offset", ewhere, "empty item with a non-zero offset")
+                )
+        elif e.offset < layout.METADATA_MIN_ITEM_OFFSET or e.offset + e.length > length:
+            findings.append(
+                error(
+                    "metadata.item_range",
+                    ewhere,
+                    f"item at region offset {e.offset} length {e.length} lies outside the "
+                    f"region's item area (64 KiB..{length})",
+                )
+            )
+            continue
+        if e.length > layout.METADATA_MAX_ITEM_LENGTH:
+            findings.append(
+                error("metadata.item_length", ewhere, f"item length {e.length} > 1 MiB")
+            )
+            continue
+        if not e.is_user and e.item_id not in _KNOWN:
+            if e.is_required:
+                findings.append(
+                    error(
+                        "metadata.unknown_required",
+                        ewhere,
+                        "unknown system item marked required: the file must not be loaded by "
+                        "this implementation",
+                    )
+                )
+            else:
+                findings.append(info("metadata.unknown_item", ewhere, "unknown optional item"))
+            continue
+        if e.is_user:
+            continue
+        is_vd, is_req, size = _KNOWN[e.item_id]
+        if e.is_virtual_disk != is_vd:
+            findings.append(
+                warning(
+                    "metadata.flags",
+                    ewhere,
+                    f"IsVirtualDisk is {e.is_virtual_disk}, the spec says {is_vd}",
+                )
+            )
+        if e.is_required != is_req:
+            if e.item_id == layout.PHYSICAL_SECTOR_SIZE_GUID:
+                findings.append(
+                    warning(
+                        "metadata.physical_sector_not_required",
+                        ewhere,
+                        "PhysicalSectorSize is not marked required (early images did this; "
+                        "Windows and VirtualBox accept it)",
+                    )
+                )
+            else:
+                findings.append(
+                    warning("metadata.not_required", ewhere, "item is not marked required")
+                )
+        data = read(offset + e.offset, e.length) if e.length else b""
+        if len(data) < e.length:
+            findings.append(error("metadata.item_unreadable", ewhere, "the file ends inside it"))
+            continue
+        if size is not None and e.length != size:
+            findings.append(
+                error("metadata.item_size", ewhere, f"item is {e.length} bytes, expected {size}")
+            )
+            continue
+        values[e.item_id] = data
+    if user_count > layout.METADATA_MAX_USER_ENTRIES:
+        findings.append(error("metadata.user_count", where, f"{user_count} user items exceed 1024"))
+    ranged = sorted((e for e in entries if e.length), key=lambda x: x.offset)
+    for a, b in pairwise(ranged):
+        if a.offset + a.length > b.offset:
+            findings.append(
+                error("metadata.overlap", where, f"items {a.name} and {b.name} overlap")
+            )
+
+    for guid in _BASE_ITEMS:
+        if guid not in values and not any(e.item_id == guid for e in entries):
+            findings.append(
+                error(
+                    "metadata.missing_item",
+                    where,
+                    f"required item {layout.METADATA_ITEM_NAMES[guid]} is missing",
+                )
+            )
+
+    block_size = leave = has_parent = None
+    if (fp := values.get(layout.FILE_PARAMETERS_GUID)) is not None:
+        block_size, flags = struct.unpack("<II", fp)
+        leave = bool(flags & layout.FILE_PARAM_LEAVE_BLOCKS_ALLOCATED)
+        has_parent = bool(flags & layout.FILE_PARAM_HAS_PARENT)
+        if flags & ~0x3:
+            findings.append(
+                warning("metadata.file_parameters_reserved", where, "reserved flag bits set")
+            )
+        if not (
+            layout.MIN_BLOCK_SIZE <= block_size <= layout.MAX_BLOCK_SIZE
+            and block_size & (block_size - 1) == 0
+        ):
+            findings.append(
+                error(
+                    "metadata.block_size",
+                    where,
+                    f"BlockSize {block_size} is not a power of two from 1 MiB to 256 MiB",
+                )
+            )
+            block_size = None
+    logical = physical = None
+    if (raw := values.get(layout.LOGICAL_SECTOR_SIZE_GUID)) is not None:
+        logical = struct.unpack("<I", raw)[0]
+        if logical not in layout.SECTOR_SIZES:
+            findings.append(
+                error("metadata.logical_sector_size", where, f"LogicalSectorSize {logical}")
+            )
+            logical = None
+    if (raw := values.get(layout.PHYSICAL_SECTOR_SIZE_GUID)) is not None:
+        physical = struct.unpack("<I", raw)[0]
+        if physical not in layout.SECTOR_SIZES:
+            findings.append(
+                error("metadata.physical_sector_size", where, f"PhysicalSectorSize {physical}")
+            )
+            physical = None
+    virtual_size = None
+    if (raw := values.get(layout.VIRTUAL_DISK_SIZE_GUID)) is not None:
+        virtual_size = struct.unpack("<Q", raw)[0]
+        problems = []
+        if virtual_size == 0:
+            problems.append("is zero")
+        if virtual_size > layout.MAX_VIRTUAL_DISK_SIZE:
+            problems.append("exceeds 64 TiB")
+        if logical and virtual_size % logical:
+            problems.append(f"is not a multiple of the logical sector size {logical}")
+        if problems:
+            findings.append(
+                error(
+                    "metadata.virtual_size",
+                    where,
+                    f"VirtualDiskSize {virtual_size} " + " and ".join(problems),
+                )
+            )
+            virtual_size = None
+    disk_id = None
+    if (raw := values.get(layout.VIRTUAL_DISK_ID_GUID)) is not None:
+        disk_id = read_guid(raw)
+    locator = None
+    loc_entry = next((e for e in entries if e.item_id == layout.PARENT_LOCATOR_GUID), None)
+    if (raw := values.get(layout.PARENT_LOCATOR_GUID)) is not None:
+        locator = _parse_locator(raw, "metadata item ParentLocator", findings)
+    if has_parent and loc_entry is None:
+        findings.append(
+            error(
+                "metadata.locator.missing",
+                where,
+                "the disk has a parent (HasParent) but no parent locator item",
+            )
+        )
+    if has_parent is False and loc_entry is not None:
+        findings.append(
+            warning(
+                "metadata.locator.unexpected",
+                where,
+                "a parent locator is present but HasParent is not set",
+            )
+        )
+    return (
+        Metadata(
+            offset=offset,
+            length=length,
+            signature_ok=True,
+            entry_count=count,
+            entries=tuple(entries),
+            block_size=block_size,
+            leave_blocks_allocated=leave,
+            has_parent=has_parent,
+            virtual_size=virtual_size,
+            virtual_disk_id=disk_id,
+            logical_sector_size=logical,
+            physical_sector_size=physical,
+            parent_locator=locator,
+        ),
+        findings,
+    )
