@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
@@ -16,14 +15,13 @@ from vhdxray.core import layout
 from vhdxray.core.findings import Finding, error, info, warning
 from vhdxray.core.guid import read_guid
 from vhdxray.core.identifier import decode_utf16_units
+from vhdxray.core.source import ReadAt
 
 _TABLE_HEADER: Final = struct.Struct("<8sHH20s")
 _ENTRY: Final = struct.Struct("<16sIIII")
 _LOCATOR_HEADER: Final = struct.Struct("<16sHH")
 _LOCATOR_ENTRY: Final = struct.Struct("<IIHH")
 
-ReadAt = Callable[[int, int], bytes]
-"""``read(file_offset, length)``: returns up to ``length`` bytes (fewer at end of file)."""
 
 # (IsVirtualDisk, IsRequired, expected length) for each system item, per the §2.6.2 table.
 _KNOWN: Final = {

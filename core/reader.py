@@ -1,0 +1,274 @@
+"""Read an image into a :class:`Report`: the only code that reads a file for analysis.
+
+It reads just the ranges it needs (first 320 KiB, the metadata items, the log, the BAT),
+hands the bytes to the pure parsers and composes their results. It never raises on the
+contents of the file; an unreadable file becomes a report with ``kind == "unreadable"``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from vhdxray.core import layout
+from vhdxray.core.bat import BatSummary, analyse_bat, bat_geometry
+from vhdxray.core.findings import Finding, error, info, sort_findings
+from vhdxray.core.header import (
+    Header,
+    HeaderChoice,
+    check_headers,
+    choose_current,
+    effective_header,
+    parse_header,
+)
+from vhdxray.core.identifier import FileIdentifier, parse_identifier
+from vhdxray.core.log import LogInfo, analyse_log
+from vhdxray.core.metadata import Metadata, parse_metadata
+from vhdxray.core.region import (
+    RegionTable,
+    check_region_tables,
+    choose_active,
+    parse_region_table,
+)
+from vhdxray.core.sniff import identify_other
+from vhdxray.core.source import ImageSource, ReadAt
+
+# The log is normally 1 MiB; never pull an absurd LogLength into memory.
+MAX_LOG_READ = 256 * layout.MiB
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything known about one image. Structures are None when they could not be reached."""
+
+    path: str
+    file_size: int
+    kind: str  # "vhdx", or what the file is instead (see sniff.identify_other), or "unreadable"
+    description: str  # one sentence on what the file is
+    identifier: FileIdentifier | None = None
+    headers: tuple[Header, Header] | None = None
+    header_choice: HeaderChoice | None = None
+    region_tables: tuple[RegionTable, RegionTable] | None = None
+    active_region_table: int | None = None
+    metadata: Metadata | None = None
+    log: LogInfo | None = None
+    bat: BatSummary | None = None
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def is_vhdx(self) -> bool:
+        return self.kind == "vhdx"
+
+    @property
+    def current_header(self) -> int | None:
+        return None if self.header_choice is None else self.header_choice.current
+
+    @property
+    def effective_header(self) -> Header | None:
+        """The header whose fields describe the file (see header.effective_header)."""
+        if self.headers is None or self.header_choice is None:
+            return None
+        return effective_header(self.headers, self.header_choice)
+
+    @property
+    def disk_type(self) -> str | None:
+        return None if self.metadata is None else self.metadata.disk_type
+
+    @property
+    def creator(self) -> str | None:
+        return None if self.identifier is None else self.identifier.creator
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+
+def read_report(path: str | os.PathLike[str]) -> Report:
+    """Read and analyse the image at ``path``. Never raises for a bad or unreadable file."""
+    name = os.fspath(path)
+    try:
+        source = ImageSource(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return Report(
+            path=name,
+            file_size=0,
+            kind="unreadable",
+            description=f"The file cannot be opened: {reason}.",
+            findings=(error("file.unreadable", name, f"cannot open the file: {reason}"),),
+        )
+    try:
+        with source:
+            return _read(source, name)
+    except OSError as exc:  # an I/O error in the middle of reading (bad media, vanished file)
+        reason = exc.strerror or str(exc)
+        return Report(
+            path=name,
+            file_size=0,
+            kind="unreadable",
+            description=f"Reading the file failed: {reason}.",
+            findings=(error("file.io_error", name, f"reading the file failed: {reason}"),),
+        )
+
+
+def _read(source: ImageSource, name: str) -> Report:
+    size = source.size
+    read = source.read_at
+    head = read(0, layout.REGION_TABLE_OFFSETS[1] + layout.REGION_TABLE_SIZE)
+    identifier, findings = parse_identifier(head)
+    h_off = layout.HEADER_SLOT_OFFSETS
+    headers = (
+        parse_header(head[h_off[0] : h_off[0] + layout.HEADER_SIZE], 1),
+        parse_header(head[h_off[1] : h_off[1] + layout.HEADER_SIZE], 2),
+    )
+    r_off = layout.REGION_TABLE_OFFSETS
+    tables = (
+        parse_region_table(head[r_off[0] : r_off[0] + layout.REGION_TABLE_SIZE], 1),
+        parse_region_table(head[r_off[1] : r_off[1] + layout.REGION_TABLE_SIZE], 2),
+    )
+    looks_vhdx = (
+        identifier.signature_ok
+        or any(h.signature_ok for h in headers)
+        or any(t.signature_ok for t in tables)
+    )
+    if not looks_vhdx:
+        kind, description = identify_other(read, size)
+        return Report(
+            path=name,
+            file_size=size,
+            kind=kind,
+            description=description,
+            findings=(error("file.not_vhdx", name, description),),
+        )
+    if size < layout.HEADER_SECTION_SIZE:
+        findings.append(
+            error(
+                "file.truncated",
+                name,
+                f"the file is {size} bytes, shorter than the 1 MiB header section: "
+                "it was cut short",
+            )
+        )
+
+    choice = choose_current(*headers)
+    findings += check_headers(headers, choice, size)
+    active = choose_active(tables)
+    findings += check_region_tables(tables, active, size)
+    report_args: dict[str, object] = {
+        "identifier": identifier,
+        "headers": headers,
+        "header_choice": choice,
+        "region_tables": tables,
+        "active_region_table": active,
+    }
+    eff = effective_header(headers, choice)
+
+    reserved: list[tuple[int, int, str]] = [(0, layout.HEADER_SECTION_SIZE, "header section")]
+    log_info: LogInfo | None = None
+    if eff is not None:
+        log_bytes = read(eff.log_offset, min(eff.log_length, MAX_LOG_READ))
+        log_info, log_findings = analyse_log(
+            log_bytes,
+            log_guid=eff.log_guid,
+            log_offset=eff.log_offset,
+            log_length=eff.log_length,
+            log_version=eff.log_version,
+            file_size=size,
+        )
+        findings += log_findings
+        if eff.log_length:
+            reserved.append((eff.log_offset, eff.log_offset + eff.log_length, "log"))
+
+    metadata: Metadata | None = None
+    bat: BatSummary | None = None
+    if active is not None:
+        table = tables[active - 1]
+        for entry in table.entries:
+            reserved.append((entry.file_offset, entry.file_offset + entry.length, entry.name))
+        findings += _check_log_overlap(reserved)
+        meta_entry = table.find(layout.METADATA_REGION_GUID)
+        if meta_entry is not None:
+            metadata, meta_findings = parse_metadata(
+                meta_entry.file_offset, meta_entry.length, read
+            )
+            findings += meta_findings
+        bat_entry = table.find(layout.BAT_GUID)
+        if metadata is not None and bat_entry is not None:
+            bat, bat_findings = _analyse_bat(
+                read, metadata, bat_entry.file_offset, bat_entry.length, size, reserved
+            )
+            findings += bat_findings
+    report_args["metadata"] = metadata
+    report_args["log"] = log_info
+    report_args["bat"] = bat
+    description = "A VHDX image."
+    if metadata is not None and metadata.disk_type is not None:
+        description = f"A {metadata.disk_type} VHDX image."
+    return Report(
+        path=name,
+        file_size=size,
+        kind="vhdx",
+        description=description,
+        findings=sort_findings(findings),
+        **report_args,  # type: ignore[arg-type]
+    )
+
+
+def _check_log_overlap(reserved: list[tuple[int, int, str]]) -> list[Finding]:
+    findings: list[Finding] = []
+    logs = [r for r in reserved if r[2] == "log"]
+    for start, end, _ in logs:
+        for other_start, other_end, other in reserved:
+            if other == "log":
+                continue
+            if start < other_end and other_start < end:
+                findings.append(
+                    error(
+                        "layout.log_overlap",
+                        f"log @ 0x{start:x}",
+                        f"the log (0x{start:x}..0x{end:x}) overlaps the {other} "
+                        f"(0x{other_start:x}..0x{other_end:x})",
+                    )
+                )
+    return findings
+
+
+def _analyse_bat(
+    read: ReadAt,
+    metadata: Metadata,
+    bat_offset: int,
+    bat_length: int,
+    file_size: int,
+    reserved: list[tuple[int, int, str]],
+) -> tuple[BatSummary | None, list[Finding]]:
+    if (
+        metadata.block_size is None
+        or metadata.logical_sector_size is None
+        or metadata.virtual_size is None
+        or metadata.disk_type is None
+    ):
+        return None, [
+            info(
+                "bat.not_analysed",
+                f"BAT @ 0x{bat_offset:x}",
+                "the BAT was not analysed because the disk geometry in the metadata is unusable",
+            )
+        ]
+    geometry = bat_geometry(
+        metadata.virtual_size,
+        metadata.block_size,
+        metadata.logical_sector_size,
+        metadata.disk_type == "differencing",
+    )
+    needed = min(bat_length, geometry.total_entries * layout.BAT_ENTRY_SIZE)
+    raw = read(bat_offset, needed)
+    summary, findings = analyse_bat(
+        raw,
+        geometry,
+        disk_type=metadata.disk_type,
+        file_size=file_size,
+        bat_offset=bat_offset,
+        bat_length=bat_length,
+        reserved=reserved,
+    )
+    return summary, findings

@@ -1,0 +1,58 @@
+"""Read-only access to an image file: positional reads that return short data at EOF."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+ReadAt = Callable[[int, int], bytes]
+"""``read(file_offset, length)``: up to ``length`` bytes (fewer at end of file), never raises."""
+
+
+class ImageSource:
+    """An image opened read-only. ``read_at`` never raises at end of file; it returns less."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+        self._fd = os.open(self.path, flags)
+        try:
+            self.size = os.fstat(self._fd).st_size
+        except OSError:
+            os.close(self._fd)
+            raise
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        if length <= 0 or offset >= self.size or offset < 0:
+            return b""
+        length = min(length, self.size - offset)
+        if hasattr(os, "pread"):
+            chunks: list[bytes] = []
+            done = 0
+            while done < length:
+                chunk = os.pread(self._fd, length - done, offset + done)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                done += len(chunk)
+            return b"".join(chunks)
+        os.lseek(self._fd, offset, os.SEEK_SET)  # pragma: no cover - Windows
+        return os.read(self._fd, length)  # pragma: no cover
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> ImageSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
