@@ -474,3 +474,48 @@ def parse_metadata(offset: int, length: int, read: ReadAt) -> tuple[Metadata, li
         ),
         findings,
     )
+
+
+def serialise_locator(entries: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> bytes:
+    """A VHDX parent locator item: header, key/value entries, then the UTF-16LE strings.
+    Offsets are measured from the start of the item."""
+    count = len(entries)
+    strings = bytearray()
+    table = bytearray()
+    base = _LOCATOR_HEADER.size + count * _LOCATOR_ENTRY.size
+    for key, value in entries:
+        k = key.encode("utf-16-le")
+        v = value.encode("utf-16-le")
+        koff = base + len(strings)
+        strings += k
+        voff = base + len(strings)
+        strings += v
+        table += _LOCATOR_ENTRY.pack(koff, voff, len(k), len(v))
+    header = _LOCATOR_HEADER.pack(layout.VHDX_PARENT_LOCATOR_TYPE.bytes_le, 0, count)
+    return header + bytes(table) + bytes(strings)
+
+
+def serialise_metadata(
+    items: list[tuple[uuid.UUID, int, bytes]], region_length: int = layout.MiB
+) -> bytes:
+    """The metadata region: table at 0, items packed from 64 KiB. ``items`` holds
+    (item id, flags, value); flags use the META_FLAG_* bits."""
+    buf = bytearray(region_length)
+    _TABLE_HEADER.pack_into(buf, 0, layout.METADATA_SIGNATURE, 0, len(items), bytes(20))
+    pos = layout.METADATA_MIN_ITEM_OFFSET
+    for i, (item_id, flags, value) in enumerate(items):
+        entry_at = layout.METADATA_HEADER_SIZE + i * layout.METADATA_ENTRY_SIZE
+        if pos + len(value) > region_length:
+            raise ValueError("metadata items do not fit in the region")
+        _ENTRY.pack_into(buf, entry_at, item_id.bytes_le, pos, len(value), flags, 0)
+        buf[pos : pos + len(value)] = value
+        pos += len(value)
+    return bytes(buf)
+
+
+def system_item_flags(item_id: uuid.UUID) -> int:
+    """The flags the spec's table gives a system item (§2.6.2)."""
+    is_vd, is_req, _ = _KNOWN[item_id]
+    return (layout.META_FLAG_IS_VIRTUAL_DISK if is_vd else 0) | (
+        layout.META_FLAG_IS_REQUIRED if is_req else 0
+    )

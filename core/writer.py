@@ -202,3 +202,19 @@ def _extend(fd: int, size: int, backup_path: Path) -> int | None:
     except OSError as exc:
         raise WriteFailed(f"extending the file failed: {exc.strerror or exc}", backup_path) from exc
     return size
+
+
+def truncate_image(path: str | os.PathLike[str], size: int, *, expected_size: int) -> None:
+    """Cut the image back to ``size`` (undoing an extension), under the same locks; refuse
+    unless the file is still ``expected_size`` bytes."""
+    fd = open_for_writing(Path(path))
+    try:
+        current = os.fstat(fd).st_size
+        if current != expected_size:
+            raise WriteRefused(
+                f"the image is {current} bytes, expected {expected_size}; not truncating"
+            )
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,232 @@
+"""Write new, spec-correct VHDX images: fixed, dynamic, or a differencing child.
+
+Layout (the one Windows and DiscUtils use): header section in the first 1 MiB, log at
+1 MiB (1 MiB), metadata region at 2 MiB (1 MiB), BAT at 3 MiB (rounded up to 1 MiB), payload
+blocks after it. Both headers are written (sequence 1 and 2) so a current header exists, and
+both region table copies are identical. A new file only: an existing path is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from vhdxray import __version__
+from vhdxray.core import layout
+from vhdxray.core.bat import BatGeometry, bat_geometry, payload_index
+from vhdxray.core.guid import new_guid
+from vhdxray.core.header import serialise_header
+from vhdxray.core.identifier import serialise_identifier
+from vhdxray.core.metadata import serialise_locator, serialise_metadata, system_item_flags
+from vhdxray.core.reader import read_report
+from vhdxray.core.region import RegionEntry, serialise_region_table
+
+LOG_OFFSET = 1 * layout.MiB
+LOG_LENGTH = 1 * layout.MiB
+METADATA_OFFSET = 2 * layout.MiB
+METADATA_LENGTH = 1 * layout.MiB
+BAT_OFFSET = 3 * layout.MiB
+DEFAULT_BLOCK_SIZE = 32 * layout.MiB
+
+
+class CreateError(Exception):
+    """The image cannot be created as asked; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOptions:
+    virtual_size: int
+    block_size: int = DEFAULT_BLOCK_SIZE
+    fixed: bool = False
+    logical_sector_size: int = 512
+    physical_sector_size: int = 4096
+    creator: str = f"vhdxray {__version__}"
+
+
+def _round_up(value: int, to: int) -> int:
+    return -(-value // to) * to
+
+
+def _validate(opts: CreateOptions) -> None:
+    bs = opts.block_size
+    if not (layout.MIN_BLOCK_SIZE <= bs <= layout.MAX_BLOCK_SIZE and bs & (bs - 1) == 0):
+        raise CreateError(f"block size {bs} is not a power of two from 1 MiB to 256 MiB")
+    if opts.logical_sector_size not in layout.SECTOR_SIZES:
+        raise CreateError("logical sector size must be 512 or 4096")
+    if opts.physical_sector_size not in layout.SECTOR_SIZES:
+        raise CreateError("physical sector size must be 512 or 4096")
+    if opts.virtual_size <= 0 or opts.virtual_size > layout.MAX_VIRTUAL_DISK_SIZE:
+        raise CreateError("virtual size must be more than 0 and at most 64 TiB")
+    if opts.virtual_size % opts.logical_sector_size:
+        raise CreateError(
+            f"virtual size must be a multiple of the logical sector size "
+            f"({opts.logical_sector_size})"
+        )
+
+
+def _metadata(
+    opts: CreateOptions,
+    *,
+    disk_id: uuid.UUID,
+    has_parent: bool,
+    locator: list[tuple[str, str]] | None,
+) -> bytes:
+    flags = 0
+    if opts.fixed:
+        flags |= layout.FILE_PARAM_LEAVE_BLOCKS_ALLOCATED
+    if has_parent:
+        flags |= layout.FILE_PARAM_HAS_PARENT
+    items = [
+        (layout.FILE_PARAMETERS_GUID, struct.pack("<II", opts.block_size, flags)),
+        (layout.VIRTUAL_DISK_SIZE_GUID, struct.pack("<Q", opts.virtual_size)),
+        (layout.VIRTUAL_DISK_ID_GUID, disk_id.bytes_le),
+        (layout.LOGICAL_SECTOR_SIZE_GUID, struct.pack("<I", opts.logical_sector_size)),
+        (layout.PHYSICAL_SECTOR_SIZE_GUID, struct.pack("<I", opts.physical_sector_size)),
+    ]
+    if locator is not None:
+        items.append((layout.PARENT_LOCATOR_GUID, serialise_locator(locator)))
+    return serialise_metadata(
+        [(guid, system_item_flags(guid), value) for guid, value in items], METADATA_LENGTH
+    )
+
+
+def _bat(geometry: BatGeometry, fixed: bool, data_start: int) -> tuple[bytes, int]:
+    """The BAT bytes and the file size. Fixed: every payload block FULLY_PRESENT, laid out
+    in order from ``data_start``; dynamic/differencing: all entries zero (NOT_PRESENT)."""
+    bat = bytearray(geometry.total_entries * layout.BAT_ENTRY_SIZE)
+    if not fixed:
+        return bytes(bat), data_start
+    offset = data_start
+    for block in range(geometry.data_blocks_count):
+        index = payload_index(block, geometry.chunk_ratio)
+        struct.pack_into("<Q", bat, index * 8, offset | layout.PAYLOAD_BLOCK_FULLY_PRESENT)
+        offset += geometry.block_size
+    return bytes(bat), offset
+
+
+def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    except FileExistsError as exc:
+        raise CreateError(f"{path} already exists; vhdxray create never overwrites") from exc
+    except OSError as exc:
+        raise CreateError(f"cannot create {path}: {exc.strerror or exc}") from exc
+    try:
+        for offset, data in pieces:
+            os.lseek(fd, offset, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise CreateError(f"writing {path} failed: {exc.strerror or exc}") from exc
+    os.close(fd)
+
+
+def _assemble(
+    path: Path,
+    opts: CreateOptions,
+    *,
+    disk_id: uuid.UUID,
+    has_parent: bool = False,
+    locator: list[tuple[str, str]] | None = None,
+) -> None:
+    _validate(opts)
+    geometry = bat_geometry(
+        opts.virtual_size, opts.block_size, opts.logical_sector_size, has_parent
+    )
+    bat_length = _round_up(geometry.total_entries * layout.BAT_ENTRY_SIZE, layout.MiB)
+    data_start = BAT_OFFSET + bat_length
+    bat, size = _bat(geometry, opts.fixed, data_start)
+    regions = serialise_region_table(
+        [
+            RegionEntry(layout.BAT_GUID, BAT_OFFSET, bat_length, layout.REGION_REQUIRED),
+            RegionEntry(
+                layout.METADATA_REGION_GUID,
+                METADATA_OFFSET,
+                METADATA_LENGTH,
+                layout.REGION_REQUIRED,
+            ),
+        ]
+    )
+    file_write, data_write = new_guid(), new_guid()
+    headers = [
+        serialise_header(
+            sequence_number=seq,
+            file_write_guid=file_write,
+            data_write_guid=data_write,
+            log_guid=layout.ZERO_GUID,
+            log_length=LOG_LENGTH,
+            log_offset=LOG_OFFSET,
+        )
+        for seq in (1, 2)
+    ]
+    pieces = [
+        (0, serialise_identifier(opts.creator)),
+        (layout.HEADER_SLOT_OFFSETS[0], headers[0]),
+        (layout.HEADER_SLOT_OFFSETS[1], headers[1]),
+        (layout.REGION_TABLE_OFFSETS[0], regions),
+        (layout.REGION_TABLE_OFFSETS[1], regions),
+        (METADATA_OFFSET, _metadata(opts, disk_id=disk_id, has_parent=has_parent, locator=locator)),
+        (BAT_OFFSET, bat),
+    ]
+    _write_new(path, pieces, size)
+
+
+def create_image(path: str | os.PathLike[str], opts: CreateOptions) -> Path:
+    """Create a new fixed or dynamic image at ``path``."""
+    target = Path(path)
+    _assemble(target, opts, disk_id=new_guid())
+    return target
+
+
+def _win_relative(child: Path, parent: Path) -> str:
+    rel = os.path.relpath(parent.resolve(), child.resolve().parent)
+    return (
+        ".\\" + rel.replace(os.sep, "\\") if not rel.startswith("..") else rel.replace(os.sep, "\\")
+    )
+
+
+def create_child(
+    path: str | os.PathLike[str],
+    parent: str | os.PathLike[str],
+    *,
+    creator: str = f"vhdxray {__version__}",
+) -> Path:
+    """Create a differencing child of ``parent``: same geometry, parent_linkage = the
+    parent's DataWriteGuid, relative and absolute paths in the locator."""
+    parent_path = Path(parent)
+    report = read_report(parent_path)
+    eff = report.effective_header
+    meta = report.metadata
+    if not report.is_vhdx or eff is None or meta is None:
+        raise CreateError(f"{parent_path} is not a usable VHDX parent: {report.description}")
+    if (
+        meta.virtual_size is None
+        or meta.block_size is None
+        or meta.logical_sector_size is None
+        or meta.virtual_disk_id is None
+    ):
+        raise CreateError(f"{parent_path} has unusable metadata; cannot make a child of it")
+    opts = CreateOptions(
+        virtual_size=meta.virtual_size,
+        block_size=meta.block_size,
+        logical_sector_size=meta.logical_sector_size,
+        physical_sector_size=meta.physical_sector_size or 4096,
+        creator=creator,
+    )
+    locator = [
+        ("parent_linkage", "{" + str(eff.data_write_guid) + "}"),
+        ("relative_path", _win_relative(Path(path), parent_path)),
+    ]
+    if os.name == "nt":  # pragma: no cover - only Windows has a Win32 absolute path to give
+        locator.append(("absolute_win32_path", str(parent_path.resolve())))
+    target = Path(path)
+    _assemble(target, opts, disk_id=meta.virtual_disk_id, has_parent=True, locator=locator)
+    return target

@@ -1,0 +1,63 @@
+"""The ``--json`` document: one object with stable keys (documented in README.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vhdxray.core.header import Header
+from vhdxray.core.reader import Report
+from vhdxray.core.verdict import verdict
+
+
+def header_json(h: Header) -> dict[str, Any]:
+    return {
+        "slot": h.slot,
+        "offset": h.offset,
+        "present": h.present,
+        "signature_ok": h.signature_ok,
+        "checksum_ok": h.checksum_ok,
+        "stored_checksum": h.checksum,
+        "computed_checksum": h.computed_checksum,
+        "valid": h.valid,
+        "sequence_number": h.sequence_number,
+        "file_write_guid": str(h.file_write_guid),
+        "data_write_guid": str(h.data_write_guid),
+        "log_guid": str(h.log_guid),
+        "log_version": h.log_version,
+        "version": h.version,
+        "log_length": h.log_length,
+        "log_offset": h.log_offset,
+        "reserved_zero": h.reserved_zero,
+        "invalid_reasons": list(h.invalid_reasons()),
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    meta = report.metadata
+    v = verdict(report)
+    choice = report.header_choice
+    return {
+        "path": report.path,
+        "file_size": report.file_size,
+        "is_vhdx": report.is_vhdx,
+        "kind": report.kind,
+        "description": report.description,
+        "creator": report.creator,
+        "headers": None if report.headers is None else [header_json(h) for h in report.headers],
+        "current_header": report.current_header,
+        "current_header_reason": None if choice is None else choice.reason.value,
+        "region_tables": None
+        if report.region_tables is None
+        else [t.to_json() for t in report.region_tables],
+        "active_region_table": report.active_region_table,
+        "metadata": None if meta is None else meta.to_json(),
+        "disk_type": report.disk_type,
+        "virtual_size": None if meta is None else meta.virtual_size,
+        "block_size": None if meta is None else meta.block_size,
+        "logical_sector_size": None if meta is None else meta.logical_sector_size,
+        "physical_sector_size": None if meta is None else meta.physical_sector_size,
+        "log": None if report.log is None else report.log.to_json(),
+        "bat": None if report.bat is None else report.bat.to_json(),
+        "verdict": {"level": v.level, "headline": v.headline, "next_step": v.next_step},
+        "findings": [f.to_json() for f in report.findings],
+    }

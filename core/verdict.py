@@ -1,0 +1,92 @@
+"""One plain-words verdict for an image: which header is current and why, the worst
+problem, and what is safe to do next. The CLI and the app both show it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vhdxray.core.findings import Severity
+from vhdxray.core.header import CurrentReason, Header
+from vhdxray.core.reader import Report
+from vhdxray.core.update import Refusal, plan_header_update
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    level: str  # "ok" | "warning" | "error" | "not_vhdx"
+    headline: str
+    header_line: str  # why this header is current (or why none is)
+    next_step: str
+
+
+def _short_reason(h: Header) -> str:
+    if not h.present:
+        return f"header {h.slot} is missing (the file ends before it)"
+    if not h.signature_ok and not h.checksum_ok:
+        return f"header {h.slot} has a wrong signature and fails its checksum"
+    if not h.signature_ok:
+        return f"header {h.slot} has a wrong signature"
+    return f"header {h.slot} fails its checksum"
+
+
+def header_sentence(report: Report) -> str:
+    headers, choice = report.headers, report.header_choice
+    if headers is None or choice is None:
+        return ""
+    h1, h2 = headers
+    if choice.reason is CurrentReason.ONLY_VALID and choice.current is not None:
+        return f"Header {choice.current} is current; {_short_reason(headers[2 - choice.current])}."
+    if choice.reason is CurrentReason.HIGHER_SEQUENCE and choice.current is not None:
+        cur, other = headers[choice.current - 1], headers[2 - choice.current]
+        return (
+            f"Header {choice.current} is current (sequence {cur.sequence_number} > "
+            f"{other.sequence_number}); both headers are valid."
+        )
+    if choice.reason is CurrentReason.EQUAL_IDENTICAL:
+        return (
+            f"No header is current: both are identical with sequence {h1.sequence_number} "
+            "(as Disk2VHD writes them)."
+        )
+    if choice.reason is CurrentReason.EQUAL_DIFFERENT:
+        return (
+            f"No header is current: both are valid with sequence {h1.sequence_number} but differ."
+        )
+    return f"No header is valid: {_short_reason(h1)}; {_short_reason(h2)}."
+
+
+def verdict(report: Report) -> Verdict:
+    if not report.is_vhdx:
+        return Verdict("not_vhdx", report.description, "", "Nothing to do with vhdxray.")
+    header_line = header_sentence(report)
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    warnings = [f for f in report.findings if f.severity is Severity.WARNING]
+    header_errors = [f for f in errors if f.code.startswith("header.slot")]
+    plan = plan_header_update(report)
+    log = report.log
+    if log is not None and log.replay_needed:
+        next_step = "A log replay is pending: do not update headers yet."
+    elif isinstance(plan, Refusal):
+        if report.header_choice is not None and report.header_choice.current is None:
+            next_step = "Updating headers needs a chosen source slot (--from-slot)."
+        else:
+            next_step = f"Do not update headers: {plan.reason}."
+    elif header_errors:
+        next_step = "Safe to update headers."
+    elif errors:
+        next_step = "Headers are fine; see the findings for what else is damaged."
+    else:
+        next_step = "No repair needed."
+    other_errors = [f for f in errors if f not in header_errors]
+    if errors:
+        level = "error"
+    elif warnings:
+        level = "warning"
+    else:
+        level = "ok"
+    parts = [header_line]
+    if other_errors and not (log is not None and log.replay_needed):
+        first = other_errors[0].message
+        more = f" (+{len(other_errors) - 1} more)" if len(other_errors) > 1 else ""
+        parts.append(first[0].upper() + first[1:] + more + ".")
+    parts.append(next_step)
+    return Verdict(level, " ".join(p for p in parts if p), header_line, next_step)

@@ -1,0 +1,349 @@
+"""The ``vhdxray`` command line.
+
+``vhdxray IMAGE`` opens the app; the subcommands print reports or change an image. Textual
+is imported only when the app is opened, so the scriptable commands start fast.
+
+Exit codes: 0 success (``check``: no error finding); 1 the tool itself failed;
+2 ``check`` found errors, or a write was refused; 3 the file is not a VHDX or cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vhdxray import __version__
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_ERRORS = 2  # check: error findings; writes: refused
+EXIT_REFUSED = 2
+EXIT_NOT_VHDX = 3
+
+COMMANDS = ("info", "check", "update-headers", "restore", "create")
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_size(text: str) -> int:
+    """``64M``, ``10G``, ``64T``, ``1.5GiB``, ``4096``: binary units, bytes when bare."""
+    match = _SIZE.match(text)
+    if not match:
+        raise UsageError(f"cannot read the size {text!r} (examples: 64M, 10G, 64T)")
+    number, unit, _ = match.groups()
+    value = float(number) * _UNITS[unit.lower()]
+    if value != int(value):
+        raise UsageError(f"size {text!r} is not a whole number of bytes")
+    return int(value)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"vhdxray: {text}\n")
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        _err("not a terminal: pass --yes to confirm non-interactively")
+        return False
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _emit_json(doc: dict[str, Any]) -> None:
+    _out(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+
+
+# --- info / check -------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from vhdxray.core.findings import has_errors
+    from vhdxray.core.jsonout import report_json
+    from vhdxray.core.reader import read_report
+    from vhdxray.tui.textreport import render
+
+    report = read_report(args.image)
+    if args.json:
+        _emit_json(report_json(report))
+    else:
+        _out(render(report, findings=args.command == "check" or args.findings))
+    if not report.is_vhdx:
+        return EXIT_NOT_VHDX
+    if args.command == "check":
+        return EXIT_ERRORS if has_errors(report.findings) else EXIT_OK
+    return EXIT_OK
+
+
+# --- update-headers -----------------------------------------------------------------
+
+
+def cmd_update_headers(args: argparse.Namespace) -> int:
+    from vhdxray.core.locking import image_in_use
+    from vhdxray.core.reader import read_report
+    from vhdxray.core.update import (
+        Refusal,
+        UpdateVerificationFailed,
+        plan_header_update,
+        run_header_update,
+    )
+    from vhdxray.core.writer import WriteFailed, WriteRefused
+
+    report = read_report(args.image)
+    if not report.is_vhdx:
+        _err(report.description)
+        return EXIT_NOT_VHDX
+    plan = plan_header_update(
+        report, from_slot=args.from_slot, new_data_write_guid=args.new_data_write_guid
+    )
+    if isinstance(plan, Refusal):
+        if args.json:
+            _emit_json({"ok": False, "refused": True, "code": plan.code, "reason": plan.reason})
+        else:
+            _err(f"refused: {plan.reason}")
+        return EXIT_REFUSED
+    if not args.json:
+        _out("Header update plan:\n" + "".join(f"  {line}\n" for line in plan.describe()))
+    if args.dry_run:
+        if args.json:
+            _emit_json({"ok": True, "dry_run": True, "plan": plan.to_json()})
+        else:
+            _out("Dry run: nothing was written.\n")
+        return EXIT_OK
+    in_use = image_in_use(args.image)
+    if in_use is not None:
+        if args.json:
+            _emit_json({"ok": False, "refused": True, "code": "in_use", "reason": in_use})
+        else:
+            _err(f"refused: {in_use}")
+        return EXIT_REFUSED
+    if not args.yes and not _confirm("Write these two headers?"):
+        _out("Cancelled: nothing was written.\n")
+        return EXIT_REFUSED
+    try:
+        outcome = run_header_update(args.image, plan, backup_dir=args.backup_dir)
+    except WriteRefused as exc:
+        if args.json:
+            _emit_json({"ok": False, "refused": True, "code": "write_refused", "reason": str(exc)})
+        else:
+            _err(f"refused: {exc} (nothing was written)")
+        return EXIT_REFUSED
+    except (WriteFailed, UpdateVerificationFailed) as exc:
+        _err(f"FAILED: {exc}")
+        _err(f"restore the previous bytes with: vhdxray restore {exc.backup_path}")
+        return EXIT_FAILURE
+    after = outcome.report
+    if args.json:
+        _emit_json(
+            {
+                "ok": True,
+                "backup": str(outcome.result.backup_path),
+                "plan": plan.to_json(),
+                "current_header": after.current_header,
+            }
+        )
+    else:
+        _out(f"Backup of the overwritten bytes: {outcome.result.backup_path}\n")
+        _out(f"Done: header {after.current_header} is current; both slots are valid.\n")
+        _out(f"Undo with: vhdxray restore {outcome.result.backup_path}\n")
+    return EXIT_OK
+
+
+# --- restore ----------------------------------------------------------------------------
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from vhdxray.core.backup import BackupError
+    from vhdxray.core.restore import plan_restore, run_restore
+    from vhdxray.core.writer import WriteFailed, WriteRefused
+
+    try:
+        plan = plan_restore(args.backup, args.image)
+    except (BackupError, WriteRefused) as exc:
+        _err(f"refused: {exc}")
+        return EXIT_REFUSED
+    _out("".join(f"{line}\n" for line in plan.describe()))
+    if plan.ranges_to_restore == 0 and plan.truncate_to is None:
+        _out("The image already holds the backed-up bytes: nothing to do.\n")
+        return EXIT_OK
+    if args.dry_run:
+        _out("Dry run: nothing was written.\n")
+        return EXIT_OK
+    if not args.yes and not _confirm("Put the saved bytes back?"):
+        _out("Cancelled: nothing was written.\n")
+        return EXIT_REFUSED
+    try:
+        result = run_restore(plan, backup_dir=args.backup_dir)
+    except WriteRefused as exc:
+        _err(f"refused: {exc} (nothing was written)")
+        return EXIT_REFUSED
+    except WriteFailed as exc:
+        _err(f"FAILED: {exc}; the state before the restore is saved in {exc.backup_path}")
+        return EXIT_FAILURE
+    if result is not None:
+        _out(f"Restored. The bytes replaced by the restore are saved in {result.backup_path}\n")
+    else:
+        _out("Restored.\n")
+    return EXIT_OK
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from vhdxray.core.create import CreateError, CreateOptions, create_child, create_image
+
+    try:
+        if args.parent is not None:
+            path = create_child(args.path, args.parent)
+        else:
+            if args.size is None:
+                raise UsageError("--size is required (unless --parent is given)")
+            opts = CreateOptions(
+                virtual_size=parse_size(args.size),
+                block_size=parse_size(args.block_size),
+                fixed=args.fixed,
+                logical_sector_size=args.logical_sector,
+                physical_sector_size=args.physical_sector,
+            )
+            path = create_image(args.path, opts)
+    except CreateError as exc:
+        _err(str(exc))
+        return EXIT_REFUSED
+    _out(f"Created {path}\n")
+    return EXIT_OK
+
+
+# --- the app ------------------------------------------------------------------------------
+
+
+def demo_image() -> Path:
+    """A small dynamic image with data and a damaged header slot 1, made fresh each time."""
+    from vhdxray.tui.demo import make_demo_image
+
+    folder = Path(tempfile.mkdtemp(prefix="vhdxray-demo-"))
+    return make_demo_image(folder / "demo.vhdx")
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    if args.demo:
+        image = demo_image()
+    elif args.image is None:
+        raise UsageError("name an image to open, or use --demo (see vhdxray --help)")
+    else:
+        image = Path(args.image)
+    from vhdxray.tui.app import run_app
+
+    return run_app(image, read_only=args.read_only)
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+def _parser_app() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vhdxray",
+        description="Inspect and safely repair VHDX disk images. "
+        f"Commands: {', '.join(COMMANDS)} (vhdxray COMMAND --help).",
+    )
+    p.add_argument("image", nargs="?", help="image to open in the app")
+    p.add_argument("--demo", action="store_true", help="open a built-in demo image")
+    p.add_argument("--read-only", action="store_true", help="hide every write action")
+    p.add_argument("--version", action="version", version=f"vhdxray {__version__}")
+    return p
+
+
+def _parser_commands() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vhdxray")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("info", "print what the image holds"),
+        ("check", "print findings; exit 2 when there is an error"),
+    ):
+        s = sub.add_parser(name, help=text, description=text)
+        s.add_argument("image")
+        s.add_argument("--json", action="store_true", help="print one JSON object")
+        s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
+    s = sub.add_parser("update-headers", help="rewrite both headers (MS-VHDX 2.2.2.1)")
+    s.add_argument("image")
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    s.add_argument(
+        "--from-slot",
+        type=int,
+        choices=(1, 2),
+        help="build from this slot when no header is current (expert)",
+    )
+    s.add_argument(
+        "--new-data-write-guid",
+        action="store_true",
+        help="also give the disk a new DataWriteGuid (breaks children's links)",
+    )
+    s.add_argument("--backup-dir", help="where to write the backup (default: beside the image)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s = sub.add_parser("restore", help="put back the bytes saved in a backup file")
+    s.add_argument("backup")
+    s.add_argument("--image", help="the image (default: the path recorded in the backup)")
+    s.add_argument("--yes", action="store_true")
+    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--backup-dir")
+    s = sub.add_parser("create", help="write a new, spec-correct image")
+    s.add_argument("path")
+    s.add_argument("--size", help="virtual size, e.g. 64M, 10G, 64T")
+    s.add_argument("--block-size", default="32M", help="1M..256M, a power of two (default 32M)")
+    s.add_argument("--fixed", action="store_true", help="fixed (fully allocated) image")
+    s.add_argument("--logical-sector", type=int, choices=(512, 4096), default=512)
+    s.add_argument("--physical-sector", type=int, choices=(512, 4096), default=4096)
+    s.add_argument("--parent", help="make a differencing child of this image")
+    return p
+
+
+HANDLERS = {
+    "info": cmd_report,
+    "check": cmd_report,
+    "update-headers": cmd_update_headers,
+    "restore": cmd_restore,
+    "create": cmd_create,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list and args_list[0] in COMMANDS:
+            args = _parser_commands().parse_args(args_list)
+            return HANDLERS[args.command](args)
+        args = _parser_app().parse_args(args_list)
+        return cmd_app(args)
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the tool's own failure: a message, not a traceback
+        if os.environ.get("VHDXRAY_DEBUG"):
+            raise
+        _err(f"internal error: {type(exc).__name__}: {exc} (set VHDXRAY_DEBUG=1 for details)")
+        return EXIT_FAILURE

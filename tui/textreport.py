@@ -1,0 +1,155 @@
+"""The readable report printed by ``vhdxray info`` and ``vhdxray check``.
+
+Plain text only (no Rich): every string taken from the image goes through
+:func:`vhdxray.core.text.printable`.
+"""
+
+from __future__ import annotations
+
+import humanize
+
+from vhdxray.core.findings import Severity
+from vhdxray.core.header import Header, differing_fields
+from vhdxray.core.reader import Report
+from vhdxray.core.text import printable
+from vhdxray.core.verdict import verdict
+
+
+def size_text(value: int | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"{humanize.naturalsize(value, binary=True)} ({humanize.intcomma(value)} bytes)"
+
+
+def header_rows(h: Header) -> list[tuple[str, str]]:
+    checksum = f"0x{h.checksum:08x}"
+    if h.present:
+        checksum += (
+            " (correct)" if h.checksum_ok else f" (computed 0x{h.computed_checksum:08x}: MISMATCH)"
+        )
+    return [
+        (
+            "Signature",
+            printable(h.signature.decode("latin-1")) + ("" if h.signature_ok else " (BAD)"),
+        ),
+        ("Checksum", checksum),
+        ("SequenceNumber", str(h.sequence_number)),
+        ("FileWriteGuid", str(h.file_write_guid)),
+        ("DataWriteGuid", str(h.data_write_guid)),
+        ("LogGuid", str(h.log_guid)),
+        ("Version", str(h.version)),
+        ("LogVersion", str(h.log_version)),
+        ("LogOffset", f"0x{h.log_offset:x}"),
+        ("LogLength", str(h.log_length)),
+    ]
+
+
+def render(report: Report, *, findings: bool = True) -> str:
+    lines: list[str] = []
+    add = lines.append
+    v = verdict(report)
+    add(f"File:      {printable(report.path)}")
+    add(f"Size:      {size_text(report.file_size)}")
+    if not report.is_vhdx:
+        add(f"Verdict:   {v.headline}")
+        return "\n".join(lines) + "\n"
+    add(f"Creator:   {printable(report.creator or '')!s}")
+    meta = report.metadata
+    add(f"Disk type: {report.disk_type or 'unknown'}")
+    if meta is not None:
+        add(f"Virtual:   {size_text(meta.virtual_size)}")
+        add(f"Block:     {size_text(meta.block_size)}")
+        add(
+            f"Sectors:   logical {meta.logical_sector_size or '?'}, "
+            f"physical {meta.physical_sector_size or '?'}"
+        )
+    add(f"Verdict:   {v.headline}")
+    add("")
+    if report.headers is not None:
+        h1, h2 = report.headers
+        cur = report.current_header
+        title1 = "Slot 1 (64 KiB)" + (" CURRENT" if cur == 1 else "")
+        title2 = "Slot 2 (128 KiB)" + (" CURRENT" if cur == 2 else "")
+        valid1 = "valid" if h1.valid else "INVALID: " + "; ".join(h1.invalid_reasons())
+        valid2 = "valid" if h2.valid else "INVALID: " + "; ".join(h2.invalid_reasons())
+        differ = set(differing_fields(h1, h2))
+        names = {
+            "Signature": "signature",
+            "Checksum": "checksum",
+            "SequenceNumber": "sequence_number",
+            "FileWriteGuid": "file_write_guid",
+            "DataWriteGuid": "data_write_guid",
+            "LogGuid": "log_guid",
+            "Version": "version",
+            "LogVersion": "log_version",
+            "LogOffset": "log_offset",
+            "LogLength": "log_length",
+        }
+        add(f"Headers   {title1:<40} {title2}")
+        add(f"{'':10}{valid1[:40]:<40} {valid2}")
+        for (name, a), (_, b) in zip(header_rows(h1), header_rows(h2), strict=True):
+            mark = "*" if names[name] in differ else " "
+            add(f"{mark}{name:<15} {a:<33} {b}")
+        add("  (* = differs between the slots)")
+        if report.header_choice is not None:
+            add("  " + report.header_choice.explain(report.headers))
+        add("")
+    if report.region_tables is not None:
+        for t in report.region_tables:
+            used = " (used)" if report.active_region_table == t.slot else ""
+            state = "valid" if t.valid else "INVALID: " + "; ".join(t.problems)
+            add(f"Region table {t.slot} @ 0x{t.offset:x}{used}: {state}")
+            for e in t.entries:
+                req = "required" if e.is_required else "optional"
+                add(f"  {e.name:<9} 0x{e.file_offset:>10x}  {size_text(e.length)}  {req}")
+        add("")
+    if meta is not None and meta.parent_locator is not None:
+        add("Parent locator:")
+        for key, value in meta.parent_locator.entries:
+            add(f"  {printable(key)} = {printable(value)}")
+        add("")
+    log = report.log
+    if log is not None:
+        state = "REPLAY NEEDED" if log.replay_needed else "clean"
+        add(
+            f"Log @ 0x{log.log_offset:x} ({size_text(log.log_length)}): {state}, "
+            f"LogGuid {log.log_guid}"
+        )
+        if log.active is not None:
+            seqs = [e.sequence_number for e in log.active.entries]
+            add(
+                f"  active sequence: {len(seqs)} entr{'y' if len(seqs) == 1 else 'ies'}, "
+                f"sequence {seqs[0]}..{seqs[-1]}"
+            )
+        if log.stale_entries:
+            add(
+                f"  {len(log.stale_entries)} stale entr"
+                f"{'y' if len(log.stale_entries) == 1 else 'ies'} (not to be replayed)"
+            )
+        add("")
+    bat = report.bat
+    if bat is not None:
+        add(
+            f"BAT: {bat.geometry.total_entries} entries, {bat.allocated_blocks} blocks allocated "
+            f"({size_text(bat.allocated_bytes)})"
+        )
+        states = ", ".join(f"{k} {n}" for k, n in bat.payload_states.items() if n)
+        add(f"  payload states: {states or 'none'}")
+        if bat.past_eof_blocks:
+            add(
+                f"  {bat.past_eof_blocks} block(s) past the end of the file: "
+                f"{size_text(bat.lost_virtual_bytes)} of virtual disk lost"
+            )
+        add("")
+    if findings:
+        counts = {s: 0 for s in Severity}
+        for f in report.findings:
+            counts[f.severity] += 1
+        add(
+            f"Findings: {counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} "
+            f"warning(s), {counts[Severity.INFO]} info"
+        )
+        for f in report.findings:
+            label = f.severity.value.upper()
+            add(f"  {label:<7} {f.code}: {printable(f.message)} [{printable(f.where)}]")
+    return "\n".join(lines) + "\n"
