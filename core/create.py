@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import struct
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,18 +94,39 @@ def _metadata(
     )
 
 
-def _bat(geometry: BatGeometry, fixed: bool, data_start: int) -> tuple[bytes, int]:
-    """The BAT bytes and the file size. Fixed: every payload block FULLY_PRESENT, laid out
-    in order from ``data_start``; dynamic/differencing: all entries zero (NOT_PRESENT)."""
+def _layout_blocks(
+    geometry: BatGeometry, fixed: bool, data_start: int, data: Sequence[tuple[int, bytes]]
+) -> tuple[bytes, int, list[tuple[int, bytes]]]:
+    """The BAT bytes, the file size and the payload pieces to write.
+
+    Fixed: every payload block FULLY_PRESENT, laid out in order from ``data_start``.
+    Dynamic/differencing: entries zero (NOT_PRESENT) except the blocks ``data`` touches,
+    which are allocated in order from ``data_start`` and marked FULLY_PRESENT.
+    """
+    bs = geometry.block_size
     bat = bytearray(geometry.total_entries * layout.BAT_ENTRY_SIZE)
-    if not fixed:
-        return bytes(bat), data_start
+    touched: list[int] = []
+    for voffset, chunk in data:
+        if voffset < 0 or voffset + len(chunk) > geometry.virtual_size:
+            raise CreateError("initial data lies outside the virtual disk")
+        touched.extend(range(voffset // bs, (voffset + len(chunk) - 1) // bs + 1))
+    blocks = range(geometry.data_blocks_count) if fixed else sorted(set(touched))
+    location: dict[int, int] = {}
     offset = data_start
-    for block in range(geometry.data_blocks_count):
+    for block in blocks:
         index = payload_index(block, geometry.chunk_ratio)
         struct.pack_into("<Q", bat, index * 8, offset | layout.PAYLOAD_BLOCK_FULLY_PRESENT)
-        offset += geometry.block_size
-    return bytes(bat), offset
+        location[block] = offset
+        offset += bs
+    pieces: list[tuple[int, bytes]] = []
+    for voffset, chunk in data:
+        pos = 0
+        while pos < len(chunk):
+            block, within = divmod(voffset + pos, bs)
+            take = min(len(chunk) - pos, bs - within)
+            pieces.append((location[block] + within, chunk[pos : pos + take]))
+            pos += take
+    return bytes(bat), offset, pieces
 
 
 def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
@@ -136,6 +158,7 @@ def _assemble(
     disk_id: uuid.UUID,
     has_parent: bool = False,
     locator: list[tuple[str, str]] | None = None,
+    data: Sequence[tuple[int, bytes]] = (),
 ) -> None:
     _validate(opts)
     geometry = bat_geometry(
@@ -143,7 +166,7 @@ def _assemble(
     )
     bat_length = _round_up(geometry.total_entries * layout.BAT_ENTRY_SIZE, layout.MiB)
     data_start = BAT_OFFSET + bat_length
-    bat, size = _bat(geometry, opts.fixed, data_start)
+    bat, size, payload = _layout_blocks(geometry, opts.fixed, data_start, data)
     regions = serialise_region_table(
         [
             RegionEntry(layout.BAT_GUID, BAT_OFFSET, bat_length, layout.REGION_REQUIRED),
@@ -175,14 +198,18 @@ def _assemble(
         (layout.REGION_TABLE_OFFSETS[1], regions),
         (METADATA_OFFSET, _metadata(opts, disk_id=disk_id, has_parent=has_parent, locator=locator)),
         (BAT_OFFSET, bat),
+        *payload,
     ]
     _write_new(path, pieces, size)
 
 
-def create_image(path: str | os.PathLike[str], opts: CreateOptions) -> Path:
-    """Create a new fixed or dynamic image at ``path``."""
+def create_image(
+    path: str | os.PathLike[str], opts: CreateOptions, data: Sequence[tuple[int, bytes]] = ()
+) -> Path:
+    """Create a new fixed or dynamic image at ``path``; ``data`` is (virtual offset, bytes)
+    to place on the new virtual disk (the demo and the tests use it)."""
     target = Path(path)
-    _assemble(target, opts, disk_id=new_guid())
+    _assemble(target, opts, disk_id=new_guid(), data=data)
     return target
 
 
