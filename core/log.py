@@ -26,8 +26,9 @@ from __future__ import annotations
 import bisect
 import struct
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from . import layout
 from .checksum import checksum_with_field_zeroed
@@ -44,6 +45,8 @@ _DATA_SECTOR_HEAD: Final = struct.Struct("<4sI")
 _U32: Final = struct.Struct("<I")
 
 MAX_PROBLEMS: Final = 8  # per entry; more are summarised
+MAX_DAMAGED_REPORTED: Final = 5  # one finding each; the rest are summed up in one more
+MAX_KEPT_BROKEN: Final = 8  # descriptors kept for an entry that is not sound
 # CRC work allowed for entries that are already known to be broken, beyond the log size.
 _EXTRA_CRC_BUDGET: Final = 64 * layout.MiB
 
@@ -80,7 +83,9 @@ class LogEntry:
     log_guid: uuid.UUID
     flushed_file_offset: int
     last_file_offset: int
-    descriptors: tuple[LogDescriptor, ...]  # those parsed (up to the first broken one)
+    # Those parsed: all of them when the entry is sound; else up to the first broken one (at
+    # most MAX_KEPT_BROKEN), so the descriptor counts of a broken entry may be partial.
+    descriptors: tuple[LogDescriptor, ...]
     problems: tuple[str, ...]  # plain-words reasons it is not valid (empty when valid)
     guid_matches: bool  # LogGuid equals the header's (never true when the header's is zero)
     intact: bool = False  # every check passes except, perhaps, the LogGuid match
@@ -195,14 +200,14 @@ class LogInfo:
     replay_blockers: tuple[str, ...] = ()  # why the plan must not be applied as it stands
 
     @property
-    def is_active(self) -> frozenset[int]:
+    def active_positions(self) -> frozenset[int]:
         """Log positions of the entries in the active sequence."""
         if self.active is None:
             return frozenset()
         return frozenset(e.log_position for e in self.active.entries)
 
     def to_json(self) -> dict[str, object]:
-        active_positions = self.is_active
+        active_positions = self.active_positions
         active: dict[str, object] | None = None
         if self.active is not None:
             active = {
@@ -276,17 +281,54 @@ class _Ring:
         self.size = size
         self.avail = min(len(data), size)
 
-    def read(self, pos: int, length: int) -> bytes | memoryview | None:
-        """``length`` bytes from log offset ``pos``, wrapping; None if any of them is absent."""
+    def available(self, pos: int, length: int) -> bool:
+        """True when all of ``length`` bytes from log offset ``pos`` (wrapping) were read."""
         if length > self.size or pos >= self.size:
+            return False
+        end = pos + length
+        return end <= self.avail if end <= self.size else self.avail == self.size
+
+    def read(self, pos: int, length: int) -> bytes | memoryview | None:
+        """``length`` bytes from log offset ``pos``, wrapping; None if any of them is absent.
+
+        Only a read that wraps copies; the others are views.
+        """
+        if not self.available(pos, length):
             return None
         end = pos + length
         if end <= self.size:
-            return self.view[pos:end] if end <= self.avail else None
-        rest = end - self.size
-        if self.avail < self.size:
-            return None
-        return bytes(self.view[pos:]) + bytes(self.view[:rest])
+            return self.view[pos:end]
+        return bytes(self.view[pos:]) + bytes(self.view[: end - self.size])
+
+    def unpack(self, fmt: struct.Struct, pos: int) -> tuple[Any, ...]:
+        """``fmt`` unpacked at log offset ``pos`` (mod LogLength); the bytes must be readable."""
+        pos %= self.size
+        if pos + fmt.size <= self.avail:
+            return fmt.unpack_from(self.view, pos)
+        raw = self.read(pos, fmt.size)
+        if raw is None:
+            raise ValueError(f"log bytes at {pos} are not available")  # callers check first
+        return fmt.unpack(raw)
+
+    def iter_structs(self, fmt: struct.Struct, pos: int, count: int) -> Iterator[tuple[Any, ...]]:
+        """``count`` consecutive ``fmt`` records from ``pos``, wrapping once, without copying.
+
+        The caller has checked that the span is readable and no longer than the ring.
+        """
+        size = fmt.size
+        pos %= self.size
+        first = min(count, (self.size - pos) // size)
+        yield from fmt.iter_unpack(self.view[pos : pos + first * size])
+        left = count - first
+        if not left:
+            return
+        at = pos + first * size
+        if at < self.size:  # a record straddles the end of the ring (LogLength not aligned)
+            yield self.unpack(fmt, at)
+            left -= 1
+            at += size
+        at %= self.size
+        yield from fmt.iter_unpack(self.view[at : at + left * size])
 
 
 def _hex(value: int) -> str:
@@ -319,9 +361,7 @@ class _Problems:
         return tuple(self.items)
 
 
-def _parse_entry(
-    ring: _Ring, pos: int, header_guid: uuid.UUID, budget: list[int]
-) -> LogEntry:
+def _parse_entry(ring: _Ring, pos: int, header_guid: uuid.UUID, budget: list[int]) -> LogEntry:
     """Validate the entry at log offset ``pos`` (which starts with ``loge``)."""
     log_length = ring.size
     head = ring.read(pos, layout.LOG_ENTRY_HEADER_SIZE)
@@ -365,10 +405,10 @@ def _parse_entry(
         )
         structure_ok = False
 
-    body: bytes | memoryview | None = None
+    readable = False
     if structure_ok:
-        body = ring.read(pos, entry_length)
-        if body is None:
+        readable = ring.available(pos, entry_length)
+        if not readable:
             problems.add(
                 "the entry runs past the end of the log bytes that could be read "
                 "(the file is cut short)"
@@ -376,70 +416,18 @@ def _parse_entry(
             structure_ok = False
 
     descriptors: list[LogDescriptor] = []
-    if body is not None:
-        data_count = 0
-        expected_data = entry_length // SECTOR - n_desc_sectors
-        unpack = _DESCRIPTOR.unpack_from
-        for i in range(count):
-            d_sig, d_a, d_b, d_offset, d_seq = unpack(body, layout.LOG_ENTRY_HEADER_SIZE + 32 * i)
-            if d_sig == layout.LOG_DESC_SIGNATURE:
-                kind = "data"
-            elif d_sig == layout.LOG_ZERO_SIGNATURE:
-                kind = "zero"
-            else:
-                problems.add(
-                    f"descriptor {i}: signature {bytes(d_sig)!r} is neither 'desc' nor 'zero'"
-                    + ("; later descriptors were not checked" if i + 1 < count else "")
-                )
-                break
-            bad = False
-            if d_seq != seq:
-                problems.add(
-                    f"descriptor {i}: SequenceNumber {d_seq} differs from the entry's {seq}"
-                )
-                bad = True
-            if d_offset % SECTOR:
-                problems.add(f"descriptor {i}: FileOffset {d_offset} is not a multiple of 4096")
-                bad = True
-            if kind == "zero":
-                zero_length = int.from_bytes(d_b, "little")
-                if zero_length % SECTOR:
-                    problems.add(
-                        f"descriptor {i}: ZeroLength {zero_length} is not a multiple of 4096"
-                    )
-                    bad = True
-                if d_a:
-                    remarks.append(f"zero descriptor {i}: Reserved is {_hex(d_a)} (should be 0)")
-                descriptors.append(
-                    LogDescriptor("zero", i, d_offset, zero_length, d_seq, b"", b"", None, d_a)
-                )
-            else:
-                data_pos = (pos + (n_desc_sectors + data_count) * SECTOR) % log_length
-                descriptors.append(
-                    LogDescriptor(
-                        "data", i, d_offset, SECTOR, d_seq, bytes(d_b), _U32.pack(d_a), data_pos
-                    )
-                )
-                data_count += 1
-            if bad:
-                if i + 1 < count:
-                    problems.add("later descriptors were not checked")
-                break
-        if not problems:
-            if data_count != expected_data:
-                problems.add(
-                    f"{data_count} data descriptors, but EntryLength {entry_length} leaves room "
-                    f"for {expected_data} data sectors after {n_desc_sectors} descriptor sector(s)"
-                )
-            else:
-                _check_data_sectors(body, n_desc_sectors, descriptors, seq, problems)
-        structure_ok = not problems
+    if readable:
+        structure_ok = _check_descriptors(
+            ring, pos, entry_length, seq, count, descriptors, problems, remarks
+        )
 
     computed = 0
     checksum_ok = False
-    if body is not None and (structure_ok or budget[0] >= entry_length):
-        if not structure_ok:
-            budget[0] -= entry_length
+    if readable and (structure_ok or budget[0] >= entry_length):
+        if not structure_ok or pos + entry_length > log_length:
+            budget[0] -= entry_length  # broken entries, and copies for wrapped ones
+        body = ring.read(pos, entry_length)
+        assert body is not None
         computed = checksum_with_field_zeroed(body, CHECKSUM_OFFSET)
         checksum_ok = computed == stored
         if not checksum_ok:
@@ -447,7 +435,7 @@ def _parse_entry(
                 f"checksum mismatch: stored {stored:#010x}, computed {computed:#010x} "
                 f"over {entry_length} bytes"
             )
-    elif body is not None:
+    elif readable:
         problems.add("checksum not computed (the entry is already invalid)")
 
     intact = not problems and checksum_ok
@@ -484,32 +472,101 @@ def _parse_entry(
     )
 
 
-def _check_data_sectors(
-    body: bytes | memoryview,
-    n_desc_sectors: int,
-    descriptors: list[LogDescriptor],
+def _check_descriptors(
+    ring: _Ring,
+    pos: int,
+    entry_length: int,
     seq: int,
+    count: int,
+    descriptors: list[LogDescriptor],
     problems: _Problems,
-) -> None:
+    remarks: list[str],
+) -> bool:
+    """Check the descriptors, then the data sectors; stop at the first broken one.
+
+    Returns True when the entry's structure is sound. Appends the parsed descriptors (for a
+    broken entry only the first :data:`MAX_KEPT_BROKEN` of them, to bound memory on garbage).
+    """
+    log_length = ring.size
+    n_desc_sectors = descriptor_sectors(count)
+    expected_data = entry_length // SECTOR - n_desc_sectors
+    rows: list[tuple[str, int, int, int, int, bytes, bytes, int]] = []
+    data_count = 0
+    checked = 0
+    for i, (d_sig, d_a, d_b, d_offset, d_seq) in enumerate(
+        ring.iter_structs(_DESCRIPTOR, pos + layout.LOG_ENTRY_HEADER_SIZE, count)
+    ):
+        checked = i + 1
+        if d_sig == layout.LOG_DESC_SIGNATURE:
+            kind = "data"
+        elif d_sig == layout.LOG_ZERO_SIGNATURE:
+            kind = "zero"
+        else:
+            problems.add(f"descriptor {i}: signature {d_sig!r} is neither 'desc' nor 'zero'")
+            break
+        bad = False
+        if d_seq != seq:
+            problems.add(f"descriptor {i}: SequenceNumber {d_seq} differs from the entry's {seq}")
+            bad = True
+        if d_offset % SECTOR:
+            problems.add(f"descriptor {i}: FileOffset {d_offset} is not a multiple of 4096")
+            bad = True
+        if kind == "zero":
+            zero_length = int.from_bytes(d_b, "little")
+            if zero_length % SECTOR:
+                problems.add(f"descriptor {i}: ZeroLength {zero_length} is not a multiple of 4096")
+                bad = True
+            if d_a and len(remarks) < MAX_PROBLEMS:
+                remarks.append(f"zero descriptor {i}: Reserved is {_hex(d_a)} (should be 0)")
+            rows.append(("zero", i, d_offset, zero_length, d_seq, b"", b"", d_a))
+        else:
+            rows.append(("data", i, d_offset, SECTOR, d_seq, d_b, _U32.pack(d_a), data_count))
+            data_count += 1
+        if bad:
+            break
+    sound = not problems
+    if sound and data_count != expected_data:
+        problems.add(
+            f"{data_count} data descriptors, but EntryLength {entry_length} leaves room "
+            f"for {expected_data} data sectors after {n_desc_sectors} descriptor sector(s)"
+        )
+        sound = False
+    if not sound:
+        if checked < count:
+            problems.add(f"the {count - checked} later descriptor(s) were not checked")
+        rows = rows[:MAX_KEPT_BROKEN]
+    for kind, i, d_offset, length, d_seq, lead, trail, extra in rows:
+        if kind == "zero":
+            descriptors.append(
+                LogDescriptor(kind, i, d_offset, length, d_seq, b"", b"", None, extra)
+            )
+        else:
+            data_pos = (pos + (n_desc_sectors + extra) * SECTOR) % log_length
+            descriptors.append(
+                LogDescriptor(kind, i, d_offset, length, d_seq, lead, trail, data_pos)
+            )
+    if not sound:
+        return False
     high, low = seq >> 32, seq & 0xFFFFFFFF
     k = 0
     for d in descriptors:
         if d.kind != "data":
             continue
-        start = (n_desc_sectors + k) * SECTOR
-        d_sig, d_high = _DATA_SECTOR_HEAD.unpack_from(body, start)
-        (d_low,) = _U32.unpack_from(body, start + SECTOR - 4)
+        assert d.data_log_position is not None
+        d_sig, d_high = ring.unpack(_DATA_SECTOR_HEAD, d.data_log_position)
+        (d_low,) = ring.unpack(_U32, d.data_log_position + SECTOR - 4)
         where = f"data sector {k} (descriptor {d.index}, log offset {d.data_log_position})"
         if d_sig != layout.LOG_DATA_SIGNATURE:
-            problems.add(f"{where}: signature {bytes(d_sig)!r} is not 'data'")
-            return
+            problems.add(f"{where}: signature {d_sig!r} is not 'data'")
+            return False
         if d_high != high or d_low != low:
             problems.add(
                 f"{where}: SequenceHigh/SequenceLow {_hex(d_high)}/{_hex(d_low)} do not match the "
                 f"entry's sequence number {_hex(seq)} (a torn or misdirected write)"
             )
-            return
+            return False
         k += 1
+    return True
 
 
 def _scan_entries(ring: _Ring, header_guid: uuid.UUID) -> dict[int, LogEntry]:
@@ -578,11 +635,10 @@ def _find_active(valid: dict[int, LogEntry], log_length: int) -> _Search:
 
     candidate: LogSequence | None = None
     rejected: list[RejectedRun] = []
-    seen_heads: set[tuple[int, int]] = set()
-    tail = positions[0] if positions[0] > 0 else 0
+    tail = 0
     old_tail = 0
-    for _ in range(2 * len(positions) + 2):
-        cid, idx = place[tail] if tail in place else (-1, -1)
+    for _ in range(len(positions) + 2):  # tail strictly increases until the scan wraps
+        cid, idx = place.get(tail, (-1, -1))
         run_ok = False
         if cid >= 0:
             chain = chains[cid]
@@ -593,31 +649,31 @@ def _find_active(valid: dict[int, LogEntry], log_length: int) -> _Search:
                 run = LogSequence(tuple(chain[tail_place[1] :]), scan_start=tail)
                 if candidate is None or run.head_sequence_number > candidate.head_sequence_number:
                     candidate = run
-            elif (cid, idx) not in seen_heads:
-                seen_heads.add((cid, idx))
-                if idx == 0:  # report each chain once, from its first entry
-                    rejected.append(
-                        RejectedRun(
-                            start=tail,
-                            head_position=head.log_position,
-                            head_sequence_number=head.sequence_number,
-                            head_tail=head.tail,
-                            entry_count=len(chain),
-                            reason=(
-                                f"the head entry (sequence {head.sequence_number}) names Tail "
-                                f"{head.tail}, which is not an entry of this run"
-                            ),
-                        )
+            elif idx == 0:  # report each rejected chain once, from its first entry
+                rejected.append(
+                    RejectedRun(
+                        start=tail,
+                        head_position=head.log_position,
+                        head_sequence_number=head.sequence_number,
+                        head_tail=head.tail,
+                        entry_count=len(chain),
+                        reason=(
+                            f"the run at log offset {tail} ends with sequence "
+                            f"{head.sequence_number}, whose Tail {head.tail} is not an entry "
+                            "of the run"
+                        ),
                     )
+                )
         if run_ok:
             head = chains[cid][-1]
             tail = (head.log_position + head.entry_length) % log_length
             if tail <= old_tail:
                 break  # wrapped: the whole ring has been scanned
         else:
+            # Stepping 4 KiB at a time meets only empty sequences until the next valid entry.
             k = bisect.bisect_right(positions, tail)
             if k >= len(positions):
-                break  # stepping 4 KiB at a time would reach the end of the ring first
+                break  # ... or the end of the ring
             tail = positions[k]
         old_tail = tail
     return _Search(candidate, tuple(rejected))
@@ -776,9 +832,15 @@ def _sequence_findings(log: LogInfo, where: str, file_size: int) -> list[Finding
                 where,
                 f"LogGuid is {guid_str(log.log_guid)} (a log is pending) but {detail}"
                 + (f" ({reasons})" if reasons else "")
-                + ". The spec says such a file is corrupt and must not be opened. This is "
-                "typically a crash between setting LogGuid in the header and writing the first "
-                "log entry; then nothing was changed yet and clearing LogGuid is safe.",
+                + ". The spec says such a file is corrupt and must not be opened. "
+                + (
+                    "This is typically a crash between setting LogGuid in the header and writing "
+                    "the first log entry: nothing was changed through the log yet."
+                    if not matching
+                    else "This is typically a crash while the entries were being written "
+                    "(a writer changes metadata only after its log entry is complete and "
+                    "flushed), or damage to the log region."
+                ),
             )
         )
     if active is not None:
@@ -825,9 +887,8 @@ def _sequence_findings(log: LogInfo, where: str, file_size: int) -> list[Finding
 
     if dirty:
         head_seq = active.head_sequence_number if active is not None else 0
-        for e in log.entries:
-            if not e.guid_matches or e.valid:
-                continue
+        damaged = [e for e in log.entries if e.guid_matches and not e.valid]
+        for e in damaged[:MAX_DAMAGED_REPORTED]:
             follows = (
                 active is not None
                 and e.sequence_number == head_seq + 1
@@ -847,11 +908,21 @@ def _sequence_findings(log: LogInfo, where: str, file_size: int) -> list[Finding
                     f"damaged: {'; '.join(e.problems)}.{note}",
                 )
             )
+        if len(damaged) > MAX_DAMAGED_REPORTED:
+            findings.append(
+                warning(
+                    "log.entry.damaged",
+                    where,
+                    f"{len(damaged) - MAX_DAMAGED_REPORTED} more damaged entries carry the "
+                    "header's LogGuid; they are ignored.",
+                )
+            )
         if active is not None:
+            in_active = log.active_positions
             newer = [
                 e
                 for e in log.entries
-                if e.valid and e.log_position not in log.is_active and e.sequence_number > head_seq
+                if e.valid and e.log_position not in in_active and e.sequence_number > head_seq
             ]
             if newer:
                 findings.append(
@@ -871,22 +942,27 @@ def _stale_finding(log: LogInfo, where: str) -> Finding:
     stale = log.stale_entries
     n = len(stale)
     intact = sum(1 for e in stale if e.intact)
-    same = [e for e in stale if e.guid_matches]
-    other = n - len(same)
+    other = sum(1 for e in stale if not e.guid_matches)
+    tail_seq = log.active.entries[0].sequence_number if log.active is not None else None
+    earlier = sum(
+        1 for e in stale if e.guid_matches and tail_seq is not None and e.sequence_number < tail_seq
+    )
+    loose = n - other - earlier
     parts: list[str] = []
     if other:
         parts.append(
             f"{other} old entr{'y' if other == 1 else 'ies'} from an earlier session "
-            + (
-                "(the header's LogGuid is zero)"
-                if log.log_guid.int == 0
-                else "(another LogGuid)"
-            )
+            + ("(the header's LogGuid is zero)" if log.log_guid.int == 0 else "(another LogGuid)")
         )
-    if same:
+    if earlier:
         parts.append(
-            f"{len(same)} entr{'y' if len(same) == 1 else 'ies'} of this log that precede the "
-            "active tail or lie outside the active sequence (already applied)"
+            f"{earlier} entr{'y' if earlier == 1 else 'ies'} of this log older than the active "
+            "tail (already written to their final place)"
+        )
+    if loose:
+        parts.append(
+            f"{loose} entr{'y' if loose == 1 else 'ies'} with this LogGuid outside any valid "
+            "sequence"
         )
     return info(
         "log.stale_entries",
@@ -933,5 +1009,7 @@ def replay_plan(info: LogInfo, log_bytes: bytes | bytearray | memoryview) -> lis
                     "analysed log"
                 )
             page = d.leading_bytes + bytes(sector[8 : SECTOR - 4]) + d.trailing_bytes
-            writes.append(ReplayWrite(d.file_offset, page, seq, d.index, SECTOR, entry.log_position))
+            writes.append(
+                ReplayWrite(d.file_offset, page, seq, d.index, SECTOR, entry.log_position)
+            )
     return writes

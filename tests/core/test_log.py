@@ -587,7 +587,7 @@ def test_head_tail_outside_run_is_invalid() -> None:
     c = codes(findings)
     assert c["log.no_valid_sequence"] is Severity.ERROR
     msg = next(f.message for f in findings if f.code == "log.no_valid_sequence")
-    assert "crash between setting LogGuid" in msg and "Tail 163840" in msg
+    assert "crash while the entries were being written" in msg and "Tail 163840" in msg
     assert len(info.rejected) == 1 and info.rejected[0].entry_count == 2
     # With an older, valid sequence elsewhere, that one is active and the newer run is reported.
     log2 = ring(
@@ -598,6 +598,15 @@ def test_head_tail_outside_run_is_invalid() -> None:
     assert codes(findings2)["log.entry.newer_than_active"] is Severity.WARNING
     stale = next(f.message for f in findings2 if f.code == "log.stale_entries")
     assert "2 entries with this LogGuid outside any valid sequence" in stale
+
+
+def test_log_guid_set_but_log_empty() -> None:
+    info, findings = analyse(bytes(MiB))
+    assert info.entries == () and info.active is None and not info.replay_needed
+    msg = next(f.message for f in findings if f.code == "log.no_valid_sequence")
+    assert "no entry in the log carries it" in msg
+    assert "crash between setting LogGuid in the header and writing the first log entry" in msg
+    assert [f.code for f in findings] == ["log.no_valid_sequence"]
 
 
 def test_tail_must_be_an_entry_start_not_just_inside_the_run() -> None:
@@ -894,9 +903,10 @@ def test_garbage_logs_stay_fast() -> None:
     for i in range(126):
         struct.pack_into("<4sIQQQ", hdr, 64 + 32 * i, b"zero", 0, 4096, 0, 1)
     start = time.perf_counter()
-    info, _ = analyse(bytes(hdr) * (size // SECTOR))
+    info, findings = analyse(bytes(hdr) * (size // SECTOR))
     assert time.perf_counter() - start < 5
     assert len(info.entries) == size // SECTOR and info.active is None
+    assert sum(1 for f in findings if f.code == "log.entry.damaged") == 6  # 5 + a summary
 
     # A long valid run whose head names a Tail outside it: every start position is examined.
     n = 2048
