@@ -916,3 +916,21 @@ def test_garbage_logs_stay_fast() -> None:
     info2, _ = analyse(log)
     assert time.perf_counter() - start < 5
     assert info2.active is None and len(info2.rejected) == 1
+
+
+def test_input_forms_and_plan_consistency() -> None:
+    log = ring([(0, entry(3, 0, pages=[(2 * MiB, page(4))]))])
+    a, fa = analyse(log)
+    b, fb = analyse_log(
+        memoryview(bytearray(log + b"extra bytes past LogLength are ignored")),
+        log_guid=GUID,
+        log_offset=MiB,
+        log_length=len(log),
+        log_version=0,
+        file_size=64 * MiB,
+    )
+    assert a == b and fa == fb
+    other = bytearray(log)
+    other[SECTOR : SECTOR + 4] = b"xxxx"  # not the bytes that were analysed
+    with pytest.raises(ValueError):
+        replay_plan(a, bytes(other))
