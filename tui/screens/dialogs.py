@@ -1,0 +1,112 @@
+"""Small modal dialogs: the error dialog (a write was refused or failed) and the help screen."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from vhdxray.tui.safe_text import plain
+
+
+class MessageScreen(ModalScreen[None]):
+    """A titled message; Escape, Enter or q closes it. ``body`` must already be safe (Text)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close")]
+
+    def __init__(self, title: str, body: RenderableType, *, kind: str = "info") -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.kind = kind
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes=f"-{self.kind}"):
+            yield Static(plain(self.title_text), id="dialog-title")
+            with VerticalScroll(id="dialog-scroll"):
+                yield Static(self.body, id="dialog-body")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Close (Esc)", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#close")
+    def _close(self) -> None:
+        self.dismiss(None)
+
+
+class ErrorScreen(MessageScreen):
+    """A write was refused or failed; the body says what happened and what to do."""
+
+    def __init__(self, title: str, body: RenderableType) -> None:
+        super().__init__(title, body, kind="error")
+
+
+HELP_KEYS: tuple[tuple[str, str], ...] = (
+    ("u", "update headers: the MS-VHDX double update, after a confirmation"),
+    ("r", "reload the image from disk"),
+    ("1..7", "views: headers, regions, metadata, log, BAT, findings, hex"),
+    ("tab", "move the focus (scroll a view with the arrow keys)"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("?", "this help"),
+    ("q", "quit (nothing is written unless you confirmed an action)"),
+)
+
+HELP_MARKS: tuple[tuple[str, str], ...] = (
+    ("heavy border, ★ CURRENT", "the header slot whose fields describe the file"),
+    ("≠", "a field (or hex row) that differs between the two slots"),
+    ("✗ INVALID", "the slot fails its signature or checksum; the reason follows"),
+    ("OK / WARNING / ERROR", "the verdict level at the top"),
+)
+
+
+def help_body(read_only: bool) -> RenderableType:
+    keys = Table.grid(padding=(0, 2))
+    keys.add_column(style="bold", no_wrap=True)
+    keys.add_column()
+    for key, what in HELP_KEYS:
+        if read_only and key == "u":
+            continue
+        keys.add_row(plain(key), plain(what))
+    marks = Table.grid(padding=(0, 2))
+    marks.add_column(style="bold", no_wrap=True)
+    marks.add_column()
+    for mark, what in HELP_MARKS:
+        marks.add_row(plain(mark), plain(what))
+    parts: list[RenderableType] = [
+        plain("Keys", "bold underline"),
+        keys,
+        Text(""),
+        plain("Marks", "bold underline"),
+        marks,
+        Text(""),
+        plain(
+            "Opening an image never writes to it. Every write first saves the bytes it "
+            "replaces in a backup file beside the image; 'vhdxray restore BACKUP' puts them "
+            "back."
+        ),
+    ]
+    if read_only:
+        parts.append(plain("Read-only mode: write actions are hidden.", "bold"))
+    return Group(*parts)
+
+
+class HelpScreen(MessageScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,q,question_mark", "close", "Close")
+    ]
+
+    def __init__(self, read_only: bool) -> None:
+        super().__init__("vhdxray help", help_body(read_only), kind="info")

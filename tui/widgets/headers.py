@@ -1,0 +1,182 @@
+"""The two header slots side by side, the current one marked, differing fields flagged.
+
+The marks survive a plain-text capture and colour blindness: the current slot has a heavy
+border and the word CURRENT (in its title and its first line); a field that differs between
+the slots carries ``≠`` in the left margin as well as a highlight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from vhdxray.core import layout
+from vhdxray.core.header import Header, HeaderChoice, differing_fields
+from vhdxray.core.reader import Report
+from vhdxray.tui.safe_text import join, plain, safe, safe_bytes
+
+DIFFER_MARK = "≠"
+DIFFER_STYLE = "bold black on yellow"
+BAD_STYLE = "bold red"
+GOOD_STYLE = "green"
+
+SLOT_TITLES = ("Slot 1 (64 KiB)", "Slot 2 (128 KiB)")
+
+
+def _size_hint(value: int) -> str:
+    if value and value % layout.MiB == 0:
+        return f" ({value // layout.MiB} MiB)"
+    if value and value % layout.KiB == 0:
+        return f" ({value // layout.KiB} KiB)"
+    return ""
+
+
+def _signature(h: Header) -> Text:
+    if h.signature_ok:
+        return join(safe_bytes(h.signature), ("  ok", GOOD_STYLE))
+    return join(safe_bytes(h.signature), ("  BAD: must be 'head'", BAD_STYLE))
+
+
+def _computed(h: Header) -> Text:
+    if not h.present:
+        return plain("not computed (slot missing)", BAD_STYLE)
+    value = f"0x{h.computed_checksum:08x}"
+    if h.checksum_ok:
+        return join(value, ("  ✓ match", GOOD_STYLE))
+    return join((value, BAD_STYLE), ("  ✗ MISMATCH", BAD_STYLE))
+
+
+def _version(h: Header) -> Text:
+    text = plain(str(h.version))
+    if h.version != layout.HEADER_VERSION:
+        text.append("  must be 1", style=BAD_STYLE)
+    return text
+
+
+def _log_version(h: Header) -> Text:
+    text = plain(str(h.log_version))
+    if h.log_version != layout.LOG_VERSION:
+        text.append("  should be 0", style=BAD_STYLE)
+    return text
+
+
+# (label, Header attribute compared by differing_fields or None, value renderer)
+FIELDS: tuple[tuple[str, str | None, Callable[[Header], Text]], ...] = (
+    ("Signature", "signature", _signature),
+    ("Checksum", "checksum", lambda h: plain(f"0x{h.checksum:08x} stored")),
+    ("  computed", None, _computed),
+    ("Sequence", "sequence_number", lambda h: plain(str(h.sequence_number))),
+    ("FileWriteGuid", "file_write_guid", lambda h: plain(str(h.file_write_guid))),
+    ("DataWriteGuid", "data_write_guid", lambda h: plain(str(h.data_write_guid))),
+    ("LogGuid", "log_guid", lambda h: plain(str(h.log_guid))),
+    ("Version", "version", _version),
+    ("LogVersion", "log_version", _log_version),
+    ("LogOffset", "log_offset", lambda h: plain(f"0x{h.log_offset:x}{_size_hint(h.log_offset)}")),
+    ("LogLength", "log_length", lambda h: plain(f"{h.log_length}{_size_hint(h.log_length)}")),
+    (
+        "Reserved",
+        None,
+        lambda h: (
+            plain("bytes 80..4095 all zero")
+            if h.reserved_zero
+            else plain("bytes 80..4095 NOT zero", "bold yellow")
+        ),
+    ),
+)
+
+
+def slot_status(h: Header, choice: HeaderChoice | None) -> Text:
+    """The first line(s) of a panel: CURRENT / valid / INVALID and exactly why."""
+    current = choice is not None and choice.current == h.slot
+    if current:
+        status = plain("★ CURRENT", "bold green")
+        status.append("  valid, its fields describe the file")
+        return status
+    if h.valid:
+        return join(("valid", GOOD_STYLE), ", not current")
+    status = plain("✗ INVALID", BAD_STYLE)
+    for reason in h.invalid_reasons():
+        status.append("\n  ")
+        status.append_text(safe(reason))
+    return status
+
+
+def header_table(h: Header, differ: frozenset[str]) -> Table:
+    """Every field of one slot; differing fields marked with ``≠`` and highlighted."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(width=1, no_wrap=True)
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(overflow="fold")
+    for label, attr, render in FIELDS:
+        value = render(h)
+        mark = plain(" ")
+        if attr is not None and attr in differ:
+            mark = plain(DIFFER_MARK, "bold yellow")
+            value.stylize(DIFFER_STYLE, 0, len(value.plain.split("  ")[0]))
+        table.add_row(mark, plain(label), value)
+    return table
+
+
+def panel_body(h: Header, choice: HeaderChoice | None, differ: frozenset[str]) -> RenderableType:
+    return Group(slot_status(h, choice), Text(""), header_table(h, differ))
+
+
+def slot_title(h: Header, choice: HeaderChoice | None) -> Text:
+    title = plain(SLOT_TITLES[h.slot - 1])
+    if choice is not None and choice.current == h.slot:
+        title.append(" ━ CURRENT", "bold")
+    elif not h.valid:
+        title.append(" ━ INVALID", "bold")
+    return title
+
+
+def why_line(report: Report) -> Text:
+    if report.headers is None or report.header_choice is None:
+        return plain("")
+    text = plain("Why: ", "bold")
+    text.append_text(safe(report.header_choice.explain(report.headers)))
+    return text
+
+
+class HeaderPanel(Static):
+    """One header slot."""
+
+    def show(self, h: Header, choice: HeaderChoice | None, differ: frozenset[str]) -> None:
+        current = choice is not None and choice.current == h.slot
+        self.set_class(current, "-current")
+        self.set_class(not h.valid, "-invalid")
+        self.border_title = slot_title(h, choice)
+        self.border_subtitle = plain(f"offset 0x{h.offset:x}")
+        self.update(panel_body(h, choice, differ))
+
+
+class HeadersView(Vertical):
+    """Both slots side by side, the reason for the choice, and a legend."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="slots"):
+            yield HeaderPanel(id="slot1", classes="slot")
+            yield HeaderPanel(id="slot2", classes="slot")
+        yield Static(id="why")
+        yield Static(
+            plain(
+                f"{DIFFER_MARK} = differs between the two slots   "
+                "heavy border + CURRENT = the header in use"
+            ),
+            id="legend",
+        )
+
+    def show(self, report: Report) -> None:
+        if report.headers is None:
+            return
+        h1, h2 = report.headers
+        differ = frozenset(differing_fields(h1, h2))
+        self.query_one("#slot1", HeaderPanel).show(h1, report.header_choice, differ)
+        self.query_one("#slot2", HeaderPanel).show(h2, report.header_choice, differ)
+        self.query_one("#why", Static).update(why_line(report))

@@ -1,0 +1,370 @@
+"""The other views of a report: region tables, metadata, log, BAT summary, findings.
+
+Each ``*_renderable(report)`` is a pure function from a :class:`Report` to a Rich renderable
+(so tests and the screenshot script can call them directly); :class:`SectionView` shows one in
+a scrollable pane. Every value taken from the image goes through :mod:`vhdxray.tui.safe_text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from vhdxray.core.findings import Severity
+from vhdxray.core.reader import Report
+from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.textreport import size_text
+
+BAD = "bold red"
+GOOD = "green"
+WARN = "bold yellow"
+TITLE = "bold underline"
+
+SEVERITY_STYLE = {Severity.ERROR: BAD, Severity.WARNING: WARN, Severity.INFO: "cyan"}
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=False)
+    for name in columns:
+        table.add_column(name)
+    return table
+
+
+def _ok(flag: bool, good: str = "ok", bad: str = "BAD") -> Text:
+    return plain(good, GOOD) if flag else plain(bad, BAD)
+
+
+def _hex(value: int) -> str:
+    return f"0x{value:x}"
+
+
+# --- region tables --------------------------------------------------------------------------
+
+
+def regions_renderable(report: Report) -> RenderableType:
+    if report.region_tables is None:
+        return plain("No region tables were read.")
+    parts: list[RenderableType] = []
+    for t in report.region_tables:
+        used = report.active_region_table == t.slot
+        title = plain(f"Region table copy {t.slot} @ {_hex(t.offset)}", TITLE)
+        if used:
+            title.append("  ★ USED", "bold green")
+        parts.append(title)
+        state = plain("valid", GOOD) if t.valid else plain("INVALID", BAD)
+        for problem in t.problems:
+            state.append("\n  ✗ ", BAD)
+            state.append_text(safe(problem))
+        parts.append(state)
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="bold")
+        facts.add_column()
+        sig = join(plain(repr(t.signature)), "  ", _ok(t.signature_ok, "ok", "BAD: must be 'regi'"))
+        facts.add_row(plain("Signature"), sig)
+        crc = plain(f"stored 0x{t.checksum:08x}, computed 0x{t.computed_checksum:08x}  ")
+        crc.append_text(_ok(t.checksum_ok, "✓ match", "✗ MISMATCH"))
+        facts.add_row(plain("Checksum"), crc)
+        facts.add_row(plain("EntryCount"), plain(str(t.entry_count)))
+        parts.append(facts)
+        if t.entries:
+            table = _table("Region", "GUID", "FileOffset", "Length", "Required")
+            for e in t.entries:
+                table.add_row(
+                    plain(e.name),
+                    plain(str(e.guid)),
+                    plain(_hex(e.file_offset)),
+                    plain(size_text(e.length)),
+                    plain("yes" if e.is_required else "no"),
+                )
+            parts.append(table)
+        parts.append(Text(""))
+    if report.active_region_table is None:
+        parts.append(plain("Neither copy is valid: the BAT and metadata cannot be located.", BAD))
+    return Group(*parts)
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+def metadata_renderable(report: Report) -> RenderableType:
+    meta = report.metadata
+    if meta is None:
+        return plain("The metadata region was not read (no usable region table lists it).", BAD)
+    parts: list[RenderableType] = [
+        plain(f"Metadata region @ {_hex(meta.offset)}, {size_text(meta.length)}", TITLE),
+        join(
+            "Signature 'metadata': ",
+            _ok(meta.signature_ok),
+            f"   EntryCount: {meta.entry_count}",
+        ),
+        Text(""),
+    ]
+    values = Table.grid(padding=(0, 2))
+    values.add_column(style="bold")
+    values.add_column()
+
+    def opt(value: object, fmt: Callable[[int], str] | None = None) -> Text:
+        if value is None:
+            return plain("missing or unreadable", BAD)
+        if fmt is not None and isinstance(value, int):
+            return plain(fmt(value))
+        return plain(str(value))
+
+    values.add_row(plain("Disk type"), opt(meta.disk_type))
+    values.add_row(plain("BlockSize"), opt(meta.block_size, size_text))
+    values.add_row(plain("VirtualDiskSize"), opt(meta.virtual_size, size_text))
+    values.add_row(plain("LogicalSectorSize"), opt(meta.logical_sector_size))
+    values.add_row(plain("PhysicalSectorSize"), opt(meta.physical_sector_size))
+    values.add_row(plain("VirtualDiskId"), opt(meta.virtual_disk_id))
+    values.add_row(plain("LeaveBlocksAllocated"), opt(meta.leave_blocks_allocated))
+    values.add_row(plain("HasParent"), opt(meta.has_parent))
+    parts.append(values)
+    parts.append(Text(""))
+    if meta.entries:
+        parts.append(plain("Metadata table entries", TITLE))
+        table = _table("Item", "ItemId", "Offset", "Length", "Flags")
+        for e in meta.entries:
+            flags = [
+                name
+                for name, on in (
+                    ("user", e.is_user),
+                    ("virtual disk", e.is_virtual_disk),
+                    ("required", e.is_required),
+                )
+                if on
+            ]
+            table.add_row(
+                plain(e.name),
+                plain(str(e.item_id)),
+                plain(_hex(e.offset)),
+                plain(str(e.length)),
+                plain(", ".join(flags) or "-"),
+            )
+        parts.append(table)
+    locator = meta.parent_locator
+    if locator is not None:
+        parts.append(Text(""))
+        parts.append(plain(f"Parent locator (type {locator.locator_type})", TITLE))
+        table = _table("Key", "Value")
+        for key, value in locator.entries:
+            table.add_row(safe(key), safe(value))
+        parts.append(table)
+    return Group(*parts)
+
+
+# --- log --------------------------------------------------------------------------------------
+
+
+def log_renderable(report: Report) -> RenderableType:
+    log = report.log
+    if log is None:
+        return plain("The log was not examined (no header describes the file).", BAD)
+    state = (
+        plain("REPLAY NEEDED: do not update headers or write to the image yet", BAD)
+        if log.replay_needed
+        else plain("clean: nothing to replay", GOOD)
+    )
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row(plain("State"), state)
+    facts.add_row(plain("LogGuid"), plain(str(log.log_guid)))
+    facts.add_row(
+        plain("Region"),
+        plain(f"{_hex(log.log_offset)}, {size_text(log.log_length)}; LogVersion {log.log_version}"),
+    )
+    facts.add_row(plain("Examined"), plain(f"{log.bytes_examined} bytes"))
+    if log.active is not None:
+        active = log.active
+        seqs = [e.sequence_number for e in active.entries]
+        facts.add_row(
+            plain("Active sequence"),
+            plain(
+                f"{len(seqs)} entr{'y' if len(seqs) == 1 else 'ies'}, sequence "
+                f"{seqs[0]}..{seqs[-1]}, tail at log offset {active.tail_position}; "
+                f"{active.data_pages} data page(s), {active.zero_ranges} zero range(s)"
+            ),
+        )
+        facts.add_row(
+            plain("After replay"),
+            plain(f"the file must be at least {log.required_file_size} bytes"),
+        )
+    if log.file_too_short:
+        facts.add_row(plain("File"), plain("shorter than the head's FlushedFileOffset", BAD))
+    for blocker in log.replay_blockers:
+        facts.add_row(plain("Blocker"), safe(blocker, BAD))
+    parts: list[RenderableType] = [plain("Log", TITLE), facts, Text("")]
+    active_positions = log.active_positions
+    if log.entries:
+        parts.append(plain(f"Entries found in the log ({len(log.entries)})", TITLE))
+        table = _table("Position", "Seq", "Length", "Tail", "Desc", "GUID", "CRC", "Role")
+        for e in log.entries:
+            if e.log_position in active_positions:
+                role = plain("ACTIVE", BAD if log.replay_needed else GOOD)
+            elif e.valid:
+                role = plain("stale (applied)")
+            elif e.intact and not e.guid_matches:
+                role = plain("stale (old LogGuid)", "dim")
+            else:
+                role = safe("broken: " + "; ".join(e.problems[:2]), WARN)
+            table.add_row(
+                plain(str(e.log_position)),
+                plain(str(e.sequence_number)),
+                plain(str(e.entry_length)),
+                plain(str(e.tail)),
+                plain(f"{e.data_descriptor_count}d/{e.zero_descriptor_count}z"),
+                _ok(e.guid_matches, "match", "other"),
+                _ok(e.checksum_ok, "ok", "BAD"),
+                role,
+            )
+        parts.append(table)
+    else:
+        parts.append(plain("No log entries were found in the log region."))
+    for run in log.rejected:
+        parts.append(safe("Rejected run: " + run.reason, WARN))
+    return Group(*parts)
+
+
+# --- BAT ------------------------------------------------------------------------------------------
+
+
+def _state_table(title: str, counts: dict[str, int]) -> RenderableType:
+    table = _table(title, "Count")
+    for name, count in counts.items():
+        if count:
+            table.add_row(plain(name), plain(str(count)))
+    if not any(counts.values()):
+        table.add_row(plain("(no entries)"), plain("0"))
+    zero = sum(1 for n in counts.values() if not n)
+    if zero:
+        table.add_row(plain(f"({zero} other states)", "dim"), plain("0", "dim"))
+    return table
+
+
+def bat_renderable(report: Report) -> RenderableType:
+    bat = report.bat
+    if bat is None:
+        return plain(
+            "The BAT was not analysed (the region table or the metadata is unusable).", BAD
+        )
+    g = bat.geometry
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row(
+        plain("Entries"),
+        plain(
+            f"{g.total_entries} expected ({g.data_blocks_count} payload, "
+            f"{g.sector_bitmap_blocks_count} sector bitmap); {bat.entries_in_region} fit the "
+            f"region, {bat.entries_read} read"
+        ),
+    )
+    facts.add_row(
+        plain("Geometry"),
+        plain(
+            f"block {size_text(g.block_size)}, chunk ratio {g.chunk_ratio}, "
+            f"{'differencing' if g.differencing else 'not differencing'}"
+        ),
+    )
+    facts.add_row(
+        plain("Allocated"),
+        plain(
+            f"{bat.allocated_blocks} payload block(s), {bat.allocated_sector_bitmaps} sector "
+            f"bitmap(s): {size_text(bat.allocated_bytes)}"
+        ),
+    )
+    facts.add_row(
+        plain("File size"),
+        plain(f"{size_text(bat.file_size)}; blocks need {size_text(bat.required_file_size)}"),
+    )
+    lost = plain(f"{bat.past_eof_blocks} block(s)")
+    if bat.past_eof_blocks:
+        lost.stylize(BAD)
+        lost.append(f": {size_text(bat.lost_virtual_bytes)} of the virtual disk is lost", BAD)
+    facts.add_row(plain("Past end of file"), lost)
+    if bat.reserved_bits_entries:
+        facts.add_row(
+            plain("Reserved bits"),
+            plain(f"set in {bat.reserved_bits_entries} entr(ies) (must be 0)", WARN),
+        )
+    parts: list[RenderableType] = [plain("Block allocation table", TITLE), facts, Text("")]
+    parts.append(_state_table("Payload block state", bat.payload_states))
+    if any(bat.sector_bitmap_states.values()):
+        parts.append(Text(""))
+        parts.append(_state_table("Sector bitmap state", bat.sector_bitmap_states))
+    if bat.lost_ranges:
+        parts.append(Text(""))
+        more = " (first ones)" if bat.lost_ranges_truncated else ""
+        parts.append(plain(f"Virtual ranges whose data lies past the end of the file{more}", TITLE))
+        table = _table("Block", "Virtual start", "Virtual end", "File offset")
+        for r in bat.lost_ranges:
+            table.add_row(
+                plain(str(r.block)),
+                plain(_hex(r.virtual_start)),
+                plain(_hex(r.virtual_end)),
+                plain(_hex(r.file_offset)),
+            )
+        parts.append(table)
+    return Group(*parts)
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+
+def findings_renderable(report: Report) -> RenderableType:
+    if not report.findings:
+        return plain("No findings: nothing unusual was seen.", GOOD)
+    counts = {s: 0 for s in Severity}
+    for f in report.findings:
+        counts[f.severity] += 1
+    summary = plain(
+        f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
+        f"{counts[Severity.INFO]} info",
+        TITLE,
+    )
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold", expand=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Code", no_wrap=True)
+    table.add_column("Where", ratio=1)
+    table.add_column("What", ratio=3)
+    for f in report.findings:
+        table.add_row(
+            plain(f.severity.value.upper(), SEVERITY_STYLE[f.severity]),
+            safe(f.code),
+            safe(f.where),
+            safe(f.message),
+        )
+    return Group(summary, Text(""), table)
+
+
+Renderer = Callable[[Report], RenderableType]
+
+
+class SectionView(VerticalScroll):
+    """A scrollable pane showing one renderer's view of the report."""
+
+    def __init__(self, renderer: Renderer, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, classes="section")
+        self.renderer = renderer
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="section-body")
+
+    def show(self, report: Report) -> None:
+        self.query_one(".section-body", Static).update(self.renderer(report))
+
+
+__all__ = [
+    "SectionView",
+    "bat_renderable",
+    "findings_renderable",
+    "log_renderable",
+    "metadata_renderable",
+    "regions_renderable",
+]
