@@ -1,0 +1,84 @@
+"""Helpers for the app tests: deterministic images, plain-text screen capture."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.console import Console
+from textual.app import App
+from textual.widgets import Static
+
+from tests import damage
+from vhdxray.core import layout
+from vhdxray.core.create import CreateOptions, create_image
+
+CREATOR = "vhdxray test"
+
+HOSTILE_CREATOR = (
+    "[bold]LOUD[/bold] [@click=app.quit]click me[/] [/oops] "
+    "\x1b]2;PWNED-TITLE\x07 \x1b[31mred\x1b[0m \u202eevil\u202c $v [$v] end"
+)
+"""Markup, a click action, a malformed tag, OSC and CSI escapes, a bidi override, variables."""
+
+
+def screen_text(app: App[object]) -> str:
+    """What the terminal shows now, as plain text (like ``tmux capture-pane -p``)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
+
+
+def guid_sequence() -> Callable[[], uuid.UUID]:
+    """A ``new_guid`` replacement yielding 00000000-0000-4000-8000-000000000001, ...2, ..."""
+    counter: Iterator[int] = itertools.count(1)
+    return lambda: uuid.UUID(f"00000000-0000-4000-8000-{next(counter):012x}")
+
+
+def make_image(
+    path: Path,
+    *,
+    creator: str = CREATOR,
+    damaged_slot: int | None = None,
+    virtual_size: int = 64 * layout.MiB,
+) -> Path:
+    """A small dynamic image made by vhdxray's own writer; optionally one slot's checksum broken.
+
+    With ``new_guid`` patched (see ``fixed_guids``) the bytes are the same on every run.
+    """
+    opts = CreateOptions(virtual_size=virtual_size, block_size=layout.MiB, creator=creator)
+    create_image(path, opts, data=[(0, b"vhdxray test disk\n".ljust(512, b"\0"))])
+    if damaged_slot is not None:
+        damage.break_header_checksum(path, damaged_slot)
+    return path
+
+
+def file_bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def content_text(widget: Static, width: int = 400) -> str:
+    """The plain text of a ``Static``'s content, laid out wide enough not to wrap."""
+    console = Console(width=width, file=io.StringIO(), record=True, legacy_windows=False)
+    console.print(widget.content)
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
+def flat(text: str) -> str:
+    """Screen text with every line stripped (spaces and side borders) and joined with one
+    space: finds sentences that wrapped."""
+    return " ".join(line.strip(" │┃") for line in text.splitlines())

@@ -1,0 +1,494 @@
+"""The app driven with Pilot: every flow of issue 3's "Done when", on real bytes."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Static
+from textual.worker import WorkerCancelled, WorkerFailed
+
+from tests import damage
+from tests.imagefiles import have, qemu_img_check
+from tests.tui.helpers import HOSTILE_CREATOR, content_text, flat, make_image, screen_text
+from vhdxray.core import layout
+from vhdxray.core.reader import read_report
+from vhdxray.core.writer import WriteFailed
+from vhdxray.tui import app as app_module
+from vhdxray.tui.app import VhdxrayApp
+from vhdxray.tui.screens.confirm import ConfirmScreen
+from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen
+from vhdxray.tui.screens.explain import ExplainScreen
+from vhdxray.tui.screens.main import MainScreen
+
+SIZE = (120, 40)
+
+
+async def settle(pilot: Pilot[int]) -> None:
+    """Let a started write finish and its results reach the screen."""
+    await pilot.pause()
+    with suppress(WorkerFailed, WorkerCancelled):
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def header_bytes(path: Path) -> bytes:
+    return damage.read_at(path, 0, layout.HEADER_SECTION_SIZE)
+
+
+# --- the header update --------------------------------------------------------------------
+
+
+async def test_update_on_damaged_slot_succeeds(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "bad.vhdx", damaged_slot=2)
+    before = read_report(image)
+    assert before.current_header == 1 and not before.headers[1].valid  # type: ignore[index]
+    seq = before.headers[0].sequence_number  # type: ignore[index]
+    data_write_guid = before.headers[0].data_write_guid  # type: ignore[index]
+
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "✗ INVALID" in screen_text(app)
+        await pilot.press("u")
+        assert isinstance(app.screen, ConfirmScreen)
+        text = screen_text(app)
+        assert f"Write header slot 2 (offset 0x20000) with sequence number {seq + 1}" in text
+        assert f"Write header slot 1 (offset 0x10000) with sequence number {seq + 2}" in text
+        assert "Backup of the bytes to be overwritten" in text
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert not app.busy
+        text = screen_text(app)
+        assert "INVALID" not in text
+        assert text.count("valid") >= 2
+        assert "✓ Headers updated" in text
+        assert app.last_write is not None
+        backup = app.last_write.backup_path
+        status = content_text(app.screen.query_one("#status", Static))
+        assert f"Backup: {backup}" in status
+        assert f"Undo:   vhdxray restore {backup}" in status
+
+    after = read_report(image)
+    h1, h2 = after.headers  # type: ignore[misc]
+    assert h1.valid and h2.valid
+    assert (h2.sequence_number, h1.sequence_number) == (seq + 1, seq + 2)
+    assert after.current_header == 1
+    assert h1.file_write_guid == h2.file_write_guid != before.headers[0].file_write_guid  # type: ignore[index]
+    assert h1.data_write_guid == h2.data_write_guid == data_write_guid
+    assert backup.exists() and backup.parent == image.parent
+    if have("qemu-img"):
+        check = qemu_img_check(image)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("key", ["n", "escape"])
+async def test_cancel_writes_nothing(tmp_path: Path, key: str) -> None:
+    image = make_image(tmp_path / "bad.vhdx", damaged_slot=1)
+    original = image.read_bytes()
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press(key)
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert app.last_write is None
+    assert image.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.vhdx"]  # no backup either
+
+
+async def test_cancel_by_clicking_no(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "bad.vhdx", damaged_slot=1)
+    original = image.read_bytes()
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        await pilot.click("#no")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+    assert image.read_bytes() == original
+
+
+async def test_pending_log_refuses(real_image: Callable[[str], Path]) -> None:
+    image = real_image("discutils-log-replay")
+    original = header_bytes(image)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        text = screen_text(app)
+        assert "A log replay is pending: do not update headers yet." in flat(text)
+        await pilot.press("u")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.confirmation.refused
+        text = screen_text(app)
+        assert "REFUSED: nothing will be written." in text
+        assert "a log replay is pending" in text
+        assert "Yes, write" not in text
+        await pilot.press("y")  # not offered: nothing happens
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.last_write is None
+        await pilot.press("escape")
+        await pilot.press("4")
+        assert "REPLAY NEEDED" in screen_text(app)
+    assert header_bytes(image) == original
+
+
+async def test_no_current_header_refuses(real_image: Callable[[str], Path]) -> None:
+    image = real_image("qemu-disk2vhd")
+    original = header_bytes(image)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        text = screen_text(app)
+        assert "CURRENT" not in text.replace("heavy border + CURRENT", "")
+        assert "No header is current" in text
+        await pilot.press("u")
+        text = screen_text(app)
+        assert "REFUSED" in text and "--from-slot" in text
+        await pilot.press("y", "escape")
+        await settle(pilot)
+    assert header_bytes(image) == original
+
+
+@pytest.fixture
+def qemu_nbd(tmp_path: Path) -> Iterator[Callable[[Path], subprocess.Popen[bytes]]]:
+    """Start ``qemu-nbd -k SOCKET -f vhdx IMAGE`` (it holds QEMU's image locks); kill it after."""
+    if not have("qemu-nbd"):
+        pytest.skip("qemu-nbd is not installed (apt-get install qemu-utils)")
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(image: Path) -> subprocess.Popen[bytes]:
+        socket = tmp_path / f"nbd-{len(started)}.sock"
+        proc = subprocess.Popen(
+            ["qemu-nbd", "-k", str(socket), "-f", "vhdx", str(image)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        started.append(proc)
+        deadline = time.monotonic() + 10
+        while not socket.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"qemu-nbd did not start: {err}")
+            time.sleep(0.02)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+async def test_image_held_by_qemu_nbd_refuses(
+    tmp_path: Path, qemu_nbd: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    image = make_image(tmp_path / "held.vhdx", damaged_slot=2)
+    qemu_nbd(image)
+    original = image.read_bytes()
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.confirmation.refused
+        text = screen_text(app)
+        assert "REFUSED" in text and "in use by QEMU" in text
+        await pilot.press("y", "escape")
+        await settle(pilot)
+    assert image.read_bytes() == original
+
+
+async def test_qemu_nbd_started_after_confirmation_shows_error(
+    tmp_path: Path, qemu_nbd: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    image = make_image(tmp_path / "race.vhdx", damaged_slot=2)
+    original = image.read_bytes()
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        assert not app.screen.confirmation.refused  # type: ignore[attr-defined]
+        qemu_nbd(image)  # grabs the image while the question is on screen
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        text = screen_text(app)
+        assert "Refused: nothing was written" in text
+        assert "in use by QEMU" in text
+        await pilot.press("escape")
+        assert "✗ Refused" in screen_text(app)
+    assert image.read_bytes() == original
+
+
+async def test_busy_disables_actions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    image = make_image(tmp_path / "slow.vhdx", damaged_slot=2)
+    release = threading.Event()
+    real_run = app_module.run_header_update
+
+    def slow_run(*args: object, **kwargs: object) -> object:
+        assert release.wait(10)
+        return real_run(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app_module, "run_header_update", slow_run)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u", "y")
+        await pilot.pause()
+        assert app.busy
+        assert app.active_bindings["u"].enabled is False
+        assert app.active_bindings["r"].enabled is False
+        assert "Working: update headers" in screen_text(app)
+        await pilot.press("u")  # disabled: no second confirmation
+        assert isinstance(app.screen, MainScreen)
+        release.set()
+        await settle(pilot)
+        assert not app.busy
+        assert app.active_bindings["u"].enabled is True
+        assert app.last_write is not None
+    after = read_report(image)
+    assert all(h.valid for h in after.headers)  # type: ignore[union-attr]
+
+
+async def test_failed_write_shows_error_and_restore_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = make_image(tmp_path / "fail.vhdx", damaged_slot=2)
+    fake_backup = tmp_path / "fail.vhdx.vhdxray-backup-x.json"
+
+    def failing_run(*_args: object, **_kwargs: object) -> object:
+        raise WriteFailed("writing header slot 2 (sequence 3) failed: No space left", fake_backup)
+
+    monkeypatch.setattr(app_module, "run_header_update", failing_run)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u", "y")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        text = screen_text(app)
+        assert "The write FAILED part-way" in text
+        assert "No space left" in text
+        body = content_text(app.screen.query_one("#dialog-body", Static))
+        assert f"vhdxray restore {fake_backup}" in body
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        assert not app.busy
+
+
+# --- read-only, other files ---------------------------------------------------------------
+
+
+async def test_read_only_hides_write_actions(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "ro.vhdx", damaged_slot=2)
+    original = image.read_bytes()
+    app = VhdxrayApp(image, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "u" not in app.active_bindings
+        assert "Update headers" not in screen_text(app)
+        await pilot.press("u")
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"update head")
+        await pilot.pause(0.3)
+        assert "Update headers" not in screen_text(app)
+    assert image.read_bytes() == original
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _mbr(path: Path) -> Path:
+    sector = bytearray(4096)
+    sector[510:512] = b"\x55\xaa"
+    return _write(path, bytes(sector))
+
+
+def _truncated(path: Path) -> Path:
+    make_image(path)
+    damage.truncate(path, 100 * 1024)  # ends inside header slot 2
+    return path
+
+
+@pytest.mark.parametrize(
+    ("maker", "title", "detail"),
+    [
+        (lambda p: _write(p, b""), "The file is empty", "0 bytes"),
+        (_mbr, "This is not a VHDX image", "MBR"),
+        (lambda p: _write(p, b"just some text\n" * 100), "This is not a VHDX image", "vhdxfile"),
+        (lambda p: p, "The file cannot be read", "cannot be opened"),
+        (_truncated, "The VHDX file is cut short", "Header slot 2 @ 0x20000"),
+    ],
+    ids=["empty", "raw-mbr", "text", "missing", "truncated"],
+)
+async def test_not_vhdx_shows_explanation(
+    tmp_path: Path, maker: Callable[[Path], Path], title: str, detail: str
+) -> None:
+    path = maker(tmp_path / "file.img")
+    app = VhdxrayApp(path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, ExplainScreen)
+        text = screen_text(app)
+        assert title in text
+        assert detail in text
+        assert "Traceback" not in text
+        assert "u" not in app.active_bindings  # no write action offered
+        await pilot.press("u")
+        assert isinstance(app.screen, ExplainScreen)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_truncated_vhdx_can_be_opened_anyway(tmp_path: Path) -> None:
+    path = _truncated(tmp_path / "cut.vhdx")
+    app = VhdxrayApp(path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, ExplainScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        text = screen_text(app)
+        assert "Slot 2 (128 KiB)" in text and "the file ends before this slot" in text
+
+
+# --- hostile strings ------------------------------------------------------------------------
+
+
+async def test_hostile_creator_is_shown_literally(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "hostile.vhdx")
+    damage.set_creator(image, HOSTILE_CREATOR)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(200, 40)) as pilot:
+        text = screen_text(app)
+        assert "[bold]LOUD[/bold] [@click=app.quit]click me[/] [/oops]" in text
+        assert "\\x1b]2;PWNED-TITLE\\x07" in text
+        assert "\\x1b[31mred\\x1b[0m" in text
+        assert "\\u202eevil\\u202c $v [$v] end" in text
+        assert "\x1b" not in text and "\u202e" not in text
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg and "\u202e" not in svg
+        # the [@click=app.quit] text is not a link: clicking it leaves the app running
+        line = next(i for i, row in enumerate(text.splitlines()) if "click me" in row)
+        column = text.splitlines()[line].index("click me")
+        await pilot.click(offset=(column + 2, line))
+        await pilot.pause()
+        assert app.is_running
+        assert app.return_code is None
+
+
+async def test_hostile_file_name_is_shown_literally(tmp_path: Path) -> None:
+    name = "[red]x\x1b[2J[@click=app.quit]y[.vhdx"
+    image = make_image(tmp_path / name, damaged_slot=2)
+    app = VhdxrayApp(image, display_name=name)
+    async with app.run_test(size=(200, 40)) as pilot:
+        text = screen_text(app)
+        assert "[red]x\\x1b[2J[@click=app.quit]y[.vhdx" in text
+        await pilot.press("u")
+        text = screen_text(app)
+        assert "[red]x\\x1b[2J[@click=app.quit]y[.vhdx.vhdxray-backup-update-headers" in text
+        assert "\x1b" not in text
+
+
+# --- navigation, palette, reload, help ------------------------------------------------------
+
+
+async def test_views_by_key(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "views.vhdx", damaged_slot=2)
+    app = VhdxrayApp(image)
+    expected = {
+        "2": "Region table copy 1 @ 0x30000",
+        "3": "Metadata region @ 0x200000",
+        "4": "clean: nothing to replay",
+        "5": "Block allocation table",
+        "6": "header.slot2.checksum",
+        "7": "0x0000 │68 65 61 64│",
+        "1": "Slot 1 (64 KiB) ━ CURRENT",
+    }
+    async with app.run_test(size=SIZE) as pilot:
+        for key, marker in expected.items():
+            await pilot.press(key)
+            await pilot.pause()
+            assert marker in screen_text(app), key
+
+
+async def test_hex_view_marks_fields_and_differences(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "hex.vhdx", damaged_slot=2)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        text = screen_text(app)
+        rows = [r for r in text.splitlines() if "0x0010 │" in r]
+        assert len(rows) == 2 and all(r.lstrip().startswith("≠") for r in rows)  # GUID differs
+        assert "Signature Checksum SequenceNumber" in text
+        assert "LogVersion Version LogLength LogOffset" in text
+        assert "4016 reserved bytes, all zero" in text
+
+
+async def test_command_palette_update_headers(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "palette.vhdx", damaged_slot=2)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"update head")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+
+
+async def test_reload_shows_changes_made_elsewhere(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "reload.vhdx")
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "INVALID" not in screen_text(app)
+        damage.break_header_checksum(image, 1)
+        await pilot.press("r")
+        await pilot.pause()
+        assert "✗ INVALID" in screen_text(app)
+        assert app.report.current_header == 2
+
+
+async def test_reload_switches_to_explanation_when_file_is_wiped(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "wiped.vhdx")
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        image.write_bytes(b"")
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplainScreen)
+        assert "The file is empty" in screen_text(app)
+
+
+async def test_help_screen(tmp_path: Path) -> None:
+    app = VhdxrayApp(make_image(tmp_path / "help.vhdx"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "update headers" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_quit_returns_zero(tmp_path: Path) -> None:
+    app = VhdxrayApp(make_image(tmp_path / "quit.vhdx"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_opening_never_writes(tmp_path: Path) -> None:
+    """Opening (and reading every view, reloading) leaves the file's bytes and mtime alone."""
+    image = make_image(tmp_path / "ro.vhdx", damaged_slot=2)
+    stat = image.stat()
+    data = image.read_bytes()
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"1234567", "r")
+    assert image.read_bytes() == data
+    assert image.stat().st_mtime_ns == stat.st_mtime_ns
