@@ -90,8 +90,14 @@ def break_region_checksum(path: Path, copy: int) -> None:
 
 
 def set_region_entry(
-    path: Path, copy: int, index: int, *, guid: uuid.UUID | None = None,
-    file_offset: int | None = None, length: int | None = None, required: int | None = None,
+    path: Path,
+    copy: int,
+    index: int,
+    *,
+    guid: uuid.UUID | None = None,
+    file_offset: int | None = None,
+    length: int | None = None,
+    required: int | None = None,
     fix_crc: bool = True,
 ) -> None:
     base = layout.REGION_TABLE_OFFSETS[copy - 1] + 16 + 32 * index

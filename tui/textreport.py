@@ -85,11 +85,11 @@ def render(report: Report, *, findings: bool = True) -> str:
             "LogOffset": "log_offset",
             "LogLength": "log_length",
         }
-        add(f"Headers   {title1:<40} {title2}")
-        add(f"{'':10}{valid1[:40]:<40} {valid2}")
+        add(f"Headers          {title1:<37}  {title2}")
+        add(f"{'':17}{valid1:<37}  {valid2}")
         for (name, a), (_, b) in zip(header_rows(h1), header_rows(h2), strict=True):
             mark = "*" if names[name] in differ else " "
-            add(f"{mark}{name:<15} {a:<33} {b}")
+            add(f"{mark}{name:<15} {a:<37}  {b}")
         add("  (* = differs between the slots)")
         if report.header_choice is not None:
             add("  " + report.header_choice.explain(report.headers))
@@ -111,10 +111,8 @@ def render(report: Report, *, findings: bool = True) -> str:
     log = report.log
     if log is not None:
         state = "REPLAY NEEDED" if log.replay_needed else "clean"
-        add(
-            f"Log @ 0x{log.log_offset:x} ({size_text(log.log_length)}): {state}, "
-            f"LogGuid {log.log_guid}"
-        )
+        length = humanize.naturalsize(log.log_length, binary=True)
+        add(f"Log @ 0x{log.log_offset:x} ({length}): {state}, LogGuid {log.log_guid}")
         if log.active is not None:
             seqs = [e.sequence_number for e in log.active.entries]
             add(

@@ -161,8 +161,12 @@ def test_log_version_matters_only_with_a_log_guid() -> None:
     h1 = parse_header(_patched(1), 1)
     quiet = parse_header(_patched(2, log_version=3), 2)
     loud = parse_header(_patched(2, log_version=3, log_guid=1), 2)
-    codes_quiet = {f.code: f.severity for f in check_headers((h1, quiet), choose_current(h1, quiet), 0)}
-    codes_loud = {f.code: f.severity for f in check_headers((h1, loud), choose_current(h1, loud), 0)}
+    codes_quiet = {
+        f.code: f.severity for f in check_headers((h1, quiet), choose_current(h1, quiet), 0)
+    }
+    codes_loud = {
+        f.code: f.severity for f in check_headers((h1, loud), choose_current(h1, loud), 0)
+    }
     assert codes_quiet.get("header.log_version_unused") == "warning"
     assert "header.log_version" not in codes_quiet
     assert codes_loud["header.log_version"] == "error"

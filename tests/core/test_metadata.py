@@ -40,14 +40,21 @@ def meta_of(path: Path) -> tuple[Metadata, dict[str, str], int]:
     ],
 )
 def test_matches_qemu_img_info(
-    qemu_image: Callable[..., Path], size: str, options: tuple[str, ...], disk_type: str,
+    qemu_image: Callable[..., Path],
+    size: str,
+    options: tuple[str, ...],
+    disk_type: str,
     logical: int,
 ) -> None:
     path = qemu_image(size, *options)
     meta, found, _ = meta_of(path)
     info = json.loads(
-        subprocess.run(["qemu-img", "info", "--output=json", str(path)], capture_output=True,
-                       check=True, text=True).stdout
+        subprocess.run(
+            ["qemu-img", "info", "--output=json", str(path)],
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
     )
     assert meta.virtual_size == info["virtual-size"]
     assert meta.block_size == info["cluster-size"]
@@ -92,7 +99,11 @@ def test_physical_sector_not_required_is_only_a_warning(qemu_image: Callable[...
         (layout.PHYSICAL_SECTOR_SIZE_GUID, struct.pack("<I", 0), "metadata.physical_sector_size"),
         (layout.VIRTUAL_DISK_SIZE_GUID, struct.pack("<Q", 1000), "metadata.virtual_size"),
         (layout.VIRTUAL_DISK_SIZE_GUID, struct.pack("<Q", 65 << 40), "metadata.virtual_size"),
-        (layout.FILE_PARAMETERS_GUID, struct.pack("<II", layout.MiB, 2), "metadata.locator.missing"),
+        (
+            layout.FILE_PARAMETERS_GUID,
+            struct.pack("<II", layout.MiB, 2),
+            "metadata.locator.missing",
+        ),
     ],
 )
 def test_bad_item_values(
@@ -129,8 +140,9 @@ def test_signature_and_item_range(qemu_image: Callable[..., Path]) -> None:
 
 def test_locator_round_trip_and_hostile_strings() -> None:
     hostile = "[bold]x[/]\x1b]2;PWNED\x07\u202eevil"
-    raw = serialise_locator([("parent_linkage", "{00000000-0000-0000-0000-000000000001}"),
-                             ("relative_path", hostile)])
+    raw = serialise_locator(
+        [("parent_linkage", "{00000000-0000-0000-0000-000000000001}"), ("relative_path", hostile)]
+    )
     flags = layout.META_FLAG_IS_REQUIRED
     items = [
         (layout.FILE_PARAMETERS_GUID, flags, struct.pack("<II", layout.MiB, 2)),

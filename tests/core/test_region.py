@@ -30,7 +30,9 @@ def tables(path: Path) -> tuple:
 
 def codes(path: Path) -> dict[str, str]:
     t = tables(path)
-    return {f.code: f.severity for f in check_region_tables(t, choose_active(t), path.stat().st_size)}
+    return {
+        f.code: f.severity for f in check_region_tables(t, choose_active(t), path.stat().st_size)
+    }
 
 
 def test_qemu_image_has_two_identical_valid_copies(qemu_image: Callable[..., Path]) -> None:
@@ -114,7 +116,12 @@ def test_not_required_and_unknown_optional_are_not_errors(qemu_image: Callable[.
         damage.set_region_entry(path, copy, 0, required=0)
         damage.set_region_count(path, copy, 3, fix_crc=False)
         damage.set_region_entry(
-            path, copy, 2, guid=UNKNOWN, file_offset=200 * layout.MiB, length=layout.MiB,
+            path,
+            copy,
+            2,
+            guid=UNKNOWN,
+            file_offset=200 * layout.MiB,
+            length=layout.MiB,
             required=0,
         )
     found = codes(path)
