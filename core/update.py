@@ -240,8 +240,9 @@ def _verify_slot(slot: int, sequence: int) -> Verify:
     return verify
 
 
-def write_plan(plan: HeaderUpdatePlan) -> WritePlan:
-    """The two slot writes, in order, each with its read-back verification."""
+def write_plan(plan: HeaderUpdatePlan, operation: str = "update-headers") -> WritePlan:
+    """The two slot writes, in order, each with its read-back verification. ``operation``
+    names the backup file (repairs use their own names)."""
     writes = []
     for w in (plan.first, plan.second):
         writes.append(
@@ -253,7 +254,7 @@ def write_plan(plan: HeaderUpdatePlan) -> WritePlan:
                 verify=_verify_slot(w.slot, w.sequence_number),
             )
         )
-    return WritePlan("update-headers", tuple(writes))
+    return WritePlan(operation, tuple(writes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,9 +276,10 @@ def run_header_update(
     *,
     backup_dir: str | os.PathLike[str] | None = None,
     hooks: WriteHooks | None = None,
+    operation: str = "update-headers",
 ) -> UpdateOutcome:
     """Execute ``plan`` and check the outcome with a fresh read of the whole image."""
-    result = execute(path, write_plan(plan), backup_dir=backup_dir, hooks=hooks)
+    result = execute(path, write_plan(plan, operation), backup_dir=backup_dir, hooks=hooks)
     after = read_report(path)
     expected_current = plan.second.slot
     if after.current_header != expected_current or after.headers is None:

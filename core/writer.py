@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vhdxray.core.backup import BackupError, BackupRange, write_backup
+from vhdxray.core.backup import BackupError, BackupRange, backup_name, write_backup
 from vhdxray.core.locking import LockUnavailable, lock_image
 
 
@@ -54,7 +54,9 @@ class WritePlan:
     operation: str  # e.g. "update-headers"
     writes: tuple[PlannedWrite, ...]
     extend_to: int | None = None  # make the file at least this long after the writes
-    extend_after: int | None = None  # index of the write after which to extend (default: end)
+    # Index of the write after which to extend (None: after the last write; -1: before the
+    # first write, so that metadata written later never points past the end of the file).
+    extend_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ def execute(
         try:
             backup_path = write_backup(
                 image,
-                operation=plan.operation,
+                operation=_free_operation(image, plan.operation, backup_dir),
                 ranges=ranges,
                 size_before=size_before,
                 size_after=_size_after(size_before, plan),
@@ -153,6 +155,8 @@ def execute(
             raise WriteRefused(str(exc)) from exc
         written = 0
         extended: int | None = None
+        if plan.extend_to is not None and plan.extend_after == -1:
+            extended = _extend(fd, plan.extend_to, backup_path)
         for i, w in enumerate(plan.writes):
             data = w.data if hooks is None or hooks.tear is None else hooks.tear(i, w)
             try:
@@ -186,6 +190,20 @@ def execute(
         )
     finally:
         os.close(fd)
+
+
+def _free_operation(
+    image: Path, operation: str, backup_dir: str | os.PathLike[str] | None
+) -> str:
+    """``operation``, or ``operation-2``, ``-3``... when a backup file of that name exists
+    already (backups are named to the second: the steps of one repair come that fast)."""
+    directory = Path(backup_dir) if backup_dir is not None else image.resolve().parent
+    name = operation
+    for n in range(2, 1000):
+        if not (directory / backup_name(image, name)).exists():
+            break
+        name = f"{operation}-{n}"
+    return name
 
 
 def _size_after(size_before: int, plan: WritePlan) -> int:

@@ -1,0 +1,173 @@
+"""Sparse-aware reading and copying of image files.
+
+A VHDX is mostly holes or zeros (unallocated space, empty log, padding). Two helpers here
+avoid touching those bytes: :func:`data_segments` lists the parts of a range that may hold
+data (``SEEK_DATA``/``SEEK_HOLE`` where the platform has them), and :func:`copy_image` makes a
+new file with the same bytes, leaving holes where the source has holes or zero chunks.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from vhdxray.core import layout
+
+CHUNK: Final = layout.MiB
+ZERO_CHUNK: Final = bytes(CHUNK)
+
+
+class CopyError(Exception):
+    """The copy could not be made; the message says why. A partial copy is removed."""
+
+
+def data_segments(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Sub-ranges of ``[start, end)`` that may hold data; holes are skipped.
+
+    Without ``SEEK_DATA`` (or on a filesystem that refuses it) the whole range is one segment.
+    ``end`` is clipped to the file size.
+    """
+    size = os.fstat(fd).st_size
+    end = min(end, size)
+    if start >= end:
+        return
+    seek_data = getattr(os, "SEEK_DATA", None)
+    seek_hole = getattr(os, "SEEK_HOLE", None)
+    if seek_data is None or seek_hole is None:  # pragma: no cover - Windows
+        yield start, end
+        return
+    pos = start
+    while pos < end:
+        try:
+            data = os.lseek(fd, pos, seek_data)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # no data after pos
+                return
+            yield pos, end  # pragma: no cover - filesystem without SEEK_DATA
+            return
+        if data >= end:
+            return
+        hole = min(os.lseek(fd, data, seek_hole), end)
+        yield data, hole
+        pos = hole
+
+
+def pread_exact(fd: int, offset: int, length: int) -> bytes:
+    """Up to ``length`` bytes at ``offset`` (fewer only at end of file)."""
+    chunks: list[bytes] = []
+    done = 0
+    while done < length:
+        if hasattr(os, "pread"):
+            chunk = os.pread(fd, length - done, offset + done)
+        else:  # pragma: no cover - Windows
+            os.lseek(fd, offset + done, os.SEEK_SET)
+            chunk = os.read(fd, length - done)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        done += len(chunk)
+    return b"".join(chunks)
+
+
+def nonzero_chunks(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Pieces of ``[start, end)`` (cut at 1 MiB file-offset boundaries, clipped to the file)
+    that hold at least one non-zero byte. Holes are not read."""
+    for seg_start, seg_end in data_segments(fd, start, end):
+        pos = seg_start
+        while pos < seg_end:
+            stop = min(seg_end, (pos // CHUNK + 1) * CHUNK)
+            chunk = pread_exact(fd, pos, stop - pos)
+            if chunk.count(0) != len(chunk):
+                yield pos, stop
+            pos = stop
+
+
+def _subtract(start: int, end: int, holes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    pieces = [(start, end)]
+    for h_start, h_end in holes:
+        next_pieces: list[tuple[int, int]] = []
+        for a, b in pieces:
+            if h_end <= a or h_start >= b:
+                next_pieces.append((a, b))
+                continue
+            if a < h_start:
+                next_pieces.append((a, h_start))
+            if h_end < b:
+                next_pieces.append((h_end, b))
+        pieces = next_pieces
+    return pieces
+
+
+def copy_image(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    leave_holes: Sequence[tuple[int, int]] = (),
+) -> Path:
+    """Copy ``source`` to the new file ``target`` (never overwritten), sparsely, then fsync.
+
+    ``leave_holes`` lists ranges that are not copied and read as zeros in the copy (a log
+    replay into a copy passes the ranges it will zero anyway). Raises :class:`CopyError`.
+    """
+    src_path, dst_path = Path(source), Path(target)
+    try:
+        src = os.open(src_path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise CopyError(f"cannot open {src_path}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            dst = os.open(
+                dst_path,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                0o644,
+            )
+        except FileExistsError as exc:
+            raise CopyError(f"{dst_path} already exists; vhdxray never overwrites it") from exc
+        except OSError as exc:
+            raise CopyError(f"cannot create {dst_path}: {exc.strerror or exc}") from exc
+        try:
+            size = os.fstat(src).st_size
+            holes = sorted(leave_holes)
+            for seg_start, seg_end in data_segments(src, 0, size):
+                for a, b in _subtract(seg_start, seg_end, holes):
+                    pos = a
+                    while pos < b:
+                        stop = min(b, (pos // CHUNK + 1) * CHUNK)
+                        chunk = pread_exact(src, pos, stop - pos)
+                        if chunk.count(0) != len(chunk):
+                            view = memoryview(chunk)
+                            at = pos
+                            while view:
+                                n = os.pwrite(dst, view, at)
+                                view = view[n:]
+                                at += n
+                        pos = stop
+            os.ftruncate(dst, size)
+            os.fsync(dst)
+        except OSError as exc:
+            os.close(dst)
+            dst_path.unlink(missing_ok=True)
+            raise CopyError(f"copying to {dst_path} failed: {exc.strerror or exc}") from exc
+        os.close(dst)
+    finally:
+        os.close(src)
+    _fsync_dir(dst_path.resolve().parent)
+    return dst_path
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name != "posix":  # pragma: no cover
+        return
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(dfd)
