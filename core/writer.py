@@ -192,9 +192,7 @@ def execute(
         os.close(fd)
 
 
-def _free_operation(
-    image: Path, operation: str, backup_dir: str | os.PathLike[str] | None
-) -> str:
+def _free_operation(image: Path, operation: str, backup_dir: str | os.PathLike[str] | None) -> str:
     """``operation``, or ``operation-2``, ``-3``... when a backup file of that name exists
     already (backups are named to the second: the steps of one repair come that fast)."""
     directory = Path(backup_dir) if backup_dir is not None else image.resolve().parent
