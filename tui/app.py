@@ -168,15 +168,17 @@ class VhdxrayApp(App[int]):
             return MainScreen(report, self.display_name, verdict(report))
         return ExplainScreen(report, self.display_name)
 
-    def on_mount(self) -> None:
-        # The report screen sits on top of the (empty) default screen, so that it can be
-        # switched for another (main <-> explanation) after a reload.
-        self.push_screen(self._screen_for(self.report))
+    def get_default_screen(self) -> Screen[Any]:
+        # The first frame already shows the report (no blank screen first).
+        return self._screen_for(self.report)
 
     @property
     def report_screen(self) -> Screen[Any] | None:
-        """The main or explanation screen (below any dialog)."""
-        return self.screen_stack[1] if len(self.screen_stack) > 1 else None
+        """The main or explanation screen shown now (below any dialog)."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, MainScreen | ExplainScreen):
+                return screen
+        return None
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -192,9 +194,12 @@ class VhdxrayApp(App[int]):
             main.show(report, self.display_name, verdict(report))
             return
         new = self._screen_for(report, force_main)
-        while len(self.screen_stack) > 2:
+        while self.screen.is_modal:
             self.pop_screen()
-        self.switch_screen(new)
+        if len(self.screen_stack) > 1:
+            self.switch_screen(new)
+        else:  # the default screen cannot be switched away: cover it
+            self.push_screen(new)
 
     def on_explain_screen_open_anyway(self, _message: ExplainScreen.OpenAnyway) -> None:
         self.show_report(self.report, force_main=True)

@@ -19,9 +19,16 @@ from rich.text import Text
 from vhdxray.core.text import printable
 
 
+def _styled(text: str, style: str) -> Text:
+    # The style covers these characters only (a span), not text appended later.
+    out = Text()
+    out.append(text, style=style or None)
+    return out
+
+
 def safe(value: object, style: str = "") -> Text:
     """``value`` as literal text: control and bidi characters escaped, never parsed as markup."""
-    return Text(printable(str(value)), style=style)
+    return _styled(printable(str(value)), style)
 
 
 def safe_bytes(raw: bytes, style: str = "") -> Text:
@@ -49,7 +56,7 @@ def join(*parts: Text | str | tuple[str, str]) -> Text:
 
 def plain(text: str, style: str = "") -> Text:
     """Our own text (no image data) as ``Text``; still never parsed as markup."""
-    return Text(text, style=style)
+    return _styled(text, style)
 
 
 __all__ = ["join", "plain", "safe", "safe_bytes"]

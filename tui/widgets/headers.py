@@ -22,7 +22,7 @@ from vhdxray.core.reader import Report
 from vhdxray.tui.safe_text import join, plain, safe, safe_bytes
 
 DIFFER_MARK = "≠"
-DIFFER_STYLE = "bold black on yellow"
+DIFFER_STYLE = "bold yellow"
 BAD_STYLE = "bold red"
 GOOD_STYLE = "green"
 
@@ -91,20 +91,19 @@ FIELDS: tuple[tuple[str, str | None, Callable[[Header], Text]], ...] = (
 )
 
 
-def slot_status(h: Header, choice: HeaderChoice | None) -> Text:
+def slot_status(h: Header, choice: HeaderChoice | None) -> RenderableType:
     """The first line(s) of a panel: CURRENT / valid / INVALID and exactly why."""
     current = choice is not None and choice.current == h.slot
     if current:
-        status = plain("★ CURRENT", "bold green")
-        status.append("  valid, its fields describe the file")
-        return status
+        return join(("★ CURRENT", "bold green"), "  valid, its fields describe the file")
     if h.valid:
         return join(("valid", GOOD_STYLE), ", not current")
-    status = plain("✗ INVALID", BAD_STYLE)
+    reasons = Table.grid()
+    reasons.add_column(width=2)
+    reasons.add_column(overflow="fold")
     for reason in h.invalid_reasons():
-        status.append("\n  ")
-        status.append_text(safe(reason))
-    return status
+        reasons.add_row(plain("-"), safe(reason))
+    return Group(plain("✗ INVALID", BAD_STYLE), reasons)
 
 
 def header_table(h: Header, differ: frozenset[str]) -> Table:
