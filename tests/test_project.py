@@ -1,0 +1,80 @@
+"""Project-level promises: the README's commands, CI, the core/UI split, finding codes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert lines[0].startswith("```")
+    install_demo, install_test = lines[1], lines[2]
+    assert "pip install" in install_demo and install_demo.endswith("vhdxray --demo")
+    assert "pip install" in install_test and "pytest" in install_test
+    assert lines[3] == "```"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "sed -n '3p' README.md" in ci and 'eval "$test_command"' in ci
+    for package in ("qemu-utils", "libvhdi-utils", "tmux", "librsvg2-bin"):
+        assert package in ci
+
+
+def test_core_never_imports_the_ui() -> None:
+    code = (
+        "import sys, vhdxray.core.reader, vhdxray.core.update, vhdxray.core.jsonout, "
+        "vhdxray.core.create, vhdxray.core.verdict;"
+        "print([m for m in ('textual', 'rich') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    for path in (ROOT / "core").glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import) (textual|rich)\b", text, re.M), path
+
+
+def test_scriptable_commands_do_not_import_textual() -> None:
+    code = (
+        "import sys; from vhdxray.tui import cli; "
+        "cli.main(['info', '--json', sys.argv[1]]); "
+        "print('textual' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, __file__], capture_output=True, text=True)
+    assert done.stderr.strip().endswith("False")
+
+
+def test_top_level_layout() -> None:
+    names = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")}
+    allowed = {
+        "core",
+        "tui",
+        "tests",
+        "screenshots",
+        "pyproject.toml",
+        "README.md",
+        "docs",
+        "bench",
+        "scripts",
+    }
+    assert names - allowed <= {"build", "dist"} | {n for n in names if n.endswith(".egg-info")}
+    assert {"core", "tui", "tests", "screenshots", "pyproject.toml", "README.md"} <= names
+
+
+FINDING = re.compile(r"\b(?:error|warning|info)\(\s*f?\"([^\"]+)\"", re.S)
+CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+def test_finding_codes_are_stable_dotted_names() -> None:
+    seen = 0
+    for path in (ROOT / "core").glob("*.py"):
+        for match in FINDING.finditer(path.read_text()):
+            code = re.sub(r"\{[^}]*\}", "x", match.group(1))
+            assert CODE.match(code), f"{path.name}: {match.group(1)!r}"
+            seen += 1
+    assert seen > 50
