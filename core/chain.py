@@ -1,0 +1,362 @@
+"""Differencing links (MS-VHDX §2.6.2.6): does a child belong to a given parent?
+
+A child names its parent twice over: by identity (``parent_linkage``, and optionally
+``parent_linkage2``: the parent's DataWriteGuid when the link was made) and by location
+(``relative_path``, ``volume_path``, ``absolute_win32_path``, tried in that order). Windows
+opens the chain only when the identity matches, so a parent changed after the child was made
+(its DataWriteGuid renewed) breaks every child even though no byte of the child changed.
+
+:func:`check_chain` compares a child with the parent the user names: the linkage against the
+parent's DataWriteGuid in *both* header slots (a match with the stale slot only means the
+parent was modified after the child was linked), the paths against the parent's location, and
+the geometry that must agree (logical sector size, virtual size). Pure apart from resolving the
+relative path on the local filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+from typing import Final
+
+from vhdxray.core.metadata import PATH_KEYS, ParentLocator
+from vhdxray.core.reader import Report
+
+OK: Final = "ok"
+MISMATCH: Final = "mismatch"  # breaks the chain
+WARNING: Final = "warning"  # worth knowing; the chain still holds
+INFO: Final = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainItem:
+    name: str  # e.g. "parent_linkage", "relative_path", "logical_sector_size"
+    status: str  # OK, MISMATCH, WARNING or INFO
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status, "message": self.message}
+
+
+Add = Callable[[ChainItem], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    child: str
+    parent: str
+    consistent: bool
+    linkage: str  # "current", "linkage2", "stale_slot", "none", "unknown"
+    items: tuple[ChainItem, ...]
+
+    def describe(self) -> list[str]:
+        head = (
+            "The chain is consistent: the child belongs to this parent."
+            if self.consistent
+            else "The chain is NOT consistent: "
+            + "; ".join(i.message for i in self.items if i.status == MISMATCH)
+            + "."
+        )
+        marks = {OK: "ok", MISMATCH: "MISMATCH", WARNING: "warning", INFO: "info"}
+        return [head] + [f"[{marks[i.status]}] {i.name}: {i.message}" for i in self.items]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "child": self.child,
+            "parent": self.parent,
+            "consistent": self.consistent,
+            "linkage": self.linkage,
+            "items": [i.to_json() for i in self.items],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PathProbe:
+    """One locator path and where it leads on this machine (None: cannot be resolved here)."""
+
+    key: str
+    value: str
+    local_path: Path | None
+    exists: bool
+
+
+def _linkage_value(locator: ParentLocator, key: str) -> uuid.UUID | None:
+    value = locator.parent_linkage if key == "parent_linkage" else locator.parent_linkage2
+    return None if value is None or value.int == 0 else value
+
+
+def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> list[PathProbe]:
+    """The locator's paths, in the order Windows tries them, and where each leads here.
+
+    Only ``relative_path`` can be resolved outside Windows (against the child's folder, with
+    ``\\`` read as the separator); volume and absolute Win32 paths are listed as they are.
+    """
+    probes: list[PathProbe] = []
+    folder = Path(child_path).resolve().parent
+    for key in PATH_KEYS:
+        value = locator.get(key)
+        if value is None:
+            continue
+        local: Path | None = None
+        if key == "relative_path":
+            parts = [p for p in PureWindowsPath(value).parts if p not in (".", "")]
+            if parts and not PureWindowsPath(value).is_absolute():
+                local = folder.joinpath(*parts)
+        probes.append(PathProbe(key, value, local, local is not None and local.exists()))
+    return probes
+
+
+def describe_locator(report: Report, child_path: str | os.PathLike[str] | None = None) -> list[str]:
+    """The parent locator in plain words (every key and value), and where its paths lead."""
+    meta = report.metadata
+    if meta is None or not meta.has_parent:
+        return ["This is not a differencing disk: it has no parent."]
+    locator = meta.parent_locator
+    if locator is None:
+        return ["This differencing disk has no readable parent locator: its parent is unknown."]
+    lines = ["Parent locator:"]
+    for key, value in locator.entries:
+        lines.append(f"  {key} = {value}")
+    link = _linkage_value(locator, "parent_linkage")
+    lines.append(
+        f"The parent must have DataWriteGuid {link}"
+        + (
+            f" (or {_linkage_value(locator, 'parent_linkage2')})"
+            if _linkage_value(locator, "parent_linkage2") is not None
+            else ""
+        )
+        + "."
+        if link is not None
+        else "parent_linkage is missing or unreadable: no parent can be matched to this child."
+    )
+    if child_path is not None:
+        probes = probe_paths(child_path, locator)
+        found = [p for p in probes if p.exists]
+        for p in probes:
+            if p.local_path is None:
+                lines.append(f"  {p.key} cannot be resolved outside Windows.")
+            else:
+                where = "exists" if p.exists else "does not exist"
+                lines.append(f"  {p.key} leads to {p.local_path}, which {where}.")
+        if not found:
+            lines.append(
+                "The parent is not next to this file: check the chain with "
+                "`vhdxray check CHILD --parent PARENT` once you have it."
+            )
+    return lines
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def check_chain(
+    child: Report,
+    parent: Report,
+    *,
+    child_path: str | os.PathLike[str] | None = None,
+    parent_path: str | os.PathLike[str] | None = None,
+) -> ChainCheck:
+    """Compare ``child`` with the ``parent`` the user names (see the module docstring)."""
+    items: list[ChainItem] = []
+    add = items.append
+    cpath = child.path if child_path is None else os.fspath(child_path)
+    ppath = parent.path if parent_path is None else os.fspath(parent_path)
+    meta = child.metadata
+    if not child.is_vhdx or meta is None:
+        add(ChainItem("child", MISMATCH, f"{cpath} is not a readable VHDX: {child.description}"))
+        return ChainCheck(cpath, ppath, False, "unknown", tuple(items))
+    if not meta.has_parent:
+        add(ChainItem("child", MISMATCH, f"{cpath} is not a differencing disk (no HasParent)"))
+        return ChainCheck(cpath, ppath, False, "unknown", tuple(items))
+    locator = meta.parent_locator
+    if locator is None:
+        add(ChainItem("parent_locator", MISMATCH, "the child has no readable parent locator"))
+        return ChainCheck(cpath, ppath, False, "unknown", tuple(items))
+    pmeta = parent.metadata
+    if not parent.is_vhdx or parent.headers is None or pmeta is None:
+        add(ChainItem("parent", MISMATCH, f"{ppath} is not a readable VHDX: {parent.description}"))
+        return ChainCheck(cpath, ppath, False, "unknown", tuple(items))
+
+    linkage = _check_linkage(locator, parent, add)
+    _check_paths(locator, cpath, ppath, add)
+    _check_geometry(child, parent, add)
+    if pmeta.has_parent:
+        add(
+            ChainItem(
+                "parent_chain",
+                INFO,
+                "the parent is itself a differencing disk; its own parent is not checked here "
+                "(check it the same way)",
+            )
+        )
+    if parent.log is not None and parent.log.replay_needed:
+        add(
+            ChainItem(
+                "parent_log",
+                WARNING,
+                "the parent has a pending log; replay it with vhdxray (which keeps its "
+                "DataWriteGuid) rather than a tool that renews it, or the link breaks",
+            )
+        )
+    consistent = not any(i.status == MISMATCH for i in items)
+    return ChainCheck(cpath, ppath, consistent, linkage, tuple(items))
+
+
+def _check_linkage(locator: ParentLocator, parent: Report, add: Add) -> str:
+    assert parent.headers is not None
+    link = _linkage_value(locator, "parent_linkage")
+    link2 = _linkage_value(locator, "parent_linkage2")
+    eff = parent.effective_header
+    if link is None:
+        raw = locator.get("parent_linkage")
+        add(
+            ChainItem(
+                "parent_linkage",
+                MISMATCH,
+                "the child's parent_linkage is missing"
+                if raw is None
+                else f"the child's parent_linkage {raw!r} is not a GUID",
+            )
+        )
+        return "none"
+    if eff is None:
+        add(
+            ChainItem(
+                "parent_linkage",
+                MISMATCH,
+                "the parent has no current header, so its DataWriteGuid is unknown "
+                "(repair its headers first)",
+            )
+        )
+        return "unknown"
+    current = eff.data_write_guid
+    if link == current:
+        add(
+            ChainItem(
+                "parent_linkage",
+                OK,
+                f"{link} matches the DataWriteGuid of the parent's current header "
+                f"(slot {eff.slot})",
+            )
+        )
+        return "current"
+    if link2 is not None and link2 == current:
+        add(
+            ChainItem(
+                "parent_linkage2",
+                OK,
+                f"parent_linkage2 {link2} matches the parent's current DataWriteGuid "
+                f"(parent_linkage {link} does not: the link was being moved)",
+            )
+        )
+        return "linkage2"
+    stale = [
+        h
+        for h in parent.headers
+        if h.slot != eff.slot and h.valid and h.data_write_guid in (link, link2)
+    ]
+    if stale:
+        h = stale[0]
+        add(
+            ChainItem(
+                "parent_linkage",
+                MISMATCH,
+                f"{link} matches only the parent's stale header slot {h.slot} (sequence "
+                f"{h.sequence_number}); the current slot {eff.slot} has DataWriteGuid {current}: "
+                "the parent was modified after the child was linked to it, so Windows reports "
+                "'the chain of virtual hard disks is corrupted'",
+            )
+        )
+        return "stale_slot"
+    add(
+        ChainItem(
+            "parent_linkage",
+            MISMATCH,
+            f"the child expects DataWriteGuid {link}"
+            + (f" (or {link2})" if link2 is not None else "")
+            + f" but the parent has {current} in its current header and no slot holds the "
+            "expected value: this is not the child's parent, or it was changed more than once "
+            "since",
+        )
+    )
+    return "none"
+
+
+def _check_paths(locator: ParentLocator, cpath: str, ppath: str, add: Add) -> None:
+    parent_name = Path(ppath).name
+    probes = probe_paths(cpath, locator)
+    if not probes:
+        add(ChainItem("paths", WARNING, "the locator has no path: Windows cannot find the parent"))
+    for p in probes:
+        if p.local_path is not None:
+            if p.exists and _same_file(p.local_path, Path(ppath)):
+                add(ChainItem(p.key, OK, f"{p.value} leads to the given parent"))
+            else:
+                add(
+                    ChainItem(
+                        p.key,
+                        WARNING,
+                        f"{p.value} leads to {p.local_path}, not to the given parent: Windows "
+                        "would look there first",
+                    )
+                )
+            continue
+        name = PureWindowsPath(p.value).name
+        if name.lower() == parent_name.lower():
+            add(ChainItem(p.key, INFO, f"{p.value}: same file name as the given parent"))
+        else:
+            add(
+                ChainItem(
+                    p.key,
+                    WARNING,
+                    f"{p.value}: names {name!r}, not {parent_name!r}; a Windows host would not "
+                    "find the given parent there",
+                )
+            )
+
+
+def _check_geometry(child: Report, parent: Report, add: Add) -> None:
+    c, p = child.metadata, parent.metadata
+    assert c is not None and p is not None
+    rules = (
+        ("logical_sector_size", c.logical_sector_size, p.logical_sector_size, MISMATCH),
+        ("virtual_size", c.virtual_size, p.virtual_size, MISMATCH),
+        ("physical_sector_size", c.physical_sector_size, p.physical_sector_size, WARNING),
+        ("virtual_disk_id", c.virtual_disk_id, p.virtual_disk_id, WARNING),
+    )
+    for name, mine, theirs, severity in rules:
+        if mine is None or theirs is None:
+            add(ChainItem(name, WARNING, "unknown in the child or the parent"))
+        elif mine == theirs:
+            add(ChainItem(name, OK, f"{mine} in both"))
+        else:
+            add(ChainItem(name, severity, f"child {mine}, parent {theirs}"))
+    if c.block_size is not None and p.block_size is not None and c.block_size != p.block_size:
+        add(
+            ChainItem(
+                "block_size",
+                INFO,
+                f"child {c.block_size}, parent {p.block_size} (allowed; noted for merges)",
+            )
+        )
+
+
+__all__ = [
+    "INFO",
+    "MISMATCH",
+    "OK",
+    "WARNING",
+    "ChainCheck",
+    "ChainItem",
+    "PathProbe",
+    "check_chain",
+    "describe_locator",
+    "probe_paths",
+]

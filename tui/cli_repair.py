@@ -1,0 +1,284 @@
+"""``vhdxray repair IMAGE`` and ``vhdxray check CHILD --parent PARENT``.
+
+``repair`` plans every repair that applies (:mod:`vhdxray.core.repair`), shows the plan, asks
+(unless ``--yes``), carries it out in a safe order and prints every backup it made, newest
+first, with the ``vhdxray restore`` line that undoes it. ``--dry-run`` also lists every page a
+log replay would write and whether it already holds its logged bytes.
+
+Exit codes, as in :mod:`vhdxray.tui.cli`: 0 done or nothing to do; 2 something was refused
+(even when other repairs were done; the output says which) or, for ``check --parent``, the
+chain is not consistent; 1 a write failed part-way (restore the printed backups); 3 the file is
+not a VHDX or cannot be read.
+
+Every string taken from an image (paths in a parent locator, creator) goes through
+:func:`vhdxray.core.text.printable` before it is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vhdxray.core.findings import Severity
+from vhdxray.core.text import printable
+
+if TYPE_CHECKING:
+    from vhdxray.core.repair import Repair, RepairPlan
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_REFUSED = 2
+EXIT_NOT_VHDX = 3
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _line(text: str = "") -> None:
+    _out(printable(text) + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"vhdxray: {printable(text)}\n")
+
+
+def _emit_json(doc: dict[str, Any]) -> None:
+    _out(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        _err("not a terminal: pass --yes to confirm non-interactively")
+        return False
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+_OPTION_FLAGS = {"from_slot": "--from-slot", "region_table_from": "--region-table-from"}
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``repair`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
+    text = "repair what can be repaired: log replay, region tables, stale LogGuid, headers"
+    s: argparse.ArgumentParser = subparsers.add_parser("repair", help=text, description=text)
+    s.add_argument("image")
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the plan (and every page a log replay writes), write nothing",
+    )
+    s.add_argument(
+        "--output",
+        metavar="COPY",
+        help="repair a new copy at COPY; the original is left untouched",
+    )
+    s.add_argument(
+        "--from-slot",
+        type=int,
+        choices=(1, 2),
+        help="the header slot to rebuild from when no header is current (expert)",
+    )
+    s.add_argument(
+        "--region-table-from",
+        type=int,
+        choices=(1, 2),
+        help="the region table copy that wins when both are valid but differ",
+    )
+    s.add_argument("--backup-dir", help="where to write the backups (default: beside the image)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    return s
+
+
+def add_check_parent_argument(check_parser: argparse.ArgumentParser) -> None:
+    """Add ``--parent PARENT`` to the ``check`` subcommand."""
+    check_parser.add_argument(
+        "--parent",
+        metavar="PARENT",
+        help="check the differencing chain: does IMAGE belong to PARENT?",
+    )
+
+
+# --- repair ---------------------------------------------------------------------------------
+
+
+def _print_plan(plan: RepairPlan, *, dry_run: bool) -> None:
+    if plan.repairs:
+        _line("Repairs planned, in this order:")
+        for n, r in enumerate(plan.repairs, 1):
+            _line(f"  {n}. {r.title} [{r.id}]")
+            for text in r.lines:
+                _line(f"       {text}")
+    if plan.refusals:
+        _line("Not repaired:")
+        for f in plan.refusals:
+            _line(f"  - {f.title} [{f.id}]: {f.reason}")
+            for text in f.lines:
+                _line(f"       {text}")
+            for c in f.choices:
+                flag = _OPTION_FLAGS.get(c.option, c.option)
+                _line(f"       choose with {flag} {c.value}: {c.label}")
+    for note in plan.notes:
+        _line(f"Note: {note}")
+    if dry_run and plan.replay is not None:
+        _line("Log replay, page by page (pending = will be written, applied = already holds")
+        _line("the logged bytes, superseded = a later descriptor rewrites it):")
+        for page in plan.replay.pages:
+            _line(f"  {page.describe()}")
+        if plan.replay.extend_to is not None:
+            _line(f"  the file grows from {plan.replay.file_size} to {plan.replay.extend_to} bytes")
+
+
+def _print_backups(backups: tuple[Path, ...]) -> None:
+    if not backups:
+        return
+    _line("Backups of every byte overwritten (undo by restoring them newest first):")
+    for b in reversed(backups):
+        _line(f"  vhdxray restore {b}")
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from vhdxray.core.locking import image_in_use
+    from vhdxray.core.reader import read_report
+    from vhdxray.core.repair import RepairOptions, plan_repairs, run_repairs
+
+    report = read_report(args.image)
+    if not report.is_vhdx:
+        if args.json:
+            _emit_json({"ok": False, "is_vhdx": False, "reason": report.description})
+        else:
+            _err(report.description)
+        return EXIT_NOT_VHDX
+    output = getattr(args, "output", None)
+    options = RepairOptions(
+        from_slot=args.from_slot,
+        region_table_from=args.region_table_from,
+        into_copy=output is not None,
+    )
+    plan = plan_repairs(report, options)
+    doc: dict[str, Any] = {
+        "image": str(args.image),
+        "output": output,
+        "dry_run": bool(args.dry_run),
+        "plan": plan.to_json(),
+        "run": None,
+    }
+    refused_code = EXIT_REFUSED if plan.refusals else EXIT_OK
+
+    def finish(code: int, **extra: Any) -> int:
+        if args.json:
+            doc.update(extra)
+            doc["ok"] = code == EXIT_OK
+            doc["exit_code"] = code
+            _emit_json(doc)
+        return code
+
+    if not args.json:
+        where = f" (into the copy {output})" if output else ""
+        _line(f"Repair plan for {args.image}{where}:")
+        if plan.nothing_to_do:
+            _line("Nothing to repair: no finding has a repair.")
+            for note in plan.notes:
+                _line(f"Note: {note}")
+        _print_plan(plan, dry_run=args.dry_run)
+    if plan.nothing_to_do:
+        return finish(EXIT_OK)
+    if args.dry_run:
+        if not args.json:
+            _line("Dry run: nothing was written.")
+        return finish(refused_code)
+    if not plan.repairs:
+        if not args.json:
+            _line("Nothing can be repaired: see the reasons above.")
+        return finish(EXIT_REFUSED)
+    if output is None:
+        in_use = image_in_use(args.image)
+        if in_use is not None:
+            if not args.json:
+                _err(f"refused: {in_use}")
+            return finish(EXIT_REFUSED, reason=in_use)
+    if not args.yes:
+        if args.json:
+            return finish(EXIT_REFUSED, reason="confirmation needed: pass --yes with --json")
+        what = f"into {output}" if output else "in place"
+        if not _confirm(f"Carry out {len(plan.repairs)} repair(s) {what}?"):
+            _line("Cancelled: nothing was written.")
+            return EXIT_REFUSED
+
+    def progress(repair: Repair) -> None:
+        if not args.json:
+            _line(f"... {repair.title}")
+
+    run = run_repairs(plan, output=output, backup_dir=args.backup_dir, progress=progress)
+    doc["run"] = run.to_json()
+    if not args.json:
+        for step in run.steps:
+            for text in step.lines:
+                _line(f"    {text}")
+        if run.copied_from is not None:
+            _line(
+                f"The repairs were made on the copy {run.target}; {run.copied_from} is unchanged."
+            )
+        _print_backups(run.backups)
+    if run.error is not None:
+        if not args.json:
+            kind = "refused" if run.error.refused else "FAILED"
+            _err(f"{kind} at {run.failed_step}: {run.error}")
+            if not run.error.refused:
+                _err("restore the backups above (newest first) to undo what was written")
+        return finish(EXIT_REFUSED if run.error.refused else EXIT_FAILURE)
+    after = run.report
+    remaining = [] if after is None else [f for f in after.findings if f.severity is Severity.ERROR]
+    if not args.json:
+        if remaining:
+            _line(
+                f"Done. {len(remaining)} error finding(s) remain: "
+                + ", ".join(f.code for f in remaining[:6])
+                + " (see vhdxray check)."
+            )
+        else:
+            _line("Done: no error finding remains.")
+    if after is not None:
+        doc["remaining_errors"] = [f.to_json() for f in remaining]
+        doc["current_header"] = after.current_header
+    return finish(refused_code)
+
+
+# --- check --parent -------------------------------------------------------------------------
+
+
+def cmd_check_parent(args: argparse.Namespace) -> int:
+    """``vhdxray check CHILD --parent PARENT``: 0 consistent, 2 not, 3 unreadable."""
+    from vhdxray.core.chain import check_chain, describe_locator
+    from vhdxray.core.reader import read_report
+
+    child = read_report(args.image)
+    parent = read_report(args.parent)
+    if not child.is_vhdx or not parent.is_vhdx:
+        bad = child if not child.is_vhdx else parent
+        if args.json:
+            _emit_json({"consistent": False, "is_vhdx": False, "path": bad.path})
+        else:
+            _err(f"{bad.path}: {bad.description}")
+        return EXIT_NOT_VHDX
+    result = check_chain(child, parent, child_path=args.image, parent_path=args.parent)
+    if args.json:
+        doc = result.to_json()
+        doc["locator"] = describe_locator(child, args.image)
+        _emit_json(doc)
+    else:
+        _line(f"Child:  {args.image}")
+        _line(f"Parent: {args.parent}")
+        for text in describe_locator(child, args.image):
+            _line(text)
+        for text in result.describe():
+            _line(text)
+    return EXIT_OK if result.consistent else EXIT_REFUSED
