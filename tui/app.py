@@ -128,7 +128,7 @@ def in_use_reason(path: Path) -> str | None:
 class VhdxrayApp(App[int]):
     """Inspect one VHDX image and run safe header repairs on it."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "vhdxray"
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
