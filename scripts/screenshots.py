@@ -82,12 +82,15 @@ SHOTS = (
 )
 
 
+def _backup_name(image: Path, operation: str) -> str:
+    return f"{image.name}.vhdxray-backup-{operation}-20260101T000000-1.json"
+
+
 def _deterministic() -> None:
-    create.new_guid = guid_sequence()  # type: ignore[attr-defined]
-    update.new_guid = guid_sequence()  # type: ignore[attr-defined]
-    backup.backup_name = lambda image, op: (  # type: ignore[attr-defined]
-        f"{image.name}.vhdxray-backup-{op}-20260101T000000-1.json"
-    )
+    """What the snapshot tests' fixtures do: fixed GUIDs and backup names."""
+    setattr(create, "new_guid", guid_sequence())  # noqa: B010
+    setattr(update, "new_guid", guid_sequence())  # noqa: B010
+    setattr(backup, "backup_name", _backup_name)  # noqa: B010
 
 
 def _image(kind: str, folder: Path, cache: Path) -> Path | None:

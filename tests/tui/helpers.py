@@ -7,6 +7,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from textual.app import App
@@ -25,7 +26,7 @@ HOSTILE_CREATOR = (
 """Markup, a click action, a malformed tag, OSC and CSI escapes, a bidi override, variables."""
 
 
-def screen_text(app: App[object]) -> str:
+def screen_text(app: App[Any]) -> str:
     """What the terminal shows now, as plain text (like ``tmux capture-pane -p``)."""
     width, height = app.size
     console = Console(

@@ -19,6 +19,7 @@ from tests.imagefiles import have, qemu_img_check
 from tests.tui.helpers import HOSTILE_CREATOR, content_text, flat, make_image, screen_text
 from vhdxray.core import layout
 from vhdxray.core.reader import read_report
+from vhdxray.core.update import HeaderUpdatePlan, UpdateOutcome, run_header_update
 from vhdxray.core.writer import WriteFailed
 from vhdxray.tui import app as app_module
 from vhdxray.tui.app import VhdxrayApp
@@ -37,6 +38,15 @@ async def settle(pilot: Pilot[int]) -> None:
         await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause()
+
+
+def is_busy(app: VhdxrayApp) -> bool:
+    return bool(app.busy)
+
+
+def key_enabled(app: VhdxrayApp, key: str) -> bool:
+    """The Footer's view of a key: shown and enabled."""
+    return app.active_bindings[key].enabled
 
 
 def header_bytes(path: Path) -> bytes:
@@ -228,30 +238,29 @@ async def test_qemu_nbd_started_after_confirmation_shows_error(
 async def test_busy_disables_actions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     image = make_image(tmp_path / "slow.vhdx", damaged_slot=2)
     release = threading.Event()
-    real_run = app_module.run_header_update
 
-    def slow_run(*args: object, **kwargs: object) -> object:
+    def slow_run(path: Path, plan: HeaderUpdatePlan) -> UpdateOutcome:
         assert release.wait(10)
-        return real_run(*args, **kwargs)  # type: ignore[arg-type]
+        return run_header_update(path, plan)
 
     monkeypatch.setattr(app_module, "run_header_update", slow_run)
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u", "y")
         await pilot.pause()
-        assert app.busy
-        assert app.active_bindings["u"].enabled is False
-        assert app.active_bindings["r"].enabled is False
+        assert is_busy(app)
+        assert not key_enabled(app, "u")
+        assert not key_enabled(app, "r")
         assert "Working: update headers" in screen_text(app)
         await pilot.press("u")  # disabled: no second confirmation
         assert isinstance(app.screen, MainScreen)
         release.set()
         await settle(pilot)
-        assert not app.busy
-        assert app.active_bindings["u"].enabled is True
+        assert not is_busy(app)
+        assert key_enabled(app, "u")
         assert app.last_write is not None
     after = read_report(image)
-    assert all(h.valid for h in after.headers)  # type: ignore[union-attr]
+    assert after.headers is not None and all(h.valid for h in after.headers)
 
 
 async def test_failed_write_shows_error_and_restore_command(
