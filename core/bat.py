@@ -507,7 +507,9 @@ def _payload_progression(table: _Table) -> range | None:
     width = table.cr * 8
     row = width + 8
     buf = table.buf
-    payload = b"".join([buf[s : s + width] for s in range(0, len(buf), row)])[: blocks * 8]
+    payload = b"".join([buf[s : s + width] for s in range(0, len(buf), row)])
+    if len(payload) > blocks * 8:  # unused payload slots at the end of a differencing BAT
+        payload = payload[: blocks * 8]
     first = int.from_bytes(payload[:8], "little")
     step = g.block_size
     if blocks > 1:
