@@ -501,3 +501,18 @@ async def test_opening_never_writes(tmp_path: Path) -> None:
         await pilot.press(*"1234567", "r")
     assert image.read_bytes() == data
     assert image.stat().st_mtime_ns == stat.st_mtime_ns
+
+
+async def test_small_terminal_stacks_the_slots_and_scrolls(tmp_path: Path) -> None:
+    app = VhdxrayApp(make_image(tmp_path / "small.vhdx", damaged_slot=2), display_name="small")
+    async with app.run_test(size=(80, 24)) as pilot:
+        slots = app.screen.query_one("#slots")
+        assert slots.has_class("-narrow")
+        assert "Slot 2 (128 KiB)" not in screen_text(app)  # below the fold
+        view = app.screen.query_one("#headers-view")
+        view.scroll_to_widget(app.screen.query_one("#slot2"), animate=False, top=True)
+        await pilot.pause()
+        assert "Slot 2 (128 KiB) ━ INVALID" in screen_text(app)
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not slots.has_class("-narrow")

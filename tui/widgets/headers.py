@@ -12,8 +12,9 @@ from collections.abc import Callable
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from vhdxray.core import layout
@@ -155,8 +156,19 @@ class HeaderPanel(Static):
         self.update(panel_body(h, choice, differ))
 
 
-class HeadersView(Vertical):
-    """Both slots side by side, the reason for the choice, and a legend."""
+NARROW = 100  # below this width the two slots are stacked instead of side by side
+
+
+class HeadersView(VerticalScroll):
+    """Both slots side by side, the reason for the choice, and a legend (scrolls when the
+    terminal is small; the slots stack below ``NARROW`` columns)."""
+
+    def on_mount(self) -> None:
+        # Decide before the first frame (the widget has no size yet: use the terminal's).
+        self.query_one("#slots").set_class(self.app.size.width < NARROW, "-narrow")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one("#slots").set_class(event.size.width < NARROW, "-narrow")
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="slots"):
