@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 
 ReadAt = Callable[[int, int], bytes]
@@ -15,7 +14,7 @@ class ImageSource:
     """An image opened read-only. ``read_at`` never raises at end of file; it returns less."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = os.fspath(path)
         flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
         self._fd = os.open(self.path, flags)
         try:

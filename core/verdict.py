@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from vhdxray.core.findings import Severity
 from vhdxray.core.header import CurrentReason, Header
+from vhdxray.core.headerplan import Refusal, plan_header_update
 from vhdxray.core.reader import Report
-from vhdxray.core.update import Refusal, plan_header_update
 
 
 @dataclass(frozen=True, slots=True)

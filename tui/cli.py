@@ -14,10 +14,11 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from vhdxray import __version__
 
@@ -78,14 +79,16 @@ def _emit_json(doc: dict[str, Any]) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from vhdxray.core.findings import has_errors
-    from vhdxray.core.jsonout import report_json
     from vhdxray.core.reader import read_report
-    from vhdxray.tui.textreport import render
 
     report = read_report(args.image)
     if args.json:
+        from vhdxray.core.jsonout import report_json
+
         _emit_json(report_json(report))
     else:
+        from vhdxray.tui.textreport import render
+
         _out(render(report, findings=args.command == "check" or args.findings))
     if not report.is_vhdx:
         return EXIT_NOT_VHDX
@@ -238,6 +241,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def demo_image() -> Path:
     """A small dynamic image with data and a damaged header slot 1, made fresh each time."""
+    import tempfile
+    from pathlib import Path
+
     from vhdxray.tui.demo import make_demo_image
 
     folder = Path(tempfile.mkdtemp(prefix="vhdxray-demo-"))
@@ -250,6 +256,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     elif args.image is None:
         raise UsageError("name an image to open, or use --demo (see vhdxray --help)")
     else:
+        from pathlib import Path
+
         image = Path(args.image)
     from vhdxray.tui.app import run_app
 
