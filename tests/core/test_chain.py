@@ -1,0 +1,240 @@
+"""Differencing links: children made with core.create.create_child of qemu-img and own
+parents, parents changed afterwards, moved, of another geometry; the real .avhdx whose parent
+is not available."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests import repairimages as ri
+from tests.conftest import require
+from vhdxray.core import layout
+from vhdxray.core.chain import (
+    MISMATCH,
+    OK,
+    WARNING,
+    ChainCheck,
+    check_chain,
+    describe_locator,
+    probe_paths,
+)
+from vhdxray.core.create import CreateOptions, create_child, create_image
+from vhdxray.core.metadata import serialise_locator
+from vhdxray.core.reader import read_report
+from vhdxray.core.update import Refusal, plan_header_update, run_header_update
+from vhdxray.core.writer import WriteHooks
+
+MiB = layout.MiB
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.fixture
+def pair(qemu_image: Callable[..., Path], tmp_path: Path) -> tuple[Path, Path]:
+    """A qemu-img parent with data and a child made by vhdxray next to it."""
+    require("qemu-io", "qemu-utils")
+    parent = qemu_image("64M", "block_size=1M", name="parent.vhdx")
+    subprocess.run(
+        ["qemu-io", "-f", "vhdx", "-c", "write -P 0x44 0 1M", str(parent)],
+        check=True,
+        capture_output=True,
+    )
+    child = create_child(tmp_path / "child.vhdx", parent)
+    return parent, child
+
+
+def items(result: ChainCheck) -> dict[str, str]:
+    return {i.name: i.status for i in result.items}
+
+
+def check(child: Path, parent: Path) -> ChainCheck:
+    return check_chain(
+        read_report(child), read_report(parent), child_path=child, parent_path=parent
+    )
+
+
+def rewrite_locator(child: Path, entries: list[tuple[str, str]]) -> None:
+    """Replace the child's parent locator item (the last item of its metadata region)."""
+    meta = read_report(child).metadata
+    assert meta is not None
+    index, entry = next(
+        (i, e) for i, e in enumerate(meta.entries) if e.item_id == layout.PARENT_LOCATOR_GUID
+    )
+    value = serialise_locator(entries)
+    ri.write_at(child, meta.offset + entry.offset, value)
+    ri.write_at(child, meta.offset + 32 + 32 * index + 20, struct.pack("<I", len(value)))
+
+
+def test_a_fresh_child_is_consistent(pair: tuple[Path, Path]) -> None:
+    parent, child = pair
+    result = check(child, parent)
+    assert result.consistent and result.linkage == "current"
+    status = items(result)
+    assert status["parent_linkage"] == OK
+    assert status["relative_path"] == OK
+    assert status["logical_sector_size"] == OK and status["virtual_size"] == OK
+    assert status["virtual_disk_id"] == OK
+    assert result.describe()[0].startswith("The chain is consistent")
+    # libvhdi reads the same parent identifier from the child.
+    require("vhdiinfo", "libvhdi-utils")
+    out = subprocess.run(["vhdiinfo", str(child)], capture_output=True, text=True).stdout
+    eff = read_report(parent).effective_header
+    assert eff is not None and f"Parent identifier\t: {eff.data_write_guid}" in out
+
+
+def test_a_parent_written_after_the_child_breaks_the_chain(pair: tuple[Path, Path]) -> None:
+    parent, child = pair
+    subprocess.run(
+        ["qemu-io", "-f", "vhdx", "-c", "write -P 0x45 1M 1M", str(parent)],
+        check=True,
+        capture_output=True,
+    )
+    result = check(child, parent)
+    assert not result.consistent and result.linkage == "none"
+    assert items(result)["parent_linkage"] == MISMATCH
+    assert "this is not the child's parent, or it was changed" in result.describe()[0]
+
+
+def test_a_match_with_the_stale_slot_only_says_the_parent_changed(
+    pair: tuple[Path, Path],
+) -> None:
+    """An update of the parent with a new DataWriteGuid, stopped after its first write: the
+    current slot has the new value, the other still the one the child expects."""
+    parent, child = pair
+    report = read_report(parent)
+    # Make both slots carry the child's linkage first (a clean vhdxray update).
+    plan = plan_header_update(report)
+    assert not isinstance(plan, Refusal)
+    run_header_update(parent, plan, backup_dir=parent.parent)
+    child_link = read_report(child).metadata.parent_locator.parent_linkage  # type: ignore[union-attr]
+    assert read_report(parent).effective_header.data_write_guid == child_link  # type: ignore[union-attr]
+
+    plan2 = plan_header_update(read_report(parent), new_data_write_guid=True)
+    assert not isinstance(plan2, Refusal)
+
+    def crash(i: int) -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        run_header_update(
+            parent, plan2, backup_dir=parent.parent, hooks=WriteHooks(after_write=crash)
+        )
+    result = check(child, parent)
+    assert not result.consistent and result.linkage == "stale_slot"
+    text = "\n".join(result.describe())
+    assert f"matches only the parent's stale header slot {plan2.second.slot}" in text
+    assert "modified after the child was linked" in text
+
+
+def test_parent_linkage2_is_accepted(pair: tuple[Path, Path]) -> None:
+    parent, child = pair
+    current = read_report(parent).effective_header.data_write_guid  # type: ignore[union-attr]
+    rewrite_locator(
+        child,
+        [
+            ("parent_linkage", "{" + str(uuid.uuid4()) + "}"),
+            ("parent_linkage2", "{" + str(current).upper() + "}"),
+            ("relative_path", ".\\parent.vhdx"),
+        ],
+    )
+    result = check(child, parent)
+    assert result.consistent and result.linkage == "linkage2"
+    assert items(result)["parent_linkage2"] == OK
+
+
+def test_a_moved_parent_still_matches_but_the_path_is_flagged(
+    pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    parent, child = pair
+    moved = tmp_path / "elsewhere" / "renamed.vhdx"
+    moved.parent.mkdir()
+    shutil.copyfile(parent, moved)
+    result = check(child, moved)
+    assert result.consistent
+    assert items(result)["relative_path"] == WARNING
+    assert "Windows would look there first" in "\n".join(result.describe())
+
+
+def test_geometry_must_agree(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    _, child = pair
+    other = create_image(
+        tmp_path / "other.vhdx",
+        CreateOptions(virtual_size=128 * MiB, block_size=MiB, logical_sector_size=4096),
+    )
+    result = check(child, other)
+    assert not result.consistent
+    status = items(result)
+    assert status["logical_sector_size"] == MISMATCH
+    assert status["virtual_size"] == MISMATCH
+    assert status["virtual_disk_id"] == WARNING
+
+
+def test_a_parent_with_a_pending_log_is_flagged(
+    qemu_image: Callable[..., Path], tmp_path: Path
+) -> None:
+    require("qemu-io", "qemu-utils")
+    pending = ri.make_pending_image(qemu_image, name="parent.vhdx")
+    child = create_child(tmp_path / "kid.vhdx", pending.path)
+    result = check(child, pending.path)
+    assert result.consistent
+    assert items(result)["parent_log"] == WARNING
+
+
+def test_a_child_of_a_child_is_noted(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    _, child = pair
+    grandchild = create_child(tmp_path / "grandchild.vhdx", child)
+    result = check(grandchild, child)
+    assert result.consistent and items(result)["parent_chain"] == "info"
+
+
+def test_not_a_differencing_child(pair: tuple[Path, Path]) -> None:
+    parent, _ = pair
+    result = check(parent, parent)
+    assert not result.consistent
+    assert "not a differencing disk" in result.describe()[0]
+    assert describe_locator(read_report(parent)) == [
+        "This is not a differencing disk: it has no parent."
+    ]
+
+
+def test_the_real_avhdx_has_no_parent_here(real_image: Callable[[str], Path]) -> None:
+    child = real_image("dissect-differencing")
+    report = read_report(child)
+    lines = describe_locator(report, child)
+    text = "\n".join(lines)
+    for key in (
+        "parent_linkage",
+        "parent_linkage2",
+        "relative_path",
+        "volume_path",
+        "absolute_win32_path",
+    ):
+        assert f"  {key} = " in text
+    # parent_linkage2 is the zero GUID there: no alternative identity.
+    assert "DataWriteGuid ff34003b-11ed-4cf8-a166-b2be05e20b80." in text
+    assert "does not exist" in text
+    assert "The parent is not next to this file" in text
+    locator = report.metadata.parent_locator  # type: ignore[union-attr]
+    probes = probe_paths(child, locator)
+    assert [p.key for p in probes] == ["relative_path", "volume_path", "absolute_win32_path"]
+    assert probes[0].local_path is not None and not probes[0].exists
+    assert probes[1].local_path is None and probes[2].local_path is None
+
+    stranger = real_image("dissect-dynamic")
+    result = check_chain(report, read_report(stranger), child_path=child, parent_path=stranger)
+    assert not result.consistent and result.linkage == "none"
+    status = items(result)
+    assert status["parent_linkage"] == MISMATCH
+    assert status["absolute_win32_path"] == WARNING
+    assert status["virtual_size"] == MISMATCH  # 8 GiB child, 10 MiB stranger
+    doc = result.to_json()
+    assert doc["consistent"] is False and isinstance(doc["items"], list)
