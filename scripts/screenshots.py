@@ -27,8 +27,13 @@ from textual.pilot import Pilot  # noqa: E402
 from textual.worker import WorkerCancelled, WorkerFailed  # noqa: E402
 
 from tests import imagefiles  # noqa: E402
-from tests.tui.helpers import HOSTILE_CREATOR, guid_sequence, make_image  # noqa: E402
-from vhdxray.core import backup, create, update  # noqa: E402
+from tests.tui.helpers import (  # noqa: E402
+    HOSTILE_CREATOR,
+    fixed_backup_name,
+    guid_sequence,
+    make_image,
+    rebind_everywhere,
+)
 from vhdxray.tui.app import VhdxrayApp  # noqa: E402
 
 SIZE = (120, 40)
@@ -82,15 +87,11 @@ SHOTS = (
 )
 
 
-def _backup_name(image: Path, operation: str) -> str:
-    return f"{image.name}.vhdxray-backup-{operation}-20260101T000000-1.json"
-
-
 def _deterministic() -> None:
-    """What the snapshot tests' fixtures do: fixed GUIDs and backup names."""
-    setattr(create, "new_guid", guid_sequence())  # noqa: B010
-    setattr(update, "new_guid", guid_sequence())  # noqa: B010
-    setattr(backup, "backup_name", _backup_name)  # noqa: B010
+    """What the snapshot tests' fixtures do: fixed GUIDs and backup names. (Run before each
+    state; the original functions stay reachable through vhdxray.core.guid/backup.)"""
+    rebind_everywhere("new_guid", guid_sequence())
+    rebind_everywhere("backup_name", fixed_backup_name)
 
 
 def _image(kind: str, folder: Path, cache: Path) -> Path | None:

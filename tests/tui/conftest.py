@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 
-from tests.tui.helpers import guid_sequence
-
-FIXED_BACKUP_SUFFIX = ".vhdxray-backup-{operation}-20260101T000000-1.json"
+from tests.tui import helpers
+from tests.tui.helpers import guid_sequence, rebind_everywhere
 
 
 @pytest.fixture
 def fixed_guids(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every GUID vhdxray creates (new images, header updates) comes from a fixed sequence."""
-    from vhdxray.core import create, update
-
-    monkeypatch.setattr(create, "new_guid", guid_sequence())
-    monkeypatch.setattr(update, "new_guid", guid_sequence())
+    rebind_everywhere("new_guid", guid_sequence(), monkeypatch.setattr)
 
 
 @pytest.fixture
 def fixed_backup_name(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backup files get a name without the time and process id (stable screenshots)."""
-    from vhdxray.core import backup
-
-    def name(image: Path, operation: str) -> str:
-        return image.name + FIXED_BACKUP_SUFFIX.format(operation=operation)
-
-    monkeypatch.setattr(backup, "backup_name", name)
+    rebind_everywhere("backup_name", helpers.fixed_backup_name, monkeypatch.setattr)
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +43,28 @@ def screen_text(app: App[Any]) -> str:
         app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     )
     return console.export_text()
+
+
+def rebind_everywhere(
+    name: str, replacement: object, setattr_: Callable[[object, str, object], None] = setattr
+) -> None:
+    """Point every loaded ``vhdxray.core`` module's ``name`` at ``replacement``, where it is
+    bound to the original (modules import functions by name, so patching one module is not
+    enough, and core may move a function between modules)."""
+    import vhdxray.core.create
+    import vhdxray.tui.app  # noqa: F401  (load every module the app uses)
+
+    original = getattr(sys.modules[f"vhdxray.core.{SOURCES[name]}"], name)
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("vhdxray.core") and getattr(module, name, None) is original:
+            setattr_(module, name, replacement)
+
+
+SOURCES = {"new_guid": "guid", "backup_name": "backup"}
+
+
+def fixed_backup_name(image: Path, operation: str) -> str:
+    return f"{image.name}.vhdxray-backup-{operation}-20260101T000000-1.json"
 
 
 def guid_sequence() -> Callable[[], uuid.UUID]:
