@@ -32,14 +32,9 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from vhdxray.core import backup as core_backup
+from vhdxray.core.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
 from vhdxray.core.reader import Report, read_report
-from vhdxray.core.update import (
-    HeaderUpdatePlan,
-    Refusal,
-    UpdateVerificationFailed,
-    plan_header_update,
-    run_header_update,
-)
+from vhdxray.core.update import UpdateVerificationFailed, run_header_update
 from vhdxray.core.verdict import verdict
 from vhdxray.core.writer import WriteFailed, WriteRefused
 from vhdxray.tui.safe_text import join, plain, safe
