@@ -160,7 +160,7 @@ class VhdxrayApp(App[int]):
 
     def _screen_for(self, report: Report, force_main: bool = False) -> Screen[Any]:
         if force_main or not needs_explanation(report):
-            return MainScreen(report, self.display_name, verdict(report))
+            return MainScreen(report, self.display_name, verdict(report), read_only=self.read_only)
         return ExplainScreen(report, self.display_name)
 
     def get_default_screen(self) -> Screen[Any]:

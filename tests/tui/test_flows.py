@@ -298,6 +298,7 @@ async def test_read_only_hides_write_actions(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         assert "u" not in app.active_bindings
         assert "Update headers" not in screen_text(app)
+        assert "read-only: write actions are hidden" in screen_text(app)
         await pilot.press("u")
         assert isinstance(app.screen, MainScreen)
         await pilot.press("ctrl+p")

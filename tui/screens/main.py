@@ -12,6 +12,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from vhdxray.core.reader import Report
 from vhdxray.core.verdict import Verdict
+from vhdxray.tui.safe_text import plain
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.hexview import hex_renderable
 from vhdxray.tui.widgets.info import InfoBar
@@ -53,9 +54,10 @@ class MainScreen(Screen[None]):
         for view, title, key in VIEWS
     ]
 
-    def __init__(self, report: Report, name: str, v: Verdict) -> None:
+    def __init__(self, report: Report, name: str, v: Verdict, *, read_only: bool = False) -> None:
         super().__init__()
         self._initial = (report, name, v)
+        self.read_only = read_only
 
     def compose(self) -> ComposeResult:
         yield InfoBar(id="info")
@@ -70,6 +72,8 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.read_only:
+            self.query_one(InfoBar).border_title = plain("read-only: write actions are hidden")
         self.show(*self._initial)
 
     def show(self, report: Report, name: str, v: Verdict) -> None:
