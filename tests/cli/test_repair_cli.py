@@ -1,0 +1,288 @@
+"""``vhdxray repair`` and ``vhdxray check CHILD --parent PARENT``: output, exit codes, JSON.
+
+Run in-process through ``vhdxray.tui.cli.main`` once the commands are wired there, and
+through the module's own ``add_parser``/``cmd_*`` functions before that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests import damage
+from tests import repairimages as ri
+from tests.conftest import require
+from vhdxray.core import layout
+from vhdxray.core.create import create_child
+from vhdxray.core.metadata import serialise_locator
+from vhdxray.core.reader import read_report
+from vhdxray.tui import cli, cli_repair
+
+MiB = layout.MiB
+
+
+def _wired(argv: list[str]) -> bool:
+    if argv[0] == "repair":
+        return "repair" in cli.COMMANDS
+    try:
+        args = cli._parser_commands().parse_args(["check", "x", "--parent", "y"])
+    except SystemExit:
+        return False
+    return getattr(args, "parent", None) == "y"
+
+
+def _own_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vhdxray")
+    sub = p.add_subparsers(dest="command", required=True)
+    cli_repair.add_parser(sub)
+    check = sub.add_parser("check")
+    check.add_argument("image")
+    check.add_argument("--json", action="store_true")
+    cli_repair.add_check_parent_argument(check)
+    return p
+
+
+def vhdxray(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    args = list(argv)
+    if _wired(args):
+        code = cli.main(args)
+    else:
+        parsed = _own_parser().parse_args(args)
+        handler = (
+            cli_repair.cmd_repair if parsed.command == "repair" else cli_repair.cmd_check_parent
+        )
+        code = handler(parsed)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def data_image(qemu_image: Callable[..., Path]) -> Path:
+    require("qemu-io", "qemu-utils")
+    path = qemu_image("64M", "block_size=1M")
+    subprocess.run(
+        ["qemu-io", "-f", "vhdx", "-c", "write -P 0x5a 1M 1M", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+def test_nothing_to_repair(capsys: pytest.CaptureFixture[str], data_image: Path) -> None:
+    digest = ri.file_sha256(data_image)
+    code, out, _ = vhdxray(capsys, "repair", str(data_image), "--yes")
+    assert code == 0 and "Nothing to repair" in out
+    assert ri.file_sha256(data_image) == digest
+
+
+def test_dry_run_lists_every_page(
+    capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path]
+) -> None:
+    path = real_image("discutils-log-replay")
+    digest = ri.file_sha256(path)
+    code, out, _ = vhdxray(capsys, "repair", str(path), "--dry-run")
+    assert code == 0
+    assert "1. Replay the pending log [log.replay]" in out
+    assert "data page at 0x300000 (4 KiB): superseded" in out
+    assert "data page at 0x300000 (4 KiB): pending" in out
+    assert "Dry run: nothing was written." in out
+    assert ri.file_sha256(path) == digest
+
+
+def test_repair_prints_every_backup_and_restore_undoes_it(
+    capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path]
+) -> None:
+    path = real_image("discutils-log-replay")
+    digest = ri.file_sha256(path)
+    code, out, _ = vhdxray(capsys, "repair", str(path), "--yes")
+    assert code == 0, out
+    assert "Done: no error finding remains." in out
+    restores = [
+        line.split("vhdxray restore ", 1)[1]
+        for line in out.splitlines()
+        if "vhdxray restore " in line
+    ]
+    assert len(restores) == 3
+    assert (
+        "replay-clear-log-guid" in restores[0] and "replay-headers" in restores[2]
+    )  # newest first
+    for backup in restores:
+        assert cli.main(["restore", backup, "--yes"]) == 0
+    capsys.readouterr()
+    assert ri.file_sha256(path) == digest
+
+
+def test_json_document(
+    capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path]
+) -> None:
+    path = real_image("qemu-dirtylog")
+    code, out, _ = vhdxray(capsys, "repair", str(path), "--json")
+    doc = json.loads(out)
+    assert code == 2 and doc["ok"] is False and "--yes" in doc["reason"]
+    code, out, _ = vhdxray(capsys, "repair", str(path), "--json", "--yes")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] is True and doc["exit_code"] == 0
+    assert [r["id"] for r in doc["plan"]["repairs"]] == ["log.replay"]
+    assert doc["plan"]["replay"]["pages"][0]["status"] == "pending"
+    assert [s["id"] for s in doc["run"]["steps"]] == ["log.replay"]
+    assert len(doc["run"]["backups"]) == 3
+    assert doc["remaining_errors"] == []
+
+
+def test_without_yes_and_no_terminal_nothing_is_written(
+    capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path]
+) -> None:
+    path = real_image("qemu-dirtylog")
+    digest = ri.file_sha256(path)
+    code, out, err = vhdxray(capsys, "repair", str(path))
+    assert code == 2 and "Cancelled: nothing was written." in out and "--yes" in err
+    assert ri.file_sha256(path) == digest
+
+
+def test_output_copy_leaves_the_original(
+    capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path], tmp_path: Path
+) -> None:
+    require("qemu-img", "qemu-utils")
+    path = real_image("discutils-log-replay")
+    digest = ri.file_sha256(path)
+    copy = tmp_path / "fixed.vhdx"
+    code, out, _ = vhdxray(capsys, "repair", str(path), "--output", str(copy), "--yes")
+    assert code == 0, out
+    assert f"{path} is unchanged" in out
+    assert ri.file_sha256(path) == digest
+    assert ri.qemu_check_rc(copy) == 0
+    code, out, err = vhdxray(capsys, "repair", str(path), "--output", str(copy), "--yes")
+    assert code == 2 and "already exists" in err
+
+
+def test_truncated_file_is_refused_with_its_map(
+    capsys: pytest.CaptureFixture[str], data_image: Path
+) -> None:
+    damage.truncate(data_image, data_image.stat().st_size - 512 * 1024)
+    code, out, _ = vhdxray(capsys, "repair", str(data_image), "--yes")
+    assert code == 2
+    assert "Not repaired:" in out and "The file is truncated [truncation]" in out
+    assert "virtual bytes" in out and "does not extend the file with zeros" in out
+    assert "Nothing can be repaired" in out
+
+
+def test_not_a_vhdx(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"\x00" * 4096)
+    code, _, err = vhdxray(capsys, "repair", str(path), "--yes")
+    assert code == 3 and err
+
+
+def test_region_choice_then_repair(capsys: pytest.CaptureFixture[str], data_image: Path) -> None:
+    damage.set_region_count(data_image, 2, 3, fix_crc=False)
+    damage.set_region_entry(
+        data_image,
+        2,
+        2,
+        guid=uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+        file_offset=4 * MiB,
+        length=MiB,
+        required=0,
+    )
+    code, out, _ = vhdxray(capsys, "repair", str(data_image), "--yes")
+    assert code == 2
+    assert "choose with --region-table-from 1" in out and "choose with --region-table-from 2" in out
+    code, out, _ = vhdxray(capsys, "repair", str(data_image), "--yes", "--region-table-from", "1")
+    assert code == 0, out
+    assert "Rewrite region table copy 2 from copy 1" in out
+    assert len([line for line in out.splitlines() if "vhdxray restore" in line]) == 2
+
+
+def test_disk2vhd_headers(
+    capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path]
+) -> None:
+    path = real_image("qemu-disk2vhd")
+    code, out, _ = vhdxray(capsys, "repair", str(path), "--yes")
+    assert code == 0 and "Rewrite both headers [header.update]" in out
+    assert read_report(path).current_header == 1
+
+
+def test_a_locked_image_is_refused(capsys: pytest.CaptureFixture[str], data_image: Path) -> None:
+    damage.break_header_checksum(data_image, 1)
+    holder = os.open(data_image, os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, err = vhdxray(capsys, "repair", str(data_image), "--yes")
+    finally:
+        os.close(holder)
+    assert code == 2 and "refused" in err
+
+
+def test_a_failed_write_exits_1_with_the_backup(
+    capsys: pytest.CaptureFixture[str], data_image: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vhdxray.core import writer
+
+    damage.break_header_checksum(data_image, 1)
+    real = writer._pwrite_all
+
+    def flaky(fd: int, offset: int, data: bytes) -> None:
+        real(fd, offset, bytes(len(data)))  # the disk stores something else
+
+    monkeypatch.setattr(writer, "_pwrite_all", flaky)
+    code, out, err = vhdxray(capsys, "repair", str(data_image), "--yes")
+    assert code == 1
+    assert "FAILED at header.update" in err and "restore the backups" in err
+    assert "vhdxray restore" in out
+
+
+# --- check --parent ----------------------------------------------------------------------------
+
+
+def test_check_parent(capsys: pytest.CaptureFixture[str], data_image: Path, tmp_path: Path) -> None:
+    child = create_child(tmp_path / "child.vhdx", data_image)
+    code, out, _ = vhdxray(capsys, "check", str(child), "--parent", str(data_image))
+    assert code == 0, out
+    assert "The chain is consistent" in out and "[ok] parent_linkage" in out
+    code, out, _ = vhdxray(capsys, "check", str(child), "--parent", str(data_image), "--json")
+    doc = json.loads(out)
+    assert doc["consistent"] is True and doc["linkage"] == "current"
+    assert any("parent_linkage" in line for line in doc["locator"])
+
+    other = tmp_path / "other.vhdx"
+    shutil.copyfile(data_image, other)
+    damage.set_header_field(other, 1, "data_write_guid", uuid.uuid4())
+    damage.set_header_field(other, 2, "data_write_guid", uuid.uuid4())
+    code, out, _ = vhdxray(capsys, "check", str(child), "--parent", str(other))
+    assert code == 2 and "The chain is NOT consistent" in out and "[MISMATCH]" in out
+
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(8192))
+    code, _, _ = vhdxray(capsys, "check", str(child), "--parent", str(junk))
+    assert code == 3
+
+
+def test_check_parent_escapes_hostile_locator_strings(
+    capsys: pytest.CaptureFixture[str], data_image: Path, tmp_path: Path
+) -> None:
+    child = create_child(tmp_path / "child.vhdx", data_image)
+    meta = read_report(child).metadata
+    assert meta is not None
+    index, entry = next(
+        (i, e) for i, e in enumerate(meta.entries) if e.item_id == layout.PARENT_LOCATOR_GUID
+    )
+    link = meta.parent_locator.get("parent_linkage")  # type: ignore[union-attr]
+    assert link is not None
+    value = serialise_locator(
+        [("parent_linkage", link), ("relative_path", ".\\\x1b[2Jevil\u202eexe.vhdx")]
+    )
+    ri.write_at(child, meta.offset + entry.offset, value)
+    ri.write_at(child, meta.offset + 32 + 32 * index + 20, len(value).to_bytes(4, "little"))
+    code, out, _ = vhdxray(capsys, "check", str(child), "--parent", str(data_image))
+    assert code == 0  # the identity matches; the path is only a warning
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "\\x1b[2Jevil\\u202eexe.vhdx" in out
