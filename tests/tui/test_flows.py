@@ -115,6 +115,19 @@ async def test_cancel_writes_nothing(tmp_path: Path, key: str) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.vhdx"]  # no backup either
 
 
+async def test_version_problem_is_said_in_the_panel(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "v2.vhdx")
+    damage.set_header_field(image, 2, "version", 2)  # valid (checksum fixed), but Version 2
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        text = screen_text(app)
+        assert "Version is 2: only 1 is defined" in text
+        assert "must be 1" in text
+        await pilot.press("u")
+        assert "REFUSED" in screen_text(app)  # core refuses to declare a version 1 file
+        await pilot.press("escape")
+
+
 async def test_cancel_by_clicking_no(tmp_path: Path) -> None:
     image = make_image(tmp_path / "bad.vhdx", damaged_slot=1)
     original = image.read_bytes()

@@ -92,19 +92,46 @@ FIELDS: tuple[tuple[str, str | None, Callable[[Header], Text]], ...] = (
 )
 
 
+def slot_problems(h: Header) -> list[str]:
+    """What is wrong with a slot besides validity (which is only signature and checksum)."""
+    if not h.present:
+        return []
+    problems = []
+    if h.version != layout.HEADER_VERSION:
+        problems.append(f"Version is {h.version}: only 1 is defined (the file must not be used)")
+    if h.log_version != layout.LOG_VERSION:
+        problems.append(f"LogVersion is {h.log_version}, not 0")
+    if not h.reserved_zero:
+        problems.append("reserved bytes 80..4095 are not zero")
+    return problems
+
+
+def _reason_rows(reasons: list[str] | tuple[str, ...], mark: str, style: str) -> Table:
+    rows = Table.grid()
+    rows.add_column(width=2)
+    rows.add_column(overflow="fold")
+    for reason in reasons:
+        rows.add_row(plain(mark, style), safe(reason))
+    return rows
+
+
 def slot_status(h: Header, choice: HeaderChoice | None) -> RenderableType:
-    """The first line(s) of a panel: CURRENT / valid / INVALID and exactly why."""
+    """The first line(s) of a panel: CURRENT / valid / INVALID and exactly why, and any other
+    problem of the slot (version, log version, reserved bytes)."""
     current = choice is not None and choice.current == h.slot
     if current:
-        return join(("★ CURRENT", "bold green"), "  valid, its fields describe the file")
-    if h.valid:
-        return join(("valid", GOOD_STYLE), ", not current")
-    reasons = Table.grid()
-    reasons.add_column(width=2)
-    reasons.add_column(overflow="fold")
-    for reason in h.invalid_reasons():
-        reasons.add_row(plain("-"), safe(reason))
-    return Group(plain("✗ INVALID", BAD_STYLE), reasons)
+        head = join(("★ CURRENT", "bold green"), "  valid, its fields describe the file")
+    elif h.valid:
+        head = join(("valid", GOOD_STYLE), ", not current")
+    else:
+        head = plain("✗ INVALID", BAD_STYLE)
+    parts: list[RenderableType] = [head]
+    if not h.valid:
+        parts.append(_reason_rows(h.invalid_reasons(), "-", BAD_STYLE))
+    problems = slot_problems(h)
+    if problems:
+        parts.append(_reason_rows(problems, "!", "bold yellow"))
+    return Group(*parts)
 
 
 def header_table(h: Header, differ: frozenset[str]) -> Table:
