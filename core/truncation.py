@@ -11,6 +11,7 @@ import os
 import sys
 from array import array
 from dataclasses import dataclass
+from itertools import compress, count
 from typing import Final
 
 from vhdxray.core import layout
@@ -137,7 +138,14 @@ def _scan_bat(
     ratio = geometry.chunk_ratio
     spans: list[LostSpan] = []
     uncertain: list[tuple[int, int]] = []
-    for index, entry in enumerate(entries):
+    # An entry can reach past the end only if its offset is above file_size - block_size (a
+    # sector bitmap block, 1 MiB, is never larger than a payload block). FileOffsetMB is the
+    # top of the u64, so comparing whole entries against the threshold with its low 20 bits
+    # set selects them in C; Python only looks at those few.
+    threshold = max(0, file_size - block_size) | ((1 << 20) - 1)
+    candidates = compress(count(), map(threshold.__lt__, entries))
+    for index in candidates:
+        entry = entries[index]
         state = entry & layout.BAT_STATE_MASK
         if state not in (
             layout.PAYLOAD_BLOCK_FULLY_PRESENT,
@@ -169,8 +177,10 @@ def truncation_map(
 ) -> TruncationMap | None:
     """The map for a truncated file, or None when nothing lies past its end.
 
-    With ``path`` every lost block is listed (one pass over the BAT); without it the report's
-    BAT summary is used, which keeps at most 1000 lost blocks.
+    The report's BAT summary gives the lost blocks when it holds them all (up to 1000) and the
+    disk has no partially present blocks; otherwise, with ``path``, the BAT is scanned (every
+    entry is compared in C; Python sees only those past the end) and sector bitmaps past the
+    end are listed too.
     """
     if not report.is_vhdx:
         return None
@@ -224,7 +234,14 @@ def truncation_map(
             if report.region_tables is not None and report.active_region_table is not None:
                 table = report.region_tables[report.active_region_table - 1]
                 bat_entry = table.find(layout.BAT_GUID)
-            if path is not None and bat_entry is not None:
+            # The summary lists every lost block (up to 1000) but not their states nor the
+            # sector bitmaps: scan the BAT only when those matter or the list is cut.
+            scan = (
+                bat.lost_ranges_truncated
+                or bat.sector_bitmap_states.get("SB_BLOCK_PRESENT", 0) > 0
+                or bat.payload_states.get("PAYLOAD_BLOCK_PARTIALLY_PRESENT", 0) > 0
+            )
+            if scan and path is not None and bat_entry is not None:
                 with ImageSource(path) as source:
                     raw = source.read_at(
                         bat_entry.file_offset,

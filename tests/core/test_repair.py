@@ -464,3 +464,48 @@ def test_plan_json_is_plain_data(data_image: Path) -> None:
     assert doc["repairs"][0]["id"] == HEADERS  # type: ignore[index]
     assert doc["refusals"] == [] and doc["replay"] is None and doc["truncation"] is None
     assert json.loads(json.dumps(doc)) == doc
+
+
+def test_more_than_a_thousand_lost_blocks_are_all_mapped(tmp_path: Path) -> None:
+    path = create_image(
+        tmp_path / "many.vhdx", CreateOptions(virtual_size=2 * layout.GiB, block_size=MiB)
+    )
+    size = path.stat().st_size
+    bat = bytearray(ri.read_at(path, 3 * MiB, 1100 * 8))
+    for block in range(1100):
+        if block != 500:  # one hole splits the map in two
+            entry = (size + block * MiB) | layout.PAYLOAD_BLOCK_FULLY_PRESENT
+            bat[block * 8 : block * 8 + 8] = entry.to_bytes(8, "little")
+    ri.write_at(path, 3 * MiB, bytes(bat))
+    report = read_report(path)
+    assert report.bat is not None and report.bat.lost_ranges_truncated
+    tmap = truncation_map(report, path)
+    assert tmap is not None
+    assert [(s.virtual_start, s.virtual_end, s.blocks) for s in tmap.spans] == [
+        (0, 500 * MiB, 500),
+        (501 * MiB, 1100 * MiB, 599),
+    ]
+    assert tmap.lost_bytes == 1099 * MiB and tmap.expected_size == size + 1100 * MiB
+    partial = truncation_map(report)  # without the file: the summary's first 1000 blocks
+    assert partial is not None
+    assert any("Only the first 1000 of 1099 lost blocks" in n for n in partial.notes)
+
+
+def test_partially_present_blocks_and_lost_sector_bitmaps(data_image: Path, tmp_path: Path) -> None:
+    from vhdxray.core.create import create_child
+    from vhdxray.core.truncation import PARTIAL
+
+    child = create_child(tmp_path / "child.vhdx", data_image)
+    size = child.stat().st_size
+    ratio = 4096  # 1 MiB blocks, 512-byte sectors
+    block0 = size | layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT
+    sb0 = (size + MiB) | layout.SB_BLOCK_PRESENT
+    ri.write_at(child, 3 * MiB, block0.to_bytes(8, "little"))
+    ri.write_at(child, 3 * MiB + ratio * 8, sb0.to_bytes(8, "little"))
+    tmap = truncation_map(read_report(child), child)
+    assert tmap is not None
+    assert [(s.virtual_start, s.virtual_end, s.kind) for s in tmap.spans] == [(0, MiB, PARTIAL)]
+    assert tmap.uncertain == ((0, 64 * MiB),)
+    text = "\n".join(tmap.describe())
+    assert "the others still come from the parent" in text
+    assert "can no longer be known" in text
