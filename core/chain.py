@@ -53,12 +53,12 @@ class ChainCheck:
     items: tuple[ChainItem, ...]
 
     def describe(self) -> list[str]:
+        bad = [i.name for i in self.items if i.status == MISMATCH]
         head = (
             "The chain is consistent: the child belongs to this parent."
             if self.consistent
-            else "The chain is NOT consistent: "
-            + "; ".join(i.message for i in self.items if i.status == MISMATCH)
-            + "."
+            else f"The chain is NOT consistent: {', '.join(bad)} "
+            f"do{'es' if len(bad) == 1 else ''} not match (details below)."
         )
         marks = {OK: "ok", MISMATCH: "MISMATCH", WARNING: "warning", INFO: "info"}
         return [head] + [f"[{marks[i.status]}] {i.name}: {i.message}" for i in self.items]
@@ -109,8 +109,16 @@ def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> l
     return probes
 
 
-def describe_locator(report: Report, child_path: str | os.PathLike[str] | None = None) -> list[str]:
-    """The parent locator in plain words (every key and value), and where its paths lead."""
+def describe_locator(
+    report: Report,
+    child_path: str | os.PathLike[str] | None = None,
+    *,
+    suggest_check: bool = True,
+) -> list[str]:
+    """The parent locator in plain words (every key and value), and where its paths lead.
+
+    The values come from the image: show them through ``printable``/``safe_text``.
+    ``suggest_check`` adds how to check the chain when the parent is not found."""
     meta = report.metadata
     if meta is None or not meta.has_parent:
         return ["This is not a differencing disk: it has no parent."]
@@ -143,8 +151,13 @@ def describe_locator(report: Report, child_path: str | os.PathLike[str] | None =
                 lines.append(f"  {p.key} leads to {p.local_path}, which {where}.")
         if not found:
             lines.append(
-                "The parent is not next to this file: check the chain with "
-                "`vhdxray check CHILD --parent PARENT` once you have it."
+                "No locator path leads to an existing file from here: the parent is not next "
+                "to this file"
+                + (
+                    "; check the chain with `vhdxray check CHILD --parent PARENT` once you have it."
+                    if suggest_check
+                    else "."
+                )
             )
     return lines
 

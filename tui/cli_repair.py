@@ -272,12 +272,12 @@ def cmd_check_parent(args: argparse.Namespace) -> int:
     result = check_chain(child, parent, child_path=args.image, parent_path=args.parent)
     if args.json:
         doc = result.to_json()
-        doc["locator"] = describe_locator(child, args.image)
+        doc["locator"] = describe_locator(child, args.image, suggest_check=False)
         _emit_json(doc)
     else:
         _line(f"Child:  {args.image}")
         _line(f"Parent: {args.parent}")
-        for text in describe_locator(child, args.image):
+        for text in describe_locator(child, args.image, suggest_check=False):
             _line(text)
         for text in result.describe():
             _line(text)

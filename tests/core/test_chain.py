@@ -101,7 +101,11 @@ def test_a_parent_written_after_the_child_breaks_the_chain(pair: tuple[Path, Pat
     result = check(child, parent)
     assert not result.consistent and result.linkage == "none"
     assert items(result)["parent_linkage"] == MISMATCH
-    assert "this is not the child's parent, or it was changed" in result.describe()[0]
+    assert (
+        result.describe()[0]
+        == "The chain is NOT consistent: parent_linkage does not match (details below)."
+    )
+    assert "this is not the child's parent, or it was changed" in "\n".join(result.describe())
 
 
 def test_a_match_with_the_stale_slot_only_says_the_parent_changed(
@@ -200,7 +204,7 @@ def test_not_a_differencing_child(pair: tuple[Path, Path]) -> None:
     parent, _ = pair
     result = check(parent, parent)
     assert not result.consistent
-    assert "not a differencing disk" in result.describe()[0]
+    assert "not a differencing disk" in result.describe()[1]
     assert describe_locator(read_report(parent)) == [
         "This is not a differencing disk: it has no parent."
     ]
@@ -222,7 +226,7 @@ def test_the_real_avhdx_has_no_parent_here(real_image: Callable[[str], Path]) ->
     # parent_linkage2 is the zero GUID there: no alternative identity.
     assert "DataWriteGuid ff34003b-11ed-4cf8-a166-b2be05e20b80." in text
     assert "does not exist" in text
-    assert "The parent is not next to this file" in text
+    assert "the parent is not next to this file; check the chain with" in text
     locator = report.metadata.parent_locator  # type: ignore[union-attr]
     probes = probe_paths(child, locator)
     assert [p.key for p in probes] == ["relative_path", "volume_path", "absolute_win32_path"]
