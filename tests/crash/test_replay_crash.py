@@ -91,6 +91,8 @@ def check_never_worse(path: Path, dirty: Dirty, before: set[str], context: str) 
         preview = preview_replay(path, report)
         assert preview is not None and not preview.blockers, context
         assert preview.head_sequence_number == dirty.head_sequence, context
+        # As before the replay: QEMU asks for one (qemu-img check cannot open the file).
+        assert ri.qemu_check_rank(path) <= ri.QEMU_CHECK_RANK[1], context
     else:
         assert eff.log_guid == layout.ZERO_GUID, context
         assert ri.qemu_check_rc(path) == 0, context
