@@ -304,6 +304,17 @@ def _header_refused(
     return Refused(rid, title, refusal.reason, tuple(lines), choices, codes)
 
 
+def _update_lines(plan: HeaderUpdatePlan) -> list[str]:
+    """The update plan in words, without the GUID drawn for the preview: the step plans again
+    when it runs (from the image as it is then) and draws its own."""
+    return [
+        "New FileWriteGuid in both slots: a fresh random GUID, drawn when the repair runs."
+        if line.startswith("New FileWriteGuid")
+        else line
+        for line in plan.describe()
+    ]
+
+
 def _header_consequences(report: Report, plan: HeaderUpdatePlan) -> list[str]:
     lines: list[str] = []
     choice = report.header_choice
@@ -703,7 +714,7 @@ def _plan_clear_guid(report: Report, options: RepairOptions) -> Repair | Refused
     ]
     lines = [
         *why,
-        *plan.describe(),
+        *_update_lines(plan),
         "Stays: the log region's bytes (kept for inspection), DataWriteGuid, and every byte "
         "outside the two 4 KiB header structures.",
         *_header_consequences(report, plan)[-1:],
@@ -797,7 +808,7 @@ def _plan_headers(
     plan = plan_header_update(report, from_slot=header_from_slot(report, options.from_slot))
     if isinstance(plan, Refusal):
         return _header_refused(HEADERS, title, plan, report, codes)
-    described = plan.describe()
+    described = _update_lines(plan)
     choice = report.header_choice
     if choice is not None and choice.reason is CurrentReason.EQUAL_IDENTICAL:
         # The planner's generic "differing fields will be lost" note does not apply.
