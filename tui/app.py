@@ -31,12 +31,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from vhdxray.core import backup as core_backup
 from vhdxray.core.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
 from vhdxray.core.reader import Report, read_report
-from vhdxray.core.update import UpdateVerificationFailed, run_header_update
 from vhdxray.core.verdict import verdict
-from vhdxray.core.writer import WriteFailed, WriteRefused
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen
 from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen
@@ -73,7 +70,9 @@ class WriteAction(Generic[P]):
 
 
 def _update_headers_run(path: Path, plan: HeaderUpdatePlan) -> WriteDone:
-    outcome = run_header_update(path, plan)
+    from vhdxray.core import update  # the writer is loaded on first use, not at start-up
+
+    outcome = update.run_header_update(path, plan)
     after = outcome.report
     summary = (
         f"Headers updated: slot {plan.first.slot} got sequence {plan.first.sequence_number}, "
@@ -255,6 +254,8 @@ class VhdxrayApp(App[int]):
                 ),
                 None,
             )
+        from vhdxray.core import backup as core_backup
+
         backup = self.image.resolve().parent / core_backup.backup_name(self.image, action.id)
         return (
             Confirmation(
@@ -333,6 +334,9 @@ class VhdxrayApp(App[int]):
         self.write_seconds = time.perf_counter() - self._write_started
 
     def _write_failed(self, error: BaseException) -> None:
+        from vhdxray.core.update import UpdateVerificationFailed
+        from vhdxray.core.writer import WriteFailed, WriteRefused
+
         self.last_error = error
         if isinstance(error, WriteRefused):
             title = "Refused: nothing was written"

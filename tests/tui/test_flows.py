@@ -18,10 +18,10 @@ from tests import damage
 from tests.imagefiles import have, qemu_img_check
 from tests.tui.helpers import HOSTILE_CREATOR, content_text, flat, make_image, screen_text
 from vhdxray.core import layout
+from vhdxray.core import update as update_module
 from vhdxray.core.reader import read_report
 from vhdxray.core.update import HeaderUpdatePlan, UpdateOutcome, run_header_update
 from vhdxray.core.writer import WriteFailed
-from vhdxray.tui import app as app_module
 from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen
@@ -256,7 +256,7 @@ async def test_busy_disables_actions(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert release.wait(10)
         return run_header_update(path, plan)
 
-    monkeypatch.setattr(app_module, "run_header_update", slow_run)
+    monkeypatch.setattr(update_module, "run_header_update", slow_run)
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u", "y")
@@ -285,7 +285,7 @@ async def test_failed_write_shows_error_and_restore_command(
     def failing_run(*_args: object, **_kwargs: object) -> object:
         raise WriteFailed("writing header slot 2 (sequence 3) failed: No space left", fake_backup)
 
-    monkeypatch.setattr(app_module, "run_header_update", failing_run)
+    monkeypatch.setattr(update_module, "run_header_update", failing_run)
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u", "y")
