@@ -28,7 +28,7 @@ EXIT_ERRORS = 2  # check: error findings; writes: refused
 EXIT_REFUSED = 2
 EXIT_NOT_VHDX = 3
 
-COMMANDS = ("info", "check", "update-headers", "restore", "create")
+COMMANDS = ("info", "check", "update-headers", "restore", "create", "repair")
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -78,6 +78,10 @@ def _emit_json(doc: dict[str, Any]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.command == "check" and getattr(args, "parent", None) is not None:
+        from vhdxray.tui import cli_repair
+
+        return cli_repair.cmd_check_parent(args)
     from vhdxray.core.findings import has_errors
     from vhdxray.core.reader import read_report
 
@@ -281,6 +285,8 @@ def _parser_app() -> argparse.ArgumentParser:
 
 
 def _parser_commands() -> argparse.ArgumentParser:
+    from vhdxray.tui import cli_repair
+
     p = argparse.ArgumentParser(prog="vhdxray")
     sub = p.add_subparsers(dest="command", required=True)
     for name, text in (
@@ -291,6 +297,8 @@ def _parser_commands() -> argparse.ArgumentParser:
         s.add_argument("image")
         s.add_argument("--json", action="store_true", help="print one JSON object")
         s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
+        if name == "check":
+            cli_repair.add_check_parent_argument(s)
     s = sub.add_parser("update-headers", help="rewrite both headers (MS-VHDX 2.2.2.1)")
     s.add_argument("image")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -322,10 +330,18 @@ def _parser_commands() -> argparse.ArgumentParser:
     s.add_argument("--logical-sector", type=int, choices=(512, 4096), default=512)
     s.add_argument("--physical-sector", type=int, choices=(512, 4096), default=4096)
     s.add_argument("--parent", help="make a differencing child of this image")
+    cli_repair.add_parser(sub)
     return p
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from vhdxray.tui import cli_repair
+
+    return cli_repair.cmd_repair(args)
+
+
 HANDLERS = {
+    "repair": cmd_repair,
     "info": cmd_report,
     "check": cmd_report,
     "update-headers": cmd_update_headers,
