@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vhdxray.core.fileio import fsync_dir, write_all
+
 FORMAT = "vhdxray-backup"
 VERSION = 1
 
@@ -94,32 +96,15 @@ def write_backup(
             "(choose another place with --backup-dir)"
         ) from exc
     try:
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, payload)
         os.fsync(fd)
     except OSError as exc:
         os.close(fd)
         path.unlink(missing_ok=True)
         raise BackupError(f"writing the backup file {path} failed: {exc.strerror or exc}") from exc
     os.close(fd)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass
-    finally:
-        os.close(dfd)
 
 
 def read_backup(path: str | os.PathLike[str]) -> Backup:

@@ -18,6 +18,7 @@ from pathlib import Path
 from vhdxray import __version__
 from vhdxray.core import layout
 from vhdxray.core.bat import BatGeometry, bat_geometry, payload_index
+from vhdxray.core.fileio import pwrite_all
 from vhdxray.core.guid import new_guid
 from vhdxray.core.header import serialise_header
 from vhdxray.core.identifier import serialise_identifier
@@ -138,10 +139,7 @@ def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
         raise CreateError(f"cannot create {path}: {exc.strerror or exc}") from exc
     try:
         for offset, data in pieces:
-            os.lseek(fd, offset, os.SEEK_SET)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            pwrite_all(fd, offset, data)
         os.ftruncate(fd, size)
         os.fsync(fd)
     except OSError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from vhdxray.core import layout
+from vhdxray.core.fileio import fsync_dir, pread_exact, pwrite_all
 
 CHUNK: Final = layout.MiB
 ZERO_CHUNK: Final = bytes(CHUNK)
@@ -53,23 +54,6 @@ def data_segments(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:
         hole = min(os.lseek(fd, data, seek_hole), end)
         yield data, hole
         pos = hole
-
-
-def pread_exact(fd: int, offset: int, length: int) -> bytes:
-    """Up to ``length`` bytes at ``offset`` (fewer only at end of file)."""
-    chunks: list[bytes] = []
-    done = 0
-    while done < length:
-        if hasattr(os, "pread"):
-            chunk = os.pread(fd, length - done, offset + done)
-        else:  # pragma: no cover - Windows
-            os.lseek(fd, offset + done, os.SEEK_SET)
-            chunk = os.read(fd, length - done)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        done += len(chunk)
-    return b"".join(chunks)
 
 
 def nonzero_chunks(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -138,12 +122,7 @@ def copy_image(
                         stop = min(b, (pos // CHUNK + 1) * CHUNK)
                         chunk = pread_exact(src, pos, stop - pos)
                         if chunk.count(0) != len(chunk):
-                            view = memoryview(chunk)
-                            at = pos
-                            while view:
-                                n = os.pwrite(dst, view, at)
-                                view = view[n:]
-                                at += n
+                            pwrite_all(dst, pos, chunk)
                         pos = stop
             os.ftruncate(dst, size)
             os.fsync(dst)
@@ -154,20 +133,5 @@ def copy_image(
         os.close(dst)
     finally:
         os.close(src)
-    _fsync_dir(dst_path.resolve().parent)
+    fsync_dir(dst_path.resolve().parent)
     return dst_path
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dfd)

@@ -166,15 +166,7 @@ def _read(source: ImageSource, name: str) -> Report:
     reserved: list[tuple[int, int, str]] = [(0, layout.HEADER_SECTION_SIZE, "header section")]
     log_info: LogInfo | None = None
     if eff is not None:
-        log_bytes = read(eff.log_offset, min(eff.log_length, MAX_LOG_READ))
-        log_info, log_findings = analyse_log(
-            log_bytes,
-            log_guid=eff.log_guid,
-            log_offset=eff.log_offset,
-            log_length=eff.log_length,
-            log_version=eff.log_version,
-            file_size=size,
-        )
+        log_info, _, log_findings = read_log(eff, read, size)
         findings += log_findings
         if eff.log_length:
             reserved.append((eff.log_offset, eff.log_offset + eff.log_length, "log"))
@@ -212,6 +204,20 @@ def _read(source: ImageSource, name: str) -> Report:
         findings=sort_findings(findings),
         **report_args,  # type: ignore[arg-type]
     )
+
+
+def read_log(header: Header, read: ReadAt, file_size: int) -> tuple[LogInfo, bytes, list[Finding]]:
+    """Read and analyse the log that ``header`` points at (capped at MAX_LOG_READ bytes)."""
+    log_bytes = read(header.log_offset, min(header.log_length, MAX_LOG_READ))
+    info, findings = analyse_log(
+        log_bytes,
+        log_guid=header.log_guid,
+        log_offset=header.log_offset,
+        log_length=header.log_length,
+        log_version=header.log_version,
+        file_size=file_size,
+    )
+    return info, log_bytes, findings
 
 
 def _check_log_overlap(reserved: list[tuple[int, int, str]]) -> list[Finding]:

@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Final
 
 from vhdxray.core import layout
-from vhdxray.core.imagecopy import CHUNK, ZERO_CHUNK, nonzero_chunks, pread_exact
-from vhdxray.core.log import LogInfo, ReplayWrite, analyse_log, replay_plan
-from vhdxray.core.reader import MAX_LOG_READ, Report, read_report
+from vhdxray.core.fileio import pread_exact
+from vhdxray.core.imagecopy import CHUNK, ZERO_CHUNK, nonzero_chunks
+from vhdxray.core.log import LogInfo, ReplayWrite, replay_plan
+from vhdxray.core.reader import Report, read_log, read_report
 from vhdxray.core.update import Refusal, plan_header_update, run_header_update
 from vhdxray.core.writer import PlannedWrite, WriteFailed, WriteHooks, WritePlan, execute
 
@@ -232,15 +233,8 @@ def _read_log(fd: int, report: Report) -> tuple[LogInfo, bytes] | None:
     eff = report.effective_header
     if eff is None:
         return None
-    size = os.fstat(fd).st_size
-    log_bytes = pread_exact(fd, eff.log_offset, min(eff.log_length, MAX_LOG_READ))
-    info, _ = analyse_log(
-        log_bytes,
-        log_guid=eff.log_guid,
-        log_offset=eff.log_offset,
-        log_length=eff.log_length,
-        log_version=eff.log_version,
-        file_size=size,
+    info, log_bytes, _ = read_log(
+        eff, lambda offset, length: pread_exact(fd, offset, length), os.fstat(fd).st_size
     )
     return info, log_bytes
 

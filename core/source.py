@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable
 from types import TracebackType
 
+from vhdxray.core.fileio import pread_exact
+
 ReadAt = Callable[[int, int], bytes]
 """``read(file_offset, length)``: up to ``length`` bytes (fewer at end of file), never raises."""
 
@@ -26,19 +28,7 @@ class ImageSource:
     def read_at(self, offset: int, length: int) -> bytes:
         if length <= 0 or offset >= self.size or offset < 0:
             return b""
-        length = min(length, self.size - offset)
-        if hasattr(os, "pread"):
-            chunks: list[bytes] = []
-            done = 0
-            while done < length:
-                chunk = os.pread(self._fd, length - done, offset + done)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                done += len(chunk)
-            return b"".join(chunks)
-        os.lseek(self._fd, offset, os.SEEK_SET)  # pragma: no cover - Windows
-        return os.read(self._fd, length)  # pragma: no cover
+        return pread_exact(self._fd, offset, min(length, self.size - offset))
 
     def close(self) -> None:
         if self._fd >= 0:

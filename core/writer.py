@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vhdxray.core.backup import BackupError, BackupRange, backup_name, write_backup
+from vhdxray.core.fileio import pread_exact, pwrite_all
 from vhdxray.core.locking import LockUnavailable, lock_image
 
 
@@ -77,32 +78,6 @@ class WriteResult:
     labels: tuple[str, ...] = field(default=())
 
 
-def _pread_exact(fd: int, offset: int, length: int) -> bytes:
-    if not hasattr(os, "pread"):  # pragma: no cover - Windows
-        os.lseek(fd, offset, os.SEEK_SET)
-        return os.read(fd, length)
-    chunks: list[bytes] = []
-    done = 0
-    while done < length:
-        chunk = os.pread(fd, length - done, offset + done)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        done += len(chunk)
-    return b"".join(chunks)
-
-
-def _pwrite_all(fd: int, offset: int, data: bytes) -> None:
-    view = memoryview(data)
-    done = 0
-    while done < len(view):
-        if hasattr(os, "pwrite"):
-            done += os.pwrite(fd, view[done:], offset + done)
-        else:  # pragma: no cover - Windows
-            os.lseek(fd, offset + done, os.SEEK_SET)
-            done += os.write(fd, view[done:])
-
-
 def open_for_writing(path: Path) -> int:
     """Open ``path`` read-write and lock it; raise :class:`WriteRefused` with the reason."""
     try:
@@ -136,7 +111,7 @@ def execute(
         size_before = os.fstat(fd).st_size
         ranges: list[BackupRange] = []
         for w in plan.writes:
-            before = _pread_exact(fd, w.offset, len(w.data))
+            before = pread_exact(fd, w.offset, len(w.data))
             if w.expected is not None and before != w.expected[: len(w.data)]:
                 raise WriteRefused(
                     f"{w.label} changed since the image was read; reload and try again"
@@ -160,9 +135,9 @@ def execute(
         for i, w in enumerate(plan.writes):
             data = w.data if hooks is None or hooks.tear is None else hooks.tear(i, w)
             try:
-                _pwrite_all(fd, w.offset, data)
+                pwrite_all(fd, w.offset, data)
                 os.fsync(fd)
-                back = _pread_exact(fd, w.offset, len(w.data))
+                back = pread_exact(fd, w.offset, len(w.data))
             except OSError as exc:
                 raise WriteFailed(
                     f"writing {w.label} failed: {exc.strerror or exc}", backup_path
