@@ -10,17 +10,20 @@ Exit codes: 0 success (``check``: no error finding); 1 the tool itself failed;
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 from vhdxray import __version__
+from vhdxray.tui.console import confirm as _confirm
+from vhdxray.tui.console import emit_json as _emit_json
+from vhdxray.tui.console import err as _err
+from vhdxray.tui.console import out as _out
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -48,30 +51,6 @@ def parse_size(text: str) -> int:
     if value != int(value):
         raise UsageError(f"size {text!r} is not a whole number of bytes")
     return int(value)
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(f"vhdxray: {text}\n")
-
-
-def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        _err("not a terminal: pass --yes to confirm non-interactively")
-        return False
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
-
-
-def _emit_json(doc: dict[str, Any]) -> None:
-    _out(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
 
 
 # --- info / check -------------------------------------------------------------------

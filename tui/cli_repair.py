@@ -17,13 +17,14 @@ Every string taken from an image (paths in a parent locator, creator) goes throu
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vhdxray.core.findings import Severity
-from vhdxray.core.text import printable
+from vhdxray.tui.console import confirm as _confirm
+from vhdxray.tui.console import emit_json as _emit_json
+from vhdxray.tui.console import err as _err
+from vhdxray.tui.console import line as _line
 
 if TYPE_CHECKING:
     from vhdxray.core.repair import Repair, RepairPlan
@@ -32,34 +33,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_REFUSED = 2
 EXIT_NOT_VHDX = 3
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _line(text: str = "") -> None:
-    _out(printable(text) + "\n")
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(f"vhdxray: {printable(text)}\n")
-
-
-def _emit_json(doc: dict[str, Any]) -> None:
-    _out(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
-
-
-def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        _err("not a terminal: pass --yes to confirm non-interactively")
-        return False
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
 
 
 _OPTION_FLAGS = {"from_slot": "--from-slot", "region_table_from": "--region-table-from"}

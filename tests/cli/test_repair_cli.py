@@ -228,12 +228,12 @@ def test_a_failed_write_exits_1_with_the_backup(
     from vhdxray.core import writer
 
     damage.break_header_checksum(data_image, 1)
-    real = writer._pwrite_all
+    real = writer.pwrite_all
 
     def flaky(fd: int, offset: int, data: bytes) -> None:
         real(fd, offset, bytes(len(data)))  # the disk stores something else
 
-    monkeypatch.setattr(writer, "_pwrite_all", flaky)
+    monkeypatch.setattr(writer, "pwrite_all", flaky)
     code, out, err = vhdxray(capsys, "repair", str(data_image), "--yes")
     assert code == 1
     assert "FAILED at header.update" in err and "restore the backups" in err
