@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.damage import read_at, write_at
+from tests.imagefiles import sparse_digest
 from vhdxray.core import layout
 from vhdxray.core.checksum import checksum_with_field_zeroed
 from vhdxray.core.logwrite import build_log_entry, write_log_entries
@@ -48,50 +50,12 @@ def bat_offset(path: Path) -> int:
     return entry.file_offset
 
 
-def read_at(path: Path, offset: int, length: int) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(length)
-
-
-def write_at(path: Path, offset: int, data: bytes) -> None:
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
-
-
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(4 * MiB):
             h.update(chunk)
     return h.hexdigest()
-
-
-def sparse_digest(path: Path) -> tuple[int, str]:
-    """(size, digest of every non-zero 64 KiB piece with its offset): equal iff bytes equal.
-    Holes are skipped, so a 10 GiB sparse raw image costs little."""
-    h = hashlib.sha256()
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        fd = f.fileno()
-        pos = 0
-        while pos < size:
-            try:
-                start = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError:
-                break
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-            f.seek(start)
-            at = start
-            while at < end:
-                chunk = f.read(min(64 * 1024, end - at))
-                if chunk.count(0) != len(chunk):
-                    h.update(at.to_bytes(8, "little"))
-                    h.update(chunk)
-                at += len(chunk)
-            pos = end
-    return size, h.hexdigest()
 
 
 def raw_of(path: Path) -> Path:

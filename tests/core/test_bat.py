@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import imagefiles
+from tests.damage import read_at, write_at
 from vhdxray.core import layout
 from vhdxray.core.bat import (
     LOST_RANGES_CAP,
@@ -113,18 +114,6 @@ class Image:
     def read_virtual(self, offset: int, length: int) -> bytes:
         with open(self.path, "rb") as f:
             return read_virtual(f, self.raw(), self.geometry, offset, length)
-
-
-def read_at(path: Path, offset: int, length: int) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(length)
-
-
-def write_at(path: Path, offset: int, data: bytes) -> None:
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
 
 
 def open_image(path: Path) -> Image:

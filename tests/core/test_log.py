@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import require
+from tests.imagefiles import sparse_digest
 from vhdxray.core import layout
 from vhdxray.core.checksum import checksum_with_field_zeroed
 from vhdxray.core.findings import Finding, Severity
@@ -158,31 +159,6 @@ def to_raw(path: Path) -> Path:
         capture_output=True,
     )
     return out
-
-
-def sparse_digest(path: Path) -> tuple[int, str]:
-    """(size, digest of every non-zero 64 KiB chunk with its offset): equal iff bytes equal."""
-    h = hashlib.sha256()
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        fd = f.fileno()
-        pos = 0
-        while pos < size:
-            try:
-                start = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError:
-                break
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-            f.seek(start)
-            at = start
-            while at < end:
-                chunk = f.read(min(64 * 1024, end - at))
-                if chunk.count(0) != len(chunk):
-                    h.update(at.to_bytes(8, "little"))
-                    h.update(chunk)
-                at += len(chunk)
-            pos = end
-    return size, h.hexdigest()
 
 
 def full_sha256(path: Path) -> str:
