@@ -122,6 +122,14 @@ def test_update_repairs_and_keeps_virtual_disk(data_image: Path, case: str) -> N
     check = qemu_img_check(data_image)
     assert check.returncode == 0, check.stdout + check.stderr
     assert virtual_digest(data_image) == before_virtual
+    reads = qemu_io(
+        data_image,
+        "read -P 0xa5 0 3M",
+        "read -P 0x5a 20M 1M",
+        "read -P 0x11 63M 512k",
+        "read -P 0 3M 17M",
+    )
+    assert "Pattern verification failed" not in reads and reads.count("read ") == 4
     backup = read_backup(outcome.result.backup_path)
     assert sorted((o, len(b)) for o, b, _ in backup.ranges) == SLOTS
 
