@@ -279,7 +279,8 @@ def check_headers(
                 "headers",
                 f"both headers are valid with the same sequence number {h1.sequence_number} "
                 "and identical bytes (Disk2VHD writes this); the spec defines no current "
-                "header here, Windows and QEMU use them. One header update normalises it.",
+                "header here, Windows and QEMU use them. A header update from either slot "
+                "(--from-slot 1) normalises it.",
             )
         )
     elif choice.reason is CurrentReason.EQUAL_DIFFERENT:

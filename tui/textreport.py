@@ -134,10 +134,12 @@ def render(report: Report, *, findings: bool = True) -> str:
         states = ", ".join(f"{k} {n}" for k, n in bat.payload_states.items() if n)
         add(f"  payload states: {states or 'none'}")
         if bat.past_eof_blocks:
-            add(
-                f"  {bat.past_eof_blocks} block(s) past the end of the file: "
-                f"{size_text(bat.lost_virtual_bytes)} of virtual disk lost"
-            )
+            from vhdxray.core.truncation import truncation_map
+
+            lost = truncation_map(report, report.path)
+            if lost is not None:
+                for text in lost.describe():
+                    add(f"  {printable(text)}")
         add("")
     if findings:
         counts = {s: 0 for s in Severity}
