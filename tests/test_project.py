@@ -78,3 +78,18 @@ def test_finding_codes_are_stable_dotted_names() -> None:
             assert CODE.match(code), f"{path.name}: {match.group(1)!r}"
             seen += 1
     assert seen > 50
+
+
+def test_core_imports_without_posix_only_modules() -> None:
+    """Windows has no fcntl, termios, pwd or resource: every core module must still import."""
+    modules = sorted(p.stem for p in (ROOT / "core").glob("*.py") if p.stem != "__init__")
+    code = (
+        "import sys\n"
+        "for name in ('fcntl', 'termios', 'pwd', 'grp', 'resource'):\n"
+        "    sys.modules[name] = None\n"
+        f"for m in {modules!r}:\n"
+        "    __import__('vhdxray.core.' + m)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
