@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from vhdxray.core import layout
 from vhdxray.core.guid import new_guid
-from vhdxray.core.header import MAX_SEQUENCE, next_header
+from vhdxray.core.header import MAX_SEQUENCE, Header, next_header
 from vhdxray.core.reader import Report
 
 
@@ -100,6 +100,13 @@ class HeaderUpdatePlan:
         }
 
 
+def _usable(h: Header) -> bool:
+    """A header this spec can process: Version 1, and LogVersion 0 unless LogGuid is zero."""
+    return h.version == layout.HEADER_VERSION and (
+        h.log_version == layout.LOG_VERSION or h.log_guid == layout.ZERO_GUID
+    )
+
+
 def plan_header_update(
     report: Report,
     *,
@@ -128,11 +135,13 @@ def plan_header_update(
     if from_slot is not None:
         if from_slot not in (1, 2):
             return Refusal("bad_slot", f"--from-slot must be 1 or 2, not {from_slot}")
-        if choice.current is not None and choice.current != from_slot:
+        current = headers[choice.current - 1] if choice.current is not None else None
+        if current is not None and choice.current != from_slot and _usable(current):
             return Refusal(
                 "from_slot_not_current",
                 f"header {choice.current} is current; the update is built from it. "
-                f"--from-slot is only for images with no current header.",
+                "--from-slot is only for images with no current header, or whose current "
+                "header declares an unsupported Version or LogVersion.",
             )
         base = headers[from_slot - 1]
         if not base.valid:
@@ -147,6 +156,13 @@ def plan_header_update(
                 f"There is no current header; you chose header {from_slot} as the source of "
                 f"truth. Header {3 - from_slot}'s differing fields will be lost."
             )
+        elif current is not None and choice.current != from_slot:
+            notes.append(
+                f"Header {choice.current} is current but declares Version {current.version}, "
+                f"LogVersion {current.log_version}; you chose the older header {from_slot} "
+                f"(sequence {base.sequence_number}) as the source of truth. Header "
+                f"{choice.current}'s fields are replaced."
+            )
     else:
         if choice.current is None:
             return Refusal(
@@ -157,12 +173,27 @@ def plan_header_update(
         base = headers[choice.current - 1]
         first_slot, second_slot = 3 - choice.current, choice.current
 
-    if base.version != layout.HEADER_VERSION and from_slot is None:
+    if not _usable(base) and from_slot is None:
+        other = headers[2 - base.slot]
+        alternative = (
+            f" --from-slot {other.slot} rebuilds from the older header {other.slot}, which "
+            "is valid and version 1;"
+            if other.valid and _usable(other)
+            else ""
+        )
+        if base.version != layout.HEADER_VERSION:
+            return Refusal(
+                "unsupported_version",
+                f"header {base.slot} has Version {base.version}; rewriting it would declare a "
+                f"version 1 file.{alternative} if you are sure the file is version 1, use "
+                f"--from-slot {base.slot}.",
+            )
         return Refusal(
-            "unsupported_version",
-            f"header {base.slot} has Version {base.version}; rewriting it would declare a "
-            "version 1 file. If you are sure the file is version 1, use --from-slot "
-            f"{base.slot}.",
+            "unsupported_log_version",
+            f"header {base.slot} has LogVersion {base.log_version} and a non-zero LogGuid: "
+            "its log is in a format this specification does not define, and writing "
+            f"LogVersion 0 would let readers replay it.{alternative} to rewrite it anyway, "
+            f"use --from-slot {base.slot}.",
         )
     if base.version != layout.HEADER_VERSION:
         notes.append(

@@ -317,3 +317,31 @@ def test_restore_refuses_an_image_that_changed(data_image: Path, tmp_path: Path)
     damage.truncate(other, 5 * layout.MiB)
     with pytest.raises(WriteRefused, match="bytes"):
         plan_restore(outcome.result.backup_path, other)
+
+
+def test_unsupported_version_can_be_rebuilt_from_the_older_slot(data_image: Path) -> None:
+    """Issue 4: a current header with an unsupported Version: update from a chosen slot."""
+    current = read_report(data_image).current_header
+    assert current is not None
+    older = 3 - current
+    damage.set_header_field(data_image, current, "version", 2)
+    refused = refusal(data_image)
+    assert refused.code == "unsupported_version" and f"--from-slot {older}" in refused.reason
+    before_virtual = virtual_digest(data_image)
+    plan = plan_for(data_image, from_slot=older)
+    assert (plan.first.slot, plan.second.slot) == (current, older)
+    assert any("declares Version 2" in n for n in plan.notes)
+    after = run_header_update(data_image, plan, backup_dir=data_image.parent).report
+    assert_updated(after, plan)
+    assert qemu_img_check(data_image).returncode == 0
+    assert virtual_digest(data_image) == before_virtual
+
+
+def test_log_version_with_a_log_guid_is_refused_by_default(data_image: Path) -> None:
+    for slot in (1, 2):
+        damage.set_header_field(data_image, slot, "log_version", 1)
+        damage.set_header_field(data_image, slot, "log_guid", uuid.UUID(int=5))
+    assert refusal(data_image).code == "unsupported_log_version"
+    current = read_report(data_image).current_header
+    plan = plan_for(data_image, from_slot=current)
+    assert any("LogVersion 1 will be written as 0" in n for n in plan.notes)
