@@ -100,7 +100,7 @@ class HeaderUpdatePlan:
         }
 
 
-def _usable(h: Header) -> bool:
+def is_usable(h: Header) -> bool:
     """A header this spec can process: Version 1, and LogVersion 0 unless LogGuid is zero."""
     return h.version == layout.HEADER_VERSION and (
         h.log_version == layout.LOG_VERSION or h.log_guid == layout.ZERO_GUID
@@ -136,7 +136,7 @@ def plan_header_update(
         if from_slot not in (1, 2):
             return Refusal("bad_slot", f"--from-slot must be 1 or 2, not {from_slot}")
         current = headers[choice.current - 1] if choice.current is not None else None
-        if current is not None and choice.current != from_slot and _usable(current):
+        if current is not None and choice.current != from_slot and is_usable(current):
             return Refusal(
                 "from_slot_not_current",
                 f"header {choice.current} is current; the update is built from it. "
@@ -173,12 +173,12 @@ def plan_header_update(
         base = headers[choice.current - 1]
         first_slot, second_slot = 3 - choice.current, choice.current
 
-    if not _usable(base) and from_slot is None:
+    if not is_usable(base) and from_slot is None:
         other = headers[2 - base.slot]
         alternative = (
             f" --from-slot {other.slot} rebuilds from the older header {other.slot}, which "
             "is valid and version 1;"
-            if other.valid and _usable(other)
+            if other.valid and is_usable(other)
             else ""
         )
         if base.version != layout.HEADER_VERSION:

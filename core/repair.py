@@ -32,6 +32,7 @@ from typing import Final
 from vhdxray.core import layout
 from vhdxray.core.findings import Severity
 from vhdxray.core.header import CurrentReason, Header, differing_fields
+from vhdxray.core.headerplan import is_usable
 from vhdxray.core.imagecopy import CopyError, copy_image
 from vhdxray.core.reader import Report, read_report
 from vhdxray.core.regionrepair import (
@@ -279,10 +280,13 @@ def _slot_choices(report: Report) -> tuple[Choice, ...]:
         return ()
     choice = report.header_choice
     out = []
+    current = report.effective_header if choice is not None and choice.current else None
+    # A current header with an unsupported Version/LogVersion may be replaced by the other slot.
+    any_slot = current is None or not is_usable(current)
     for h in report.headers:
         if not h.valid:
             continue
-        if choice is not None and choice.current is not None and choice.current != h.slot:
+        if not any_slot and choice is not None and choice.current != h.slot:
             continue
         out.append(Choice("from_slot", h.slot, "rebuild both headers from " + _slot_text(h)))
     return tuple(out)
@@ -293,7 +297,10 @@ def _header_refused(
 ) -> Refused:
     choices: tuple[Choice, ...] = ()
     lines: list[str] = []
-    if refusal.code in ("no_current_header", "unsupported_version") and report.headers:
+    if (
+        refusal.code in ("no_current_header", "unsupported_version", "unsupported_log_version")
+        and report.headers
+    ):
         choices = _slot_choices(report)
         h1, h2 = report.headers
         lines = [_slot_text(h) for h in report.headers if h.valid]
