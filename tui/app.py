@@ -1,28 +1,37 @@
 """The vhdxray app: one image, its two header slots side by side, and safe write actions.
 
-Write actions share one flow, so repairs can be added as entries of :data:`WRITE_ACTIONS`:
+Every write shares one flow (:meth:`VhdxrayApp.ask`):
 
-1. the key (or the command palette) asks the action for a plan built from the loaded report;
-2. a :class:`ConfirmScreen` shows exactly what will be written and where the backup goes, or,
-   when the plan is refused or the image is in use, why nothing will be written;
-3. ``y`` starts the action in a thread worker; meanwhile the app is busy and every write
+1. a key, the command palette, the Repair… menu (``R``) or Enter on a finding names a write
+   action of :data:`WRITE_ACTIONS`; the action proposes a dialog built from a plan of the
+   loaded image (:class:`~vhdxray.tui.writeflow.Proposal`);
+2. a :class:`ConfirmScreen` shows exactly what will be written and the backup file(s); or
+   why nothing will be written (refused, image in use); or the choice the plan needs first
+   (``1``/``2``, each with its consequences), which leads to the full confirmation;
+3. ``y`` starts the job in a thread worker; meanwhile the app is busy and every write
    action and reload are disabled;
-4. on success the image is re-read and the new state and the backup path are shown; on
-   refusal or failure an error dialog says why and what to do, and the image is re-read.
+4. on success the image is re-read and the new state and every backup path (with the
+   restore commands) are shown; on refusal or failure an error dialog says why and how to
+   undo whatever was written, and the image is re-read.
+
+The actions are the header update (``u``) and the repairs of :mod:`vhdxray.core.repair`
+(:mod:`vhdxray.tui.repairs`): the log replay (``l``, also into a copy), clearing a stale
+LogGuid, the region-table repair and the header repair; the truncation map is shown, never
+"repaired". The repair planner reads the image, so it runs when the user asks (a key, the
+palette, or a view that shows its results), never before the first paint.
 
 Opening an image never writes to it. ``read_only`` hides every write action.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
@@ -34,24 +43,43 @@ from textual.worker import Worker, WorkerState
 from vhdxray.core.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
 from vhdxray.core.reader import Report, read_report
 from vhdxray.core.verdict import verdict
+from vhdxray.tui import repairs
 from vhdxray.tui.safe_text import join, plain, safe
-from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen
+from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen, Offer, hanging
 from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen
 from vhdxray.tui.screens.explain import ExplainScreen, needs_explanation
 from vhdxray.tui.screens.main import VIEWS, MainScreen
+from vhdxray.tui.screens.repairmenu import RepairMenuScreen
+from vhdxray.tui.widgets.findings import FindingsView
+from vhdxray.tui.writeflow import (
+    Job,
+    Progress,
+    Proposal,
+    RepairRunFailed,
+    WriteDone,
+    in_use_reason,
+)
+
+if TYPE_CHECKING:
+    from vhdxray.core.repair import RepairOptions, RepairPlan
 
 P = TypeVar("P")
 
 WRITE_GROUP = "write"
 
+Options = Sequence[tuple[str, int]]
 
-@dataclass(frozen=True, slots=True)
-class WriteDone:
-    """What a finished write action hands back to the app."""
 
-    report: Report  # the image as re-read after the write
-    backup_path: Path
-    summary: str  # one plain-words sentence on the new state
+@dataclass(frozen=True)
+class _PlanJob(Generic[P]):
+    """A simple action's confirmed plan."""
+
+    title: str
+    plan: P
+    runner: Callable[[Path, P], WriteDone]
+
+    def run(self, image: Path, progress: Progress) -> WriteDone:
+        return self.runner(image, self.plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +87,7 @@ class WriteAction(Generic[P]):
     """One write the app can perform, planned purely and run in a worker thread."""
 
     id: str  # stable name: binding id, palette, and the backup file's operation name
-    key: str
+    key: str | None  # None: no key of its own (the Repair… menu, the palette)
     title: str  # "Update headers": the Footer and the command palette
     help: str  # one line for the command palette
     question: str  # asked in the confirmation
@@ -67,6 +95,84 @@ class WriteAction(Generic[P]):
     describe: Callable[[P], Sequence[str]]
     run: Callable[[Path, P], WriteDone]  # blocking; raises WriteRefused / WriteFailed / ...
     refusal_notes: Callable[[Refusal], tuple[str, ...]] = field(default=lambda _r: ())
+    refusal_offers: Callable[[Refusal], tuple[Offer, ...]] = field(default=lambda _r: ())
+
+    def offered(self, report: Report) -> bool:
+        """Shown in the Footer for this image (the key works only when shown)."""
+        return True
+
+    def in_palette(self, app: VhdxrayApp) -> bool:
+        return True
+
+    def propose(self, app: VhdxrayApp, options: Options = ()) -> Proposal:
+        plan = self.plan(app.report)
+        if isinstance(plan, Refusal):
+            return Proposal(
+                Confirmation(
+                    title=self.title,
+                    question=self.question,
+                    refusal=plan.reason,
+                    notes=self.refusal_notes(plan),
+                    offers=self.refusal_offers(plan),
+                ),
+                None,
+            )
+        lines = tuple(self.describe(plan))
+        busy_reason = in_use_reason(app.image)
+        if busy_reason is not None:
+            return Proposal(
+                Confirmation(
+                    title=self.title, question=self.question, lines=lines, refusal=busy_reason
+                ),
+                None,
+            )
+        from vhdxray.core import backup as core_backup
+
+        backup = app.image.resolve().parent / core_backup.backup_name(app.image, self.id)
+        return Proposal(
+            Confirmation(
+                title=self.title,
+                question=self.question,
+                lines=lines,
+                backup=app.shown_path(backup),
+            ),
+            _PlanJob(self.title, plan, self.run),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RepairAction:
+    """One repair of :mod:`vhdxray.core.repair` (see :mod:`vhdxray.tui.repairs`)."""
+
+    id: str
+    key: str | None
+    title: str
+    help: str
+    repair_id: str
+    into_copy: bool = False
+    footer: Callable[[Report], bool] = field(default=lambda _r: False)
+
+    def offered(self, report: Report) -> bool:
+        return self.footer(report)
+
+    def in_palette(self, app: VhdxrayApp) -> bool:
+        """Listed in the palette when the image needs it (plans, when the palette opens)."""
+        plan = app.repair_plan_or_none()
+        if plan is None:
+            return False
+        item = repairs.find_item(plan, self.repair_id)
+        if item is None:
+            return False
+        if self.into_copy:
+            return True
+        from vhdxray.core.repair import Repair
+
+        return isinstance(item, Repair) or bool(item.choices)
+
+    def propose(self, app: VhdxrayApp, options: Options = ()) -> Proposal:
+        return repairs.propose_repair(
+            app, self.repair_id, options=options, into_copy=self.into_copy
+        )
 
 
 def _update_headers_run(path: Path, plan: HeaderUpdatePlan) -> WriteDone:
@@ -79,15 +185,43 @@ def _update_headers_run(path: Path, plan: HeaderUpdatePlan) -> WriteDone:
         f"slot {plan.second.slot} got {plan.second.sequence_number}; header "
         f"{after.current_header} is current and both slots are valid."
     )
-    return WriteDone(report=after, backup_path=outcome.result.backup_path, summary=summary)
+    return WriteDone(report=after, backups=(outcome.result.backup_path,), summary=summary)
 
 
 def _update_headers_notes(refusal: Refusal) -> tuple[str, ...]:
     if refusal.code == "no_current_header":
         return (
-            "--from-slot is an option of the command line: "
-            "vhdxray update-headers --from-slot 1 (or 2) IMAGE. Read both slots first: the "
-            "other slot's differing fields are lost.",
+            "Rebuild the headers from a slot you choose with s here (or R, Repair…): both slots "
+            "are shown side by side and each choice says what it changes. On the command line: "
+            "vhdxray repair --from-slot 1 (or 2) IMAGE.",
+        )
+    if refusal.code == "log_replay_pending":
+        return (
+            "Replay the log first: press l here (or l on the main screen, or R for every "
+            "repair). The replay updates both headers itself, so no separate header update is "
+            "needed afterwards.",
+        )
+    return ()
+
+
+def _update_headers_offers(refusal: Refusal) -> tuple[Offer, ...]:
+    if refusal.code == "no_current_header":
+        return (
+            Offer(
+                key="s",
+                button="Choose a slot",
+                label="rebuild both headers from a slot you choose",
+                action=repairs.ACTIONS[repairs.HEADERS],
+            ),
+        )
+    if refusal.code == "log_replay_pending":
+        return (
+            Offer(
+                key="l",
+                button="Replay the log",
+                label="open the log replay (its own confirmation follows)",
+                action=repairs.ACTIONS[repairs.REPLAY],
+            ),
         )
     return ()
 
@@ -102,25 +236,79 @@ UPDATE_HEADERS: WriteAction[HeaderUpdatePlan] = WriteAction(
     describe=lambda plan: plan.describe(),
     run=_update_headers_run,
     refusal_notes=_update_headers_notes,
+    refusal_offers=_update_headers_offers,
 )
 
-WRITE_ACTIONS: dict[str, WriteAction[Any]] = {UPDATE_HEADERS.id: UPDATE_HEADERS}
+
+def _replay_pending(report: Report) -> bool:
+    return report.log is not None and report.log.replay_needed
 
 
-def in_use_reason(path: Path) -> str | None:
-    """Why the image cannot be written now (held by QEMU or another vhdxray, no permission)."""
-    from vhdxray.core.locking import image_in_use
+REPAIR_ACTIONS: tuple[RepairAction, ...] = (
+    RepairAction(
+        id=repairs.ACTIONS[repairs.REPLAY],
+        key="l",
+        title="Replay log",
+        help="Replay the pending log in place (MS-VHDX 2.3.3), after a page-by-page preview",
+        repair_id=repairs.REPLAY,
+        footer=_replay_pending,
+    ),
+    RepairAction(
+        id=repairs.REPLAY_COPY_ACTION,
+        key=None,
+        title="Replay log into a copy",
+        help="Copy the image beside it and replay the log in the copy; the original stays",
+        repair_id=repairs.REPLAY,
+        into_copy=True,
+    ),
+    RepairAction(
+        id=repairs.ACTIONS[repairs.CLEAR_LOG_GUID],
+        key=None,
+        title="Clear the stale LogGuid",
+        help="Set a LogGuid that no valid log sequence carries to zero (headers only)",
+        repair_id=repairs.CLEAR_LOG_GUID,
+    ),
+    RepairAction(
+        id=repairs.ACTIONS[repairs.REGION_TABLE],
+        key=None,
+        title="Repair the region tables",
+        help="Rewrite a damaged (or differing) region table copy from the other",
+        repair_id=repairs.REGION_TABLE,
+    ),
+    RepairAction(
+        id=repairs.ACTIONS[repairs.HEADERS],
+        key=None,
+        title="Repair the headers",
+        help="Rebuild both header slots (from a slot you choose when none is current)",
+        repair_id=repairs.HEADERS,
+    ),
+    RepairAction(
+        id=repairs.ACTIONS[repairs.TRUNCATION],
+        key=None,
+        title="Truncation map",
+        help="What the cut-short file has lost (never repaired by inventing data)",
+        repair_id=repairs.TRUNCATION,
+    ),
+)
 
-    reason = image_in_use(path)
-    if reason is not None:
-        return reason
-    if not os.access(path, os.W_OK):
-        return f"you do not have permission to write to {path}"
-    return None
+WRITE_ACTIONS: dict[str, WriteAction[Any] | RepairAction] = {
+    UPDATE_HEADERS.id: UPDATE_HEADERS,
+    **{a.id: a for a in REPAIR_ACTIONS},
+}
+
+
+def write_action(action_id: str) -> WriteAction[Any] | RepairAction | None:
+    """The registered action, or an ad-hoc one for a repair id the planner knows
+    (``repair:ID``) but this app has no entry for."""
+    action = WRITE_ACTIONS.get(action_id)
+    if action is None and action_id.startswith("repair:"):
+        rid = action_id.removeprefix("repair:")
+        return RepairAction(id=action_id, key=None, title=rid, help=rid, repair_id=rid)
+    return action
 
 
 class VhdxrayApp(App[int]):
-    """Inspect one VHDX image and run safe header repairs on it."""
+    """Inspect one VHDX image and run safe repairs on it."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "vhdxray"
@@ -128,6 +316,15 @@ class VhdxrayApp(App[int]):
         *(
             Binding(a.key, f"write('{a.id}')", a.title, id=a.id, tooltip=a.help)
             for a in WRITE_ACTIONS.values()
+            if a.key is not None
+        ),
+        Binding(
+            "R",
+            "repair_menu",
+            "Repair…",
+            id="repair",
+            key_display="R",
+            tooltip="Every repair this image needs, each with its confirmation",
         ),
         Binding("r", "reload", "Reload", id="reload", tooltip="Read the image from disk again"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
@@ -154,12 +351,20 @@ class VhdxrayApp(App[int]):
         self.last_error: BaseException | None = None
         self.write_seconds: float | None = None  # from confirmation to refreshed view
         self._write_started = 0.0
+        self._plans: dict[RepairOptions, RepairPlan] = {}
+        self._plans_for: Report | None = None
 
     # --- screens ---------------------------------------------------------------------------
 
     def _screen_for(self, report: Report, force_main: bool = False) -> Screen[Any]:
         if force_main or not needs_explanation(report):
-            return MainScreen(report, self.display_name, verdict(report), read_only=self.read_only)
+            return MainScreen(
+                report,
+                self.display_name,
+                verdict(report),
+                read_only=self.read_only,
+                plan_source=self.repair_plan_or_none,
+            )
         return ExplainScreen(report, self.display_name)
 
     def get_default_screen(self) -> Screen[Any]:
@@ -206,11 +411,52 @@ class VhdxrayApp(App[int]):
             return str(path)
         return str(Path(self.display_name).parent / rel)
 
+    # --- the repair planner -------------------------------------------------------------------
+
+    def repair_plan(self, options: RepairOptions | None = None) -> RepairPlan:
+        """The repair plan of the loaded image (read-only; cached until the image is re-read)."""
+        from vhdxray.core.repair import RepairOptions, plan_repairs
+
+        options = RepairOptions() if options is None else options
+        if self._plans_for is not self.report:
+            self._plans = {}
+            self._plans_for = self.report
+        plan = self._plans.get(options)
+        if plan is None:
+            plan = plan_repairs(self.report, options)
+            self._plans[options] = plan
+        return plan
+
+    def repair_plan_or_none(self) -> RepairPlan | None:
+        """:meth:`repair_plan`, or None (and a notice) when planning itself fails."""
+        if not self.report.is_vhdx:
+            return None
+        try:
+            return self.repair_plan()
+        except Exception as exc:  # a planner bug must not take the app down
+            self.notify(
+                f"Planning the repairs failed: {type(exc).__name__}: {exc}",
+                title="Repair planner",
+                severity="error",
+                markup=False,
+            )
+            return None
+
     # --- actions ----------------------------------------------------------------------------
+
+    def _writable(self) -> bool:
+        return not self.read_only and self.main_screen is not None and self.report.is_vhdx
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "write":
-            if self.read_only or self.main_screen is None or not self.report.is_vhdx:
+            action_obj = WRITE_ACTIONS.get(str(parameters[0])) if parameters else None
+            if not self._writable() or action_obj is None:
+                return False
+            if not action_obj.offered(self.report):
+                return False
+            return None if self.busy else True
+        if action == "repair_menu":
+            if not self._writable():
                 return False
             return None if self.busy else True
         if action == "reload":
@@ -230,65 +476,86 @@ class VhdxrayApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.read_only))
 
-    def confirmation_for(self, action: WriteAction[Any]) -> tuple[Confirmation, Any]:
-        """The confirmation to show for ``action`` now, and its plan (None when refused)."""
-        plan = action.plan(self.report)
-        if isinstance(plan, Refusal):
-            return (
-                Confirmation(
-                    title=action.title,
-                    question=action.question,
-                    refusal=plan.reason,
-                    notes=action.refusal_notes(plan),
-                ),
-                None,
-            )
-        busy_reason = in_use_reason(self.image)
-        if busy_reason is not None:
-            return (
-                Confirmation(
-                    title=action.title,
-                    question=action.question,
-                    lines=tuple(action.describe(plan)),
-                    refusal=busy_reason,
-                ),
-                None,
-            )
-        from vhdxray.core import backup as core_backup
-
-        backup = self.image.resolve().parent / core_backup.backup_name(self.image, action.id)
-        return (
-            Confirmation(
-                title=action.title,
-                question=action.question,
-                lines=tuple(action.describe(plan)),
-                backup=self.shown_path(backup),
-            ),
-            plan,
-        )
-
     def action_write(self, action_id: str) -> None:
-        action = WRITE_ACTIONS.get(action_id)
-        if action is None or self.check_action("write", (action_id,)) is not True:
+        if self.check_action("write", (action_id,)) is not True:
             return
-        confirmation, plan = self.confirmation_for(action)
+        self.ask(action_id)
 
-        def answered(confirmed: bool | None) -> None:
-            if confirmed and plan is not None and not self.busy:
-                self.start_write(action, plan)
+    def ask(self, action_id: str, options: Options = ()) -> None:
+        """Show the dialog of write action ``action_id`` (with choice ``options``)."""
+        action = write_action(action_id)
+        if action is None or not self._writable() or self.busy:
+            return
+        try:
+            proposal = action.propose(self, options)
+        except Exception as exc:  # planning read the image: an I/O error must not crash
+            self.last_error = exc
+            self.push_screen(
+                ErrorScreen(
+                    "Planning failed: nothing was written",
+                    Group(safe(f"{type(exc).__name__}: {exc}"), Text(""), plain("Reload (r).")),
+                )
+            )
+            return
 
-        self.push_screen(ConfirmScreen(confirmation), answered)
+        def answered(result: bool | Offer | None) -> None:
+            if isinstance(result, Offer):
+                self.ask(result.action, result.options)
+            elif result and proposal.job is not None and not self.busy:
+                self.start_write(proposal.job)
 
-    def start_write(self, action: WriteAction[Any], plan: Any) -> None:
+        self.push_screen(ConfirmScreen(proposal.confirmation), answered)
+
+    def action_repair_menu(self) -> None:
+        if self.check_action("repair_menu", ()) is not True:
+            return
+        plan = self.repair_plan_or_none()
+        if plan is None:
+            return
+        copy_plan = None
+        if any(r.id == repairs.REPLAY for r in plan.refusals):
+            from vhdxray.core.repair import RepairOptions
+
+            copy_plan = self.repair_plan(RepairOptions(into_copy=True))
+        items = repairs.menu_items(plan, copy_plan)
+
+        def chosen(action_id: str | None) -> None:
+            if action_id is not None:
+                self.ask(action_id)
+
+        self.push_screen(RepairMenuScreen(items, plan.notes), chosen)
+
+    def on_findings_view_repair_requested(self, message: FindingsView.RepairRequested) -> None:
+        """Enter on a finding: its repair's dialog, or why it has none."""
+        if not self._writable() or self.busy:
+            return
+        plan = self.repair_plan_or_none()
+        if plan is None:
+            return
+        code = message.finding.code
+        item = plan.for_finding(code)
+        if item is None:
+            self.notify(
+                f"{code}: vhdxray has no repair for this finding.",
+                title="No repair",
+                markup=False,
+            )
+            return
+        self.ask(repairs.action_for(item.id))
+
+    def start_write(self, job: Job) -> None:
         self._write_started = time.perf_counter()
         self.busy = True
+        self._progress(job.title.lower())
+        self._write_worker(job)
+
+    def _progress(self, what: str) -> None:
         main = self.main_screen
         if main is not None:
             main.set_status(
-                join(("Working: ", "bold"), f"{action.title.lower()}… (do not stop vhdxray now)"),
+                join(("Working: ", "bold"), safe(what), "… (do not stop vhdxray now)"),
                 "busy",
             )
-        self._write_worker(action, plan)
 
     @work(
         thread=True,
@@ -297,8 +564,11 @@ class VhdxrayApp(App[int]):
         group=WRITE_GROUP,
         description="write to the image",
     )
-    def _write_worker(self, action: WriteAction[Any], plan: Any) -> WriteDone:
-        return action.run(self.image, plan)
+    def _write_worker(self, job: Job) -> WriteDone:
+        def progress(what: str) -> None:
+            self.call_from_thread(self._progress, what)
+
+        return job.run(self.image, progress)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -314,23 +584,32 @@ class VhdxrayApp(App[int]):
         elif event.state == WorkerState.ERROR and worker.error is not None:
             self._write_failed(worker.error)
 
+    def _restore_lines(self, backups: Sequence[Path], heading: str) -> list[Text]:
+        """Every backup, newest first, as the restore command that undoes it."""
+        lines = [plain(heading, "bold")]
+        for backup in reversed(backups):
+            lines.append(join("  ", safe(f"vhdxray restore {self.shown_path(backup)}")))
+        return lines
+
     def _write_succeeded(self, done: WriteDone) -> None:
         self.last_write = done
         self.show_report(done.report)
-        backup = self.shown_path(done.backup_path)
         main = self.main_screen
         if main is not None:
-            main.set_status(
-                join(
-                    ("✓ ", "bold"),
-                    safe(done.summary),
-                    ("\nBackup: ", "bold"),
-                    safe(backup),
-                    ("\nUndo:   ", "bold"),
-                    safe(f"vhdxray restore {backup}"),
-                ),
-                "done",
-            )
+            parts: list[RenderableType] = [join(("✓ ", "bold"), safe(done.summary))]
+            if done.lines:
+                parts.append(hanging(done.lines))
+            if len(done.backups) == 1:
+                backup = self.shown_path(done.backups[0])
+                parts += [
+                    join(("Backup: ", "bold"), safe(backup)),
+                    join(("Undo:   ", "bold"), safe(f"vhdxray restore {backup}")),
+                ]
+            elif done.backups:
+                parts += self._restore_lines(
+                    done.backups, "Backups, newest first (to undo, restore them in this order):"
+                )
+            main.set_status(Group(*parts), "done")
         self.write_seconds = time.perf_counter() - self._write_started
 
     def _write_failed(self, error: BaseException) -> None:
@@ -338,7 +617,9 @@ class VhdxrayApp(App[int]):
         from vhdxray.core.writer import WriteFailed, WriteRefused
 
         self.last_error = error
-        if isinstance(error, WriteRefused):
+        if isinstance(error, RepairRunFailed):
+            title, body = self._repair_failure(error)
+        elif isinstance(error, WriteRefused):
             title = "Refused: nothing was written"
             body = Group(safe(str(error)), Text(""), plain("The image is unchanged."))
         elif isinstance(error, WriteFailed | UpdateVerificationFailed):
@@ -366,17 +647,71 @@ class VhdxrayApp(App[int]):
             main.set_status(join(("✗ ", "bold"), safe(title)), "error")
         self.push_screen(ErrorScreen(title, body))
 
+    def _repair_failure(self, failure: RepairRunFailed) -> tuple[str, Group]:
+        run = failure.run
+        error = run.error
+        refused = error is not None and error.refused
+        if refused and not run.backups:
+            title = "Refused: nothing was written"
+        elif refused:
+            title = "Refused part-way: the steps before were written"
+        else:
+            title = "The repair FAILED part-way"
+        step = run.failed_step or "?"
+        parts: list[Text] = [safe(str(error)), plain(f"(step: {step})", "dim"), Text("")]
+        for s in run.steps:
+            for line in s.lines:
+                parts.append(join(("done: ", "bold"), safe(line)))
+        if run.backups:
+            parts += self._restore_lines(
+                run.backups,
+                "Every byte written so far is saved; undo it with these, in this order:",
+            )
+            parts.append(Text(""))
+        if failure.copy is not None:
+            if run.copied_from is not None:
+                parts.append(
+                    join(
+                        "The original is unchanged; the copy ",
+                        safe(self.shown_path(failure.copy)),
+                        " is left as it is: delete it, or run the repair on it (vhdxray "
+                        "repair COPY).",
+                    )
+                )
+            else:
+                parts.append(plain("The original is unchanged; no copy was made."))
+        elif not run.backups:
+            parts.append(plain("The image is unchanged."))
+        else:
+            parts.append(
+                plain(
+                    "Running the repair again finishes the job (each step re-reads the image); "
+                    "or undo with the commands above. Reload (r) to see the image as it is now."
+                )
+            )
+        return title, Group(*parts)
+
     # --- command palette ----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if not self.read_only and self.main_screen is not None and self.report.is_vhdx:
+        if self._writable():
             for action in WRITE_ACTIONS.values():
-                yield SystemCommand(
-                    action.title,
-                    action.help,
-                    lambda a=action.id: self.action_write(a),
+                if isinstance(action, RepairAction) and not action.in_palette(self):
+                    continue
+                title = (
+                    action.title if isinstance(action, WriteAction) else f"Repair: {action.title}"
                 )
+                yield SystemCommand(
+                    title,
+                    action.help,
+                    lambda a=action.id: self.action_write_any(a),
+                )
+            yield SystemCommand(
+                "Repair…",
+                "Every repair this image needs, each with its confirmation",
+                self.action_repair_menu,
+            )
         yield SystemCommand("Reload", "Read the image from disk again", self.action_reload)
         yield SystemCommand("Help", "Keys and marks", self.action_help)
         main = self.main_screen
@@ -388,9 +723,28 @@ class VhdxrayApp(App[int]):
                     lambda v=view: main.action_view(v),
                 )
 
+    def action_write_any(self, action_id: str) -> None:
+        """From the palette: any registered action, with or without a key of its own."""
+        if self._writable() and not self.busy:
+            self.ask(action_id)
+
 
 def run_app(image: Path, read_only: bool = False, display_name: str | None = None) -> int:
     """Open the app on ``image``; returns the process exit code."""
     app = VhdxrayApp(image, read_only=read_only, display_name=display_name)
     app.run()
     return app.return_code or 0
+
+
+__all__ = [
+    "REPAIR_ACTIONS",
+    "UPDATE_HEADERS",
+    "WRITE_ACTIONS",
+    "RepairAction",
+    "VhdxrayApp",
+    "WriteAction",
+    "WriteDone",
+    "in_use_reason",
+    "run_app",
+    "write_action",
+]

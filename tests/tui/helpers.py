@@ -51,7 +51,9 @@ def rebind_everywhere(
     """Point every loaded ``vhdxray.core`` module's ``name`` at ``replacement``, where it is
     bound to the original (modules import functions by name, so patching one module is not
     enough, and core may move a function between modules)."""
+    import vhdxray.core.backup
     import vhdxray.core.create
+    import vhdxray.core.repair  # the app loads the repairs (and the writer) on first use
     import vhdxray.tui.app  # noqa: F401  (load every module the app uses)
 
     original = getattr(sys.modules[f"vhdxray.core.{SOURCES[name]}"], name)
@@ -106,3 +108,16 @@ def flat(text: str) -> str:
     """Screen text with every line stripped (spaces and side borders) and joined with one
     space: finds sentences that wrapped."""
     return " ".join(line.strip(" │┃") for line in text.splitlines())
+
+
+async def settle(pilot: Any) -> None:
+    """Let a started write finish and its results reach the screen."""
+    from contextlib import suppress
+
+    from textual.worker import WorkerCancelled, WorkerFailed
+
+    await pilot.pause()
+    with suppress(WorkerFailed, WorkerCancelled):
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()

@@ -56,6 +56,9 @@ class ErrorScreen(MessageScreen):
 
 HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("u", "update headers: the MS-VHDX double update, after a confirmation"),
+    ("R", "repair…: every repair this image needs, each with its own confirmation"),
+    ("l", "replay the pending log (shown when a replay is pending; c in its dialog: into a copy)"),
+    ("Enter", "in the findings view (6): the repair of the selected finding"),
     ("r", "reload the image from disk"),
     ("1..7", "views: headers, regions, metadata, log, BAT, findings, hex"),
     ("tab", "move the focus (scroll a view with the arrow keys)"),
@@ -63,6 +66,8 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("?", "this help"),
     ("q", "quit (nothing is written unless you confirmed an action)"),
 )
+
+WRITE_KEYS = frozenset({"u", "R", "l", "Enter"})
 
 HELP_MARKS: tuple[tuple[str, str], ...] = (
     ("heavy border, ★ CURRENT", "the header slot whose fields describe the file"),
@@ -77,7 +82,7 @@ def help_body(read_only: bool) -> RenderableType:
     keys.add_column(style="bold", no_wrap=True)
     keys.add_column()
     for key, what in HELP_KEYS:
-        if read_only and key == "u":
+        if read_only and key in WRITE_KEYS:
             continue
         keys.add_row(plain(key), plain(what))
     marks = Table.grid(padding=(0, 2))

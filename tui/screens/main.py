@@ -1,10 +1,18 @@
-"""The main screen: file facts and verdict on top, the views in tabs, a status line, the Footer."""
+"""The main screen: file facts and verdict on top, the views in tabs, a status line, the Footer.
+
+The views that show what the repair planner found (the log replay preview in the log view,
+the truncation map in the BAT view, each finding's repair, the parent link in the metadata
+view) are filled the first time one of them is opened: the planner reads the image, so it
+never runs before the first paint. ``plan_source`` (from the app) plans, or returns None.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
+from rich.console import RenderableType
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -13,17 +21,25 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from vhdxray.core.reader import Report
 from vhdxray.core.verdict import Verdict
 from vhdxray.tui.safe_text import plain
+from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.hexview import hex_renderable
 from vhdxray.tui.widgets.info import InfoBar
+from vhdxray.tui.widgets.repairviews import (
+    locator_renderable,
+    replay_preview_renderable,
+    truncation_renderable,
+)
 from vhdxray.tui.widgets.sections import (
     SectionView,
     bat_renderable,
-    findings_renderable,
     log_renderable,
     metadata_renderable,
     regions_renderable,
 )
+
+if TYPE_CHECKING:
+    from vhdxray.core.repair import RepairPlan
 
 # (tab id, title, key)
 VIEWS: tuple[tuple[str, str, str], ...] = (
@@ -41,9 +57,13 @@ SECTIONS = {
     "metadata": metadata_renderable,
     "log": log_renderable,
     "bat": bat_renderable,
-    "findings": findings_renderable,
     "hex": hex_renderable,
 }
+
+# Views that show what the planner found; opening one plans (once per loaded image).
+PLANNED_VIEWS = frozenset({"metadata", "log", "bat", "findings"})
+
+PlanSource = Callable[[], "RepairPlan | None"]
 
 
 class MainScreen(Screen[None]):
@@ -54,10 +74,21 @@ class MainScreen(Screen[None]):
         for view, title, key in VIEWS
     ]
 
-    def __init__(self, report: Report, name: str, v: Verdict, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        report: Report,
+        name: str,
+        v: Verdict,
+        *,
+        read_only: bool = False,
+        plan_source: PlanSource | None = None,
+    ) -> None:
         super().__init__()
         self._initial = (report, name, v)
         self.read_only = read_only
+        self.plan_source = plan_source
+        self.report = report
+        self.plan_shown: RepairPlan | None = None  # the plan the views show now
 
     def compose(self) -> ComposeResult:
         yield InfoBar(id="info")
@@ -66,6 +97,8 @@ class MainScreen(Screen[None]):
                 with TabPane(f"{key} {title}", id=f"tab-{view}"):
                     if view == "headers":
                         yield HeadersView(id="headers-view")
+                    elif view == "findings":
+                        yield FindingsView(id="view-findings")
                     else:
                         yield SectionView(SECTIONS[view], id=f"view-{view}")
         yield Static(id="status", classes="-empty")
@@ -78,10 +111,13 @@ class MainScreen(Screen[None]):
 
     def show(self, report: Report, name: str, v: Verdict) -> None:
         """Fill every view from ``report``."""
+        self.report = report
+        self.plan_shown = None
         self.query_one(InfoBar).show(report, name, v)
         self.query_one(HeadersView).show(report)
         for section in self.query(SectionView):
             section.show(report)
+        self.query_one(FindingsView).show(report, hint=self._findings_hint(None))
         findings_tab = self.query_one(TabbedContent).get_tab("tab-findings")
         errors = len(report.errors)
         findings_tab.label = (
@@ -89,8 +125,61 @@ class MainScreen(Screen[None]):
             if not errors
             else (f"6 Findings ({errors} error{'s' if errors != 1 else ''})")
         )
+        if self.active_view in PLANNED_VIEWS:
+            self.show_plan()
 
-    def set_status(self, text: Text | None, kind: str = "") -> None:
+    @property
+    def active_view(self) -> str:
+        return (self.query_one(TabbedContent).active or "tab-headers").removeprefix("tab-")
+
+    def _findings_hint(self, plan: RepairPlan | None) -> str | None:
+        if self.read_only or plan is None:
+            return None
+        if plan.repairs or any(r.choices for r in plan.refusals):
+            return "↑/↓ select a finding, Enter: its repair   R: every repair"
+        return "No finding has a repair."
+
+    def show_plan(self) -> None:
+        """Plan (through the app) if not done for this report, and show the results."""
+        if self.plan_source is None or self.plan_shown is not None:
+            return
+        plan = self.plan_source()
+        if plan is None or plan.report is not self.report:
+            return
+        self.plan_shown = plan
+        from vhdxray.tui.repairs import finding_repairs
+
+        findings = self.query_one(FindingsView)
+        findings.show(
+            self.report,
+            None if self.read_only else finding_repairs(plan),
+            hint=self._findings_hint(plan),
+        )
+        log = self.query_one("#view-log", SectionView)
+        if plan.replay is not None:
+            hint = None if self.read_only else "l = replay the log (a confirmation comes first)"
+            hint = hint if plan.replay.blockers == () else None
+            log.show_extra(replay_preview_renderable(plan.replay, hint=hint))
+        bat = self.query_one("#view-bat", SectionView)
+        if plan.truncation is not None:
+            bat.show_extra(truncation_renderable(plan.truncation))
+        meta = self.report.metadata
+        if meta is not None and meta.has_parent:
+            from vhdxray.core.chain import describe_locator
+
+            self.query_one("#view-metadata", SectionView).show_extra(
+                locator_renderable(describe_locator(self.report, self.report.path))
+            )
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        view = (event.pane.id or "").removeprefix("tab-")
+        if view in PLANNED_VIEWS:
+            self.show_plan()
+        if view == "findings":
+            self.query_one(FindingsView).focus_list()
+
+    def set_status(self, text: RenderableType | None, kind: str = "") -> None:
         """The line above the Footer: busy, done (with the backup path) or empty."""
         status = self.query_one("#status", Static)
         for k in ("busy", "done", "error"):

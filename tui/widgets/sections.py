@@ -347,7 +347,8 @@ Renderer = Callable[[Report], RenderableType]
 
 
 class SectionView(VerticalScroll):
-    """A scrollable pane showing one renderer's view of the report."""
+    """A scrollable pane showing one renderer's view of the report, and below it an optional
+    extra part (what the repair planner found: the replay preview, the truncation map...)."""
 
     def __init__(self, renderer: Renderer, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes="section")
@@ -355,9 +356,16 @@ class SectionView(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(classes="section-body")
+        yield Static(classes="section-extra -empty")
 
     def show(self, report: Report) -> None:
         self.query_one(".section-body", Static).update(self.renderer(report))
+        self.show_extra(None)
+
+    def show_extra(self, renderable: RenderableType | None) -> None:
+        extra = self.query_one(".section-extra", Static)
+        extra.set_class(renderable is None, "-empty")
+        extra.update(renderable if renderable is not None else "")
 
 
 __all__ = [

@@ -1,0 +1,531 @@
+"""The app side of the repairs: each repair the planner offers becomes a dialog and a job.
+
+:func:`propose_repair` turns one repair of a :class:`~vhdxray.core.repair.RepairPlan` into a
+:class:`~vhdxray.tui.writeflow.Proposal`, following the header update's pattern:
+
+- a repair that applies: exactly what will be written (the planner's lines), what stays, the
+  backup files (one per step, named as the writer will name them), the log replay's pages,
+  ``y`` to confirm;
+- a repair that needs a choice first (which header slot, which region-table copy): the
+  candidates, and one key per choice (``1``/``2``) with its consequences; the choice leads to
+  the full confirmation;
+- a refused repair (the truncation map, a replay that must not be done, the image in use):
+  why, and no ``y``.
+
+:class:`RepairJob` runs the confirmed repair through :func:`vhdxray.core.repair.run_repairs`
+(in place, or into a new copy beside the image) in the app's worker thread.
+
+The planner reads the image, so the app plans only when the user asks (a key, a view that
+shows the results); :mod:`vhdxray.core.repair` is imported on first use, never at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Protocol
+
+from vhdxray.core.findings import Severity
+from vhdxray.core.header import CurrentReason
+from vhdxray.core.reader import Report, read_report
+from vhdxray.tui.screens.confirm import Confirmation, Offer
+from vhdxray.tui.widgets.findings import FindingRepair
+from vhdxray.tui.widgets.repairviews import replay_pages_table, truncation_renderable
+from vhdxray.tui.writeflow import Progress, Proposal, RepairRunFailed, WriteDone, in_use_reason
+
+if TYPE_CHECKING:
+    from vhdxray.core.repair import Refused, Repair, RepairOptions, RepairPlan
+
+# The planner's stable repair ids (vhdxray.core.repair; a test checks they match).
+REPLAY: Final = "log.replay"
+CLEAR_LOG_GUID: Final = "log.clear_stale_guid"
+REGION_TABLE: Final = "region.table"
+HEADERS: Final = "header.update"
+TRUNCATION: Final = "truncation"
+
+# The app's action id for each repair (Footer key, palette, menu), and the replay into a copy.
+ACTIONS: Final = {
+    REPLAY: "replay-log",
+    CLEAR_LOG_GUID: "clear-log-guid",
+    REGION_TABLE: "repair-region-tables",
+    HEADERS: "repair-headers",
+    TRUNCATION: "truncation-map",
+}
+REPLAY_COPY_ACTION: Final = "replay-log-copy"
+
+# The backup each step of a repair writes, by the operation name in its file name, in order
+# (vhdxray.core.replay / repair / regionrepair). A test checks them against the real files.
+BACKUP_OPERATIONS: Final = {
+    REPLAY: ("replay-headers", "log-replay", "replay-clear-log-guid"),
+    CLEAR_LOG_GUID: ("clear-log-guid",),
+    REGION_TABLE: ("region-table-headers", "region-table"),
+    HEADERS: ("update-headers",),
+}
+
+QUESTIONS: Final = {
+    REPLAY: "Replay the log now?",
+    CLEAR_LOG_GUID: "Clear the LogGuid now?",
+    REGION_TABLE: "Rewrite this region table copy now?",
+    HEADERS: "Rewrite both headers now?",
+}
+
+CHOICE_WORDS: Final = {"from_slot": "Header", "region_table_from": "Copy"}
+CLI_FLAGS: Final = {"from_slot": "--from-slot", "region_table_from": "--region-table-from"}
+
+COPY_SUFFIX: Final = ".replayed"
+
+
+class RepairHost(Protocol):
+    """What the proposals need from the app."""
+
+    image: Path
+    report: Report
+
+    def repair_plan(self, options: RepairOptions | None = None) -> RepairPlan: ...
+
+    def shown_path(self, path: Path) -> str: ...
+
+
+def _options(pairs: Sequence[tuple[str, int]], into_copy: bool) -> RepairOptions:
+    from vhdxray.core.repair import RepairOptions
+
+    values = dict(pairs)
+    return RepairOptions(
+        from_slot=values.get("from_slot"),
+        region_table_from=values.get("region_table_from"),
+        into_copy=into_copy,
+    )
+
+
+def find_item(plan: RepairPlan, repair_id: str) -> Repair | Refused | None:
+    """The repair (or refusal) with ``repair_id`` in ``plan``."""
+    for repair in plan.repairs:
+        if repair.id == repair_id:
+            return repair
+    for refused in plan.refusals:
+        if refused.id == repair_id:
+            return refused
+    return None
+
+
+def action_for(repair_id: str, *, into_copy: bool = False) -> str:
+    if into_copy:
+        return REPLAY_COPY_ACTION
+    return ACTIONS.get(repair_id, f"repair:{repair_id}")
+
+
+def copy_path(image: Path) -> Path:
+    """Where "replay into a copy" writes: ``NAME.replayed.vhdx`` beside the image (or
+    ``NAME.replayed-2.vhdx``... when that exists; a copy never overwrites a file)."""
+    stem, suffix = image.stem, image.suffix or ".vhdx"
+    candidate = image.with_name(f"{stem}{COPY_SUFFIX}{suffix}")
+    n = 2
+    while candidate.exists() and n < 1000:
+        candidate = image.with_name(f"{stem}{COPY_SUFFIX}-{n}{suffix}")
+        n += 1
+    return candidate
+
+
+def predicted_backups(repair_id: str, plan: RepairPlan, target: Path) -> list[Path]:
+    """The backup files the repair will write on ``target``, in order (the writer's names:
+    an operation whose file exists already gets ``-2``, ``-3``...)."""
+    from vhdxray.core import backup
+
+    operations = list(BACKUP_OPERATIONS.get(repair_id, ()))
+    if repair_id == REPLAY and plan.replay is not None and plan.replay.state != "pending":
+        operations.remove("log-replay")  # every page holds its bytes: nothing to write
+    folder = target.resolve().parent
+    out: list[Path] = []
+    for operation in operations:
+        name = operation
+        for n in range(2, 1000):
+            if not (folder / backup.backup_name(target, name)).exists():
+                break
+            name = f"{operation}-{n}"
+        out.append(folder / backup.backup_name(target, name))
+    return out
+
+
+def _remaining(report: Report | None) -> str:
+    if report is None:
+        return ""
+    errors = [f.code for f in report.findings if f.severity is Severity.ERROR]
+    if not errors:
+        return "No error finding remains."
+    listed = ", ".join(dict.fromkeys(errors[:6]))
+    return f"{len(errors)} error finding(s) remain: {listed} (see the findings view)."
+
+
+@dataclass(frozen=True)
+class RepairJob:
+    """One confirmed repair (or the replay into a copy), run by the app's worker."""
+
+    title: str
+    plan: RepairPlan  # the plan the confirmation showed (its options: slot, copy...)
+    repairs: tuple[Repair, ...]
+    output: Path | None = None  # into a copy: the new file; the original is only read
+    output_shown: str = ""
+
+    def run(self, image: Path, progress: Progress) -> WriteDone:
+        from vhdxray.core.repair import run_repairs
+
+        count = len(self.repairs)
+
+        def step(repair: Repair) -> None:
+            where = f" (step {self.repairs.index(repair) + 1} of {count})" if count > 1 else ""
+            into = f" on the copy {self.output_shown}" if self.output is not None else ""
+            progress(f"{repair.title.lower()}{into}{where}")
+
+        plan = dataclasses.replace(self.plan, repairs=self.repairs)
+        run = run_repairs(plan, output=self.output, progress=step)
+        if run.error is not None:
+            raise RepairRunFailed(run, self.output)
+        lines = tuple(line for s in run.steps for line in s.lines)
+        if self.output is not None:
+            summary = (
+                f"{self.title}: done on the copy {self.output_shown}; the original is unchanged. "
+                f"In the copy: {_remaining(run.report)} Open it with: vhdxray {self.output_shown}"
+            )
+            return WriteDone(read_report(image), run.backups, summary, lines)
+        after = run.report if run.report is not None else read_report(image)
+        summary = f"{self.title}: done. {_remaining(after)}"
+        return WriteDone(after, run.backups, summary, lines)
+
+
+# --- proposals ----------------------------------------------------------------------------
+
+
+def _refused(
+    title: str,
+    reason: str,
+    lines: Sequence[str] = (),
+    *,
+    offers: tuple[Offer, ...] = (),
+    notes: tuple[str, ...] = (),
+    details: tuple[object, ...] = (),
+) -> Proposal:
+    return Proposal(
+        Confirmation(
+            title=title,
+            question="",
+            lines=tuple(lines),
+            refusal=reason,
+            offers=offers,
+            notes=notes,
+            details=details,  # type: ignore[arg-type]
+        ),
+        None,
+    )
+
+
+def _copy_offer(host: RepairHost) -> Offer:
+    copy = copy_path(host.image)
+    return Offer(
+        key="c",
+        button="Into a copy",
+        label=f"replay into a new copy, {host.shown_path(copy)}: the original stays untouched",
+        action=REPLAY_COPY_ACTION,
+    )
+
+
+def _replay_offer() -> Offer:
+    return Offer(
+        key="l",
+        button="Replay the log",
+        label="open the log replay (its own confirmation follows)",
+        action=ACTIONS[REPLAY],
+    )
+
+
+def _choice_proposal(
+    host: RepairHost,
+    repair_id: str,
+    *,
+    title: str,
+    reason: str,
+    lines: Sequence[str],
+    choices: Sequence[tuple[str, int, str]],
+    base: Sequence[tuple[str, int]],
+    into_copy: bool,
+) -> Proposal:
+    """A dialog that needs a choice first; each choice's own lines (the ones the other
+    choices do not share) are its consequences."""
+    from vhdxray.core.repair import Repair
+
+    planned: list[list[str]] = []
+    for option, value, _label in choices:
+        chosen = (*((k, v) for k, v in base if k != option), (option, value))
+        item = find_item(host.repair_plan(_options(chosen, into_copy)), repair_id)
+        if item is None:
+            planned.append(["(nothing left to repair with this choice)"])
+        elif isinstance(item, Repair):
+            planned.append(list(item.lines))
+        else:
+            planned.append([f"Refused with this choice: {item.reason}"])
+    common = set.intersection(*(set(p) for p in planned)) if len(planned) > 1 else set()
+    offers = []
+    for (option, value, label), lines_of in zip(choices, planned, strict=True):
+        chosen = (*((k, v) for k, v in base if k != option), (option, value))
+        if option == "from_slot":
+            lines_of = [*lines_of, f"Afterwards header {value} is current."]
+        offers.append(
+            Offer(
+                key=str(value),
+                button=f"{CHOICE_WORDS.get(option, option)} {value}",
+                label=label,
+                action=action_for(repair_id, into_copy=into_copy),
+                options=tuple(sorted(chosen)),
+                lines=tuple(line for line in lines_of if line not in common),
+            )
+        )
+    return Proposal(
+        Confirmation(
+            title=title,
+            question="",
+            lines=tuple(lines),
+            refusal=reason,
+            choice_needed=True,
+            offers=tuple(offers),
+            notes=tuple(
+                f"On the command line: vhdxray repair {CLI_FLAGS[option]} N IMAGE."
+                for option in dict.fromkeys(c[0] for c in choices)
+                if option in CLI_FLAGS
+            ),
+        ),
+        None,
+    )
+
+
+def _slot_text(report: Report, slot: int) -> str:
+    assert report.headers is not None
+    h = report.headers[slot - 1]
+    return (
+        f"header {h.slot}: sequence {h.sequence_number}, DataWriteGuid {h.data_write_guid}, "
+        f"LogGuid {h.log_guid}"
+    )
+
+
+def _identical_headers_choice(
+    host: RepairHost, title: str, base: Sequence[tuple[str, int]], into_copy: bool
+) -> Proposal:
+    """Byte-identical headers with equal sequence numbers (Disk2VHD): the planner would
+    rebuild from slot 1; the app lets the user pick the slot, saying what it changes."""
+    report = host.report
+    assert report.headers is not None and report.header_choice is not None
+    seq = report.headers[0].sequence_number
+    reason = (
+        f"No header is current: both slots are valid and byte-identical with sequence number "
+        f"{seq} (Disk2VHD writes them so); the spec then defines no current header. Choose the "
+        "slot to rebuild both headers from. The two are identical, so the new headers carry "
+        "the same fields either way: the choice decides which slot is written first and which "
+        "one ends up current."
+    )
+    lines = [_slot_text(report, h.slot) for h in report.headers]
+    choices = [
+        ("from_slot", h.slot, f"rebuild both headers from header {h.slot}")
+        for h in report.headers
+        if h.valid
+    ]
+    return _choice_proposal(
+        host,
+        HEADERS,
+        title=title,
+        reason=reason,
+        lines=lines,
+        choices=choices,
+        base=base,
+        into_copy=into_copy,
+    )
+
+
+def propose_repair(
+    host: RepairHost,
+    repair_id: str,
+    *,
+    options: Sequence[tuple[str, int]] = (),
+    into_copy: bool = False,
+) -> Proposal:
+    """The dialog (and job) for the repair ``repair_id`` of the image as loaded now."""
+    from vhdxray.core.repair import Repair
+
+    plan = host.repair_plan(_options(options, into_copy))
+    item = find_item(plan, repair_id)
+    if item is None:
+        return _refused(
+            "Repair",
+            "nothing to repair here: the image (as loaded) does not need this repair; reload "
+            "(r) if it changed on disk",
+        )
+    title = item.title + (" (into a copy)" if into_copy else "")
+    if not isinstance(item, Repair):
+        if item.choices:
+            return _choice_proposal(
+                host,
+                repair_id,
+                title=title,
+                reason=item.reason,
+                lines=item.lines,
+                choices=[(c.option, c.value, c.label) for c in item.choices],
+                base=options,
+                into_copy=into_copy,
+            )
+        offers = (_copy_offer(host),) if repair_id == REPLAY and not into_copy else ()
+        if repair_id == TRUNCATION and plan.truncation is not None:
+            return _refused(
+                title,
+                item.reason,
+                offers=offers,
+                details=(truncation_renderable(plan.truncation),),
+            )
+        return _refused(title, item.reason, item.lines, offers=offers)
+
+    replay_first = repair_id != REPLAY and find_item(plan, REPLAY) is not None
+    if replay_first:
+        return _refused(
+            title,
+            "a log replay is pending: replay the log first. Nothing else may change before it, "
+            "or the changes it carries would be lost or would overwrite this repair.",
+            item.lines,
+            offers=(_replay_offer(),) if isinstance(find_item(plan, REPLAY), Repair) else (),
+        )
+    choice = host.report.header_choice
+    if (
+        repair_id == HEADERS
+        and not any(k == "from_slot" for k, _ in options)
+        and choice is not None
+        and choice.reason is CurrentReason.EQUAL_IDENTICAL
+    ):
+        return _identical_headers_choice(host, title, options, into_copy)
+
+    lines = list(item.lines)
+    slot = dict(options).get("from_slot")
+    if slot is not None and not any("you chose header" in line for line in lines):
+        lines.insert(0, f"You chose header {slot}: both slots are rebuilt from it.")
+    target = host.image
+    output: Path | None = None
+    if into_copy:
+        output = copy_path(host.image)
+        target = output
+        lines.insert(
+            0,
+            f"First copy the image to the new file {host.shown_path(output)} (sparse; the "
+            f"original, {host.shown_path(host.image)}, is only read and stays untouched). "
+            "Every step below then runs on the copy.",
+        )
+    else:
+        busy = in_use_reason(host.image)
+        if busy is not None:
+            return _refused(title, busy, lines)
+    backups = [host.shown_path(p) for p in predicted_backups(repair_id, plan, target)]
+    details: tuple[object, ...] = ()
+    if repair_id == REPLAY and plan.replay is not None:
+        from rich.console import Group
+
+        from vhdxray.tui.safe_text import plain
+
+        details = (
+            Group(
+                plain(
+                    "Page by page (pending = written now, applied = already holds the logged "
+                    "bytes, superseded = a later descriptor rewrites it):",
+                    "bold",
+                ),
+                replay_pages_table(plan.replay),
+            ),
+        )
+    offers = (_copy_offer(host),) if repair_id == REPLAY and not into_copy else ()
+    confirmation = Confirmation(
+        title=title,
+        question=QUESTIONS.get(repair_id, "Carry out this repair now?"),
+        lines=tuple(lines),
+        backup=backups[0] if len(backups) == 1 else None,
+        backups=tuple(backups) if len(backups) > 1 else (),
+        details=details,  # type: ignore[arg-type]
+        offers=offers,
+    )
+    job = RepairJob(
+        title=item.title,
+        plan=plan,
+        repairs=(item,),
+        output=output,
+        output_shown="" if output is None else host.shown_path(output),
+    )
+    return Proposal(confirmation, job)
+
+
+# --- the menu and the findings ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MenuItem:
+    """One entry of the Repair… menu."""
+
+    action: str  # the action id the app asks about
+    title: str
+    state: str  # "repair", "choice", "refused"
+    lines: tuple[str, ...]  # a short explanation
+
+
+def menu_items(plan: RepairPlan, copy_plan: RepairPlan | None = None) -> list[MenuItem]:
+    """The repairs in the order they should run, the replay into a copy (``copy_plan``: the
+    plan with ``into_copy``, which lifts the in-place size limit), then the refusals."""
+    from vhdxray.core.repair import Repair
+
+    copy_item = MenuItem(
+        REPLAY_COPY_ACTION,
+        "Replay the log into a copy",
+        "repair",
+        ("a new file beside the image; the original stays untouched",),
+    )
+    items: list[MenuItem] = []
+    for repair in plan.repairs:
+        fixes = ", ".join(repair.finding_codes) or "-"
+        items.append(MenuItem(action_for(repair.id), repair.title, "repair", (f"fixes: {fixes}",)))
+        if repair.id == REPLAY:
+            items.append(copy_item)
+    for refused in plan.refusals:
+        state = "choice" if refused.choices else "refused"
+        items.append(MenuItem(action_for(refused.id), refused.title, state, (refused.reason,)))
+        copy_works = copy_plan is not None and isinstance(find_item(copy_plan, REPLAY), Repair)
+        if refused.id == REPLAY and not refused.choices and copy_works:
+            items.append(copy_item)
+    return items
+
+
+def finding_repairs(plan: RepairPlan) -> dict[str, FindingRepair]:
+    """Finding code -> what the findings view says about its repair."""
+    from vhdxray.core.repair import Repair
+
+    out: dict[str, FindingRepair] = {}
+    for finding in plan.report.findings:
+        item = plan.for_finding(finding.code)
+        if item is None or finding.code in out:
+            continue
+        if isinstance(item, Repair):
+            out[finding.code] = FindingRepair(item.title, "repair")
+        elif item.choices:
+            out[finding.code] = FindingRepair(item.title, "choice")
+        else:
+            out[finding.code] = FindingRepair(item.title, "refused", item.reason)
+    return out
+
+
+__all__ = [
+    "ACTIONS",
+    "BACKUP_OPERATIONS",
+    "CLEAR_LOG_GUID",
+    "HEADERS",
+    "REGION_TABLE",
+    "REPLAY",
+    "REPLAY_COPY_ACTION",
+    "TRUNCATION",
+    "MenuItem",
+    "RepairJob",
+    "copy_path",
+    "finding_repairs",
+    "menu_items",
+    "predicted_backups",
+    "propose_repair",
+]

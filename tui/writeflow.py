@@ -1,0 +1,76 @@
+"""The pieces every write in the app shares: what a confirmed write runs (:class:`Job`), what
+the dialog shows with it (:class:`Proposal`), and what a finished write hands back
+(:class:`WriteDone`). Imports no writing code: that is loaded when a write is confirmed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from vhdxray.core.reader import Report
+from vhdxray.tui.screens.confirm import Confirmation
+
+if TYPE_CHECKING:
+    from vhdxray.core.repair import RepairRun
+
+Progress = Callable[[str], None]  # "what is being written now", from the worker thread
+
+
+@dataclass(frozen=True, slots=True)
+class WriteDone:
+    """What a finished write action hands back to the app."""
+
+    report: Report  # the image shown in the app, as re-read after the write
+    backups: tuple[Path, ...]  # every backup file written, oldest first
+    summary: str  # one plain-words sentence on the new state
+    lines: tuple[str, ...] = ()  # what each step did
+
+    @property
+    def backup_path(self) -> Path | None:
+        """The (last) backup; the header update writes exactly one."""
+        return self.backups[-1] if self.backups else None
+
+
+class Job(Protocol):
+    """A confirmed write: blocking, run in a worker thread."""
+
+    @property
+    def title(self) -> str: ...
+
+    def run(self, image: Path, progress: Progress) -> WriteDone: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """The dialog for one write, and what ``y`` runs (None: refused, or a choice comes first)."""
+
+    confirmation: Confirmation
+    job: Job | None
+
+
+class RepairRunFailed(Exception):
+    """A repair stopped (refused or failed); ``run`` holds every backup written before."""
+
+    def __init__(self, run: RepairRun, copy: Path | None = None) -> None:
+        super().__init__(str(run.error))
+        self.run = run
+        self.copy = copy
+
+
+def in_use_reason(path: Path) -> str | None:
+    """Why the image cannot be written now (held by QEMU or another vhdxray, no permission)."""
+    from vhdxray.core.locking import image_in_use
+
+    reason = image_in_use(path)
+    if reason is not None:
+        return reason
+    if not os.access(path, os.W_OK):
+        return f"you do not have permission to write to {path}"
+    return None
+
+
+__all__ = ["Job", "Progress", "Proposal", "RepairRunFailed", "WriteDone", "in_use_reason"]
