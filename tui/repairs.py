@@ -75,6 +75,7 @@ CHOICE_WORDS: Final = {"from_slot": "Header", "region_table_from": "Copy"}
 CLI_FLAGS: Final = {"from_slot": "--from-slot", "region_table_from": "--region-table-from"}
 
 COPY_SUFFIX: Final = ".replayed"
+MAX_CHOICE_LINES: Final = 3  # a choice's own lines shown under it; its confirmation has all
 
 
 class RepairHost(Protocol):
@@ -239,6 +240,16 @@ def _replay_offer() -> Offer:
     )
 
 
+def _consequences(lines: list[str]) -> list[str]:
+    """At most :data:`MAX_CHOICE_LINES` of a choice's own lines, in their order, those that
+    say what is chosen or lost first."""
+    key = ("chose", "lost", "will now use")
+    first = [n for n, line in enumerate(lines) if any(k in line for k in key)]
+    rest = [n for n in range(len(lines)) if n not in first]
+    keep = sorted((first + rest)[:MAX_CHOICE_LINES])
+    return [lines[n] for n in keep]
+
+
 def _choice_proposal(
     host: RepairHost,
     repair_id: str,
@@ -268,8 +279,9 @@ def _choice_proposal(
     offers = []
     for (option, value, label), lines_of in zip(choices, planned, strict=True):
         chosen = (*((k, v) for k, v in base if k != option), (option, value))
+        lines_of = _consequences([line for line in lines_of if line not in common])
         if option == "from_slot":
-            lines_of = [*lines_of, f"Afterwards header {value} is current."]
+            lines_of.append(f"Afterwards header {value} is current.")
         offers.append(
             Offer(
                 key=str(value),
@@ -277,7 +289,7 @@ def _choice_proposal(
                 label=label,
                 action=action_for(repair_id, into_copy=into_copy),
                 options=tuple(sorted(chosen)),
-                lines=tuple(line for line in lines_of if line not in common),
+                lines=tuple(lines_of),
             )
         )
     return Proposal(
@@ -435,6 +447,10 @@ def propose_repair(
                 replay_pages_table(plan.replay),
             ),
         )
+    details_at: int | None = None
+    if details and plan.replay is not None:  # the pages right after the replay's summary
+        summary = plan.replay.describe()
+        details_at = lines.index(summary[-1]) + 1 if summary[-1] in lines else None
     offers = (_copy_offer(host),) if repair_id == REPLAY and not into_copy else ()
     confirmation = Confirmation(
         title=title,
@@ -443,6 +459,7 @@ def propose_repair(
         backup=backups[0] if len(backups) == 1 else None,
         backups=tuple(backups) if len(backups) > 1 else (),
         details=details,  # type: ignore[arg-type]
+        details_at=details_at,
         offers=offers,
     )
     job = RepairJob(

@@ -53,6 +53,7 @@ class Confirmation:
     details: tuple[RenderableType, ...] = ()  # e.g. the log replay's page-by-page preview
     offers: tuple[Offer, ...] = ()  # other keys (see Offer)
     choice_needed: bool = False  # with ``refusal``: nothing is written until a choice is made
+    details_at: int | None = None  # show ``details`` after this many lines (None: after all)
 
     @property
     def refused(self) -> bool:
@@ -76,8 +77,8 @@ def _offers_table(offers: tuple[Offer, ...]) -> Table:
     table.add_column(overflow="fold")
     for offer in offers:
         table.add_row(plain(offer.key, "bold reverse"), safe(offer.label, "bold"))
-        for line in offer.lines:
-            table.add_row(plain(""), join("  ", safe(line)))
+        if offer.lines:
+            table.add_row(plain(""), hanging(offer.lines))
     return table
 
 
@@ -111,9 +112,13 @@ def confirmation_body(c: Confirmation) -> Group:
             parts += [plain(""), detail]
     else:
         parts.append(plain("vhdxray will write exactly this:", "bold"))
-        parts.append(hanging(c.lines))
+        at = len(c.lines) if c.details_at is None else c.details_at
+        if c.lines[:at]:
+            parts.append(hanging(c.lines[:at]))
         for detail in c.details:
-            parts += [plain(""), detail]
+            parts += [plain(""), detail, plain("")] if at < len(c.lines) else [plain(""), detail]
+        if c.lines[at:]:
+            parts.append(hanging(c.lines[at:]))
         if c.backup is not None:
             parts.append(plain(""))
             parts.append(plain("Backup of the bytes to be overwritten, written first:", "bold"))
