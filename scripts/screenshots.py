@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from textual.pilot import Pilot  # noqa: E402
 from textual.worker import WorkerCancelled, WorkerFailed  # noqa: E402
 
-from tests import imagefiles  # noqa: E402
+from tests import damage, imagefiles  # noqa: E402
 from tests.tui.helpers import (  # noqa: E402
     HOSTILE_CREATOR,
     fixed_backup_name,
@@ -34,9 +35,12 @@ from tests.tui.helpers import (  # noqa: E402
     make_image,
     rebind_everywhere,
 )
+from vhdxray.core.create import CreateOptions, create_image  # noqa: E402
+from vhdxray.core.layout import MiB  # noqa: E402
 from vhdxray.tui.app import VhdxrayApp  # noqa: E402
 
 SIZE = (120, 40)
+UNKNOWN_REGION = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
 
 Steps = Callable[[Pilot[int]], Awaitable[None]]
 
@@ -61,10 +65,18 @@ async def _update(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def _replay(pilot: Pilot[int]) -> None:
+    await pilot.press("l", "y")
+    await pilot.pause()
+    with suppress(WorkerFailed, WorkerCancelled):
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 @dataclass(frozen=True)
 class Shot:
     name: str
-    image: str  # "bad-slot", "clean", "hostile", "mbr", or a real image name
+    image: str  # "bad-slot", "clean", "hostile", "mbr", "regions-differ", "cut", or a real one
     display: str
     steps: Steps = _nothing
 
@@ -84,6 +96,13 @@ SHOTS = (
     Shot("not-vhdx", "mbr", "disk.img"),
     Shot("hostile-creator", "hostile", "hostile.vhdx"),
     Shot("help", "clean", "clean.vhdx", _press("question_mark")),
+    Shot("repair-menu", "discutils-log-replay", "vhdx-log-replay.vhdx", _press("R")),
+    Shot("confirm-replay", "discutils-log-replay", "vhdx-log-replay.vhdx", _press("l")),
+    Shot("after-replay", "discutils-log-replay", "vhdx-log-replay.vhdx", _replay),
+    Shot("findings-repairs", "discutils-log-replay", "vhdx-log-replay.vhdx", _press("6")),
+    Shot("choose-region-copy", "regions-differ", "regions.vhdx", _press("R", "1")),
+    Shot("choose-header-slot", "qemu-disk2vhd", "test-disk2vhd.vhdx", _press("R", "1")),
+    Shot("truncation-map", "cut", "cut.vhdx", _press("5")),
 )
 
 
@@ -102,6 +121,19 @@ def _image(kind: str, folder: Path, cache: Path) -> Path | None:
         return make_image(folder / "clean.vhdx")
     if kind == "hostile":
         return make_image(folder / "hostile.vhdx", creator=HOSTILE_CREATOR)
+    if kind == "regions-differ":  # both copies valid, copy 2 lists one more region
+        image = make_image(folder / "regions.vhdx")
+        damage.set_region_count(image, 2, 3, fix_crc=False)
+        damage.set_region_entry(
+            image, 2, 2, guid=UNKNOWN_REGION, file_offset=4 * MiB, length=MiB, required=0
+        )
+        return image
+    if kind == "cut":  # 8 blocks of data, the last 2.5 MiB of the file missing
+        data = [(b * MiB, bytes([0x10 + b]) * MiB) for b in range(8)]
+        opts = CreateOptions(virtual_size=64 * MiB, block_size=MiB, creator="vhdxray test")
+        image = create_image(folder / "cut.vhdx", opts, data=data)
+        damage.truncate(image, image.stat().st_size - 2 * MiB - 512 * 1024)
+        return image
     if kind == "mbr":
         data = bytearray(1 << 20)
         data[446 + 4] = 0x83
