@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -717,3 +718,30 @@ def test_menu_offers_the_copy_when_in_place_is_too_big(
     items = repairs.menu_items(plan, plan_repairs(report, RepairOptions(into_copy=True)))
     assert [i.action for i in items] == ["replay-log", "replay-log-copy"]
     assert items[0].state == "refused"
+
+
+def test_first_paint_plans_nothing(tmp_path: Path) -> None:
+    """Up to the first frame the app neither plans repairs nor loads any writing code; the
+    planner runs when a view that shows its results is opened."""
+    image = create_image(tmp_path / "p.vhdx", CreateOptions(virtual_size=64 * MiB, block_size=MiB))
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from vhdxray.tui.app import VhdxrayApp\n"
+        "WATCH = ('vhdxray.core.repair', 'vhdxray.core.writer', 'vhdxray.core.truncation')\n"
+        "class Probe(VhdxrayApp):\n"
+        "    def on_ready(self):\n"
+        "        print([m for m in WATCH if m in sys.modules])\n"
+        "        self.screen.action_view('log')\n"
+        "        self.call_after_refresh(self.done)\n"
+        "    def done(self):\n"
+        "        print([m for m in WATCH if m in sys.modules])\n"
+        "        self.exit()\n"
+        "Probe(Path(sys.argv[1])).run(headless=True, size=(120, 40))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(image)], capture_output=True, text=True, check=True
+    )
+    before, after = done.stdout.strip().splitlines()[-2:]
+    assert before == "[]"
+    assert "vhdxray.core.repair" in after
