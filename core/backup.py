@@ -56,6 +56,19 @@ def backup_name(image: Path, operation: str) -> str:
     return f"{image.name}.vhdxray-backup-{operation}-{stamp}-{os.getpid()}.json"
 
 
+def free_backup_path(image: Path, operation: str, backup_dir: Path | None = None) -> Path:
+    """Where a backup of ``operation`` on ``image`` goes now: ``operation``, or
+    ``operation-2``, ``-3``... when a file of that name exists already (names carry the time
+    to the second, and the steps of one repair come that fast)."""
+    directory = backup_dir if backup_dir is not None else image.resolve().parent
+    name = operation
+    for n in range(2, 1000):
+        if not (directory / backup_name(image, name)).exists():
+            break
+        name = f"{operation}-{n}"
+    return directory / backup_name(image, name)
+
+
 def write_backup(
     image: Path,
     *,
@@ -66,8 +79,8 @@ def write_backup(
     backup_dir: Path | None = None,
 ) -> Path:
     """Write and fsync the backup; return its path. Raise BackupError when impossible."""
-    directory = backup_dir if backup_dir is not None else image.resolve().parent
-    path = directory / backup_name(image, operation)
+    path = free_backup_path(image, operation, backup_dir)
+    directory = path.parent
     doc = {
         "format": FORMAT,
         "version": VERSION,

@@ -68,6 +68,13 @@ REGION_TABLE: Final = "region.table"
 HEADERS: Final = "header.update"
 TRUNCATION: Final = "truncation"
 ORDER: Final = (REPLAY, CLEAR_LOG_GUID, REGION_TABLE, HEADERS)
+BACKUP_OPERATIONS: Final = {
+    # The backup files each repair writes, in order (one per step; see backup.backup_name).
+    REPLAY: ("replay-headers", "log-replay", "replay-clear-log-guid"),
+    CLEAR_LOG_GUID: ("clear-log-guid",),
+    REGION_TABLE: ("region-table-headers", "region-table"),
+    HEADERS: ("update-headers",),
+}
 
 # Header findings a header update resolves.
 _HEADER_CODES: Final = (

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vhdxray.core.backup import BackupError, BackupRange, backup_name, write_backup
+from vhdxray.core.backup import BackupError, BackupRange, write_backup
 from vhdxray.core.fileio import pread_exact, pwrite_all
 from vhdxray.core.locking import LockUnavailable, lock_image
 
@@ -120,7 +120,7 @@ def execute(
         try:
             backup_path = write_backup(
                 image,
-                operation=_free_operation(image, plan.operation, backup_dir),
+                operation=plan.operation,
                 ranges=ranges,
                 size_before=size_before,
                 size_after=_size_after(size_before, plan),
@@ -165,18 +165,6 @@ def execute(
         )
     finally:
         os.close(fd)
-
-
-def _free_operation(image: Path, operation: str, backup_dir: str | os.PathLike[str] | None) -> str:
-    """``operation``, or ``operation-2``, ``-3``... when a backup file of that name exists
-    already (backups are named to the second: the steps of one repair come that fast)."""
-    directory = Path(backup_dir) if backup_dir is not None else image.resolve().parent
-    name = operation
-    for n in range(2, 1000):
-        if not (directory / backup_name(image, name)).exists():
-            break
-        name = f"{operation}-{n}"
-    return name
 
 
 def _size_after(size_before: int, plan: WritePlan) -> int:

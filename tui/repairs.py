@@ -57,12 +57,6 @@ REPLAY_COPY_ACTION: Final = "replay-log-copy"
 
 # The backup each step of a repair writes, by the operation name in its file name, in order
 # (vhdxray.core.replay / repair / regionrepair). A test checks them against the real files.
-BACKUP_OPERATIONS: Final = {
-    REPLAY: ("replay-headers", "log-replay", "replay-clear-log-guid"),
-    CLEAR_LOG_GUID: ("clear-log-guid",),
-    REGION_TABLE: ("region-table-headers", "region-table"),
-    HEADERS: ("update-headers",),
-}
 
 QUESTIONS: Final = {
     REPLAY: "Replay the log now?",
@@ -133,20 +127,12 @@ def predicted_backups(repair_id: str, plan: RepairPlan, target: Path) -> list[Pa
     """The backup files the repair will write on ``target``, in order (the writer's names:
     an operation whose file exists already gets ``-2``, ``-3``...)."""
     from vhdxray.core import backup
+    from vhdxray.core.repair import BACKUP_OPERATIONS
 
     operations = list(BACKUP_OPERATIONS.get(repair_id, ()))
     if repair_id == REPLAY and plan.replay is not None and plan.replay.state != "pending":
         operations.remove("log-replay")  # every page holds its bytes: nothing to write
-    folder = target.resolve().parent
-    out: list[Path] = []
-    for operation in operations:
-        name = operation
-        for n in range(2, 1000):
-            if not (folder / backup.backup_name(target, name)).exists():
-                break
-            name = f"{operation}-{n}"
-        out.append(folder / backup.backup_name(target, name))
-    return out
+    return [backup.free_backup_path(target, operation) for operation in operations]
 
 
 def _remaining(report: Report | None) -> str:
@@ -531,7 +517,6 @@ def finding_repairs(plan: RepairPlan) -> dict[str, FindingRepair]:
 
 __all__ = [
     "ACTIONS",
-    "BACKUP_OPERATIONS",
     "CLEAR_LOG_GUID",
     "HEADERS",
     "REGION_TABLE",

@@ -142,7 +142,7 @@ def test_repair_ids_match_the_planner() -> None:
     assert repairs.REGION_TABLE == core_repair.REGION_TABLE
     assert repairs.HEADERS == core_repair.HEADERS
     assert repairs.TRUNCATION == core_repair.TRUNCATION
-    assert set(repairs.BACKUP_OPERATIONS) == set(core_repair.ORDER)
+    assert set(core_repair.BACKUP_OPERATIONS) == set(core_repair.ORDER)
 
 
 # --- log replay -----------------------------------------------------------------------------
