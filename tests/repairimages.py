@@ -120,6 +120,13 @@ def make_pending_image(qemu_image_factory: object, *, name: str = "pending.vhdx"
     LastFileOffset is 2 MiB beyond the file: the replay must grow it.
     """
     assert callable(qemu_image_factory)
+    return add_pending_log(make_data_image(qemu_image_factory, name=name))
+
+
+def make_data_image(qemu_image_factory: object, *, name: str = "qemu.vhdx") -> Path:
+    """64 MiB qemu-img image, 1 MiB blocks, data in blocks 1 (0x5a) and 4 (0x11) written by
+    qemu-io (QEMU allocates them at file offsets 8 and 9 MiB)."""
+    assert callable(qemu_image_factory)
     path: Path = qemu_image_factory("64M", "block_size=1M", name=name)
     subprocess.run(
         [
@@ -135,7 +142,7 @@ def make_pending_image(qemu_image_factory: object, *, name: str = "pending.vhdx"
         check=True,
         capture_output=True,
     )
-    return add_pending_log(path)
+    return path
 
 
 def add_pending_log(path: Path, guid: uuid.UUID = GUID) -> PendingImage:

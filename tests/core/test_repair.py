@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -52,22 +51,7 @@ def plan_of(path: Path, **options: object) -> tuple[list[str], list[Refused]]:
 def data_image(qemu_image: Callable[..., Path]) -> Path:
     """64 MiB, 1 MiB blocks; data in blocks 1 (0x5a) and 4 (0x11); blocks at 8 and 9 MiB."""
     require("qemu-io", "qemu-utils")
-    path = qemu_image("64M", "block_size=1M")
-    subprocess.run(
-        [
-            "qemu-io",
-            "-f",
-            "vhdx",
-            "-c",
-            "write -P 0x5a 1M 1M",
-            "-c",
-            "write -P 0x11 4M 1M",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return path
+    return ri.make_data_image(qemu_image)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,22 +48,7 @@ pytestmark = pytest.mark.usefixtures("fixed_backup_name")
 def data_image(qemu_image: Callable[..., Path]) -> Path:
     """64 MiB qemu-img image, 1 MiB blocks, data in blocks 1 (0x5a) and 4 (0x11)."""
     require("qemu-io", "qemu-utils")
-    path = qemu_image("64M", "block_size=1M")
-    subprocess.run(
-        [
-            "qemu-io",
-            "-f",
-            "vhdx",
-            "-c",
-            "write -P 0x5a 1M 1M",
-            "-c",
-            "write -P 0x11 4M 1M",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return path
+    return ri.make_data_image(qemu_image)
 
 
 def add_unknown_region(path: Path, copy: int) -> None:
