@@ -227,9 +227,7 @@ def differing_fields(h1: Header, h2: Header) -> tuple[str, ...]:
     return tuple(n for n in names if getattr(h1, n) != getattr(h2, n))
 
 
-def check_headers(
-    headers: tuple[Header, Header], choice: HeaderChoice, file_size: int
-) -> list[Finding]:
+def check_headers(headers: tuple[Header, Header], choice: HeaderChoice) -> list[Finding]:
     """Findings about both slots and about the header that describes the file."""
     findings: list[Finding] = []
     for h in headers:

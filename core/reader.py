@@ -151,7 +151,7 @@ def _read(source: ImageSource, name: str) -> Report:
         )
 
     choice = choose_current(*headers)
-    findings += check_headers(headers, choice, size)
+    findings += check_headers(headers, choice)
     active = choose_active(tables)
     findings += check_region_tables(tables, active, size)
     report_args: dict[str, object] = {
