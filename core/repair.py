@@ -41,6 +41,14 @@ from vhdxray.core.regionrepair import (
     plan_region_repair,
     run_region_repair,
 )
+from vhdxray.core.repairids import (
+    CLEAR_LOG_GUID,
+    HEADERS,
+    ORDER,
+    REGION_TABLE,
+    REPLAY,
+    TRUNCATION,
+)
 from vhdxray.core.replay import (
     MAX_ZEROED_DATA,
     ReplayFailed,
@@ -61,20 +69,6 @@ from vhdxray.core.update import (
     run_header_update,
 )
 from vhdxray.core.writer import WriteFailed, WriteHooks, WriteRefused
-
-REPLAY: Final = "log.replay"
-CLEAR_LOG_GUID: Final = "log.clear_stale_guid"
-REGION_TABLE: Final = "region.table"
-HEADERS: Final = "header.update"
-TRUNCATION: Final = "truncation"
-ORDER: Final = (REPLAY, CLEAR_LOG_GUID, REGION_TABLE, HEADERS)
-BACKUP_OPERATIONS: Final = {
-    # The backup files each repair writes, in order (one per step; see backup.backup_name).
-    REPLAY: ("replay-headers", "log-replay", "replay-clear-log-guid"),
-    CLEAR_LOG_GUID: ("clear-log-guid",),
-    REGION_TABLE: ("region-table-headers", "region-table"),
-    HEADERS: ("update-headers",),
-}
 
 # Header findings a header update resolves.
 _HEADER_CODES: Final = (

@@ -30,6 +30,14 @@ from typing import TYPE_CHECKING, Final, Protocol
 from vhdxray.core.findings import Severity
 from vhdxray.core.header import CurrentReason
 from vhdxray.core.reader import Report, read_report
+from vhdxray.core.repairids import (
+    BACKUP_OPERATIONS,
+    CLEAR_LOG_GUID,
+    HEADERS,
+    REGION_TABLE,
+    REPLAY,
+    TRUNCATION,
+)
 from vhdxray.tui.screens.confirm import Confirmation, Offer
 from vhdxray.tui.widgets.findings import FindingRepair
 from vhdxray.tui.widgets.repairviews import replay_pages_table, truncation_renderable
@@ -38,12 +46,6 @@ from vhdxray.tui.writeflow import Progress, Proposal, RepairRunFailed, WriteDone
 if TYPE_CHECKING:
     from vhdxray.core.repair import Refused, Repair, RepairOptions, RepairPlan
 
-# The planner's stable repair ids (vhdxray.core.repair; a test checks they match).
-REPLAY: Final = "log.replay"
-CLEAR_LOG_GUID: Final = "log.clear_stale_guid"
-REGION_TABLE: Final = "region.table"
-HEADERS: Final = "header.update"
-TRUNCATION: Final = "truncation"
 
 # The app's action id for each repair (Footer key, palette, menu), and the replay into a copy.
 ACTIONS: Final = {
@@ -54,9 +56,6 @@ ACTIONS: Final = {
     TRUNCATION: "truncation-map",
 }
 REPLAY_COPY_ACTION: Final = "replay-log-copy"
-
-# The backup each step of a repair writes, by the operation name in its file name, in order
-# (vhdxray.core.replay / repair / regionrepair). A test checks them against the real files.
 
 QUESTIONS: Final = {
     REPLAY: "Replay the log now?",
@@ -127,7 +126,6 @@ def predicted_backups(repair_id: str, plan: RepairPlan, target: Path) -> list[Pa
     """The backup files the repair will write on ``target``, in order (the writer's names:
     an operation whose file exists already gets ``-2``, ``-3``...)."""
     from vhdxray.core import backup
-    from vhdxray.core.repair import BACKUP_OPERATIONS
 
     operations = list(BACKUP_OPERATIONS.get(repair_id, ()))
     if repair_id == REPLAY and plan.replay is not None and plan.replay.state != "pending":
