@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vhdxray.core.fileio import fsync_dir, write_all
+from vhdxray.core.fileio import create_new, fsync_dir, write_all
 
 FORMAT = "vhdxray-backup"
 VERSION = 1
@@ -102,7 +102,7 @@ def write_backup(
     }
     payload = json.dumps(doc, indent=1).encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        fd = create_new(path, 0o600)
     except OSError as exc:
         raise BackupError(
             f"cannot create the backup file {path}: {exc.strerror or exc} "

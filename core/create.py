@@ -18,7 +18,7 @@ from pathlib import Path
 from vhdxray import __version__
 from vhdxray.core import layout
 from vhdxray.core.bat import BatGeometry, bat_geometry, payload_index
-from vhdxray.core.fileio import pwrite_all
+from vhdxray.core.fileio import create_new, fsync_dir, pwrite_all
 from vhdxray.core.guid import new_guid
 from vhdxray.core.header import serialise_header
 from vhdxray.core.identifier import serialise_identifier
@@ -132,7 +132,7 @@ def _layout_blocks(
 
 def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        fd = create_new(path)
     except FileExistsError as exc:
         raise CreateError(f"{path} already exists; vhdxray create never overwrites") from exc
     except OSError as exc:
@@ -147,6 +147,7 @@ def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
         path.unlink(missing_ok=True)
         raise CreateError(f"writing {path} failed: {exc.strerror or exc}") from exc
     os.close(fd)
+    fsync_dir(path.resolve().parent)  # the new name is durable too
 
 
 def _assemble(

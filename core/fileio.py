@@ -10,6 +10,11 @@ from __future__ import annotations
 import os
 
 
+def create_new(path: str | os.PathLike[str], mode: int = 0o644) -> int:
+    """Open a new file for writing; raise FileExistsError rather than touch an existing one."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+
+
 def pread_exact(fd: int, offset: int, length: int) -> bytes:
     """Up to ``length`` bytes at ``offset`` (fewer only at end of file)."""
     chunks: list[bytes] = []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from vhdxray.core import layout
-from vhdxray.core.fileio import fsync_dir, pread_exact, pwrite_all
+from vhdxray.core.fileio import create_new, fsync_dir, pread_exact, pwrite_all
 
 CHUNK: Final = layout.MiB
 ZERO_CHUNK: Final = bytes(CHUNK)
@@ -103,11 +103,7 @@ def copy_image(
         raise CopyError(f"cannot open {src_path}: {exc.strerror or exc}") from exc
     try:
         try:
-            dst = os.open(
-                dst_path,
-                os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                0o644,
-            )
+            dst = create_new(dst_path)
         except FileExistsError as exc:
             raise CopyError(f"{dst_path} already exists; vhdxray never overwrites it") from exc
         except OSError as exc:
