@@ -33,7 +33,7 @@ START, END = "<!-- bench_check:start -->", "<!-- bench_check:end -->"
 
 ANALYSIS = r"""
 import statistics, sys, time
-from vhdxray.core.reader import read_report
+from vhdxray.core.analysis.reader import read_report
 path = sys.argv[1]
 read_report(path)
 samples = []

@@ -177,7 +177,7 @@ def reference(image: Path, runs: int) -> tuple[list[float], list[float]]:
             env=clean_env(),
         )
         imports.append(float(out.stdout))
-    from vhdxray.core.reader import read_report
+    from vhdxray.core.analysis.reader import read_report
 
     for _ in range(runs):
         start = time.perf_counter()

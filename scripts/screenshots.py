@@ -35,8 +35,8 @@ from tests.tui.helpers import (  # noqa: E402
     make_image,
     rebind_everywhere,
 )
-from vhdxray.core.create import CreateOptions, create_image  # noqa: E402
-from vhdxray.core.layout import MiB  # noqa: E402
+from vhdxray.core.format.layout import MiB  # noqa: E402
+from vhdxray.core.write.create import CreateOptions, create_image  # noqa: E402
 from vhdxray.tui.app import VhdxrayApp  # noqa: E402
 
 SIZE = (120, 40)
@@ -108,7 +108,7 @@ SHOTS = (
 
 def _deterministic() -> None:
     """What the snapshot tests' fixtures do: fixed GUIDs and backup names. (Run before each
-    state; the original functions stay reachable through vhdxray.core.guid/backup.)"""
+    state; the original functions stay reachable through vhdxray.core.format.guid/backup.)"""
     rebind_everywhere("new_guid", guid_sequence())
     rebind_everywhere("backup_name", fixed_backup_name)
 

@@ -10,8 +10,8 @@ import struct
 import uuid
 from pathlib import Path
 
-from vhdxray.core import layout
-from vhdxray.core.checksum import checksum_with_field_zeroed
+from vhdxray.core.format import layout
+from vhdxray.core.format.checksum import checksum_with_field_zeroed
 
 HEADER_FIELDS = {
     # name: (offset, struct format)

@@ -28,13 +28,13 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_core_never_imports_the_ui() -> None:
     code = (
-        "import sys, vhdxray.core.reader, vhdxray.core.update, vhdxray.core.jsonout, "
-        "vhdxray.core.create, vhdxray.core.verdict;"
+        "import sys, vhdxray.core.analysis.reader, vhdxray.core.write.update, "
+        "vhdxray.core.analysis.jsonout, vhdxray.core.write.create, vhdxray.core.analysis.verdict;"
         "print([m for m in ('textual', 'rich') if m in sys.modules])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
-    for path in (ROOT / "core").glob("*.py"):
+    for path in (ROOT / "core").rglob("*.py"):
         text = path.read_text()
         assert not re.search(r"^\s*(from|import) (textual|rich)\b", text, re.M), path
 
@@ -72,7 +72,7 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
 def test_finding_codes_are_stable_dotted_names() -> None:
     seen = 0
-    for path in (ROOT / "core").glob("*.py"):
+    for path in (ROOT / "core").rglob("*.py"):
         for match in FINDING.finditer(path.read_text()):
             code = re.sub(r"\{[^}]*\}", "x", match.group(1))
             assert CODE.match(code), f"{path.name}: {match.group(1)!r}"
@@ -82,7 +82,11 @@ def test_finding_codes_are_stable_dotted_names() -> None:
 
 def test_core_imports_without_posix_only_modules() -> None:
     """Windows has no fcntl, termios, pwd or resource: every core module must still import."""
-    modules = sorted(p.stem for p in (ROOT / "core").glob("*.py") if p.stem != "__init__")
+    modules = sorted(
+        ".".join(p.relative_to(ROOT / "core").with_suffix("").parts)
+        for p in (ROOT / "core").rglob("*.py")
+        if p.stem != "__init__"
+    )
     code = (
         "import sys\n"
         "for name in ('fcntl', 'termios', 'pwd', 'grp', 'resource'):\n"

@@ -14,7 +14,7 @@ Every write shares one flow (:meth:`VhdxrayApp.ask`):
    restore commands) are shown; on refusal or failure an error dialog says why and how to
    undo whatever was written, and the image is re-read.
 
-The actions are the header update (``u``) and the repairs of :mod:`vhdxray.core.repair`
+The actions are the header update (``u``) and the repairs of :mod:`vhdxray.core.write.repair`
 (:mod:`vhdxray.tui.repairs`): the log replay (``l``, also into a copy), clearing a stale
 LogGuid, the region-table repair and the header repair; the truncation map is shown, never
 "repaired". The repair planner reads the image, so it runs when the user asks (a key, the
@@ -40,9 +40,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from vhdxray.core.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
-from vhdxray.core.reader import Report, read_report
-from vhdxray.core.verdict import verdict
+from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.analysis.verdict import verdict
+from vhdxray.core.write.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
 from vhdxray.tui import repairs
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen, Offer, hanging
@@ -61,7 +61,7 @@ from vhdxray.tui.writeflow import (
 )
 
 if TYPE_CHECKING:
-    from vhdxray.core.repair import RepairOptions, RepairPlan
+    from vhdxray.core.write.repair import RepairOptions, RepairPlan
 
 P = TypeVar("P")
 
@@ -126,7 +126,7 @@ class WriteAction(Generic[P]):
                 ),
                 None,
             )
-        from vhdxray.core import backup as core_backup
+        from vhdxray.core.write import backup as core_backup
 
         backup = app.image.resolve().parent / core_backup.backup_name(app.image, self.id)
         return Proposal(
@@ -142,7 +142,7 @@ class WriteAction(Generic[P]):
 
 @dataclass(frozen=True, slots=True)
 class RepairAction:
-    """One repair of :mod:`vhdxray.core.repair` (see :mod:`vhdxray.tui.repairs`)."""
+    """One repair of :mod:`vhdxray.core.write.repair` (see :mod:`vhdxray.tui.repairs`)."""
 
     id: str
     key: str | None
@@ -165,7 +165,7 @@ class RepairAction:
             return False
         if self.into_copy:
             return True
-        from vhdxray.core.repair import Repair
+        from vhdxray.core.write.repair import Repair
 
         return isinstance(item, Repair) or bool(item.choices)
 
@@ -176,7 +176,7 @@ class RepairAction:
 
 
 def _update_headers_run(path: Path, plan: HeaderUpdatePlan) -> WriteDone:
-    from vhdxray.core import update  # the writer is loaded on first use, not at start-up
+    from vhdxray.core.write import update  # the writer is loaded on first use, not at start-up
 
     outcome = update.run_header_update(path, plan)
     after = outcome.report
@@ -415,7 +415,7 @@ class VhdxrayApp(App[int]):
 
     def repair_plan(self, options: RepairOptions | None = None) -> RepairPlan:
         """The repair plan of the loaded image (read-only; cached until the image is re-read)."""
-        from vhdxray.core.repair import RepairOptions, plan_repairs
+        from vhdxray.core.write.repair import RepairOptions, plan_repairs
 
         options = RepairOptions() if options is None else options
         if self._plans_for is not self.report:
@@ -514,7 +514,7 @@ class VhdxrayApp(App[int]):
             return
         copy_plan = None
         if any(r.id == repairs.REPLAY for r in plan.refusals):
-            from vhdxray.core.repair import RepairOptions
+            from vhdxray.core.write.repair import RepairOptions
 
             copy_plan = self.repair_plan(RepairOptions(into_copy=True))
         items = repairs.menu_items(plan, copy_plan)
@@ -613,8 +613,8 @@ class VhdxrayApp(App[int]):
         self.write_seconds = time.perf_counter() - self._write_started
 
     def _write_failed(self, error: BaseException) -> None:
-        from vhdxray.core.update import UpdateVerificationFailed
-        from vhdxray.core.writer import WriteFailed, WriteRefused
+        from vhdxray.core.write.update import UpdateVerificationFailed
+        from vhdxray.core.write.writer import WriteFailed, WriteRefused
 
         self.last_error = error
         if isinstance(error, RepairRunFailed):

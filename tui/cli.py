@@ -61,12 +61,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         from vhdxray.tui import cli_repair
 
         return cli_repair.cmd_check_parent(args)
-    from vhdxray.core.findings import has_errors
-    from vhdxray.core.reader import read_report
+    from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.format.findings import has_errors
 
     report = read_report(args.image)
     if args.json:
-        from vhdxray.core.jsonout import report_json
+        from vhdxray.core.analysis.jsonout import report_json
 
         _emit_json(report_json(report))
     else:
@@ -84,15 +84,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_update_headers(args: argparse.Namespace) -> int:
-    from vhdxray.core.locking import image_in_use
-    from vhdxray.core.reader import read_report
-    from vhdxray.core.update import (
+    from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.write.locking import image_in_use
+    from vhdxray.core.write.update import (
         Refusal,
         UpdateVerificationFailed,
         plan_header_update,
         run_header_update,
     )
-    from vhdxray.core.writer import WriteFailed, WriteRefused
+    from vhdxray.core.write.writer import WriteFailed, WriteRefused
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -158,9 +158,9 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from vhdxray.core.backup import BackupError
-    from vhdxray.core.restore import plan_restore, run_restore
-    from vhdxray.core.writer import WriteFailed, WriteRefused
+    from vhdxray.core.write.backup import BackupError
+    from vhdxray.core.write.restore import plan_restore, run_restore
+    from vhdxray.core.write.writer import WriteFailed, WriteRefused
 
     try:
         plan = plan_restore(args.backup, args.image)
@@ -196,7 +196,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from vhdxray.core.create import CreateError, CreateOptions, create_child, create_image
+    from vhdxray.core.write.create import CreateError, CreateOptions, create_child, create_image
 
     try:
         if args.parent is not None:

@@ -1,6 +1,6 @@
 """``vhdxray repair IMAGE`` and ``vhdxray check CHILD --parent PARENT``.
 
-``repair`` plans every repair that applies (:mod:`vhdxray.core.repair`), shows the plan, asks
+``repair`` plans every repair that applies (:mod:`vhdxray.core.write.repair`), shows the plan, asks
 (unless ``--yes``), carries it out in a safe order and prints every backup it made, newest
 first, with the ``vhdxray restore`` line that undoes it. ``--dry-run`` also lists every page a
 log replay would write and whether it already holds its logged bytes.
@@ -11,7 +11,7 @@ chain is not consistent; 1 a write failed part-way (restore the printed backups)
 not a VHDX or cannot be read.
 
 Every string taken from an image (paths in a parent locator, creator) goes through
-:func:`vhdxray.core.text.printable` before it is printed.
+:func:`vhdxray.core.format.text.printable` before it is printed.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vhdxray.core.findings import Severity
+from vhdxray.core.format.findings import Severity
 from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 
 if TYPE_CHECKING:
-    from vhdxray.core.repair import Repair, RepairPlan
+    from vhdxray.core.write.repair import Repair, RepairPlan
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -119,9 +119,9 @@ def _print_backups(backups: tuple[Path, ...]) -> None:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    from vhdxray.core.locking import image_in_use
-    from vhdxray.core.reader import read_report
-    from vhdxray.core.repair import RepairOptions, plan_repairs, run_repairs
+    from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.write.locking import image_in_use
+    from vhdxray.core.write.repair import RepairOptions, plan_repairs, run_repairs
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -230,8 +230,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 def cmd_check_parent(args: argparse.Namespace) -> int:
     """``vhdxray check CHILD --parent PARENT``: 0 consistent, 2 not, 3 unreadable."""
-    from vhdxray.core.chain import check_chain, describe_locator
-    from vhdxray.core.reader import read_report
+    from vhdxray.core.analysis.chain import check_chain, describe_locator
+    from vhdxray.core.analysis.reader import read_report
 
     child = read_report(args.image)
     parent = read_report(args.parent)

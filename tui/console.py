@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from vhdxray.core.text import printable
+from vhdxray.core.format.text import printable
 
 
 def out(text: str) -> None:

@@ -8,8 +8,8 @@ import os
 import struct
 from pathlib import Path
 
-from vhdxray.core import layout
-from vhdxray.core.create import CreateOptions, create_image
+from vhdxray.core.format import layout
+from vhdxray.core.write.create import CreateOptions, create_image
 
 DEMO_SIZE = 256 * layout.MiB
 DEMO_TEXT = b"Hello from the vhdxray demo disk. Header slot 2 of this image is damaged.\n"

@@ -1,6 +1,6 @@
 """The app side of the repairs: each repair the planner offers becomes a dialog and a job.
 
-:func:`propose_repair` turns one repair of a :class:`~vhdxray.core.repair.RepairPlan` into a
+:func:`propose_repair` turns one repair of a :class:`~vhdxray.core.write.repair.RepairPlan` into a
 :class:`~vhdxray.tui.writeflow.Proposal`, following the header update's pattern:
 
 - a repair that applies: exactly what will be written (the planner's lines), what stays, the
@@ -12,11 +12,11 @@
 - a refused repair (the truncation map, a replay that must not be done, the image in use):
   why, and no ``y``.
 
-:class:`RepairJob` runs the confirmed repair through :func:`vhdxray.core.repair.run_repairs`
+:class:`RepairJob` runs the confirmed repair through :func:`vhdxray.core.write.repair.run_repairs`
 (in place, or into a new copy beside the image) in the app's worker thread.
 
 The planner reads the image, so the app plans only when the user asks (a key, a view that
-shows the results); :mod:`vhdxray.core.repair` is imported on first use, never at start-up.
+shows the results); :mod:`vhdxray.core.write.repair` is imported on first use, never at start-up.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
-from vhdxray.core.findings import Severity
-from vhdxray.core.header import CurrentReason
-from vhdxray.core.reader import Report, read_report
-from vhdxray.core.repairids import (
+from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.header import CurrentReason
+from vhdxray.core.write.repairids import (
     BACKUP_OPERATIONS,
     CLEAR_LOG_GUID,
     HEADERS,
@@ -44,7 +44,7 @@ from vhdxray.tui.widgets.repairviews import replay_pages_table, truncation_rende
 from vhdxray.tui.writeflow import Progress, Proposal, RepairRunFailed, WriteDone, in_use_reason
 
 if TYPE_CHECKING:
-    from vhdxray.core.repair import Refused, Repair, RepairOptions, RepairPlan
+    from vhdxray.core.write.repair import Refused, Repair, RepairOptions, RepairPlan
 
 
 # The app's action id for each repair (Footer key, palette, menu), and the replay into a copy.
@@ -83,7 +83,7 @@ class RepairHost(Protocol):
 
 
 def _options(pairs: Sequence[tuple[str, int]], into_copy: bool) -> RepairOptions:
-    from vhdxray.core.repair import RepairOptions
+    from vhdxray.core.write.repair import RepairOptions
 
     values = dict(pairs)
     return RepairOptions(
@@ -125,7 +125,7 @@ def copy_path(image: Path) -> Path:
 def predicted_backups(repair_id: str, plan: RepairPlan, target: Path) -> list[Path]:
     """The backup files the repair will write on ``target``, in order (the writer's names:
     an operation whose file exists already gets ``-2``, ``-3``...)."""
-    from vhdxray.core import backup
+    from vhdxray.core.write import backup
 
     operations = list(BACKUP_OPERATIONS.get(repair_id, ()))
     if repair_id == REPLAY and plan.replay is not None and plan.replay.state != "pending":
@@ -154,7 +154,7 @@ class RepairJob:
     output_shown: str = ""
 
     def run(self, image: Path, progress: Progress) -> WriteDone:
-        from vhdxray.core.repair import run_repairs
+        from vhdxray.core.write.repair import run_repairs
 
         count = len(self.repairs)
 
@@ -247,7 +247,7 @@ def _choice_proposal(
 ) -> Proposal:
     """A dialog that needs a choice first; each choice's own lines (the ones the other
     choices do not share) are its consequences."""
-    from vhdxray.core.repair import Repair
+    from vhdxray.core.write.repair import Repair
 
     planned: list[list[str]] = []
     for option, value, _label in choices:
@@ -344,7 +344,7 @@ def propose_repair(
     into_copy: bool = False,
 ) -> Proposal:
     """The dialog (and job) for the repair ``repair_id`` of the image as loaded now."""
-    from vhdxray.core.repair import Repair
+    from vhdxray.core.write.repair import Repair
 
     plan = host.repair_plan(_options(options, into_copy))
     item = find_item(plan, repair_id)
@@ -472,7 +472,7 @@ class MenuItem:
 def menu_items(plan: RepairPlan, copy_plan: RepairPlan | None = None) -> list[MenuItem]:
     """The repairs in the order they should run, the replay into a copy (``copy_plan``: the
     plan with ``into_copy``, which lifts the in-place size limit), then the refusals."""
-    from vhdxray.core.repair import Repair
+    from vhdxray.core.write.repair import Repair
 
     copy_item = MenuItem(
         REPLAY_COPY_ACTION,
@@ -497,7 +497,7 @@ def menu_items(plan: RepairPlan, copy_plan: RepairPlan | None = None) -> list[Me
 
 def finding_repairs(plan: RepairPlan) -> dict[str, FindingRepair]:
     """Finding code -> what the findings view says about its repair."""
-    from vhdxray.core.repair import Repair
+    from vhdxray.core.write.repair import Repair
 
     out: dict[str, FindingRepair] = {}
     for finding in plan.report.findings:

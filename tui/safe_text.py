@@ -7,7 +7,7 @@ Two dangers, two defences:
   ``[/bold]`` would crash the app. Everything here returns :class:`rich.text.Text`, which Textual
   never parses.
 - *Control characters*: ESC, NUL, C1 controls and bidi overrides (U+202E) would reach the
-  terminal. :func:`vhdxray.core.text.printable` replaces them with visible escapes first.
+  terminal. :func:`vhdxray.core.format.text.printable` replaces them with visible escapes first.
 
 Never build markup strings from image data; compose ``Text`` objects with :func:`join` instead.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from vhdxray.core.text import printable
+from vhdxray.core.format.text import printable
 
 
 def _styled(text: str, style: str) -> Text:

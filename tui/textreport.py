@@ -1,18 +1,18 @@
 """The readable report printed by ``vhdxray info`` and ``vhdxray check``.
 
 Plain text only (no Rich): every string taken from the image goes through
-:func:`vhdxray.core.text.printable`.
+:func:`vhdxray.core.format.text.printable`.
 """
 
 from __future__ import annotations
 
 import humanize
 
-from vhdxray.core.findings import Severity
-from vhdxray.core.header import Header, differing_fields
-from vhdxray.core.reader import Report
-from vhdxray.core.text import printable
-from vhdxray.core.verdict import verdict
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.verdict import verdict
+from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.header import Header, differing_fields
+from vhdxray.core.format.text import printable
 
 
 def size_text(value: int | None) -> str:
@@ -134,7 +134,7 @@ def render(report: Report, *, findings: bool = True) -> str:
         states = ", ".join(f"{k} {n}" for k, n in bat.payload_states.items() if n)
         add(f"  payload states: {states or 'none'}")
         if bat.past_eof_blocks:
-            from vhdxray.core.truncation import truncation_map
+            from vhdxray.core.analysis.truncation import truncation_map
 
             lost = truncation_map(report, report.path)
             if lost is not None:

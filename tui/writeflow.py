@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
 from vhdxray.tui.screens.confirm import Confirmation
 
 if TYPE_CHECKING:
-    from vhdxray.core.repair import RepairRun
+    from vhdxray.core.write.repair import RepairRun
 
 Progress = Callable[[str], None]  # "what is being written now", from the worker thread
 
@@ -63,7 +63,7 @@ class RepairRunFailed(Exception):
 
 def in_use_reason(path: Path) -> str | None:
     """Why the image cannot be written now (held by QEMU or another vhdxray, no permission)."""
-    from vhdxray.core.locking import image_in_use
+    from vhdxray.core.write.locking import image_in_use
 
     reason = image_in_use(path)
     if reason is not None:

@@ -15,7 +15,7 @@ import pytest
 from tests import damage
 from tests.conftest import require
 from tests.imagefiles import qemu_img_check, qemu_io
-from vhdxray.core.reader import read_report
+from vhdxray.core.analysis.reader import read_report
 
 SCRIPT = Path(sys.executable).with_name("vhdxray")
 

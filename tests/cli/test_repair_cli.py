@@ -21,10 +21,10 @@ import pytest
 from tests import damage
 from tests import repairimages as ri
 from tests.conftest import require
-from vhdxray.core import layout
-from vhdxray.core.create import create_child
-from vhdxray.core.metadata import serialise_locator
-from vhdxray.core.reader import read_report
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.format.metadata import serialise_locator
+from vhdxray.core.write.create import create_child
 from vhdxray.tui import cli, cli_repair
 
 MiB = layout.MiB
@@ -225,7 +225,7 @@ def test_a_locked_image_is_refused(capsys: pytest.CaptureFixture[str], data_imag
 def test_a_failed_write_exits_1_with_the_backup(
     capsys: pytest.CaptureFixture[str], data_image: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vhdxray.core import writer
+    from vhdxray.core.write import writer
 
     damage.break_header_checksum(data_image, 1)
     real = writer.pwrite_all

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from tests import imagefiles
 from tests.damage import read_at, write_at
-from vhdxray.core import layout
-from vhdxray.core.bat import (
+from vhdxray.core.format import layout
+from vhdxray.core.format.bat import (
     LOST_RANGES_CAP,
     BatGeometry,
     BatSummary,
@@ -44,8 +44,8 @@ from vhdxray.core.bat import (
     read_virtual,
     sector_bitmap_index,
 )
-from vhdxray.core.checksum import checksum_with_field_zeroed
-from vhdxray.core.findings import Finding, Severity
+from vhdxray.core.format.checksum import checksum_with_field_zeroed
+from vhdxray.core.format.findings import Finding, Severity
 
 MiB = layout.MiB
 GiB = layout.GiB

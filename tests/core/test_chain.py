@@ -15,8 +15,7 @@ import pytest
 
 from tests import repairimages as ri
 from tests.conftest import require
-from vhdxray.core import layout
-from vhdxray.core.chain import (
+from vhdxray.core.analysis.chain import (
     MISMATCH,
     OK,
     WARNING,
@@ -25,11 +24,12 @@ from vhdxray.core.chain import (
     describe_locator,
     probe_paths,
 )
-from vhdxray.core.create import CreateOptions, create_child, create_image
-from vhdxray.core.metadata import serialise_locator
-from vhdxray.core.reader import read_report
-from vhdxray.core.update import Refusal, plan_header_update, run_header_update
-from vhdxray.core.writer import WriteHooks
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.format.metadata import serialise_locator
+from vhdxray.core.write.create import CreateOptions, create_child, create_image
+from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
+from vhdxray.core.write.writer import WriteHooks
 
 MiB = layout.MiB
 

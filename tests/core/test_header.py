@@ -9,9 +9,9 @@ import pytest
 
 from tests import damage
 from tests.imagefiles import REAL_DIR
-from vhdxray.core import layout
-from vhdxray.core.checksum import CHECK_VALUE, crc32c
-from vhdxray.core.header import (
+from vhdxray.core.format import layout
+from vhdxray.core.format.checksum import CHECK_VALUE, crc32c
+from vhdxray.core.format.header import (
     CurrentReason,
     check_headers,
     choose_current,
@@ -76,7 +76,7 @@ def test_checksum_mismatch_reports_both_values() -> None:
 def test_wrong_signature_is_invalid_even_with_good_crc() -> None:
     raw = bytearray(make(5))
     raw[0:4] = b"HEAD"
-    from vhdxray.core.checksum import checksum_with_field_zeroed
+    from vhdxray.core.format.checksum import checksum_with_field_zeroed
 
     raw[4:8] = checksum_with_field_zeroed(raw, 4).to_bytes(4, "little")
     h = parse_header(bytes(raw), 1)
@@ -138,7 +138,7 @@ def test_equal_sequence_different_is_an_error() -> None:
 def _patched(seq: int, **fields: int) -> bytes:
     import struct
 
-    from vhdxray.core.checksum import checksum_with_field_zeroed
+    from vhdxray.core.format.checksum import checksum_with_field_zeroed
 
     raw = bytearray(make(seq, log_guid=G1 if fields.pop("log_guid", 0) else layout.ZERO_GUID))
     for name, value in fields.items():
@@ -173,7 +173,7 @@ def test_log_version_matters_only_with_a_log_guid() -> None:
 def test_non_zero_reserved_bytes_in_a_valid_slot_warn(tmp_path: Path) -> None:
     raw = bytearray(make(8))
     raw[1000] = 7
-    from vhdxray.core.checksum import checksum_with_field_zeroed
+    from vhdxray.core.format.checksum import checksum_with_field_zeroed
 
     raw[4:8] = checksum_with_field_zeroed(raw, 4).to_bytes(4, "little")
     h1, h2 = parse_header(bytes(raw), 1), parse_header(make(7), 2)

@@ -23,17 +23,17 @@ from hypothesis import strategies as st
 
 from tests.conftest import require
 from tests.imagefiles import sparse_digest
-from vhdxray.core import layout
-from vhdxray.core.checksum import checksum_with_field_zeroed
-from vhdxray.core.findings import Finding, Severity
-from vhdxray.core.log import (
+from vhdxray.core.format import layout
+from vhdxray.core.format.checksum import checksum_with_field_zeroed
+from vhdxray.core.format.findings import Finding, Severity
+from vhdxray.core.format.log import (
     LogInfo,
     ReplayWrite,
     analyse_log,
     descriptor_sectors,
     replay_plan,
 )
-from vhdxray.core.logwrite import build_log_entry, seal_entry, write_log_entries
+from vhdxray.core.write.logwrite import build_log_entry, seal_entry, write_log_entries
 
 MiB = layout.MiB
 SECTOR = 4096

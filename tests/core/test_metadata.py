@@ -13,9 +13,14 @@ import pytest
 
 from tests import damage
 from tests.core.test_region import tables
-from vhdxray.core import layout
-from vhdxray.core.metadata import Metadata, parse_metadata, serialise_locator, serialise_metadata
-from vhdxray.core.region import choose_active
+from vhdxray.core.format import layout
+from vhdxray.core.format.metadata import (
+    Metadata,
+    parse_metadata,
+    serialise_locator,
+    serialise_metadata,
+)
+from vhdxray.core.format.region import choose_active
 
 
 def meta_of(path: Path) -> tuple[Metadata, dict[str, str], int]:

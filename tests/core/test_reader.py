@@ -9,12 +9,12 @@ import pytest
 
 from tests import damage
 from tests.imagefiles import REAL_DIR
-from vhdxray.core import layout
-from vhdxray.core.header import CurrentReason
-from vhdxray.core.identifier import parse_identifier
-from vhdxray.core.reader import read_report
-from vhdxray.core.region import parse_region_table
-from vhdxray.core.verdict import verdict
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.analysis.verdict import verdict
+from vhdxray.core.format import layout
+from vhdxray.core.format.header import CurrentReason
+from vhdxray.core.format.identifier import parse_identifier
+from vhdxray.core.format.region import parse_region_table
 
 # name: (disk type, current header, replay needed, error codes expected)
 REAL = {

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests import damage
-from vhdxray.core import layout
-from vhdxray.core.region import (
+from vhdxray.core.format import layout
+from vhdxray.core.format.region import (
     RegionEntry,
     check_region_tables,
     choose_active,

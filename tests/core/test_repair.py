@@ -15,12 +15,13 @@ import pytest
 from tests import damage
 from tests import repairimages as ri
 from tests.conftest import require
-from vhdxray.core import layout
-from vhdxray.core.create import CreateOptions, create_image
-from vhdxray.core.header import CurrentReason
-from vhdxray.core.logwrite import build_log_entry, write_log_entries
-from vhdxray.core.reader import read_report
-from vhdxray.core.repair import (
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.analysis.truncation import LOST, truncation_map
+from vhdxray.core.format import layout
+from vhdxray.core.format.header import CurrentReason
+from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.core.write.logwrite import build_log_entry, write_log_entries
+from vhdxray.core.write.repair import (
     CLEAR_LOG_GUID,
     HEADERS,
     REGION_TABLE,
@@ -32,7 +33,6 @@ from vhdxray.core.repair import (
     plan_repairs,
     run_repairs,
 )
-from vhdxray.core.truncation import LOST, truncation_map
 
 MiB = layout.MiB
 UNKNOWN_REGION = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
@@ -480,8 +480,8 @@ def test_more_than_a_thousand_lost_blocks_are_all_mapped(tmp_path: Path) -> None
 
 
 def test_partially_present_blocks_and_lost_sector_bitmaps(data_image: Path, tmp_path: Path) -> None:
-    from vhdxray.core.create import create_child
-    from vhdxray.core.truncation import PARTIAL
+    from vhdxray.core.analysis.truncation import PARTIAL
+    from vhdxray.core.write.create import create_child
 
     child = create_child(tmp_path / "child.vhdx", data_image)
     size = child.stat().st_size

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from tests import repairimages as ri
 from tests.conftest import require
-from vhdxray.core import layout
-from vhdxray.core.create import CreateOptions, create_image
-from vhdxray.core.logwrite import build_log_entry, write_log_entries
-from vhdxray.core.reader import read_report
-from vhdxray.core.replay import (
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.core.write.logwrite import build_log_entry, write_log_entries
+from vhdxray.core.write.replay import (
     APPLIED,
     PENDING,
     SUPERSEDED,
@@ -29,8 +29,8 @@ from vhdxray.core.replay import (
     preview_replay,
     run_replay,
 )
-from vhdxray.core.restore import plan_restore, run_restore
-from vhdxray.core.writer import execute
+from vhdxray.core.write.restore import plan_restore, run_restore
+from vhdxray.core.write.writer import execute
 
 MiB = layout.MiB
 PAGE = 4096

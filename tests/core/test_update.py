@@ -16,12 +16,17 @@ import pytest
 from tests import damage
 from tests.conftest import require
 from tests.imagefiles import qemu_img_check, qemu_io, virtual_disk_bytes
-from vhdxray.core import layout
-from vhdxray.core.backup import read_backup
-from vhdxray.core.reader import Report, read_report
-from vhdxray.core.restore import plan_restore, run_restore
-from vhdxray.core.update import HeaderUpdatePlan, Refusal, plan_header_update, run_header_update
-from vhdxray.core.writer import WriteRefused
+from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.format import layout
+from vhdxray.core.write.backup import read_backup
+from vhdxray.core.write.restore import plan_restore, run_restore
+from vhdxray.core.write.update import (
+    HeaderUpdatePlan,
+    Refusal,
+    plan_header_update,
+    run_header_update,
+)
+from vhdxray.core.write.writer import WriteRefused
 
 SLOTS = [(o, layout.HEADER_SIZE) for o in layout.HEADER_SLOT_OFFSETS]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vhdxray.core.writer import PlannedWrite, WriteHooks
+from vhdxray.core.write.writer import PlannedWrite, WriteHooks
 
 
 class Crash(Exception):

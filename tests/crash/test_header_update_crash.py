@@ -18,9 +18,9 @@ import pytest
 from tests import damage
 from tests.conftest import require
 from tests.imagefiles import qemu_img_check, qemu_io, virtual_disk_bytes
-from vhdxray.core.reader import read_report
-from vhdxray.core.update import Refusal, plan_header_update, run_header_update
-from vhdxray.core.writer import PlannedWrite, WriteFailed, WriteHooks
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
+from vhdxray.core.write.writer import PlannedWrite, WriteFailed, WriteHooks
 
 
 class Crash(Exception):

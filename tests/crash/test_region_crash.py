@@ -23,10 +23,10 @@ from tests import damage, imagefiles
 from tests import repairimages as ri
 from tests.conftest import require
 from tests.crash.interrupt import Crash, Interrupt, count_writes, tear_points
-from vhdxray.core import layout
-from vhdxray.core.reader import read_report
-from vhdxray.core.repair import RepairError, RepairOptions, plan_repairs, run_repairs
-from vhdxray.core.writer import WriteFailed, WriteHooks
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.write.repair import RepairError, RepairOptions, plan_repairs, run_repairs
+from vhdxray.core.write.writer import WriteFailed, WriteHooks
 
 MiB = layout.MiB
 UNKNOWN_REGION = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
@@ -53,7 +53,7 @@ def entries_of(path: Path) -> object:
 
 
 def copy_entries(raw: bytes) -> object:
-    from vhdxray.core.region import parse_region_table
+    from vhdxray.core.format.region import parse_region_table
 
     t = parse_region_table(raw, 1)
     return tuple(sorted((e.guid.int, e.file_offset, e.length) for e in t.entries))

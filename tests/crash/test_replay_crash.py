@@ -25,10 +25,10 @@ from tests import imagefiles
 from tests import repairimages as ri
 from tests.conftest import require
 from tests.crash.interrupt import Crash, Interrupt, count_writes, tear_points
-from vhdxray.core import layout
-from vhdxray.core.reader import read_report
-from vhdxray.core.replay import preview_replay, run_replay
-from vhdxray.core.writer import WriteFailed, WriteHooks
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.write.replay import preview_replay, run_replay
+from vhdxray.core.write.writer import WriteFailed, WriteHooks
 
 
 @dataclass(frozen=True)

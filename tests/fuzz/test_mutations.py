@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vhdxray.core import layout
-from vhdxray.core.jsonout import report_json
-from vhdxray.core.reader import read_report
-from vhdxray.core.update import plan_header_update
-from vhdxray.core.verdict import verdict
+from vhdxray.core.analysis.jsonout import report_json
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.analysis.verdict import verdict
+from vhdxray.core.format import layout
+from vhdxray.core.write.update import plan_header_update
 from vhdxray.tui.textreport import render
 
 # Offsets where the structures live in qemu-img and Windows images.

@@ -14,10 +14,10 @@ from pathlib import Path
 from tests import damage
 from tests.conftest import require
 from tests.imagefiles import qemu_img_check, qemu_io
-from vhdxray.core import layout
-from vhdxray.core.header import CurrentReason
-from vhdxray.core.reader import read_report
-from vhdxray.core.update import plan_header_update, run_header_update
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.format.header import CurrentReason
+from vhdxray.core.write.update import plan_header_update, run_header_update
 
 
 def test_qemu_refuses_a_bad_first_region_table_copy(qemu_image: Callable[..., Path]) -> None:
@@ -86,7 +86,7 @@ def test_our_update_fixes_what_qemu_would_copy_from_a_stale_slot(
 def test_qemu_cannot_open_4096_byte_sector_images(tmp_path: Path) -> None:
     require("qemu-img", "qemu-utils")
     require("vhdiinfo", "libvhdi-utils")
-    from vhdxray.core.create import CreateOptions, create_image
+    from vhdxray.core.write.create import CreateOptions, create_image
 
     path = create_image(
         tmp_path / "4k.vhdx", CreateOptions(64 * layout.MiB, logical_sector_size=4096)

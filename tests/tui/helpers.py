@@ -15,8 +15,8 @@ from textual.app import App
 from textual.widgets import Static
 
 from tests import damage
-from vhdxray.core import layout
-from vhdxray.core.create import CreateOptions, create_image
+from vhdxray.core.format import layout
+from vhdxray.core.write.create import CreateOptions, create_image
 
 CREATOR = "vhdxray test"
 
@@ -51,9 +51,9 @@ def rebind_everywhere(
     """Point every loaded ``vhdxray.core`` module's ``name`` at ``replacement``, where it is
     bound to the original (modules import functions by name, so patching one module is not
     enough, and core may move a function between modules)."""
-    import vhdxray.core.backup
-    import vhdxray.core.create
-    import vhdxray.core.repair  # the app loads the repairs (and the writer) on first use
+    import vhdxray.core.write.backup
+    import vhdxray.core.write.create
+    import vhdxray.core.write.repair  # the app loads the repairs (and the writer) on first use
     import vhdxray.tui.app  # noqa: F401  (load every module the app uses)
 
     original = getattr(sys.modules[f"vhdxray.core.{SOURCES[name]}"], name)
@@ -62,7 +62,7 @@ def rebind_everywhere(
             setattr_(module, name, replacement)
 
 
-SOURCES = {"new_guid": "guid", "backup_name": "backup"}
+SOURCES = {"new_guid": "format.guid", "backup_name": "write.backup"}
 
 
 def fixed_backup_name(image: Path, operation: str) -> str:

@@ -17,11 +17,11 @@ from textual.worker import WorkerCancelled, WorkerFailed
 from tests import damage
 from tests.imagefiles import have, qemu_img_check
 from tests.tui.helpers import HOSTILE_CREATOR, content_text, flat, make_image, screen_text
-from vhdxray.core import layout
-from vhdxray.core import update as update_module
-from vhdxray.core.reader import read_report
-from vhdxray.core.update import HeaderUpdatePlan, UpdateOutcome, run_header_update
-from vhdxray.core.writer import WriteFailed
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.write import update as update_module
+from vhdxray.core.write.update import HeaderUpdatePlan, UpdateOutcome, run_header_update
+from vhdxray.core.write.writer import WriteFailed
 from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen

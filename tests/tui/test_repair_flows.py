@@ -22,11 +22,11 @@ from tests import repairimages as ri
 from tests.conftest import require
 from tests.imagefiles import qemu_img_check
 from tests.tui.helpers import content_text, fixed_backup_name, flat, screen_text, settle
-from vhdxray.core import layout
-from vhdxray.core import repair as core_repair
-from vhdxray.core.create import CreateOptions, create_image
-from vhdxray.core.reader import read_report
-from vhdxray.core.repair import RepairOptions, plan_repairs
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.write import repair as core_repair
+from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.core.write.repair import RepairOptions, plan_repairs
 from vhdxray.tui import repairs
 from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.screens.confirm import ConfirmScreen
@@ -122,7 +122,7 @@ def qemu_reads_mbr(path: Path) -> bool:
 
 
 def test_every_repair_declares_its_backups() -> None:
-    from vhdxray.core import repairids
+    from vhdxray.core.write import repairids
 
     assert set(repairids.BACKUP_OPERATIONS) == set(repairids.ORDER)
 
@@ -563,7 +563,7 @@ async def test_a_failed_replay_shows_the_restore_commands(
     """The disk fills up at the replay's page write: the header update before it is done;
     both backups (the header update's and the failed step's) are listed with the restore
     commands, newest first."""
-    from vhdxray.core import writer
+    from vhdxray.core.write import writer
 
     image = real_image("discutils-log-replay")
     original_write = writer.pwrite_all
@@ -664,7 +664,7 @@ async def test_image_in_use_refuses_the_repair(data_image: Path) -> None:
 
 
 async def test_hostile_parent_path_is_shown_literally(tmp_path: Path) -> None:
-    from vhdxray.core.create import create_child
+    from vhdxray.core.write.create import create_child
 
     name = "[red]p\x1b]2;PWNED\x07[@click=app.quit]x\u202e.vhdx"
     parent = create_image(tmp_path / name, CreateOptions(virtual_size=64 * MiB, block_size=MiB))
@@ -710,7 +710,8 @@ def test_first_paint_plans_nothing(tmp_path: Path) -> None:
         "import sys\n"
         "from pathlib import Path\n"
         "from vhdxray.tui.app import VhdxrayApp\n"
-        "WATCH = ('vhdxray.core.repair', 'vhdxray.core.writer', 'vhdxray.core.truncation')\n"
+        "WATCH = ('vhdxray.core.write.repair', 'vhdxray.core.write.writer',\n"
+        "         'vhdxray.core.analysis.truncation')\n"
         "class Probe(VhdxrayApp):\n"
         "    def on_ready(self):\n"
         "        print([m for m in WATCH if m in sys.modules])\n"
@@ -726,4 +727,4 @@ def test_first_paint_plans_nothing(tmp_path: Path) -> None:
     )
     before, after = done.stdout.strip().splitlines()[-2:]
     assert before == "[]"
-    assert "vhdxray.core.repair" in after
+    assert "vhdxray.core.write.repair" in after

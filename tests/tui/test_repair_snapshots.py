@@ -18,8 +18,8 @@ from textual.pilot import Pilot
 from tests import damage
 from tests import repairimages as ri
 from tests.tui.helpers import make_image, settle
-from vhdxray.core import layout
-from vhdxray.core.create import CreateOptions, create_image
+from vhdxray.core.format import layout
+from vhdxray.core.write.create import CreateOptions, create_image
 from vhdxray.tui.app import VhdxrayApp
 
 SIZE = (120, 40)

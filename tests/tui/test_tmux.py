@@ -15,7 +15,7 @@ import pytest
 
 from tests.imagefiles import have, qemu_img_check
 from tests.tui.helpers import HOSTILE_CREATOR, make_image
-from vhdxray.core.reader import read_report
+from vhdxray.core.analysis.reader import read_report
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from vhdxray.core.reader import Report
-from vhdxray.core.verdict import Verdict
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.verdict import Verdict
 from vhdxray.tui.safe_text import plain
 from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.widgets.headers import HeadersView
@@ -39,7 +39,7 @@ from vhdxray.tui.widgets.sections import (
 )
 
 if TYPE_CHECKING:
-    from vhdxray.core.repair import RepairPlan
+    from vhdxray.core.write.repair import RepairPlan
 
 # (tab id, title, key)
 VIEWS: tuple[tuple[str, str, str], ...] = (
@@ -165,7 +165,7 @@ class MainScreen(Screen[None]):
             bat.show_extra(truncation_renderable(plan.truncation))
         meta = self.report.metadata
         if meta is not None and meta.has_parent:
-            from vhdxray.core.chain import describe_locator
+            from vhdxray.core.analysis.chain import describe_locator
 
             self.query_one("#view-metadata", SectionView).show_extra(
                 locator_renderable(describe_locator(self.report, self.report.path))

@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from vhdxray.core.findings import Finding, Severity
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format.findings import Finding, Severity
 from vhdxray.tui.safe_text import join, plain, safe
 
 SEVERITY_STYLE = {

@@ -17,9 +17,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from vhdxray.core import layout
-from vhdxray.core.header import Header, HeaderChoice, differing_fields
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format import layout
+from vhdxray.core.format.header import Header, HeaderChoice, differing_fields
 from vhdxray.tui.safe_text import join, plain, safe, safe_bytes
 
 DIFFER_MARK = "≠"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from vhdxray.core import layout
-from vhdxray.core.header import Header
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format import layout
+from vhdxray.core.format.header import Header
 from vhdxray.tui.safe_text import plain
 from vhdxray.tui.widgets.headers import SLOT_TITLES
 

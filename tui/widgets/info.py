@@ -7,8 +7,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from vhdxray.core.reader import Report
-from vhdxray.core.verdict import Verdict
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.verdict import Verdict
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 

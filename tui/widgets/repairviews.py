@@ -17,8 +17,8 @@ from rich.text import Text
 from vhdxray.tui.safe_text import plain, safe
 
 if TYPE_CHECKING:
-    from vhdxray.core.replay import ReplayPreview
-    from vhdxray.core.truncation import TruncationMap
+    from vhdxray.core.analysis.truncation import TruncationMap
+    from vhdxray.core.write.replay import ReplayPreview
 
 TITLE = "bold underline"
 MAX_PAGES: Final = 200  # rows of the page table; the rest are counted

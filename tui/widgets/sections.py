@@ -16,8 +16,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from vhdxray.core.findings import Severity
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format.findings import Severity
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 

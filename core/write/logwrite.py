@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from vhdxray.core import layout
-from vhdxray.core.checksum import checksum_with_field_zeroed
-from vhdxray.core.log import CHECKSUM_OFFSET, SECTOR, descriptor_sectors
+from vhdxray.core.format import layout
+from vhdxray.core.format.checksum import checksum_with_field_zeroed
+from vhdxray.core.format.log import CHECKSUM_OFFSET, SECTOR, descriptor_sectors
 
 _ENTRY_HEADER = struct.Struct("<4sIIIQII16sQQ")
 _ZERO_DESC = struct.Struct("<4sIQQQ")  # "zero", Reserved, ZeroLength, FileOffset, SequenceNumber

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vhdxray.core.findings import Severity
-from vhdxray.core.header import CurrentReason, Header
-from vhdxray.core.headerplan import Refusal, plan_header_update
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.header import CurrentReason, Header
+from vhdxray.core.write.headerplan import Refusal, plan_header_update
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from vhdxray.core import layout
-from vhdxray.core.bat import BatSummary, analyse_bat, bat_geometry
-from vhdxray.core.findings import Finding, error, info, sort_findings
-from vhdxray.core.header import (
+from vhdxray.core.analysis.sniff import identify_other
+from vhdxray.core.format import layout
+from vhdxray.core.format.bat import BatSummary, analyse_bat, bat_geometry
+from vhdxray.core.format.findings import Finding, error, info, sort_findings
+from vhdxray.core.format.header import (
     Header,
     HeaderChoice,
     check_headers,
@@ -21,16 +22,15 @@ from vhdxray.core.header import (
     effective_header,
     parse_header,
 )
-from vhdxray.core.identifier import FileIdentifier, parse_identifier
-from vhdxray.core.log import LogInfo, analyse_log
-from vhdxray.core.metadata import Metadata, parse_metadata
-from vhdxray.core.region import (
+from vhdxray.core.format.identifier import FileIdentifier, parse_identifier
+from vhdxray.core.format.log import LogInfo, analyse_log
+from vhdxray.core.format.metadata import Metadata, parse_metadata
+from vhdxray.core.format.region import (
     RegionTable,
     check_region_tables,
     choose_active,
     parse_region_table,
 )
-from vhdxray.core.sniff import identify_other
 from vhdxray.core.source import ImageSource, ReadAt
 
 # The log is normally 1 MiB; never pull an absurd LogLength into memory.

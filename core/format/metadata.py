@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
-from vhdxray.core import layout
-from vhdxray.core.findings import Finding, error, info, warning
-from vhdxray.core.guid import read_guid
-from vhdxray.core.identifier import decode_utf16_units
+from vhdxray.core.format import layout
+from vhdxray.core.format.findings import Finding, error, info, warning
+from vhdxray.core.format.guid import read_guid
+from vhdxray.core.format.identifier import decode_utf16_units
 from vhdxray.core.source import ReadAt
 
 _TABLE_HEADER: Final = struct.Struct("<8sHH20s")

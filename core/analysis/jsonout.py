@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vhdxray.core.header import Header
-from vhdxray.core.reader import Report
-from vhdxray.core.verdict import verdict
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.verdict import verdict
+from vhdxray.core.format.header import Header
 
 
 def header_json(h: Header) -> dict[str, Any]:

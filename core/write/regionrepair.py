@@ -17,12 +17,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhdxray.core import layout
-from vhdxray.core.reader import Report
-from vhdxray.core.region import RegionEntry, RegionTable, parse_region_table
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format import layout
+from vhdxray.core.format.region import RegionEntry, RegionTable, parse_region_table
 from vhdxray.core.source import ReadAt
-from vhdxray.core.update import Refusal
-from vhdxray.core.writer import PlannedWrite, Verify, WriteHooks, WritePlan, WriteResult, execute
+from vhdxray.core.write.update import Refusal
+from vhdxray.core.write.writer import (
+    PlannedWrite,
+    Verify,
+    WriteHooks,
+    WritePlan,
+    WriteResult,
+    execute,
+)
 
 
 @dataclass(frozen=True, slots=True)

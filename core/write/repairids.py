@@ -1,6 +1,6 @@
 """The stable ids of the repairs, and the backup files each writes.
 
-Kept apart from :mod:`vhdxray.core.repair` (which pulls in the writer and the replay) so the
+Kept apart from :mod:`vhdxray.core.write.repair` (which pulls in the writer and the replay) so the
 app can name repairs before the first frame without importing any writing code.
 """
 

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vhdxray import __version__
-from vhdxray.core import layout
-from vhdxray.core.bat import BatGeometry, bat_geometry, payload_index
+from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.fileio import create_new, fsync_dir, pwrite_all
-from vhdxray.core.guid import new_guid
-from vhdxray.core.header import serialise_header
-from vhdxray.core.identifier import serialise_identifier
-from vhdxray.core.metadata import serialise_locator, serialise_metadata, system_item_flags
-from vhdxray.core.reader import read_report
-from vhdxray.core.region import RegionEntry, serialise_region_table
+from vhdxray.core.format import layout
+from vhdxray.core.format.bat import BatGeometry, bat_geometry, payload_index
+from vhdxray.core.format.guid import new_guid
+from vhdxray.core.format.header import serialise_header
+from vhdxray.core.format.identifier import serialise_identifier
+from vhdxray.core.format.metadata import serialise_locator, serialise_metadata, system_item_flags
+from vhdxray.core.format.region import RegionEntry, serialise_region_table
 
 LOG_OFFSET = 1 * layout.MiB
 LOG_LENGTH = 1 * layout.MiB

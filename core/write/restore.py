@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhdxray.core.backup import Backup, read_backup
 from vhdxray.core.source import ImageSource
-from vhdxray.core.writer import (
+from vhdxray.core.write.backup import Backup, read_backup
+from vhdxray.core.write.writer import (
     PlannedWrite,
     WritePlan,
     WriteRefused,

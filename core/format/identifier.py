@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vhdxray.core import layout
-from vhdxray.core.findings import Finding, error, info
+from vhdxray.core.format import layout
+from vhdxray.core.format.findings import Finding, error, info
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
-from vhdxray.core import layout
-from vhdxray.core.checksum import checksum_with_field_zeroed
-from vhdxray.core.findings import Finding, error, info, warning
-from vhdxray.core.guid import guid_bytes, read_guid
+from vhdxray.core.format import layout
+from vhdxray.core.format.checksum import checksum_with_field_zeroed
+from vhdxray.core.format.findings import Finding, error, info, warning
+from vhdxray.core.format.guid import guid_bytes, read_guid
 
 _TABLE_HEADER: Final = struct.Struct("<4sIII")
 _ENTRY: Final = struct.Struct("<16sQII")

@@ -37,8 +37,8 @@ from functools import lru_cache
 from itertools import compress, islice, repeat
 from typing import BinaryIO, Final
 
-from vhdxray.core import layout
-from vhdxray.core.findings import Finding, error, info, warning
+from vhdxray.core.format import layout
+from vhdxray.core.format.findings import Finding, error, info, warning
 
 MiB: Final = layout.MiB
 LOST_RANGES_CAP: Final = 1000  # LostRange records kept in a summary (all are counted)

@@ -1,7 +1,7 @@
 """Planning the header double update (MS-VHDX §2.2.2.1): pure, no I/O.
 
 The plan says exactly what will be written (slot order, sequence numbers, GUIDs) or why the
-update must not be done. :mod:`vhdxray.core.update` carries a plan out through the writer;
+update must not be done. :mod:`vhdxray.core.write.update` carries a plan out through the writer;
 the verdict and the app plan without importing any writing code.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from vhdxray.core import layout
-from vhdxray.core.guid import new_guid
-from vhdxray.core.header import MAX_SEQUENCE, Header, next_header
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format import layout
+from vhdxray.core.format.guid import new_guid
+from vhdxray.core.format.header import MAX_SEQUENCE, Header, next_header
 
 
 @dataclass(frozen=True, slots=True)

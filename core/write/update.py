@@ -12,11 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhdxray.core import layout
-from vhdxray.core.header import Header, parse_header
-from vhdxray.core.headerplan import HeaderUpdatePlan, Refusal, SlotWrite, plan_header_update
-from vhdxray.core.reader import Report, read_report
-from vhdxray.core.writer import (
+from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.format import layout
+from vhdxray.core.format.header import Header, parse_header
+from vhdxray.core.write.headerplan import HeaderUpdatePlan, Refusal, SlotWrite, plan_header_update
+from vhdxray.core.write.writer import (
     PlannedWrite,
     Verify,
     WriteHooks,

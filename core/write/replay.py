@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from vhdxray.core import layout
+from vhdxray.core.analysis.reader import Report, read_log, read_report
 from vhdxray.core.fileio import pread_exact
-from vhdxray.core.imagecopy import CHUNK, ZERO_CHUNK, nonzero_chunks
-from vhdxray.core.log import LogInfo, ReplayWrite, replay_plan
-from vhdxray.core.reader import Report, read_log, read_report
-from vhdxray.core.update import Refusal, plan_header_update, run_header_update
-from vhdxray.core.writer import PlannedWrite, WriteFailed, WriteHooks, WritePlan, execute
+from vhdxray.core.format import layout
+from vhdxray.core.format.log import LogInfo, ReplayWrite, replay_plan
+from vhdxray.core.write.imagecopy import CHUNK, ZERO_CHUNK, nonzero_chunks
+from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
+from vhdxray.core.write.writer import PlannedWrite, WriteFailed, WriteHooks, WritePlan, execute
 
 PAGE: Final = layout.LOG_SECTOR_SIZE
 PENDING: Final = "pending"

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from vhdxray.core import layout
 from vhdxray.core.fileio import create_new, fsync_dir, pread_exact, pwrite_all
+from vhdxray.core.format import layout
 
 CHUNK: Final = layout.MiB
 ZERO_CHUNK: Final = bytes(CHUNK)

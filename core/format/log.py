@@ -30,10 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from vhdxray.core import layout
-from vhdxray.core.checksum import checksum_with_field_zeroed
-from vhdxray.core.findings import Finding, error, info, warning
-from vhdxray.core.guid import guid_str
+from vhdxray.core.format import layout
+from vhdxray.core.format.checksum import checksum_with_field_zeroed
+from vhdxray.core.format.findings import Finding, error, info, warning
+from vhdxray.core.format.guid import guid_str
 
 SECTOR: Final = layout.LOG_SECTOR_SIZE
 DESCRIPTORS_PER_SECTOR: Final = SECTOR // layout.LOG_DESCRIPTOR_SIZE  # 128

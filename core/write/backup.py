@@ -2,7 +2,7 @@
 
 Format: UTF-8 JSON (one object), the saved bytes zlib-compressed and base64-encoded, so a
 backup is small for mostly-zero ranges, inspectable, and portable. ``restore`` (in
-:mod:`vhdxray.core.restore`) checks each range of the image still holds either the bytes
+:mod:`vhdxray.core.write.restore`) checks each range of the image still holds either the bytes
 before or the bytes after the operation (a crash may have left it part-way) before it puts
 the old bytes back.
 """

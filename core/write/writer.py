@@ -1,6 +1,6 @@
 """The only code that writes to an image.
 
-A :class:`WritePlan` (built by a pure planner such as :mod:`vhdxray.core.update`) lists
+A :class:`WritePlan` (built by a pure planner such as :mod:`vhdxray.core.write.update`) lists
 exact byte ranges to write, in order. :func:`execute` carries it out safely:
 
 1. open read-write (never create or truncate), take the locks (:mod:`.locking`);
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vhdxray.core.backup import BackupError, BackupRange, write_backup
 from vhdxray.core.fileio import pread_exact, pwrite_all
-from vhdxray.core.locking import LockUnavailable, lock_image
+from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
+from vhdxray.core.write.locking import LockUnavailable, lock_image
 
 
 class WriteRefused(Exception):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from itertools import compress, count
 from typing import Final
 
-from vhdxray.core import layout
-from vhdxray.core.bat import BatGeometry, block_of_index
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format import layout
+from vhdxray.core.format.bat import BatGeometry, block_of_index
 from vhdxray.core.source import ImageSource
 
 LOST: Final = "lost"  # the data of these bytes was in this file, past its end

@@ -16,7 +16,7 @@ FileWriteGuid serves a whole session.
 
 Every step re-reads the image when it runs and plans its writes from what it finds, so a step
 made unnecessary by an earlier one (a header slot rewritten by the replay) ends with "nothing
-left to do", and every write goes through :mod:`vhdxray.core.writer` (lock, backup, write,
+left to do", and every write goes through :mod:`vhdxray.core.write.writer` (lock, backup, write,
 fsync, read back, verify). Each write step leaves a backup; restore them newest first.
 """
 
@@ -29,19 +29,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from vhdxray.core import layout
-from vhdxray.core.findings import Severity
-from vhdxray.core.header import CurrentReason, Header, differing_fields
-from vhdxray.core.headerplan import is_usable
-from vhdxray.core.imagecopy import CopyError, copy_image
-from vhdxray.core.reader import Report, read_report
-from vhdxray.core.regionrepair import (
+from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.analysis.truncation import TruncationMap, truncation_map
+from vhdxray.core.format import layout
+from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.header import CurrentReason, Header, differing_fields
+from vhdxray.core.source import ImageSource
+from vhdxray.core.write.headerplan import is_usable
+from vhdxray.core.write.imagecopy import CopyError, copy_image
+from vhdxray.core.write.regionrepair import (
     RegionTablePlan,
     copy_summary,
     plan_region_repair,
     run_region_repair,
 )
-from vhdxray.core.repairids import (
+from vhdxray.core.write.repairids import (
     CLEAR_LOG_GUID,
     HEADERS,
     ORDER,
@@ -49,7 +51,7 @@ from vhdxray.core.repairids import (
     REPLAY,
     TRUNCATION,
 )
-from vhdxray.core.replay import (
+from vhdxray.core.write.replay import (
     MAX_ZEROED_DATA,
     ReplayFailed,
     ReplayPreview,
@@ -59,16 +61,14 @@ from vhdxray.core.replay import (
     replay_from_slot,
     run_replay,
 )
-from vhdxray.core.source import ImageSource
-from vhdxray.core.truncation import TruncationMap, truncation_map
-from vhdxray.core.update import (
+from vhdxray.core.write.update import (
     HeaderUpdatePlan,
     Refusal,
     UpdateVerificationFailed,
     plan_header_update,
     run_header_update,
 )
-from vhdxray.core.writer import WriteFailed, WriteHooks, WriteRefused
+from vhdxray.core.write.writer import WriteFailed, WriteHooks, WriteRefused
 
 # Header findings a header update resolves.
 _HEADER_CODES: Final = (

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Final
 
-from vhdxray.core.metadata import PATH_KEYS, ParentLocator
-from vhdxray.core.reader import Report
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
 
 OK: Final = "ok"
 MISMATCH: Final = "mismatch"  # breaks the chain

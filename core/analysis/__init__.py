@@ -1,0 +1,1 @@
+"""Reading an image: the report (current header, region table, log, BAT), findings, verdict."""

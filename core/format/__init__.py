@@ -1,0 +1,1 @@
+"""Pure structures of MS-VHDX: parse bytes into values and findings, serialise values into bytes."""
