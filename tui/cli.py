@@ -10,11 +10,12 @@ Exit codes: 0 success (``check``: no error finding); 1 the tool itself failed;
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,8 +31,6 @@ EXIT_FAILURE = 1
 EXIT_ERRORS = 2  # check: error findings; writes: refused
 EXIT_REFUSED = 2
 EXIT_NOT_VHDX = 3
-
-COMMANDS = ("info", "check", "update-headers", "restore", "create", "repair")
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -250,6 +249,56 @@ def cmd_app(args: argparse.Namespace) -> int:
 # --- parsing ------------------------------------------------------------------------------
 
 
+class Command(NamedTuple):
+    """One subcommand: its help line and two ``module:function`` names, imported only when run.
+
+    ``arguments(parser)`` adds the subcommand's arguments; ``run(args) -> int`` carries it out and
+    returns the exit code. A new command is a module with those two functions and one line in
+    :data:`COMMANDS`; no other subcommand's parser is built, so start-up stays cheap.
+    """
+
+    help: str
+    arguments: str
+    run: str
+
+
+COMMANDS: dict[str, Command] = {
+    "info": Command(
+        "print what the image holds", "vhdxray.tui.cli:args_info", "vhdxray.tui.cli:cmd_report"
+    ),
+    "check": Command(
+        "print findings; exit 2 when there is an error",
+        "vhdxray.tui.cli:args_check",
+        "vhdxray.tui.cli:cmd_report",
+    ),
+    "update-headers": Command(
+        "rewrite both headers (MS-VHDX 2.2.2.1)",
+        "vhdxray.tui.cli:args_update_headers",
+        "vhdxray.tui.cli:cmd_update_headers",
+    ),
+    "restore": Command(
+        "put back the bytes saved in a backup file",
+        "vhdxray.tui.cli:args_restore",
+        "vhdxray.tui.cli:cmd_restore",
+    ),
+    "create": Command(
+        "write a new, spec-correct image",
+        "vhdxray.tui.cli:args_create",
+        "vhdxray.tui.cli:cmd_create",
+    ),
+    "repair": Command(
+        "repair what can be repaired: log replay, region tables, stale LogGuid, headers",
+        "vhdxray.tui.cli_repair:add_arguments",
+        "vhdxray.tui.cli_repair:cmd_repair",
+    ),
+}
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module, _, name = target.partition(":")
+    return cast("Callable[..., Any]", getattr(importlib.import_module(module), name))
+
+
 def _parser_app() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vhdxray",
@@ -263,22 +312,33 @@ def _parser_app() -> argparse.ArgumentParser:
     return p
 
 
-def _parser_commands() -> argparse.ArgumentParser:
+def parser_for(name: str) -> argparse.ArgumentParser:
+    """The parser of one subcommand (and only that one)."""
+    command = COMMANDS[name]
+    p = argparse.ArgumentParser(prog=f"vhdxray {name}", description=command.help)
+    p.set_defaults(command=name)
+    _resolve(command.arguments)(p)
+    return p
+
+
+def _report_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("image")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
+
+
+def args_info(s: argparse.ArgumentParser) -> None:
+    _report_arguments(s)
+
+
+def args_check(s: argparse.ArgumentParser) -> None:
     from vhdxray.tui import cli_repair
 
-    p = argparse.ArgumentParser(prog="vhdxray")
-    sub = p.add_subparsers(dest="command", required=True)
-    for name, text in (
-        ("info", "print what the image holds"),
-        ("check", "print findings; exit 2 when there is an error"),
-    ):
-        s = sub.add_parser(name, help=text, description=text)
-        s.add_argument("image")
-        s.add_argument("--json", action="store_true", help="print one JSON object")
-        s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
-        if name == "check":
-            cli_repair.add_check_parent_argument(s)
-    s = sub.add_parser("update-headers", help="rewrite both headers (MS-VHDX 2.2.2.1)")
+    _report_arguments(s)
+    cli_repair.add_check_parent_argument(s)
+
+
+def args_update_headers(s: argparse.ArgumentParser) -> None:
     s.add_argument("image")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     s.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
@@ -295,13 +355,17 @@ def _parser_commands() -> argparse.ArgumentParser:
     )
     s.add_argument("--backup-dir", help="where to write the backup (default: beside the image)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
-    s = sub.add_parser("restore", help="put back the bytes saved in a backup file")
+
+
+def args_restore(s: argparse.ArgumentParser) -> None:
     s.add_argument("backup")
     s.add_argument("--image", help="the image (default: the path recorded in the backup)")
     s.add_argument("--yes", action="store_true")
     s.add_argument("--dry-run", action="store_true")
     s.add_argument("--backup-dir")
-    s = sub.add_parser("create", help="write a new, spec-correct image")
+
+
+def args_create(s: argparse.ArgumentParser) -> None:
     s.add_argument("path")
     s.add_argument("--size", help="virtual size, e.g. 64M, 10G, 64T")
     s.add_argument("--block-size", default="32M", help="1M..256M, a power of two (default 32M)")
@@ -309,32 +373,15 @@ def _parser_commands() -> argparse.ArgumentParser:
     s.add_argument("--logical-sector", type=int, choices=(512, 4096), default=512)
     s.add_argument("--physical-sector", type=int, choices=(512, 4096), default=4096)
     s.add_argument("--parent", help="make a differencing child of this image")
-    cli_repair.add_parser(sub)
-    return p
-
-
-def cmd_repair(args: argparse.Namespace) -> int:
-    from vhdxray.tui import cli_repair
-
-    return cli_repair.cmd_repair(args)
-
-
-HANDLERS = {
-    "repair": cmd_repair,
-    "info": cmd_report,
-    "check": cmd_report,
-    "update-headers": cmd_update_headers,
-    "restore": cmd_restore,
-    "create": cmd_create,
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         if args_list and args_list[0] in COMMANDS:
-            args = _parser_commands().parse_args(args_list)
-            return HANDLERS[args.command](args)
+            name = args_list[0]
+            args = parser_for(name).parse_args(args_list[1:])
+            return int(_resolve(COMMANDS[name].run)(args))
         args = _parser_app().parse_args(args_list)
         return cmd_app(args)
     except UsageError as exc:

@@ -38,10 +38,8 @@ EXIT_NOT_VHDX = 3
 _OPTION_FLAGS = {"from_slot": "--from-slot", "region_table_from": "--region-table-from"}
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``repair`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
-    text = "repair what can be repaired: log replay, region tables, stale LogGuid, headers"
-    s: argparse.ArgumentParser = subparsers.add_parser("repair", help=text, description=text)
+def add_arguments(s: argparse.ArgumentParser) -> None:
+    """The ``repair`` subcommand's arguments."""
     s.add_argument("image")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     s.add_argument(
@@ -68,7 +66,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     s.add_argument("--backup-dir", help="where to write the backups (default: beside the image)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
-    return s
 
 
 def add_check_parent_argument(check_parser: argparse.ArgumentParser) -> None:

@@ -269,7 +269,7 @@ def test_internal_failure_exits_1(
     def boom(_: object) -> int:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setitem(cli.HANDLERS, "info", boom)
+    monkeypatch.setattr(cli, "cmd_report", boom)
     monkeypatch.delenv("VHDXRAY_DEBUG", raising=False)
     assert cli.main(["info", str(image)]) == 1
     assert "internal error" in capsys.readouterr().err

@@ -6,7 +6,6 @@ through the module's own ``add_parser``/``cmd_*`` functions before that.
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
 import os
@@ -25,42 +24,13 @@ from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.format.metadata import serialise_locator
 from vhdxray.core.write.create import create_child
-from vhdxray.tui import cli, cli_repair
+from vhdxray.tui import cli
 
 MiB = layout.MiB
 
 
-def _wired(argv: list[str]) -> bool:
-    if argv[0] == "repair":
-        return "repair" in cli.COMMANDS
-    try:
-        args = cli._parser_commands().parse_args(["check", "x", "--parent", "y"])
-    except SystemExit:
-        return False
-    return getattr(args, "parent", None) == "y"
-
-
-def _own_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vhdxray")
-    sub = p.add_subparsers(dest="command", required=True)
-    cli_repair.add_parser(sub)
-    check = sub.add_parser("check")
-    check.add_argument("image")
-    check.add_argument("--json", action="store_true")
-    cli_repair.add_check_parent_argument(check)
-    return p
-
-
 def vhdxray(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    args = list(argv)
-    if _wired(args):
-        code = cli.main(args)
-    else:
-        parsed = _own_parser().parse_args(args)
-        handler = (
-            cli_repair.cmd_repair if parsed.command == "repair" else cli_repair.cmd_check_parent
-        )
-        code = handler(parsed)
+    code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
