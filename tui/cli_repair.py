@@ -122,11 +122,9 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
     report = read_report(args.image)
     if not report.is_vhdx:
-        if args.json:
-            _emit_json({"ok": False, "is_vhdx": False, "reason": report.description})
-        else:
-            _err(report.description)
-        return EXIT_NOT_VHDX
+        from vhdxray.tui.cli import not_vhdx_exit
+
+        return not_vhdx_exit(report, json_out=args.json)
     output = getattr(args, "output", None)
     options = RepairOptions(
         from_slot=args.from_slot,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import humanize
 
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import Header, differing_fields
@@ -49,7 +49,8 @@ def render(report: Report, *, findings: bool = True) -> str:
     add = lines.append
     v = verdict(report)
     add(f"File:      {printable(report.path)}")
-    add(f"Size:      {size_text(report.file_size)}")
+    if report.kind not in ("unreadable", NOT_REGULAR):
+        add(f"Size:      {size_text(report.file_size)}")
     if not report.is_vhdx:
         add(f"Verdict:   {v.headline}")
         return "\n".join(lines) + "\n"
