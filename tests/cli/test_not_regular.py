@@ -19,25 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.isolated import run_main
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.write.create import CreateOptions, create_image
 from vhdxray.core.write.update import HeaderUpdatePlan, plan_header_update, run_header_update
 
 KINDS = ("fifo", "socket", "chardev", "directory")
-
-# Runs each command line through vhdxray's main() and prints [[exit code, output], ...].
-_RUNNER = """
-import contextlib, io, json, sys
-from vhdxray.tui.cli import main
-out = []
-for argv in json.loads(sys.argv[1]):
-    text = io.StringIO()
-    with contextlib.redirect_stderr(text), contextlib.redirect_stdout(text):
-        code = main(argv)
-    out.append([code, text.getvalue()])
-print(json.dumps(out))
-"""
 
 
 @pytest.fixture
@@ -74,15 +62,7 @@ def image_and_backup(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def run_all(commands: list[list[str]]) -> list[tuple[int, str]]:
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNNER, json.dumps(commands)],
-        capture_output=True,
-        text=True,
-        timeout=60,  # the hang guard: a blocking open never returns
-        env={**os.environ, "VHDXRAY_DEBUG": ""},
-    )
-    assert done.returncode == 0, done.stderr
-    return [(code, err) for code, err in json.loads(done.stdout)]
+    return run_main(commands, timeout=60).results
 
 
 @pytest.mark.skipif(os.name != "posix", reason="FIFOs, sockets and /dev/null are POSIX")
