@@ -12,7 +12,7 @@ from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import Header, differing_fields
-from vhdxray.core.format.text import printable
+from vhdxray.core.format.text import clip, printable
 
 
 def size_text(value: int | None) -> str:
@@ -107,7 +107,7 @@ def render(report: Report, *, findings: bool = True) -> str:
     if meta is not None and meta.parent_locator is not None:
         add("Parent locator:")
         for key, value in meta.parent_locator.entries:
-            add(f"  {printable(key)} = {printable(value)}")
+            add(f"  {printable(clip(key))} = {printable(clip(value))}")
         add("")
     log = report.log
     if log is not None:

@@ -24,6 +24,7 @@ from typing import Final
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
+from vhdxray.core.format.text import clip
 
 OK: Final = "ok"
 MISMATCH: Final = "mismatch"  # breaks the chain
@@ -75,12 +76,50 @@ class ChainCheck:
 
 @dataclass(frozen=True, slots=True)
 class PathProbe:
-    """One locator path and where it leads on this machine (None: cannot be resolved here)."""
+    """One locator path and where it leads on this machine (None: cannot be resolved here).
+
+    ``problem`` says why a path that should resolve here cannot be used (too long, NULs, not
+    representable in this OS's file names); the path is then never handed to the OS."""
 
     key: str
     value: str
     local_path: Path | None
     exists: bool
+    problem: str | None = None
+
+
+# Linux PATH_MAX and NAME_MAX; Windows' are smaller, macOS's 1024/255.
+MAX_PATH_BYTES: Final = 4096
+MAX_NAME_BYTES: Final = 255
+
+
+def unusable_reason(path: Path) -> str | None:
+    """Why ``path`` (built from image text) cannot be given to the OS, or None."""
+    text = str(path)
+    if "\x00" in text:
+        return "it contains NUL characters"
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:
+        return "it holds characters that file names on this system cannot represent"
+    if len(raw) > MAX_PATH_BYTES:
+        return f"it is too long ({len(raw)} bytes; at most {MAX_PATH_BYTES})"
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > MAX_NAME_BYTES:
+        return f"one of its names is too long ({longest} bytes; at most {MAX_NAME_BYTES})"
+    return None
+
+
+def _probe(key: str, value: str, local: Path) -> PathProbe:
+    problem = unusable_reason(local)
+    if problem is not None:
+        return PathProbe(key, value, local, False, problem)
+    try:
+        exists = local.exists()
+    except (OSError, ValueError) as exc:  # ENAMETOOLONG, ELOOP, EACCES... on this filesystem
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return PathProbe(key, value, local, False, f"the system refuses it ({reason})")
+    return PathProbe(key, value, local, exists)
 
 
 def _linkage_value(locator: ParentLocator, key: str) -> uuid.UUID | None:
@@ -93,6 +132,9 @@ def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> l
 
     Only ``relative_path`` can be resolved outside Windows (against the child's folder, with
     ``\\`` read as the separator); volume and absolute Win32 paths are listed as they are.
+    This stats files named by the image: call it only when the user asked for the chain
+    (``check --parent``, the app's metadata view). A path the OS cannot take has a ``problem``
+    and is never passed to it.
     """
     probes: list[PathProbe] = []
     folder = Path(child_path).resolve().parent
@@ -100,12 +142,12 @@ def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> l
         value = locator.get(key)
         if value is None:
             continue
-        local: Path | None = None
         if key == "relative_path":
             parts = [p for p in PureWindowsPath(value).parts if p not in (".", "")]
             if parts and not PureWindowsPath(value).is_absolute():
-                local = folder.joinpath(*parts)
-        probes.append(PathProbe(key, value, local, local is not None and local.exists()))
+                probes.append(_probe(key, value, folder.joinpath(*parts)))
+                continue
+        probes.append(PathProbe(key, value, None, False))
     return probes
 
 
@@ -127,7 +169,7 @@ def describe_locator(
         return ["This differencing disk has no readable parent locator: its parent is unknown."]
     lines = ["Parent locator:"]
     for key, value in locator.entries:
-        lines.append(f"  {key} = {value}")
+        lines.append(f"  {clip(key)} = {clip(value)}")
     link = _linkage_value(locator, "parent_linkage")
     lines.append(
         f"The parent must have DataWriteGuid {link}"
@@ -144,7 +186,9 @@ def describe_locator(
         probes = probe_paths(child_path, locator)
         found = [p for p in probes if p.exists]
         for p in probes:
-            if p.local_path is None:
+            if p.problem is not None:
+                lines.append(f"  {p.key}: parent path cannot be used here: {p.problem}.")
+            elif p.local_path is None:
                 lines.append(f"  {p.key} cannot be resolved outside Windows.")
             else:
                 where = "exists" if p.exists else "does not exist"
@@ -308,6 +352,9 @@ def _check_paths(locator: ParentLocator, cpath: str, ppath: str, add: Add) -> No
     if not probes:
         add(ChainItem("paths", WARNING, "the locator has no path: Windows cannot find the parent"))
     for p in probes:
+        if p.problem is not None:
+            add(ChainItem(p.key, WARNING, f"parent path cannot be used here: {p.problem}"))
+            continue
         if p.local_path is not None:
             if p.exists and _same_file(p.local_path, Path(ppath)):
                 add(ChainItem(p.key, OK, f"{p.value} leads to the given parent"))
@@ -372,4 +419,5 @@ __all__ = [
     "check_chain",
     "describe_locator",
     "probe_paths",
+    "unusable_reason",
 ]
