@@ -422,8 +422,6 @@ NOT_A_PARENT: Final = "not_a_parent"  # the file found is not a readable VHDX
 MODIFIED: Final = "modified"  # the file found has another DataWriteGuid: changed since
 MISMATCH_GEOMETRY: Final = "geometry_mismatch"  # identity matches, geometry does not
 
-_MAX_LOCAL_PATH: Final = 4096  # longer locator paths are not tried (PATH_MAX on Linux)
-
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -433,6 +431,7 @@ class Candidate:
     value: str  # as in the image (hostile: show through printable/safe_text)
     local_path: Path | None  # None: cannot be mapped to a path on this machine
     exists: bool  # a regular file is there
+    problem: str | None = None  # why the mapped path cannot be used here (never stat'ed)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -440,6 +439,7 @@ class Candidate:
             "value": self.value,
             "local_path": None if self.local_path is None else str(self.local_path),
             "exists": self.exists,
+            "problem": self.problem,
         }
 
 
@@ -538,9 +538,6 @@ def parent_candidates(
         value = locator.get(key)
         if value is None:
             continue
-        if len(value) > _MAX_LOCAL_PATH or "\x00" in value:
-            out.append(Candidate(key, value, None, False))
-            continue
         local = (
             _relative_to_local(child_path, value)
             if key == "relative_path"
@@ -548,6 +545,10 @@ def parent_candidates(
             if key == "absolute_win32_path"
             else None
         )
+        problem = None if local is None else unusable_reason(local)
+        if problem is not None:
+            out.append(Candidate(key, value, local, False, problem))
+            continue
         out.append(Candidate(key, value, local, local is not None and _regular_file(local)))
     return tuple(out)
 

@@ -114,9 +114,13 @@ def test_unusable_relative_path_is_a_finding_not_an_oserror(
             ["check", str(child), "--parent", str(parent)],
             ["check", "--json", str(child), "--parent", str(parent)],
             ["info", str(child)],
+            ["check", str(child)],  # follows the locator: the path is unusable, so missing
         ]
     )
-    (code, text), (jcode, jtext), (icode, _) = outcome.results
+    (code, text), (jcode, jtext), (icode, _), (ccode, ctext) = outcome.results
+    assert ccode == 2, ctext
+    assert f"parent path cannot be used here: {reason}" in ctext
+    assert "internal error" not in ctext
     assert code == 0, text  # the link itself is right: the path only warns
     assert "internal error" not in text
     assert f"parent path cannot be used here: {reason}" in text
