@@ -10,6 +10,7 @@ the old bytes back.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
@@ -59,14 +60,29 @@ def backup_name(image: Path, operation: str) -> str:
 def free_backup_path(image: Path, operation: str, backup_dir: Path | None = None) -> Path:
     """Where a backup of ``operation`` on ``image`` goes now: ``operation``, or
     ``operation-2``, ``-3``... when a file of that name exists already (names carry the time
-    to the second, and the steps of one repair come that fast)."""
+    to the second, and the steps of one repair come that fast).
+
+    Any directory entry counts as taken, a dangling symbolic link too (``lexists``: a link is
+    never followed, so a backup can never be written through one)."""
     directory = backup_dir if backup_dir is not None else image.resolve().parent
     name = operation
     for n in range(2, 1000):
-        if not (directory / backup_name(image, name)).exists():
+        if not os.path.lexists(directory / backup_name(image, name)):
             break
         name = f"{operation}-{n}"
     return directory / backup_name(image, name)
+
+
+def _create_free(image: Path, operation: str, directory: Path) -> tuple[Path, int]:
+    """Create the backup file exclusively (O_EXCL: never through a link, never over a file),
+    taking the next free name when another appeared since the name was chosen."""
+    for _ in range(100):
+        path = free_backup_path(image, operation, directory)
+        try:
+            return path, create_new(path, 0o600)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free backup name", str(directory))
 
 
 def write_backup(
@@ -79,8 +95,7 @@ def write_backup(
     backup_dir: Path | None = None,
 ) -> Path:
     """Write and fsync the backup; return its path. Raise BackupError when impossible."""
-    path = free_backup_path(image, operation, backup_dir)
-    directory = path.parent
+    directory = backup_dir if backup_dir is not None else image.resolve().parent
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -102,8 +117,9 @@ def write_backup(
     }
     payload = json.dumps(doc, indent=1).encode("utf-8")
     try:
-        fd = create_new(path, 0o600)
+        path, fd = _create_free(image, operation, directory)
     except OSError as exc:
+        path = directory / backup_name(image, operation)
         raise BackupError(
             f"cannot create the backup file {path}: {exc.strerror or exc} "
             "(choose another place with --backup-dir)"
