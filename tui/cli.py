@@ -3,8 +3,12 @@
 ``vhdxray IMAGE`` opens the app; the subcommands print reports or change an image. Textual
 is imported only when the app is opened, so the scriptable commands start fast.
 
-Exit codes: 0 success (``check``: no error finding); 1 the tool itself failed;
-2 ``check`` found errors, or a write was refused; 3 the file is not a VHDX or cannot be read.
+Exit codes, the same meaning in every command (each command's own list is
+:attr:`Command.exits`, shown by ``vhdxray COMMAND --help`` and in the README's table):
+0 success (``check``: no error finding); 1 the tool itself failed, or a write failed part-way;
+2 ``check`` found errors, or a write was refused (a path that is not a regular file, a
+confirmation declined, a bad argument); 3 the file is not a VHDX or cannot be read; 130
+interrupted (ctrl+c).
 """
 
 from __future__ import annotations
@@ -280,16 +284,22 @@ def demo_image() -> Path:
 
 def cmd_app(args: argparse.Namespace) -> int:
     if args.demo:
-        image = demo_image()
-    elif args.image is None:
-        raise UsageError("name an image to open, or use --demo (see vhdxray --help)")
-    else:
-        from pathlib import Path
+        import shutil
 
-        image = Path(args.image)
+        image = demo_image()
+        try:
+            from vhdxray.tui.app import run_app
+
+            return run_app(image, read_only=args.read_only)
+        finally:  # the demo's folder (image, backups) goes when the app ends, however it ends
+            shutil.rmtree(image.parent, ignore_errors=True)
+    if args.image is None:
+        raise UsageError("name an image to open, or use --demo (see vhdxray --help)")
+    from pathlib import Path
+
     from vhdxray.tui.app import run_app
 
-    return run_app(image, read_only=args.read_only)
+    return run_app(Path(args.image), read_only=args.read_only)
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -306,36 +316,51 @@ class Command(NamedTuple):
     help: str
     arguments: str
     run: str
+    exits: str = ""
+    """Every exit code the command can return, in words (``--help`` and the README)."""
 
 
 COMMANDS: dict[str, Command] = {
     "info": Command(
-        "print what the image holds", "vhdxray.tui.cli:args_info", "vhdxray.tui.cli:cmd_report"
+        "print what the image holds",
+        "vhdxray.tui.cli:args_info",
+        "vhdxray.tui.cli:cmd_report",
+        "0; 3 not a VHDX / unreadable / not a regular file",
     ),
     "check": Command(
         "print findings; exit 2 when there is an error",
         "vhdxray.tui.cli:args_check",
         "vhdxray.tui.cli:cmd_report",
+        "0 no error (with --parent: consistent); 2 errors, a differencing disk's parent missing "
+        "or changed (with --parent: not consistent); 3 either file not a VHDX / unreadable / "
+        "not a regular file",
     ),
     "update-headers": Command(
         "rewrite both headers (MS-VHDX 2.2.2.1)",
         "vhdxray.tui.cli:args_update_headers",
         "vhdxray.tui.cli:cmd_update_headers",
+        "0 done (--dry-run: planned); 2 refused, declined or not a regular file (nothing "
+        "written); 3 not a VHDX / unreadable; 1 a write failed (restore the printed backup)",
     ),
     "restore": Command(
         "put back the bytes saved in a backup file",
         "vhdxray.tui.cli:args_restore",
         "vhdxray.tui.cli:cmd_restore",
+        "0 restored or nothing to do; 2 refused (not a vhdxray backup, does not fit the image, "
+        "the image changed, not a regular file) or declined; 1 the restore failed",
     ),
     "create": Command(
         "write a new, spec-correct image",
         "vhdxray.tui.cli:args_create",
         "vhdxray.tui.cli:cmd_create",
+        "0 created; 2 refused (the path exists, a bad size, an unusable parent)",
     ),
     "repair": Command(
         "repair what can be repaired: log replay, region tables, stale LogGuid, headers",
         "vhdxray.tui.cli_repair:add_arguments",
         "vhdxray.tui.cli_repair:cmd_repair",
+        "0 done or nothing to do; 2 something refused, declined or not a regular file; "
+        "3 not a VHDX / unreadable; 1 a write failed (restore the printed backups)",
     ),
 }
 
@@ -361,7 +386,8 @@ def _parser_app() -> argparse.ArgumentParser:
 def parser_for(name: str) -> argparse.ArgumentParser:
     """The parser of one subcommand (and only that one)."""
     command = COMMANDS[name]
-    p = argparse.ArgumentParser(prog=f"vhdxray {name}", description=command.help)
+    epilog = f"exit codes: {command.exits}; 1 vhdxray itself failed; 130 interrupted (any command)"
+    p = argparse.ArgumentParser(prog=f"vhdxray {name}", description=command.help, epilog=epilog)
     p.set_defaults(command=name)
     _resolve(command.arguments)(p)
     return p

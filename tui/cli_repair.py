@@ -5,10 +5,11 @@
 first, with the ``vhdxray restore`` line that undoes it. ``--dry-run`` also lists every page a
 log replay would write and whether it already holds its logged bytes.
 
-Exit codes, as in :mod:`vhdxray.tui.cli`: 0 done or nothing to do; 2 something was refused
-(even when other repairs were done; the output says which) or, for ``check --parent``, the
-chain is not consistent; 1 a write failed part-way (restore the printed backups); 3 the file is
-not a VHDX or cannot be read.
+Exit codes, as in :mod:`vhdxray.tui.cli` (listed per command in its ``COMMANDS``): 0 done or
+nothing to do; 2 something was refused (even when other repairs were done; the output says
+which), the confirmation was declined, the image is not a regular file, or, for ``check
+--parent``, the chain is not consistent; 1 a write failed part-way (restore the printed
+backups); 3 the file is not a VHDX or cannot be read.
 
 Every string taken from an image (paths in a parent locator, creator) goes through
 :func:`vhdxray.core.format.text.printable` before it is printed.

@@ -65,6 +65,8 @@ def render(report: Report, *, findings: bool = True) -> str:
             f"physical {meta.physical_sector_size or '?'}"
         )
     add(f"Verdict:   {v.headline}")
+    if v.repairs:
+        add(f"Repair:    vhdxray repair {printable(report.path)}")
     add("")
     if report.headers is not None:
         h1, h2 = report.headers

@@ -45,6 +45,7 @@ from vhdxray.core.write.regionrepair import (
 )
 from vhdxray.core.write.repairids import (
     CLEAR_LOG_GUID,
+    FIXES,
     HEADERS,
     ORDER,
     REGION_TABLE,
@@ -70,29 +71,9 @@ from vhdxray.core.write.update import (
 )
 from vhdxray.core.write.writer import WriteFailed, WriteHooks, WriteRefused
 
-# Header findings a header update resolves.
-_HEADER_CODES: Final = (
-    "header.slot1.signature",
-    "header.slot1.checksum",
-    "header.slot1.reserved",
-    "header.slot2.signature",
-    "header.slot2.checksum",
-    "header.slot2.reserved",
-    "header.equal_sequence_identical",
-    "header.equal_sequence_different",
-    "header.version",
-    "header.log_version_unused",
-)
-_REGION_CODES: Final = (
-    "region.copy1.signature",
-    "region.copy1.checksum",
-    "region.copy1.entries",
-    "region.copy2.signature",
-    "region.copy2.checksum",
-    "region.copy2.entries",
-    "region.copies_differ",
-    "region.using_copy2",
-)
+# Header and region findings a header update / a region table rewrite resolves.
+_HEADER_CODES: Final = FIXES[HEADERS]
+_REGION_CODES: Final = FIXES[REGION_TABLE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -635,7 +616,7 @@ def _plan_replay(
     report: Report, options: RepairOptions
 ) -> tuple[ReplayPreview | None, Repair | Refused]:
     title = "Replay the pending log"
-    codes = _codes(report, ("log.replay_needed",))
+    codes = _codes(report, FIXES[REPLAY])
     try:
         preview = preview_replay(report.path, report)
     except OSError as exc:
@@ -685,7 +666,7 @@ def _plan_clear_guid(report: Report, options: RepairOptions) -> Repair | Refused
     log = report.log
     eff = report.effective_header
     assert log is not None and eff is not None
-    codes = _codes(report, ("log.no_valid_sequence", "log.length_zero"))
+    codes = _codes(report, FIXES[CLEAR_LOG_GUID])
     if log.log_version != layout.LOG_VERSION:
         return Refused(
             CLEAR_LOG_GUID,
