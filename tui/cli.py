@@ -291,6 +291,11 @@ COMMANDS: dict[str, Command] = {
         "vhdxray.tui.cli_repair:add_arguments",
         "vhdxray.tui.cli_repair:cmd_repair",
     ),
+    "export": Command(
+        "copy the virtual disk out (raw or a new VHDX), reading only",
+        "vhdxray.tui.cli_export:add_arguments",
+        "vhdxray.tui.cli_export:run",
+    ),
 }
 
 
