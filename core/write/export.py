@@ -385,6 +385,7 @@ def export(
             os.fsync(fd)
         finally:
             os.close(fd)
+        check(progress)  # a cancel during the last step still leaves nothing behind
         _publish(temp, target)
     except BaseException as exc:
         temp.unlink(missing_ok=True)
