@@ -58,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATH",
         help="parent of a differencing disk; repeat for deeper chains, the image's own "
-        "parent first (default: where the locator's relative path leads)",
+        "parent first (default: where the image's parent locator leads)",
     )
     p.add_argument(
         "--allow-missing-parent",

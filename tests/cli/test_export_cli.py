@@ -8,6 +8,7 @@ import os
 import shutil
 import struct
 import subprocess
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -534,3 +535,17 @@ def test_cancel_removes_the_partial_file(data_image: Path, tmp_path: Path) -> No
         export(disk, out_dir / "out.raw", progress=progress)
     assert list(out_dir.iterdir()) == []
     assert ri.file_sha256(data_image) == before
+
+
+def test_modified_parent_found_through_the_locator_is_refused(
+    chain: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, middle, top = chain
+    for slot in (1, 2):
+        damage.set_header_field(middle, slot, "data_write_guid", uuid.uuid4())
+    out = tmp_path / "out.raw"
+    code, text, _ = vhdxray(capsys, "export", str(top), str(out), "--json")
+    assert code == 4
+    doc = json.loads(text)
+    assert doc["refused"] == "parent_mismatch" and "DataWriteGuid" in doc["reason"]
+    assert not out.exists()
