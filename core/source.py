@@ -30,6 +30,10 @@ class ImageSource:
             return b""
         return pread_exact(self._fd, offset, min(length, self.size - offset))
 
+    def fileno(self) -> int:
+        """The read-only descriptor (for kernel-side copies); valid until :meth:`close`."""
+        return self._fd
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

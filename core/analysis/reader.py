@@ -126,12 +126,7 @@ def _read(source: ImageSource, name: str) -> Report:
         parse_region_table(head[r_off[0] : r_off[0] + layout.REGION_TABLE_SIZE], 1),
         parse_region_table(head[r_off[1] : r_off[1] + layout.REGION_TABLE_SIZE], 2),
     )
-    looks_vhdx = (
-        identifier.signature_ok
-        or any(h.signature_ok for h in headers)
-        or any(t.signature_ok for t in tables)
-    )
-    if not looks_vhdx:
+    if not looks_like_vhdx(identifier, headers, tables):
         kind, description = identify_other(read, size)
         return Report(
             path=name,
@@ -203,6 +198,19 @@ def _read(source: ImageSource, name: str) -> Report:
         description=description,
         findings=sort_findings(findings),
         **report_args,  # type: ignore[arg-type]
+    )
+
+
+def looks_like_vhdx(
+    identifier: FileIdentifier,
+    headers: tuple[Header, Header],
+    tables: tuple[RegionTable, RegionTable],
+) -> bool:
+    """A file is treated as a (possibly damaged) VHDX when any of its signatures is there."""
+    return (
+        identifier.signature_ok
+        or any(h.signature_ok for h in headers)
+        or any(t.signature_ok for t in tables)
     )
 
 
