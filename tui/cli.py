@@ -64,14 +64,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     from vhdxray.core.format.findings import has_errors
 
     report = read_report(args.image)
+    guest = None
+    if report.is_vhdx and not getattr(args, "no_guest", False):
+        from vhdxray.core.analysis.guest.image import inspect_image
+
+        guest = inspect_image(args.image, report)
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
-        _emit_json(report_json(report))
+        doc = report_json(report, guest)
+        if guest is not None:
+            from vhdxray.tui.guestwords import annotate_json
+
+            annotate_json(doc, guest.guest, args.image)
+        _emit_json(doc)
     else:
         from vhdxray.tui.textreport import render
 
-        _out(render(report, findings=args.command == "check" or args.findings))
+        _out(render(report, findings=args.command == "check" or args.findings, guest=guest))
+    # Guest findings never change the exit code: it says whether the container is damaged.
     if not report.is_vhdx:
         return EXIT_NOT_VHDX
     if args.command == "check":
@@ -325,6 +336,11 @@ def _report_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("image")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument(
+        "--no-guest",
+        action="store_true",
+        help="do not look inside the virtual disk (partitions, filesystems)",
+    )
 
 
 def args_info(s: argparse.ArgumentParser) -> None:

@@ -313,16 +313,35 @@ def guest_short(guest: GuestReport) -> str:
     return layout_summary(guest)
 
 
-def layered_headline(container_level: str, guest: GuestReport | None) -> str:
+def layered_headline(
+    container_level: str, guest: GuestReport | None, *, replay_pending: bool = False
+) -> str:
     """ "container OK; ext4 needs recovery": which layer is broken, in one line."""
-    container = {
-        "ok": "container OK",
-        "warning": "container OK (with warnings)",
-        "error": "container damaged",
-    }.get(container_level, "not a VHDX")
+    if replay_pending:
+        container = "container log replay pending"
+    else:
+        container = {
+            "ok": "container OK",
+            "warning": "container OK",  # warnings are tolerated by Windows and QEMU
+            "error": "container damaged",
+        }.get(container_level, "not a VHDX")
     if guest is None:
         return container
     return f"{container}; {guest_short(guest)}"
+
+
+# Why the guest was not looked at, by the opener's refusal code (other codes: its own words).
+NOT_LOOKED_AT: dict[str, str] = {
+    "parent_missing": "a differencing disk whose parent was not found (check it with --parent)",
+    "parent_mismatch": "the parent found is not this disk's parent",
+    "parent_unusable": "its parent cannot be read",
+    "parent_loop": "its parent chain loops",
+    "not_vhdx": "not a VHDX",
+}
+
+
+def not_looked_at(code: str | None, reason: str | None) -> str:
+    return NOT_LOOKED_AT.get(code or "", printable(reason or code or "unknown reason"))
 
 
 def annotate_json(doc: dict[str, Any], guest: GuestReport | None, path: str) -> None:
@@ -334,13 +353,20 @@ def annotate_json(doc: dict[str, Any], guest: GuestReport | None, path: str) -> 
         w = words(f, path)
         item["message"] = w.message
         item["next_step"] = w.next_step
-    doc["guest"]["headline"] = layered_headline(doc.get("verdict", {}).get("level", ""), guest)
+    log = doc.get("log") or {}
+    doc["guest"]["headline"] = layered_headline(
+        doc.get("verdict", {}).get("level", ""),
+        guest,
+        replay_pending=bool(log.get("replay_needed")),
+    )
 
 
-def inside_lines(guest: GuestReport | None, path: str, error: str | None = None) -> list[str]:
+def inside_lines(
+    guest: GuestReport | None, path: str, error_code: str | None = None, error: str | None = None
+) -> list[str]:
     """The "Inside" block of ``info`` and ``check`` (plain text, image strings made printable)."""
     if guest is None:
-        return [f"Inside:    not looked at ({error})" if error else "Inside:    not looked at"]
+        return [f"Inside:    not looked at: {not_looked_at(error_code, error)}"]
     lines = [f"Inside:    {layout_summary(guest)}"]
     if guest.partition_table == "gpt":
         lines.append(

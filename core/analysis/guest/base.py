@@ -24,9 +24,12 @@ VOLUME_BUDGET = 4 * MiB
 
 
 class VirtualReader(Protocol):
-    """The guest disk as bytes: raw files, VHDX through its BAT and log, a chain."""
+    """The guest disk as bytes: raw files, VHDX through its BAT and log, a chain.
 
-    size: int
+    ``size`` may be a plain attribute or a read-only property."""
+
+    @property
+    def size(self) -> int: ...
 
     def read(self, offset: int, length: int) -> bytes: ...
 
