@@ -24,6 +24,7 @@ from vhdxray import __version__
 from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
+from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import out as _out
 
 EXIT_OK = 0
@@ -64,6 +65,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     from vhdxray.core.format.findings import has_errors
 
     report = read_report(args.image)
+    lookup = None
+    if args.command == "check" and report.metadata is not None and report.metadata.has_parent:
+        # Checking a child asks for its chain: follow the locator (reads the parent).
+        import dataclasses
+
+        from vhdxray.core.analysis.chain import locate_parent
+        from vhdxray.core.format.findings import sort_findings
+
+        lookup = locate_parent(args.image, report)
+        extra = lookup.findings(str(args.image))
+        if extra:
+            report = dataclasses.replace(report, findings=sort_findings(report.findings + extra))
     guest = None
     if report.is_vhdx and not getattr(args, "no_guest", False):
         from vhdxray.core.analysis.guest.image import inspect_image
@@ -77,11 +90,18 @@ def cmd_report(args: argparse.Namespace) -> int:
             from vhdxray.tui.guestwords import annotate_json
 
             annotate_json(doc, guest.guest, args.image)
+        if lookup is not None:
+            doc["parent_lookup"] = lookup.to_json()
         _emit_json(doc)
     else:
         from vhdxray.tui.textreport import render
 
         _out(render(report, findings=args.command == "check" or args.findings, guest=guest))
+        if lookup is not None:
+            from vhdxray.tui.cli_repair import lookup_lines
+
+            for text in lookup_lines(lookup):
+                _line(text)
     # Guest findings never change the exit code: it says whether the container is damaged.
     if not report.is_vhdx:
         return EXIT_NOT_VHDX
