@@ -77,22 +77,32 @@ def cmd_report(args: argparse.Namespace) -> int:
         extra = lookup.findings(str(args.image))
         if extra:
             report = dataclasses.replace(report, findings=sort_findings(report.findings + extra))
+    guest = None
+    if report.is_vhdx and not getattr(args, "no_guest", False):
+        from vhdxray.core.analysis.guest.image import inspect_image
+
+        guest = inspect_image(args.image, report)
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
-        doc = report_json(report)
+        doc = report_json(report, guest)
+        if guest is not None:
+            from vhdxray.tui.guestwords import annotate_json
+
+            annotate_json(doc, guest.guest, args.image)
         if lookup is not None:
             doc["parent_lookup"] = lookup.to_json()
         _emit_json(doc)
     else:
         from vhdxray.tui.textreport import render
 
-        _out(render(report, findings=args.command == "check" or args.findings))
+        _out(render(report, findings=args.command == "check" or args.findings, guest=guest))
         if lookup is not None:
             from vhdxray.tui.cli_repair import lookup_lines
 
             for text in lookup_lines(lookup):
                 _line(text)
+    # Guest findings never change the exit code: it says whether the container is damaged.
     if not report.is_vhdx:
         return EXIT_NOT_VHDX
     if args.command == "check":
@@ -351,6 +361,11 @@ def _report_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("image")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument(
+        "--no-guest",
+        action="store_true",
+        help="do not look inside the virtual disk (partitions, filesystems)",
+    )
 
 
 def args_info(s: argparse.ArgumentParser) -> None:
