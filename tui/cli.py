@@ -291,6 +291,11 @@ COMMANDS: dict[str, Command] = {
         "vhdxray.tui.cli_repair:add_arguments",
         "vhdxray.tui.cli_repair:cmd_repair",
     ),
+    "scan": Command(
+        "check every image under some folders, read-only (JSON lines with --json)",
+        "vhdxray.tui.cli_scan:add_arguments",
+        "vhdxray.tui.cli_scan:run",
+    ),
 }
 
 
