@@ -43,9 +43,13 @@ class FleetScreen(Screen[None]):
     FleetScreen #fleet-top { height: 1; }
     FleetScreen #fleet-status { width: 1fr; }
     FleetScreen #fleet-bar { width: 40; }
+    FleetScreen #fleet-filters { height: 1; display: none; color: $warning; }
+    FleetScreen #fleet-filters.-shown { display: block; }
     FleetScreen #fleet-filter { display: none; }
     FleetScreen #fleet-filter.-shown { display: block; }
+    FleetScreen #fleet-bar.-done { display: none; }
     FleetScreen DataTable { height: 1fr; }
+    FleetScreen #fleet-detail { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     """
 
     AUTO_FOCUS = "#fleet-table"
@@ -80,9 +84,11 @@ class FleetScreen(Screen[None]):
         with Horizontal(id="fleet-top"):
             yield Static(id="fleet-status")
             yield ProgressBar(id="fleet-bar", show_eta=False)
+        yield Static(id="fleet-filters")
         yield Input(placeholder="filter: name, type, verdict or text", id="fleet-filter")
         table: DataTable[Text] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
         yield table
+        yield Static(id="fleet-detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,6 +112,7 @@ class FleetScreen(Screen[None]):
         self.table.clear()
         self.finished = False
         self.progress = Progress(unit="files")
+        self.query_one("#fleet-bar", ProgressBar).remove_class("-done")
         self._scan_worker(self.progress)
         self._show_progress()
 
@@ -127,9 +134,26 @@ class FleetScreen(Screen[None]):
     def _scan_finished(self, seconds: float) -> None:
         self.finished = True
         self.scan_seconds = seconds
-        if self.sort_column is not None:
-            self._rebuild()
-        self._show_progress()
+        self._rebuild()
+        self.table.move_cursor(row=0, column=0)
+        self.query_one("#fleet-bar", ProgressBar).add_class("-done")
+        self._show_detail()
+
+    @on(DataTable.RowHighlighted, "#fleet-table")
+    def _show_detail(self) -> None:
+        """The highlighted image's one-line verdict (and its parent, for a child)."""
+        path = self._cursor_path()
+        detail = self.query_one("#fleet-detail", Static)
+        if path is None or path not in self.lines:
+            detail.update("")
+            return
+        line = self.lines[path]
+        parts = [safe(str(line["headline"] or ""))]
+        parent = line["parent"]
+        if isinstance(parent, dict):
+            where = parent.get("path") or ", ".join((parent.get("locator") or {}).values())
+            parts.append(join(plain(f" Parent {parent.get('status')}: "), safe(where or "-")))
+        detail.update(join(*parts))
 
     def on_unmount(self) -> None:
         self.progress.cancel()
@@ -161,7 +185,7 @@ class FleetScreen(Screen[None]):
         parts = [f"{counts[level]} {level}" for level in VERDICTS if level in counts]
         shown = self.table.row_count
         if self.finished:
-            state = f"{p.done} files in {self.scan_seconds:.1f} s"
+            state = f"Scanned {p.done} file{'s' if p.done != 1 else ''}"
         else:
             state = f"scanning {p.done}/{p.total} files, {p.rate:.0f}/s"
         filters = []
@@ -169,11 +193,11 @@ class FleetScreen(Screen[None]):
             filters.append("errors only")
         if self.text_filter:
             filters.append(f"filter {self.text_filter!r}")
-        status = join(
-            plain(state),
-            plain(f" · {', '.join(parts)}" if parts else ""),
-            plain(f" · {shown} shown" if filters else ""),
-            plain(f" ({', '.join(filters)})" if filters else ""),
+        status = join(plain(state), plain(f" · {', '.join(parts)}" if parts else ""))
+        filter_line = self.query_one("#fleet-filters", Static)
+        filter_line.set_class(bool(filters), "-shown")
+        filter_line.update(
+            join(plain(f"Showing {shown} of {len(self.lines)}: "), safe(", ".join(filters)))
         )
         if not self.finished and p.label:
             status = join(status, plain(" · "), safe(self.names.get(p.label, p.label)))
@@ -293,6 +317,7 @@ class FleetScreen(Screen[None]):
             for column, cell in zip(COLUMN_KEYS, self._cells(path), strict=True):
                 table.update_cell(path, column, cell)
         self._show_progress()
+        self._show_detail()
 
     # --- export ---------------------------------------------------------------------------------
 
