@@ -121,7 +121,7 @@ COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 def is_problem(line: ScanLine) -> bool:
     """What "errors only" keeps: damaged, unreadable or not a VHDX, or a broken chain."""
     parent = line["parent"]
-    broken = isinstance(parent, dict) and parent.get("status") in ("missing", "mismatch")
+    broken = isinstance(parent, dict) and parent.get("status") != "found"
     return line["verdict"] in ("error", "unreadable", "not_vhdx") or broken
 
 

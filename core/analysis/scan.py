@@ -1,10 +1,11 @@
 """``vhdxray scan``: every image under some folders, read-only, one compact result per image.
 
-:func:`scan_one` reads one file exactly as ``check`` does (:func:`read_report`, the same
+:func:`scan_one` reads one file exactly as ``check`` does (:func:`read_checked`, the same
 verdict and finding codes) and adds what a fleet view needs: whether another program is using
-the image (:mod:`vhdxray.core.analysis.inuse`), and for a differencing disk whether its parent
-is where the locator says and still matches (:func:`parent_status`). It never opens anything
-for writing and never takes a lock (the in-use probe is a query; see its module).
+the image (:mod:`vhdxray.core.analysis.inuse`), and for a differencing disk where its parent
+is and whether it still matches (:func:`parent_json`, the lookup ``check`` does too). It
+never opens anything for writing and never takes a lock (the in-use probe is a query; see
+its module).
 
 :func:`scan` walks the paths (:mod:`vhdxray.core.analysis.walk`) in a thread while a pool of
 readers (threads by default; processes with ``processes=True``, for many cores) scans the
@@ -15,7 +16,6 @@ number of images (only the list of paths still to read does).
 from __future__ import annotations
 
 import concurrent.futures as cf
-import functools
 import os
 import queue
 import stat
@@ -25,9 +25,10 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vhdxray.core.analysis.chain import check_chain, probe_paths
+from vhdxray.core.analysis.chain import ParentLookup
+from vhdxray.core.analysis.checked import read_checked
 from vhdxray.core.analysis.inuse import in_use
-from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.analysis.walk import Found, Matcher, walk
 from vhdxray.core.format.findings import Severity, error
@@ -86,15 +87,16 @@ def _file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular(path: str) -> Report:
-    """:func:`read_report`, but a FIFO, socket, device or directory is never opened.
+def read_regular(path: str) -> tuple[Report, ParentLookup | None]:
+    """:func:`read_checked` (what ``check`` reads), but a FIFO, socket, device or directory is
+    never opened.
 
     TODO(harden): core/source.py refuses non-regular files itself once that lands on main;
     this stat then becomes redundant (the report below has the same kind and finding code)."""
     try:
         st = os.stat(path)
     except OSError:
-        return read_report(path)  # reports the error (no such file, link loop, permission)
+        return read_checked(path)  # reports the error (no such file, link loop, permission)
     if not stat.S_ISREG(st.st_mode):
         what = _file_kind(st.st_mode)
         return Report(
@@ -105,8 +107,8 @@ def read_regular(path: str) -> Report:
                 f"This is not a regular file: it is {what}. vhdxray reads image files only."
             ),
             findings=(error("file.not_regular", path, f"not a regular file ({what})"),),
-        )
-    return read_report(path)
+        ), None
+    return read_checked(path)
 
 
 def verdict_level(report: Report) -> str:
@@ -116,48 +118,29 @@ def verdict_level(report: Report) -> str:
     return verdict(report).level
 
 
-@functools.lru_cache(maxsize=64)
-def _parent_report(path: str, _size: int, _mtime_ns: int, _ino: int) -> Report:
-    """A parent shared by many children is read once (while it stays unchanged)."""
-    return read_regular(path)
+def parent_json(lookup: ParentLookup | None) -> dict[str, Any] | None:
+    """The compact parent status of a differencing disk (None for any other file).
 
-
-def parent_status(report: Report) -> dict[str, Any] | None:
-    """For a differencing disk: is its parent where the locator says, and does it match?
-
-    ``status``: ``found`` (a locator path leads to a file and :func:`check_chain` finds the
-    chain consistent), ``mismatch`` (it leads to a file that is not this child's parent),
-    ``missing`` (no locator path leads to an existing file from here), ``unknown`` (no readable
-    locator). Only the relative path can be followed outside Windows.
-
-    TODO(write): use ``chain.locate_parent`` once it reaches main (one lookup rule)."""
-    meta = report.metadata
-    if not report.is_vhdx or meta is None or not meta.has_parent:
+    ``status`` is :func:`locate_parent`'s: ``found`` (a locator path leads to the parent and
+    the chain holds), ``missing``, ``modified`` (the file there has another DataWriteGuid),
+    ``geometry_mismatch``, ``not_a_parent``, ``no_locator``. ``path`` is the file the
+    locator led to, ``via`` the locator key used."""
+    if lookup is None:
         return None
-    locator = meta.parent_locator
-    if locator is None:
-        return {"status": "unknown", "path": None, "locator": None, "mismatches": []}
-    paths = {k: v for k, v in locator.entries if k.endswith("_path")}
-    found = next((p for p in probe_paths(report.path, locator) if p.exists), None)
-    if found is None or found.local_path is None:
-        return {"status": "missing", "path": None, "locator": paths, "mismatches": []}
-    where = str(found.local_path)
-    try:
-        st = os.stat(where)
-        parent = _parent_report(where, st.st_size, st.st_mtime_ns, st.st_ino)
-    except OSError:
-        parent = read_regular(where)
-    check = check_chain(report, parent, child_path=report.path, parent_path=where)
     return {
-        "status": "found" if check.consistent else "mismatch",
-        "path": where,
-        "locator": paths,
-        "mismatches": [i.name for i in check.items if i.status == "mismatch"],
+        "status": lookup.status,
+        "path": None if lookup.path is None else str(lookup.path),
+        "via": lookup.key,
     }
 
 
 def line_from_report(
-    report: Report, *, in_use_value: bool | None, guest: object | None, seconds: float
+    report: Report,
+    lookup: ParentLookup | None = None,
+    *,
+    in_use_value: bool | None,
+    guest: object | None,
+    seconds: float,
 ) -> ScanLine:
     """The scan line of ``report``: every field as ``check --json`` gives it for that file."""
     v = verdict(report)
@@ -178,7 +161,7 @@ def line_from_report(
         "next_step": v.next_step,
         "errors": [f.code for f in report.findings if f.severity is Severity.ERROR],
         "warnings": [f.code for f in report.findings if f.severity is Severity.WARNING],
-        "parent": parent_status(report),
+        "parent": parent_json(lookup),
         "guest": guest,
         "seconds": round(seconds, 6),
     }
@@ -187,12 +170,12 @@ def line_from_report(
 def scan_one(path: str, guest: bool = True) -> ScanLine:
     """Read one file (never writing, never locking) into its scan line."""
     started = time.perf_counter()
-    report = read_regular(path)
+    report, lookup = read_regular(path)
     readable = report.kind not in ("unreadable", NOT_REGULAR)
     busy = in_use(path) if readable else None
     # TODO(guest): guest triage (``guest``) is filled once that module reaches main.
     return line_from_report(
-        report, in_use_value=busy, guest=None, seconds=time.perf_counter() - started
+        report, lookup, in_use_value=busy, guest=None, seconds=time.perf_counter() - started
     )
 
 

@@ -46,6 +46,7 @@ def check_json(path: str) -> dict[str, Any]:
 def expected_from_check(doc: dict[str, Any]) -> dict[str, Any]:
     """The scan line's fields as ``check --json`` states them for the same file."""
     findings = doc["findings"]
+    lookup = doc.get("parent_lookup")
     level = doc["verdict"]["level"]
     if doc["kind"] in ("unreadable", "not_regular"):
         level = "unreadable"
@@ -63,6 +64,9 @@ def expected_from_check(doc: dict[str, Any]) -> dict[str, Any]:
         "next_step": doc["verdict"]["next_step"],
         "errors": [f["code"] for f in findings if f["severity"] == "error"],
         "warnings": [f["code"] for f in findings if f["severity"] == "warning"],
+        "parent": None
+        if lookup is None
+        else {"status": lookup["status"], "path": lookup["path"], "via": lookup["key"]},
     }
 
 
@@ -112,8 +116,10 @@ def test_verdicts_and_chain_status(tree: Tree) -> None:
     assert tag["child-found"]["parent"]["status"] == "found"
     assert tag["child-found"]["parent"]["path"] == str(tree.root / "chains" / "base.vhdx")
     assert tag["child-missing"]["parent"]["status"] == "missing"
-    assert tag["child-mismatch"]["parent"]["status"] == "mismatch"
-    assert "parent_linkage" in tag["child-mismatch"]["parent"]["mismatches"]
+    assert tag["child-mismatch"]["parent"]["status"] == "modified"
+    assert "chain.modified" in tag["child-mismatch"]["errors"]
+    assert "chain.missing" in tag["child-missing"]["errors"]
+    assert tag["child-missing"]["verdict"] == "error"
     assert tag["parent"]["parent"] is None
     if "vhd" in tag:
         assert tag["vhd"]["kind"] == "vhd" and tag["vhd"]["verdict"] == "not_vhdx"
@@ -203,7 +209,7 @@ def test_human_summary(tree: Tree) -> None:
     ranks = {"error": 0, "unreadable": 1, "not_vhdx": 2, "warning": 3, "ok": 4}
     assert order == sorted(order, key=ranks.__getitem__), "worst first"
     assert "Profile_bob.VHDX" in table and "Safe to update headers." in table
-    assert "parent missing" in table and "parent mismatch" in table
+    assert "parent missing" in table and "parent modified" in table
     assert "Profile_alice" not in table  # a clean image needs no attention
     assert "\\x1b" not in table  # the control-name image is clean: not listed
 

@@ -151,8 +151,8 @@ class FleetScreen(Screen[None]):
         parts = [safe(str(line["headline"] or ""))]
         parent = line["parent"]
         if isinstance(parent, dict):
-            where = parent.get("path") or ", ".join((parent.get("locator") or {}).values())
-            parts.append(join(plain(f" Parent {parent.get('status')}: "), safe(where or "-")))
+            where = parent.get("path") or "-"
+            parts.append(join(plain(f" Parent {parent.get('status')}: "), safe(where)))
         detail.update(join(*parts))
 
     def on_unmount(self) -> None:
