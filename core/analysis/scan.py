@@ -111,11 +111,11 @@ def read_regular(path: str) -> tuple[Report, ParentLookup | None]:
     return read_checked(path)
 
 
-def verdict_level(report: Report) -> str:
-    """The scan's verdict: :func:`verdict`'s level, with files that cannot be read apart."""
+def verdict_level(report: Report, level: str) -> str:
+    """The scan's verdict: :func:`verdict`'s ``level``, with files that cannot be read apart."""
     if report.kind in ("unreadable", NOT_REGULAR):
         return "unreadable"
-    return verdict(report).level
+    return level
 
 
 def parent_json(lookup: ParentLookup | None) -> dict[str, Any] | None:
@@ -156,7 +156,7 @@ def line_from_report(
         "current_header": report.current_header,
         "replay_needed": None if log is None else log.replay_needed,
         "in_use": in_use_value,
-        "verdict": verdict_level(report),
+        "verdict": verdict_level(report, v.level),
         "headline": v.headline,
         "next_step": v.next_step,
         "errors": [f.code for f in report.findings if f.severity is Severity.ERROR],
