@@ -64,19 +64,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from vhdxray.core.analysis.reader import read_report
     from vhdxray.core.format.findings import has_errors
 
-    report = read_report(args.image)
     lookup = None
-    if args.command == "check" and report.metadata is not None and report.metadata.has_parent:
+    if args.command == "check":
         # Checking a child asks for its chain: follow the locator (reads the parent).
-        import dataclasses
+        from vhdxray.core.analysis.checked import read_checked
 
-        from vhdxray.core.analysis.chain import locate_parent
-        from vhdxray.core.format.findings import sort_findings
-
-        lookup = locate_parent(args.image, report)
-        extra = lookup.findings(str(args.image))
-        if extra:
-            report = dataclasses.replace(report, findings=sort_findings(report.findings + extra))
+        report, lookup = read_checked(args.image)
+    else:
+        report = read_report(args.image)
     guest = None
     if report.is_vhdx and not getattr(args, "no_guest", False):
         from vhdxray.core.analysis.guest.image import inspect_image
@@ -326,6 +321,11 @@ COMMANDS: dict[str, Command] = {
         "copy the virtual disk out (raw or a new VHDX), reading only",
         "vhdxray.tui.cli_export:add_arguments",
         "vhdxray.tui.cli_export:run",
+    ),
+    "scan": Command(
+        "check every image under some folders, read-only (JSON lines with --json)",
+        "vhdxray.tui.cli_scan:add_arguments",
+        "vhdxray.tui.cli_scan:run",
     ),
 }
 

@@ -20,8 +20,7 @@ import errno
 import os
 import struct
 
-QEMU_LOCK_START = 100
-QEMU_LOCK_LENGTH = 200
+from vhdxray.core.format.layout import QEMU_LOCK_LENGTH, QEMU_LOCK_START
 
 
 class LockUnavailable(Exception):
