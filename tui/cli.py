@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from vhdxray.core.analysis.reader import Report
+
 from vhdxray import __version__
 from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
@@ -105,6 +107,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
+    """A write command named something it cannot write: say why and give its exit code.
+
+    A directory, FIFO, socket or device is refused (2: nothing was opened for writing); a file
+    that is not a VHDX or cannot be read is 3, as for ``info`` and ``check``."""
+    from vhdxray.core.analysis.reader import NOT_REGULAR
+    from vhdxray.core.format.text import printable
+
+    refused = report.kind == NOT_REGULAR
+    if json_out:
+        _emit_json(
+            {
+                "ok": False,
+                "is_vhdx": False,
+                "kind": report.kind,
+                "refused": refused,
+                "reason": report.description,
+            }
+        )
+    else:
+        _err(("refused: " if refused else "") + printable(report.description))
+    return EXIT_REFUSED if refused else EXIT_NOT_VHDX
+
+
 # --- update-headers -----------------------------------------------------------------
 
 
@@ -121,8 +147,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
 
     report = read_report(args.image)
     if not report.is_vhdx:
-        _err(report.description)
-        return EXIT_NOT_VHDX
+        return not_vhdx_exit(report, json_out=args.json)
     plan = plan_header_update(
         report, from_slot=args.from_slot, new_data_write_guid=args.new_data_write_guid
     )
