@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Final
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
+from vhdxray.core.format.record import record
 
 OK: Final = "ok"
 MISMATCH: Final = "mismatch"  # breaks the chain
@@ -31,7 +31,7 @@ WARNING: Final = "warning"  # worth knowing; the chain still holds
 INFO: Final = "info"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainItem:
     name: str  # e.g. "parent_linkage", "relative_path", "logical_sector_size"
     status: str  # OK, MISMATCH, WARNING or INFO
@@ -44,7 +44,7 @@ class ChainItem:
 Add = Callable[[ChainItem], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainCheck:
     child: str
     parent: str
@@ -73,7 +73,7 @@ class ChainCheck:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PathProbe:
     """One locator path and where it leads on this machine (None: cannot be resolved here)."""
 

@@ -8,11 +8,10 @@ contents of the file; an unreadable file becomes a report with ``kind == "unread
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.format import layout
-from vhdxray.core.format.bat import BatSummary, analyse_bat, bat_geometry
+from vhdxray.core.format.bat import BatSummary, analyse_bat_stream, bat_geometry
 from vhdxray.core.format.findings import Finding, error, info, sort_findings
 from vhdxray.core.format.header import (
     Header,
@@ -25,6 +24,7 @@ from vhdxray.core.format.header import (
 from vhdxray.core.format.identifier import FileIdentifier, parse_identifier
 from vhdxray.core.format.log import LogInfo, analyse_log
 from vhdxray.core.format.metadata import Metadata, parse_metadata
+from vhdxray.core.format.record import record
 from vhdxray.core.format.region import (
     RegionTable,
     check_region_tables,
@@ -37,7 +37,7 @@ from vhdxray.core.source import ImageSource, ReadAt
 MAX_LOG_READ = 256 * layout.MiB
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     """Everything known about one image. Structures are None when they could not be reached."""
 
@@ -53,7 +53,7 @@ class Report:
     metadata: Metadata | None = None
     log: LogInfo | None = None
     bat: BatSummary | None = None
-    findings: tuple[Finding, ...] = field(default=())
+    findings: tuple[Finding, ...] = ()
 
     @property
     def is_vhdx(self) -> bool:
@@ -267,9 +267,10 @@ def _analyse_bat(
         metadata.disk_type == "differencing",
     )
     needed = min(bat_length, geometry.total_entries * layout.BAT_ENTRY_SIZE)
-    raw = read(bat_offset, needed)
-    summary, findings = analyse_bat(
-        raw,
+    available = max(0, min(needed, file_size - bat_offset))
+    summary, findings = analyse_bat_stream(
+        lambda offset, length: read(bat_offset + offset, length),
+        available,
         geometry,
         disk_type=metadata.disk_type,
         file_size=file_size,

@@ -27,13 +27,13 @@ import bisect
 import struct
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_str
+from vhdxray.core.format.record import record
 
 SECTOR: Final = layout.LOG_SECTOR_SIZE
 DESCRIPTORS_PER_SECTOR: Final = SECTOR // layout.LOG_DESCRIPTOR_SIZE  # 128
@@ -56,7 +56,7 @@ def descriptor_sectors(descriptor_count: int) -> int:
     return layout.ceil_div(descriptor_count + 2, DESCRIPTORS_PER_SECTOR)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogDescriptor:
     kind: str  # "data" | "zero"
     index: int  # position in the entry
@@ -69,7 +69,7 @@ class LogDescriptor:
     reserved: int = 0  # zero only: the Reserved field (must be 0)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogEntry:
     log_position: int  # byte offset of the entry inside the log (0..LogLength)
     signature_ok: bool
@@ -135,7 +135,7 @@ class LogEntry:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogSequence:
     entries: tuple[LogEntry, ...]  # tail first, head last
     scan_start: int = 0  # where the search found the run (may precede the tail entry)
@@ -161,7 +161,7 @@ class LogSequence:
         return sum(e.zero_descriptor_count for e in self.entries)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RejectedRun:
     """A run of valid, consecutive entries that the search found but could not use."""
 
@@ -183,7 +183,7 @@ class RejectedRun:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogInfo:
     log_guid: uuid.UUID
     log_offset: int
@@ -240,7 +240,7 @@ class LogInfo:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReplayWrite:
     """One write of a replay, in order.
 
@@ -592,7 +592,7 @@ def _scan_entries(ring: _Ring, header_guid: uuid.UUID) -> dict[int, LogEntry]:
 # The active-sequence search (§2.3.3)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Search:
     active: LogSequence | None
     rejected: tuple[RejectedRun, ...]
