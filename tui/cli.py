@@ -22,6 +22,7 @@ from vhdxray import __version__
 from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
+from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import out as _out
 
 EXIT_OK = 0
@@ -65,14 +66,34 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
     from vhdxray.core.format.findings import has_errors
 
     report = read_report(args.image)
+    lookup = None
+    if args.command == "check" and report.metadata is not None and report.metadata.has_parent:
+        # Checking a child asks for its chain: follow the locator (reads the parent).
+        import dataclasses
+
+        from vhdxray.core.analysis.chain import locate_parent
+        from vhdxray.core.format.findings import sort_findings
+
+        lookup = locate_parent(args.image, report)
+        extra = lookup.findings(str(args.image))
+        if extra:
+            report = dataclasses.replace(report, findings=sort_findings(report.findings + extra))
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
-        _emit_json(report_json(report))
+        doc = report_json(report)
+        if lookup is not None:
+            doc["parent_lookup"] = lookup.to_json()
+        _emit_json(doc)
     else:
         from vhdxray.tui.textreport import render
 
         _out(render(report, findings=args.command == "check" or args.findings))
+        if lookup is not None:
+            from vhdxray.tui.cli_repair import lookup_lines
+
+            for text in lookup_lines(lookup):
+                _line(text)
     if not report.is_vhdx:
         return EXIT_NOT_VHDX
     if args.command == "check":

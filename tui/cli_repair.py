@@ -27,6 +27,7 @@ from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 
 if TYPE_CHECKING:
+    from vhdxray.core.analysis.chain import ParentLookup
     from vhdxray.core.write.repair import Repair, RepairPlan
 
 EXIT_OK = 0
@@ -220,6 +221,38 @@ def cmd_repair(args: argparse.Namespace) -> int:
         doc["remaining_errors"] = [f.to_json() for f in remaining]
         doc["current_header"] = after.current_header
     return finish(refused_code)
+
+
+# --- check CHILD (the parent found through the locator) ------------------------------------
+
+
+def lookup_lines(lookup: ParentLookup) -> list[str]:
+    """The parent lookup of ``check CHILD`` in words (paths come from the image: printed
+    through ``line``, which makes them printable)."""
+    from vhdxray.core.analysis import chain
+
+    lines = ["Parent lookup (through the parent locator):"]
+    for c in lookup.candidates:
+        if c.local_path is None:
+            lines.append(f"  {c.key} = {c.value}: cannot be mapped to a path here")
+        else:
+            where = "a file is there" if c.exists else "nothing there"
+            lines.append(f"  {c.key} = {c.value} -> {c.local_path}: {where}")
+    if lookup.status == chain.FOUND:
+        lines.append(f"The parent is {lookup.path} (via {lookup.key}); the chain is consistent.")
+    elif lookup.status == chain.MISSING:
+        lines.append(
+            "The parent is missing here. If it was moved, check it with `vhdxray check CHILD "
+            "--parent PARENT` and point the child at it with `vhdxray relink CHILD PARENT`."
+        )
+    elif lookup.status == chain.MODIFIED:
+        lines.append(
+            "Parent modified: its DataWriteGuid is not the one the child was linked to. Do not "
+            "relink; find the parent as it was when the child was made (a backup or snapshot)."
+        )
+    if lookup.check is not None and lookup.status != chain.FOUND:
+        lines.extend(lookup.check.describe())
+    return lines
 
 
 # --- check --parent -------------------------------------------------------------------------

@@ -16,12 +16,14 @@ relative path on the local filesystem.
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
 from typing import Final
 
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.format.findings import Finding, error
 from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
 from vhdxray.core.format.record import record
 
@@ -361,15 +363,196 @@ def _check_geometry(child: Report, parent: Report, add: Add) -> None:
         )
 
 
+# --------------------------------------------------------------------------------------------
+# Finding the parent through the locator
+
+# Outcomes of :func:`locate_parent` (stable: JSON ``parent_lookup.status``).
+NOT_DIFFERENCING: Final = "not_differencing"  # no parent to find
+FOUND: Final = "found"  # a locator path leads to the parent and the chain holds
+NO_LOCATOR: Final = "no_locator"  # no readable locator: the parent is unknown
+MISSING: Final = "missing"  # no locator path leads to an existing file here
+NOT_A_PARENT: Final = "not_a_parent"  # the file found is not a readable VHDX
+MODIFIED: Final = "modified"  # the file found has another DataWriteGuid: changed since
+MISMATCH_GEOMETRY: Final = "geometry_mismatch"  # identity matches, geometry does not
+
+_MAX_LOCAL_PATH: Final = 4096  # longer locator paths are not tried (PATH_MAX on Linux)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One locator path tried, in order, and what it led to here."""
+
+    key: str
+    value: str  # as in the image (hostile: show through printable/safe_text)
+    local_path: Path | None  # None: cannot be mapped to a path on this machine
+    exists: bool  # a regular file is there
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "value": self.value,
+            "local_path": None if self.local_path is None else str(self.local_path),
+            "exists": self.exists,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ParentLookup:
+    """Where the child's locator leads and whether the parent found there is the right one.
+
+    ``status`` is one of the constants above. ``path``/``key``: the file used (the first
+    candidate that exists). ``check``: the chain check against it, when it was read.
+    """
+
+    status: str
+    candidates: tuple[Candidate, ...] = ()
+    path: Path | None = None
+    key: str | None = None
+    check: ChainCheck | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (FOUND, NOT_DIFFERENCING)
+
+    def findings(self, where: str) -> tuple[Finding, ...]:
+        """The lookup as error findings for ``check`` (a child without its parent cannot be
+        read, so a missing or wrong parent is an error)."""
+        if self.ok:
+            return ()
+        found = "" if self.path is None else f" ({self.key} leads to {self.path})"
+        messages = {
+            NO_LOCATOR: "the differencing disk has no readable parent locator: its parent "
+            "cannot be found, so the disk cannot be read",
+            MISSING: "no locator path leads to an existing file here: the parent is missing "
+            "or was moved; the disk cannot be read without it",
+            NOT_A_PARENT: f"the file the locator leads to is not a readable VHDX{found}",
+            MODIFIED: "the file the locator leads to has another DataWriteGuid than the child "
+            f"expects{found}: the parent was modified after the child was made (or it is "
+            "another disk); do not relink, the child's data would be read against changed "
+            "parent data",
+            MISMATCH_GEOMETRY: "the parent found has the expected identity but another "
+            f"geometry{found}",
+        }
+        return (error(f"chain.{self.status}", where, messages[self.status]),)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "ok": self.ok,
+            "path": None if self.path is None else str(self.path),
+            "key": self.key,
+            "candidates": [c.to_json() for c in self.candidates],
+            "check": None if self.check is None else self.check.to_json(),
+        }
+
+
+def _windows_to_local(value: str) -> Path | None:
+    """An absolute locator path as a path on this machine, where a mapping is known: a POSIX
+    path as is; ``C:\\dir\\file`` (optionally ``\\\\?\\``-prefixed) as WSL's
+    ``/mnt/c/dir/file``. Volume GUID and UNC paths cannot be mapped."""
+    if os.name == "nt":  # pragma: no cover - Windows opens its own paths
+        return Path(value)
+    if value.startswith("/"):
+        return Path(value)
+    text = value[4:] if value.startswith("\\\\?\\") else value
+    win = PureWindowsPath(text)
+    drive = win.drive
+    if len(drive) == 2 and drive[1] == ":" and drive[0].isalpha() and win.root:
+        return Path("/mnt", drive[0].lower(), *win.parts[1:])
+    return None
+
+
+def _relative_to_local(child_path: str | os.PathLike[str], value: str) -> Path | None:
+    win = PureWindowsPath(value)
+    if win.is_absolute() or win.drive:
+        return None
+    parts = [p for p in win.parts if p not in (".", "")]
+    if not parts:
+        return None
+    return Path(child_path).resolve().parent.joinpath(*parts)
+
+
+def _regular_file(path: Path) -> bool:
+    """True for an existing regular file (never a FIFO or device: opening one could hang)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def parent_candidates(
+    child_path: str | os.PathLike[str], locator: ParentLocator
+) -> tuple[Candidate, ...]:
+    """The locator's paths in the order they are tried: relative to the child first, then
+    the absolute paths mapped to this machine where possible. Stats the paths: call it only
+    when the user asked for the chain."""
+    out: list[Candidate] = []
+    for key in PATH_KEYS:
+        value = locator.get(key)
+        if value is None:
+            continue
+        if len(value) > _MAX_LOCAL_PATH or "\x00" in value:
+            out.append(Candidate(key, value, None, False))
+            continue
+        local = (
+            _relative_to_local(child_path, value)
+            if key == "relative_path"
+            else _windows_to_local(value)
+            if key == "absolute_win32_path"
+            else None
+        )
+        out.append(Candidate(key, value, local, local is not None and _regular_file(local)))
+    return tuple(out)
+
+
+def locate_parent(child_path: str | os.PathLike[str], report: Report) -> ParentLookup:
+    """Find the child's parent through its locator and check the chain against it.
+
+    Reads the parent (read-only) when a locator path leads to one. The outcome tells "parent
+    missing" (maybe moved: ``vhdxray relink``) from "parent modified" (DataWriteGuid differs:
+    relinking would be wrong).
+    """
+    meta = report.metadata
+    if not report.is_vhdx or meta is None or not meta.has_parent:
+        return ParentLookup(NOT_DIFFERENCING)
+    locator = meta.parent_locator
+    if locator is None:
+        return ParentLookup(NO_LOCATOR)
+    candidates = parent_candidates(child_path, locator)
+    found = next((c for c in candidates if c.exists), None)
+    if found is None or found.local_path is None:
+        return ParentLookup(MISSING, candidates)
+    parent = read_report(found.local_path)
+    if not parent.is_vhdx or parent.metadata is None:
+        return ParentLookup(NOT_A_PARENT, candidates, found.local_path, found.key)
+    result = check_chain(report, parent, child_path=child_path, parent_path=found.local_path)
+    if result.linkage not in ("current", "linkage2"):
+        status = MODIFIED
+    elif not result.consistent:
+        status = MISMATCH_GEOMETRY
+    else:
+        status = FOUND
+    return ParentLookup(status, candidates, found.local_path, found.key, result)
+
+
 __all__ = [
+    "FOUND",
     "INFO",
     "MISMATCH",
+    "MISSING",
+    "MODIFIED",
+    "NOT_DIFFERENCING",
+    "NO_LOCATOR",
     "OK",
     "WARNING",
+    "Candidate",
     "ChainCheck",
     "ChainItem",
+    "ParentLookup",
     "PathProbe",
     "check_chain",
     "describe_locator",
+    "locate_parent",
+    "parent_candidates",
     "probe_paths",
 ]
