@@ -378,7 +378,7 @@ MISMATCH_GEOMETRY: Final = "geometry_mismatch"  # identity matches, geometry doe
 _MAX_LOCAL_PATH: Final = 4096  # longer locator paths are not tried (PATH_MAX on Linux)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     """One locator path tried, in order, and what it led to here."""
 
@@ -396,7 +396,7 @@ class Candidate:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParentLookup:
     """Where the child's locator leads and whether the parent found there is the right one.
 
