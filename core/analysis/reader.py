@@ -22,7 +22,7 @@ from vhdxray.core.format.header import (
     parse_header,
 )
 from vhdxray.core.format.identifier import FileIdentifier, parse_identifier
-from vhdxray.core.format.log import LogInfo, analyse_log
+from vhdxray.core.format.log import LogInfo, analyse_log, analyse_log_at
 from vhdxray.core.format.metadata import Metadata, parse_metadata
 from vhdxray.core.format.record import record
 from vhdxray.core.format.region import (
@@ -166,7 +166,7 @@ def _read(source: ImageSource, name: str) -> Report:
     reserved: list[tuple[int, int, str]] = [(0, layout.HEADER_SECTION_SIZE, "header section")]
     log_info: LogInfo | None = None
     if eff is not None:
-        log_info, _, log_findings = read_log(eff, read, size)
+        log_info, log_findings = analyse_log_in_file(eff, source)
         findings += log_findings
         if eff.log_length:
             reserved.append((eff.log_offset, eff.log_offset + eff.log_length, "log"))
@@ -218,6 +218,30 @@ def read_log(header: Header, read: ReadAt, file_size: int) -> tuple[LogInfo, byt
         file_size=file_size,
     )
     return info, log_bytes, findings
+
+
+def analyse_log_in_file(header: Header, source: ImageSource) -> tuple[LogInfo, list[Finding]]:
+    """:func:`read_log`'s analysis without reading the log: the 4 KiB sectors are probed for
+    ``loge`` and only the entries found are read (same results, same MAX_LOG_READ cap)."""
+    offset = header.log_offset
+    available = max(0, min(header.log_length, MAX_LOG_READ, source.size - offset))
+
+    def read(position: int, length: int) -> bytes:
+        return source.read_at(offset + position, min(length, available - position))
+
+    def probe(limit: int) -> list[int]:
+        return source.probe(offset, min(limit, available), layout.LOG_SECTOR_SIZE, b"loge")
+
+    return analyse_log_at(
+        read,
+        available,
+        probe,
+        log_guid=header.log_guid,
+        log_offset=offset,
+        log_length=header.log_length,
+        log_version=header.log_version,
+        file_size=source.size,
+    )
 
 
 def _check_log_overlap(reserved: list[tuple[int, int, str]]) -> list[Finding]:
