@@ -129,3 +129,67 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+PROBE_WINDOW = 8 * 1024 * 1024  # bytes of the file mapped at a time while probing
+
+
+def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes) -> list[int]:
+    """Positions ``p`` (multiples of ``step``, relative to ``offset``, ``p + len(signature) <=
+    length``) where the file holds ``signature``: e.g. the 4 KiB log sectors that start with
+    ``loge``.
+
+    Only the first bytes of each sector are looked at: the file is mapped a window at a time and
+    the signature's bytes of every sector are gathered with strided slices, so the rest of each
+    sector is neither copied nor kept (the mapping is dropped after each window, which bounds
+    the memory). Where the file cannot be mapped, windows are read instead. The caller keeps
+    ``offset + length`` within the file's size.
+    """
+    width = len(signature)
+    found: list[int] = []
+    if length < width or step < width:
+        return found
+    try:
+        import mmap
+
+        granularity = mmap.ALLOCATIONGRANULARITY
+    except ImportError:  # pragma: no cover - every supported platform has mmap
+        granularity = 0
+    window = max(PROBE_WINDOW // step, 1) * step
+    for start in range(0, length - width + 1, window):
+        end = min(start + window, length)
+        lanes = None
+        if granularity:
+            lanes = _mapped_lanes(fd, offset + start, end - start, step, width, granularity)
+        if lanes is None:
+            data = pread_exact(fd, offset + start, end - start)
+            lanes = [data[k::step] for k in range(width)]
+        count = min(len(lane) for lane in lanes)
+        heads = bytearray(count * width)
+        for k, lane in enumerate(lanes):
+            heads[k::width] = lane[:count]
+        at = heads.find(signature)
+        while at >= 0:
+            if at % width == 0:
+                position = start + (at // width) * step
+                if position + width <= length:
+                    found.append(position)
+                at = heads.find(signature, at + width)
+            else:
+                at = heads.find(signature, at + width - at % width)
+    return found
+
+
+def _mapped_lanes(
+    fd: int, position: int, length: int, step: int, width: int, granularity: int
+) -> list[bytes] | None:
+    import mmap
+
+    skew = position % granularity
+    try:
+        with mmap.mmap(
+            fd, length + skew, access=mmap.ACCESS_READ, offset=position - skew
+        ) as mapped:
+            return [mapped[skew + k : skew + length : step] for k in range(width)]
+    except (OSError, ValueError, OverflowError):
+        return None

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from types import TracebackType
 
-from vhdxray.core.fileio import open_regular, pread_exact
+from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors
 
 ReadAt = Callable[[int, int], bytes]
 """``read(file_offset, length)``: up to ``length`` bytes (fewer at end of file), never raises."""
@@ -31,6 +31,19 @@ class ImageSource:
         if length <= 0 or offset >= self.size or offset < 0:
             return b""
         return pread_exact(self._fd, offset, min(length, self.size - offset))
+
+    def fileno(self) -> int:
+        """The read-only descriptor (for kernel-side copies); valid until :meth:`close`."""
+        return self._fd
+
+    def probe(self, offset: int, length: int, step: int, signature: bytes) -> list[int]:
+        """Positions (multiples of ``step`` from ``offset``) in ``[offset, offset + length)``
+        that hold ``signature``; only those bytes of each step are looked at (see
+        :func:`vhdxray.core.fileio.probe_sectors`). Clipped to the file."""
+        length = min(length, self.size - offset)
+        if offset < 0 or length <= 0:
+            return []
+        return probe_sectors(self._fd, offset, length, step, signature)
 
     def close(self) -> None:
         if self._fd >= 0:

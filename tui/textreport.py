@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import humanize
 
+from vhdxray.core.analysis.guest.image import GuestOutcome
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
@@ -44,7 +45,7 @@ def header_rows(h: Header) -> list[tuple[str, str]]:
     ]
 
 
-def render(report: Report, *, findings: bool = True) -> str:
+def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None = None) -> str:
     lines: list[str] = []
     add = lines.append
     v = verdict(report)
@@ -67,6 +68,11 @@ def render(report: Report, *, findings: bool = True) -> str:
     add(f"Verdict:   {v.headline}")
     if v.repairs:
         add(f"Repair:    vhdxray repair {printable(report.path)}")
+    if guest is not None:
+        from vhdxray.tui.guestwords import layered_headline
+
+        replay = report.log is not None and report.log.replay_needed
+        add(f"Layers:    {layered_headline(v.level, guest.guest, replay_pending=replay)}")
     add("")
     if report.headers is not None:
         h1, h2 = report.headers
@@ -143,6 +149,11 @@ def render(report: Report, *, findings: bool = True) -> str:
             if lost is not None:
                 for text in lost.describe():
                     add(f"  {printable(text)}")
+        add("")
+    if guest is not None:
+        from vhdxray.tui.guestwords import inside_lines
+
+        lines += inside_lines(guest.guest, report.path, guest.error_code, guest.error)
         add("")
     if findings:
         counts = {s: 0 for s in Severity}

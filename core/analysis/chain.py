@@ -19,13 +19,13 @@ import os
 import stat
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Final
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format.findings import Finding, error
 from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
+from vhdxray.core.format.record import record
 from vhdxray.core.format.text import clip
 
 OK: Final = "ok"
@@ -34,7 +34,7 @@ WARNING: Final = "warning"  # worth knowing; the chain still holds
 INFO: Final = "info"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainItem:
     name: str  # e.g. "parent_linkage", "relative_path", "logical_sector_size"
     status: str  # OK, MISMATCH, WARNING or INFO
@@ -47,7 +47,7 @@ class ChainItem:
 Add = Callable[[ChainItem], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainCheck:
     child: str
     parent: str
@@ -76,7 +76,7 @@ class ChainCheck:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PathProbe:
     """One locator path and where it leads on this machine (None: cannot be resolved here).
 
@@ -423,7 +423,7 @@ MODIFIED: Final = "modified"  # the file found has another DataWriteGuid: change
 MISMATCH_GEOMETRY: Final = "geometry_mismatch"  # identity matches, geometry does not
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     """One locator path tried, in order, and what it led to here."""
 
@@ -443,7 +443,7 @@ class Candidate:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParentLookup:
     """Where the child's locator leads and whether the parent found there is the right one.
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import sys
 from array import array
-from dataclasses import dataclass
 from itertools import compress, count
 from typing import Final
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import BatGeometry, block_of_index
+from vhdxray.core.format.record import record
 from vhdxray.core.source import ImageSource
 
 LOST: Final = "lost"  # the data of these bytes was in this file, past its end
@@ -27,7 +27,7 @@ UNREAD_OUTSIDE: Final = "BAT entry outside the BAT region"
 MAX_LISTED: Final = 20  # spans spelled out by describe()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LostSpan:
     """Virtual bytes [virtual_start, virtual_end) whose data lay past the end of the file."""
 
@@ -52,7 +52,7 @@ class LostSpan:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TruncationMap:
     file_size: int
     expected_size: int  # what the structures need (BAT blocks, regions, log)

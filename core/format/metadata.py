@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 import struct
 import uuid
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import read_guid
+from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
 from vhdxray.core.source import ReadAt
 
@@ -43,7 +43,7 @@ _BASE_ITEMS: Final = (
 PATH_KEYS: Final = ("relative_path", "volume_path", "absolute_win32_path")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MetadataEntry:
     item_id: uuid.UUID
     offset: int  # from the start of the metadata region
@@ -81,7 +81,7 @@ class MetadataEntry:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParentLocator:
     locator_type: uuid.UUID
     entries: tuple[tuple[str, str], ...]  # (key, value) in on-disk order; hostile strings
@@ -116,7 +116,7 @@ def parse_braced_guid(text: str | None) -> uuid.UUID | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Metadata:
     offset: int  # file offset of the region
     length: int

@@ -21,9 +21,7 @@ import os
 import struct
 
 from vhdxray.core.fileio import open_regular
-
-QEMU_LOCK_START = 100
-QEMU_LOCK_LENGTH = 200
+from vhdxray.core.format.layout import QEMU_LOCK_LENGTH, QEMU_LOCK_START
 
 
 class LockUnavailable(Exception):
