@@ -18,7 +18,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import queue
-import stat
 import threading
 import time
 from collections.abc import Generator, Sequence
@@ -28,15 +27,14 @@ from typing import Any
 from vhdxray.core.analysis.chain import ParentLookup
 from vhdxray.core.analysis.checked import read_checked
 from vhdxray.core.analysis.inuse import in_use
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.analysis.walk import Found, Matcher, walk
-from vhdxray.core.format.findings import Severity, error
+from vhdxray.core.format.findings import Severity
 from vhdxray.core.progress import Progress
 
 # Verdicts, worst first (the summary's order).
 VERDICTS: tuple[str, ...] = ("error", "unreadable", "not_vhdx", "warning", "ok")
-NOT_REGULAR = "not_regular"
 
 ScanLine = dict[str, Any]
 """One image's result: the keys of :data:`LINE_KEYS` (documented in README.md)."""
@@ -74,40 +72,10 @@ class ScanOptions:
 # --- one file ---------------------------------------------------------------------------------
 
 
-def _file_kind(mode: int) -> str:
-    for test, words in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return words
-    return "not a regular file"
-
-
 def read_regular(path: str) -> tuple[Report, ParentLookup | None]:
-    """:func:`read_checked` (what ``check`` reads), but a FIFO, socket, device or directory is
-    never opened.
-
-    TODO(harden): core/source.py refuses non-regular files itself once that lands on main;
-    this stat then becomes redundant (the report below has the same kind and finding code)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return read_checked(path)  # reports the error (no such file, link loop, permission)
-    if not stat.S_ISREG(st.st_mode):
-        what = _file_kind(st.st_mode)
-        return Report(
-            path=path,
-            file_size=0,
-            kind=NOT_REGULAR,
-            description=(
-                f"This is not a regular file: it is {what}. vhdxray reads image files only."
-            ),
-            findings=(error("file.not_regular", path, f"not a regular file ({what})"),),
-        ), None
+    """:func:`read_checked` (what ``check`` reads). A FIFO, socket, device or directory is never
+    opened: the reader refuses it (core.fileio.open_regular) with kind ``not_regular`` and the
+    finding ``file.not_regular``."""
     return read_checked(path)
 
 
