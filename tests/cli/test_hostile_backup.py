@@ -25,7 +25,7 @@ from vhdxray.core.write.update import HeaderUpdatePlan, plan_header_update, run_
 
 MiB = layout.MiB
 BOMB_SIZE = 1 << 30  # what the bomb inflates to: 1 GiB of zeros
-MEMORY_BOUND = 150 * MiB  # the whole child process: Python, vhdxray, the image's metadata
+MEMORY_BOUND = 100 * MiB  # the whole child process: Python, vhdxray, the image's metadata
 
 
 @pytest.fixture
