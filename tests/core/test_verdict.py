@@ -33,6 +33,9 @@ def test_stale_log_guid_names_its_repair_with_single_full_stops(tmp_path: Path) 
     assert v.repairs == (CLEAR_LOG_GUID,)
     text = render(report)
     assert f"Repair:    vhdxray repair {path}" in text
+    from vhdxray.core.analysis.jsonout import report_json
+
+    assert report_json(report)["verdict"]["repairs"] == [CLEAR_LOG_GUID]
 
 
 def test_damaged_region_copy_names_its_repair(tmp_path: Path) -> None:
