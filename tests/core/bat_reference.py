@@ -316,6 +316,17 @@ class BatSummary:
     lost_ranges: tuple[LostRange, ...]
     lost_virtual_bytes: int
     reserved_bits_entries: int
+    unknown_virtual_start: int | None = None
+    unread_past_eof: bool = False
+
+    @property
+    def unread_entries(self) -> int:
+        return self.geometry.total_entries - self.entries_read
+
+    @property
+    def unknown_virtual_bytes(self) -> int:
+        start = self.unknown_virtual_start
+        return 0 if start is None else self.geometry.virtual_size - start
 
     @property
     def lost_ranges_truncated(self) -> bool:
@@ -338,6 +349,10 @@ class BatSummary:
             "lost_ranges": [r.to_json() for r in self.lost_ranges],
             "lost_ranges_truncated": self.lost_ranges_truncated,
             "reserved_bits_entries": self.reserved_bits_entries,
+            "unread_entries": self.unread_entries,
+            "unread_past_eof": self.unread_past_eof,
+            "unknown_virtual_start": self.unknown_virtual_start,
+            "unknown_virtual_bytes": self.unknown_virtual_bytes,
         }
 
 
@@ -537,6 +552,15 @@ def _collect(table: _Table, values: frozenset[int], size: int) -> _Blocks:
     return _Blocks(size, values, in_order, ordered, count, zero_count, ok)
 
 
+def _unread_virtual_start(geometry: BatGeometry, entries_read: int) -> int | None:
+    if entries_read >= geometry.total_entries:
+        return None
+    first_block = entries_read - entries_read // (geometry.chunk_ratio + 1)
+    if first_block >= geometry.data_blocks_count:
+        return None
+    return first_block * geometry.block_size
+
+
 def analyse_bat(
     raw: bytes | bytearray | memoryview,
     geometry: BatGeometry,
@@ -578,14 +602,23 @@ def analyse_bat(
         )
     needed = min(total, entries_in_region)
     region_end = bat_offset + max(bat_length, 0)
+    unknown_start = _unread_virtual_start(g, n)
     if n < needed:
+        unknown = (
+            ""
+            if unknown_start is None
+            else f"; whether virtual bytes {unknown_start}..{g.virtual_size} "
+            f"({g.virtual_size - unknown_start} bytes) were in this file cannot be known, "
+            "so they count as lost"
+        )
         findings.append(
             error(
                 "bat.region.truncated",
                 where,
                 f"only {n} of the {needed} BAT entries in use could be read (file is "
                 f"{file_size} bytes, the BAT region ends at {region_end}): the file was "
-                f"probably truncated; the {needed - n} missing entries read as NOT_PRESENT",
+                f"probably truncated; the {needed - n} entries past the end of the file cannot "
+                f"be read{unknown}",
             )
         )
     elif region_end > file_size:
@@ -639,6 +672,8 @@ def analyse_bat(
         lost_ranges=tuple(eof.lost_ranges),
         lost_virtual_bytes=eof.lost_bytes,
         reserved_bits_entries=reserved_count,
+        unknown_virtual_start=unknown_start,
+        unread_past_eof=n < needed,
     )
     return summary, findings
 
