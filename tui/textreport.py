@@ -9,11 +9,11 @@ from __future__ import annotations
 import humanize
 
 from vhdxray.core.analysis.guest.image import GuestOutcome
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import Header, differing_fields
-from vhdxray.core.format.text import printable
+from vhdxray.core.format.text import clip, printable
 
 
 def size_text(value: int | None) -> str:
@@ -50,7 +50,8 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
     add = lines.append
     v = verdict(report)
     add(f"File:      {printable(report.path)}")
-    add(f"Size:      {size_text(report.file_size)}")
+    if report.kind not in ("unreadable", NOT_REGULAR):
+        add(f"Size:      {size_text(report.file_size)}")
     if not report.is_vhdx:
         add(f"Verdict:   {v.headline}")
         return "\n".join(lines) + "\n"
@@ -112,7 +113,7 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
     if meta is not None and meta.parent_locator is not None:
         add("Parent locator:")
         for key, value in meta.parent_locator.entries:
-            add(f"  {printable(key)} = {printable(value)}")
+            add(f"  {printable(clip(key))} = {printable(clip(value))}")
         add("")
     log = report.log
     if log is not None:

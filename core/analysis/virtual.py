@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Final
 
 from vhdxray.core.analysis import logoverlay
-from vhdxray.core.analysis.chain import MISMATCH, check_chain, probe_paths
+from vhdxray.core.analysis.chain import (
+    MISMATCH,
+    MISSING,
+    NO_LOCATOR,
+    check_chain,
+    locate_parent,
+)
 from vhdxray.core.analysis.logoverlay import LoggedFile
 from vhdxray.core.analysis.reader import Report, looks_like_vhdx, read_log
 from vhdxray.core.analysis.sniff import identify_other
@@ -573,14 +579,19 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def locate_by_locator(disk: VirtualDisk) -> str | None:
-    """The parent the child's locator leads to on this machine (its relative path), if any."""
-    locator = disk.metadata.parent_locator
-    if locator is None:
+    """The parent the child's locator leads to on this machine (:func:`chain.locate_parent`),
+    or None when it leads to no file. A file there that is not the parent is refused."""
+    lookup = locate_parent(disk.path, disk.report)
+    if lookup.status in (NO_LOCATOR, MISSING) or lookup.path is None:
         return None
-    for probe in probe_paths(disk.path, locator):
-        if probe.exists and probe.local_path is not None:
-            return os.fspath(probe.local_path)
-    return None
+    if not lookup.ok:
+        reasons = "; ".join(f.message for f in lookup.findings(disk.path))
+        raise OpenRefused(
+            "parent_mismatch",
+            f"the parent of {disk.path} found through its locator cannot be used: {reasons}; "
+            "name the right one with --parent PATH",
+        )
+    return os.fspath(lookup.path)
 
 
 def open_virtual_disk(
@@ -593,7 +604,7 @@ def open_virtual_disk(
     """Open ``path`` read-only as a virtual disk.
 
     ``parents`` are the parent chain, the child's own parent first; a differencing disk whose
-    parent is not given is linked to the file its locator's relative path leads to. Each link
+    parent is not given is linked to the file its locator leads to (chain.locate_parent). Each link
     must pass :func:`check_chain` (identity and geometry). A parent that cannot be found is
     refused unless ``allow_missing_parent``, which reads its sectors as gaps. ``from_slot``
     applies to ``path`` only. Raises :class:`OpenRefused`.
