@@ -152,6 +152,13 @@ def probe_volume(vol: Volume, where: str, findings: list[GuestFinding]) -> Files
         except ReadBudgetExceeded:
             findings.append(finding(Severity.WARNING, "guest.read_budget", where))
             return None
+        except OSError as exc:  # the virtual disk could not be read here: say so, go on
+            findings.append(
+                finding(
+                    Severity.ERROR, "guest.read_failed", where, reason=exc.strerror or str(exc)
+                )
+            )
+            return None
         except _PROBE_ERRORS as exc:  # a probe met bytes it did not expect: not a crash
             findings.append(
                 finding(Severity.WARNING, "guest.probe_failed", where, reason=type(exc).__name__)
@@ -378,10 +385,19 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
             )
         if p.start >= disk.size or p.length <= 0:
             continue
-        vol = Volume(disk, p.start, min(p.length, disk.size - p.start))
+        try:
+            vol = Volume(disk, p.start, min(p.length, disk.size - p.start))
+        except OSError as exc:
+            report.findings.append(
+                finding(
+                    Severity.ERROR, "guest.read_failed", where, reason=exc.strerror or str(exc)
+                )
+            )
+            continue
         p.filesystem = probe_volume(vol, where, report.findings)
         if p.filesystem is not None:
             report.structures += p.filesystem.structures
+            p.filesystem.flags["larger_than_partition"] = False
             if p.filesystem.size is not None and p.filesystem.size > p.length:
                 _larger(report, p.filesystem, where, p.length)
         elif p.type_name not in NO_FILESYSTEM_TYPES:
