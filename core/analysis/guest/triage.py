@@ -154,9 +154,7 @@ def probe_volume(vol: Volume, where: str, findings: list[GuestFinding]) -> Files
             return None
         except OSError as exc:  # the virtual disk could not be read here: say so, go on
             findings.append(
-                finding(
-                    Severity.ERROR, "guest.read_failed", where, reason=exc.strerror or str(exc)
-                )
+                finding(Severity.ERROR, "guest.read_failed", where, reason=exc.strerror or str(exc))
             )
             return None
         except _PROBE_ERRORS as exc:  # a probe met bytes it did not expect: not a crash
@@ -389,9 +387,7 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
             vol = Volume(disk, p.start, min(p.length, disk.size - p.start))
         except OSError as exc:
             report.findings.append(
-                finding(
-                    Severity.ERROR, "guest.read_failed", where, reason=exc.strerror or str(exc)
-                )
+                finding(Severity.ERROR, "guest.read_failed", where, reason=exc.strerror or str(exc))
             )
             continue
         p.filesystem = probe_volume(vol, where, report.findings)
