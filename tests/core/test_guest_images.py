@@ -208,3 +208,10 @@ def test_check_chain_looks_inside_through_the_parent(
     assert doc["guest"]["filesystem"]["flags"]["needs_recovery"] is True
     assert main(["check", str(child), "--parent", str(parent)]) == 0
     assert "Inside:    no partition table; ext4" in capsys.readouterr().out
+
+
+def test_summary_for_tables(tmp_path: Path) -> None:
+    """GuestReport.summary(): the compact, word-free line for fleet tables (scan's Inside)."""
+    outcome = inspect_image(_ext4_needing_recovery(tmp_path))
+    assert outcome.guest is not None
+    assert outcome.guest.summary() == "none: ext4[needs_recovery]"

@@ -140,6 +140,23 @@ class GuestReport:
             "bytes_read": self.bytes_read,
         }
 
+    def summary(self) -> str:
+        """A compact, word-free line for tables: ``gpt: ntfs[dirty], -`` or ``none: ext4``."""
+        if self.blank:
+            return "blank"
+
+        def one(fs: Filesystem | None) -> str:
+            if fs is None:
+                return "-"
+            bad = [name for name, value in fs.flags.items() if value]
+            return fs.type + (f"[{','.join(bad)}]" if bad else "")
+
+        if self.partition_table == "none":
+            return f"none: {one(self.filesystem)}"
+        bad_table = [k for k in ("gpt_primary_bad", "gpt_backup_bad") if self.flags.get(k)]
+        table = self.partition_table + (f"[{','.join(bad_table)}]" if bad_table else "")
+        return f"{table}: " + (", ".join(one(p.filesystem) for p in self.partitions) or "-")
+
     def sorted_findings(self) -> list[GuestFinding]:
         return sorted(self.findings, key=lambda f: SEVERITY_ORDER[f.severity])
 
