@@ -128,7 +128,7 @@ class WriteAction(Generic[P]):
             )
         from vhdxray.core.write import backup as core_backup
 
-        backup = app.image.resolve().parent / core_backup.backup_name(app.image, self.id)
+        backup = core_backup.free_backup_path(app.image, self.id)
         return Proposal(
             Confirmation(
                 title=self.title,
