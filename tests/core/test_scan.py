@@ -133,3 +133,17 @@ def test_scan_in_processes(tmp_path: Path) -> None:
     make_image(tmp_path / "a.vhdx")
     (line,) = scan([tmp_path], ScanOptions(jobs=2, processes=True))
     assert line["verdict"] == "ok" and line["in_use"] is False
+
+
+def test_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """A file name with bytes that are not UTF-8 is scanned, and its line is valid JSON that
+    gives the exact bytes back."""
+    import json
+
+    raw = os.fsencode(tmp_path) + b"/bad\xff\x1b.vhdx"
+    make_image(Path(os.fsdecode(raw)))
+    (line,) = scan([tmp_path])
+    assert line["verdict"] == "ok"
+    text = json.dumps(line, ensure_ascii=True)
+    assert "\\udcff" in text and "\\u001b" in text
+    assert os.fsencode(json.loads(text)["path"]) == raw
