@@ -21,18 +21,20 @@ import queue
 import threading
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vhdxray.core.analysis.chain import ParentLookup
 from vhdxray.core.analysis.checked import read_checked
-from vhdxray.core.analysis.guest.image import GuestOutcome, inspect_image
 from vhdxray.core.analysis.inuse import in_use
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.analysis.walk import Found, Matcher, walk
 from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.record import record
 from vhdxray.core.progress import Progress
+
+if TYPE_CHECKING:
+    from vhdxray.core.analysis.guest.image import GuestOutcome
 
 # Verdicts, worst first (the summary's order).
 VERDICTS: tuple[str, ...] = ("error", "unreadable", "not_vhdx", "warning", "ok")
@@ -61,7 +63,7 @@ LINE_KEYS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScanOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -170,7 +172,11 @@ def scan_one(path: str, guest: bool = True) -> ScanLine:
     report, lookup = read_regular(path)
     readable = report.kind not in ("unreadable", NOT_REGULAR)
     busy = in_use(path) if readable else None
-    outcome = inspect_image(path, report) if guest and report.is_vhdx else None
+    outcome = None
+    if guest and report.is_vhdx:
+        from vhdxray.core.analysis.guest.image import inspect_image  # not loaded for --no-guest
+
+        outcome = inspect_image(path, report)
     return line_from_report(
         report,
         lookup,
@@ -206,7 +212,7 @@ _DONE = object()
 
 def scan(
     roots: Sequence[str | os.PathLike[str]],
-    options: ScanOptions = ScanOptions(),
+    options: ScanOptions | None = None,
     progress: Progress | None = None,
 ) -> Generator[ScanLine, None, None]:
     """Scan every image under ``roots``; yield each line as it finishes (completion order).
@@ -215,6 +221,8 @@ def scan(
     ``label`` is the file last finished. Cancelling it (:meth:`Progress.cancel`) stops the walk
     and the readers after the files already being read; closing the iterator does the same.
     """
+    if options is None:
+        options = ScanOptions()
     matcher = Matcher(options.include, options.exclude)
     jobs = max(1, options.jobs)
     found_q: queue.Queue[object] = queue.Queue()
