@@ -69,19 +69,18 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
     lookup = None
     if args.command == "check" and report.metadata is not None and report.metadata.has_parent:
         # Checking a child asks for its chain: follow the locator (reads the parent).
-        import dataclasses
-
         from vhdxray.core.analysis.chain import locate_parent
         from vhdxray.core.format.findings import sort_findings
+        from vhdxray.core.format.record import replace
 
         lookup = locate_parent(args.image, report)
         extra = lookup.findings(str(args.image))
         if extra:
-            report = dataclasses.replace(report, findings=sort_findings(report.findings + extra))
+            report = replace(report, findings=sort_findings(report.findings + extra))
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
-        doc = report_json(report)
+        doc = report_json(report, full=args.full)
         if lookup is not None:
             doc["parent_lookup"] = lookup.to_json()
         _emit_json(doc)
@@ -354,6 +353,11 @@ def _report_arguments(s: argparse.ArgumentParser) -> None:
 
     s.add_argument("image")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="in JSON, every stale log entry (by default the first 100, with the counts)",
+    )
     s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -412,14 +416,15 @@ class ReportArgs(NamedTuple):
     image: str
     json: bool
     findings: bool
+    full: bool
     parent: None = None
 
 
-_REPORT_FLAGS = frozenset({"--json", "--findings"})
+_REPORT_FLAGS = frozenset({"--json", "--findings", "--full"})
 
 
 def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
-    """``info``/``check`` with one image and only ``--json``/``--findings``, parsed by hand.
+    """``info``/``check`` with one image and only ``--json``/``--findings``/``--full``, by hand.
 
     Building an argparse parser costs more than the whole analysis of most images (argparse's
     help formatter imports ``shutil``, ``gettext`` and ``locale``), so the scriptable report path
@@ -433,7 +438,9 @@ def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
     positional = [a for a in rest if not a.startswith("-")]
     if len(positional) != 1 or len(set(flags)) != len(flags) or not set(flags) <= _REPORT_FLAGS:
         return None
-    return ReportArgs(args_list[0], positional[0], "--json" in flags, "--findings" in flags)
+    return ReportArgs(
+        args_list[0], positional[0], "--json" in flags, "--findings" in flags, "--full" in flags
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

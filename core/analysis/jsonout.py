@@ -32,7 +32,7 @@ def header_json(h: Header) -> dict[str, Any]:
     }
 
 
-def report_json(report: Report) -> dict[str, Any]:
+def report_json(report: Report, full: bool = False) -> dict[str, Any]:
     meta = report.metadata
     v = verdict(report)
     choice = report.header_choice
@@ -56,7 +56,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "block_size": None if meta is None else meta.block_size,
         "logical_sector_size": None if meta is None else meta.logical_sector_size,
         "physical_sector_size": None if meta is None else meta.physical_sector_size,
-        "log": None if report.log is None else report.log.to_json(),
+        "log": None if report.log is None else report.log.to_json(full=full),
         "bat": None if report.bat is None else report.bat.to_json(),
         "verdict": {"level": v.level, "headline": v.headline, "next_step": v.next_step},
         "findings": [f.to_json() for f in report.findings],

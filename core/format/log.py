@@ -44,6 +44,7 @@ _DESCRIPTOR: Final = struct.Struct("<4sI8sQQ")  # sig, trailing/reserved, leadin
 _DATA_SECTOR_HEAD: Final = struct.Struct("<4sI")
 _U32: Final = struct.Struct("<I")
 
+JSON_STALE_CAP: Final = 100  # entries outside the active sequence put in JSON without --full
 MAX_PROBLEMS: Final = 8  # per entry; more are summarised
 MAX_DAMAGED_REPORTED: Final = 5  # one finding each; the rest are summed up in one more
 MAX_KEPT_BROKEN: Final = 8  # descriptors kept for an entry that is not sound
@@ -206,7 +207,10 @@ class LogInfo:
             return frozenset()
         return frozenset(e.log_position for e in self.active.entries)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self, full: bool = False) -> dict[str, object]:
+        """The log as JSON. Entries outside the active sequence (stale ones) are listed up to
+        JSON_STALE_CAP unless ``full``; ``entry_count`` and ``stale_entry_count`` always count
+        all of them and ``entries_truncated`` says whether some were left out."""
         active_positions = self.active_positions
         active: dict[str, object] | None = None
         if self.active is not None:
@@ -219,10 +223,17 @@ class LogInfo:
                 "zero_ranges": self.active.zero_ranges,
             }
         entries = []
+        left = len(self.entries) if full else JSON_STALE_CAP
         for e in self.entries:
+            is_active = e.log_position in active_positions
+            if not is_active:
+                if left <= 0:
+                    continue
+                left -= 1
             item = e.to_json()
-            item["active"] = e.log_position in active_positions
+            item["active"] = is_active
             entries.append(item)
+        stale = self.stale_entries if full else self.stale_entries[:JSON_STALE_CAP]
         return {
             "guid": guid_str(self.log_guid),
             "log_offset": self.log_offset,
@@ -233,8 +244,11 @@ class LogInfo:
             "file_too_short": self.file_too_short,
             "required_file_size": self.required_file_size,
             "active_sequence": active,
+            "entry_count": len(self.entries),
+            "stale_entry_count": len(self.stale_entries),
+            "entries_truncated": len(stale) < len(self.stale_entries),
             "entries": entries,
-            "stale_entries": [e.log_position for e in self.stale_entries],
+            "stale_entries": [e.log_position for e in stale],
             "rejected_sequences": [r.to_json() for r in self.rejected],
             "replay_blockers": list(self.replay_blockers),
         }
