@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import argparse
     from pathlib import Path
 
+    from vhdxray.core.analysis.reader import Report
+
 from vhdxray import __version__
 from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
@@ -65,39 +67,69 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
     from vhdxray.core.analysis.reader import read_report
     from vhdxray.core.format.findings import has_errors
 
-    report = read_report(args.image)
     lookup = None
-    if args.command == "check" and report.metadata is not None and report.metadata.has_parent:
+    if args.command == "check":
         # Checking a child asks for its chain: follow the locator (reads the parent).
-        from vhdxray.core.analysis.chain import locate_parent
-        from vhdxray.core.format.findings import sort_findings
-        from vhdxray.core.format.record import replace
+        from vhdxray.core.analysis.checked import read_checked
 
-        lookup = locate_parent(args.image, report)
-        extra = lookup.findings(str(args.image))
-        if extra:
-            report = replace(report, findings=sort_findings(report.findings + extra))
+        report, lookup = read_checked(args.image)
+    else:
+        report = read_report(args.image)
+    guest = None
+    if report.is_vhdx and not args.no_guest:
+        from vhdxray.core.analysis.guest.image import inspect_image
+
+        guest = inspect_image(args.image, report)
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
-        doc = report_json(report, full=args.full)
+        doc = report_json(report, guest, full=args.full)
+        if guest is not None:
+            from vhdxray.tui.guestwords import annotate_json
+
+            annotate_json(doc, guest.guest, args.image)
         if lookup is not None:
             doc["parent_lookup"] = lookup.to_json()
         _emit_json(doc)
     else:
         from vhdxray.tui.textreport import render
 
-        _out(render(report, findings=args.command == "check" or args.findings))
+        _out(render(report, findings=args.command == "check" or args.findings, guest=guest))
         if lookup is not None:
             from vhdxray.tui.cli_repair import lookup_lines
 
             for text in lookup_lines(lookup):
                 _line(text)
+    # Guest findings never change the exit code: it says whether the container is damaged.
     if not report.is_vhdx:
         return EXIT_NOT_VHDX
     if args.command == "check":
         return EXIT_ERRORS if has_errors(report.findings) else EXIT_OK
     return EXIT_OK
+
+
+def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
+    """A write command named something it cannot write: say why and give its exit code.
+
+    A directory, FIFO, socket or device is refused (2: nothing was opened for writing); a file
+    that is not a VHDX or cannot be read is 3, as for ``info`` and ``check``."""
+    from vhdxray.core.analysis.reader import NOT_REGULAR
+    from vhdxray.core.format.text import printable
+
+    refused = report.kind == NOT_REGULAR
+    if json_out:
+        _emit_json(
+            {
+                "ok": False,
+                "is_vhdx": False,
+                "kind": report.kind,
+                "refused": refused,
+                "reason": report.description,
+            }
+        )
+    else:
+        _err(("refused: " if refused else "") + printable(report.description))
+    return EXIT_REFUSED if refused else EXIT_NOT_VHDX
 
 
 # --- update-headers -----------------------------------------------------------------
@@ -116,8 +148,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
 
     report = read_report(args.image)
     if not report.is_vhdx:
-        _err(report.description)
-        return EXIT_NOT_VHDX
+        return not_vhdx_exit(report, json_out=args.json)
     plan = plan_header_update(
         report, from_slot=args.from_slot, new_data_write_guid=args.new_data_write_guid
     )
@@ -312,6 +343,16 @@ COMMANDS: dict[str, Command] = {
         "vhdxray.tui.cli_repair:add_arguments",
         "vhdxray.tui.cli_repair:cmd_repair",
     ),
+    "export": Command(
+        "copy the virtual disk out (raw or a new VHDX), reading only",
+        "vhdxray.tui.cli_export:add_arguments",
+        "vhdxray.tui.cli_export:run",
+    ),
+    "scan": Command(
+        "check every image under some folders, read-only (JSON lines with --json)",
+        "vhdxray.tui.cli_scan:add_arguments",
+        "vhdxray.tui.cli_scan:run",
+    ),
 }
 
 
@@ -359,6 +400,11 @@ def _report_arguments(s: argparse.ArgumentParser) -> None:
         help="in JSON, every stale log entry (by default the first 100, with the counts)",
     )
     s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument(
+        "--no-guest",
+        action="store_true",
+        help="do not look inside the virtual disk (partitions, filesystems)",
+    )
 
 
 def args_info(s: argparse.ArgumentParser) -> None:
@@ -417,14 +463,15 @@ class ReportArgs(NamedTuple):
     json: bool
     findings: bool
     full: bool
+    no_guest: bool
     parent: None = None
 
 
-_REPORT_FLAGS = frozenset({"--json", "--findings", "--full"})
+_REPORT_FLAGS = frozenset({"--json", "--findings", "--full", "--no-guest"})
 
 
 def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
-    """``info``/``check`` with one image and only ``--json``/``--findings``/``--full``, by hand.
+    """``info``/``check`` with one image and only their flags (no values), parsed by hand.
 
     Building an argparse parser costs more than the whole analysis of most images (argparse's
     help formatter imports ``shutil``, ``gettext`` and ``locale``), so the scriptable report path
@@ -439,7 +486,12 @@ def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
     if len(positional) != 1 or len(set(flags)) != len(flags) or not set(flags) <= _REPORT_FLAGS:
         return None
     return ReportArgs(
-        args_list[0], positional[0], "--json" in flags, "--findings" in flags, "--full" in flags
+        args_list[0],
+        positional[0],
+        "--json" in flags,
+        "--findings" in flags,
+        "--full" in flags,
+        "--no-guest" in flags,
     )
 
 

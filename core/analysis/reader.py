@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from vhdxray.core.analysis.sniff import identify_other
+from vhdxray.core.fileio import NotRegularFile
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import BatSummary, analyse_bat_stream, bat_geometry
 from vhdxray.core.format.findings import Finding, error, info, sort_findings
@@ -33,6 +34,9 @@ from vhdxray.core.format.region import (
 )
 from vhdxray.core.source import ImageSource, ReadAt
 
+NOT_REGULAR = "not_regular"
+"""Report.kind of a directory, FIFO, socket or device: refused before it is opened."""
+
 # The log is normally 1 MiB; never pull an absurd LogLength into memory.
 MAX_LOG_READ = 256 * layout.MiB
 
@@ -43,7 +47,7 @@ class Report:
 
     path: str
     file_size: int
-    kind: str  # "vhdx", or what the file is instead (see sniff.identify_other), or "unreadable"
+    kind: str  # "vhdx", what the file is instead (sniff.identify_other), "unreadable", NOT_REGULAR
     description: str  # one sentence on what the file is
     identifier: FileIdentifier | None = None
     headers: tuple[Header, Header] | None = None
@@ -88,6 +92,16 @@ def read_report(path: str | os.PathLike[str]) -> Report:
     name = os.fspath(path)
     try:
         source = ImageSource(path)
+    except NotRegularFile as exc:
+        kind = exc.kind
+        return Report(
+            path=name,
+            file_size=0,
+            kind=NOT_REGULAR,
+            description=f"This is not a regular file: it is {kind}. "
+            "vhdxray reads image files only.",
+            findings=(error("file.not_regular", name, f"not a regular file ({kind})"),),
+        )
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return Report(
@@ -126,12 +140,7 @@ def _read(source: ImageSource, name: str) -> Report:
         parse_region_table(head[r_off[0] : r_off[0] + layout.REGION_TABLE_SIZE], 1),
         parse_region_table(head[r_off[1] : r_off[1] + layout.REGION_TABLE_SIZE], 2),
     )
-    looks_vhdx = (
-        identifier.signature_ok
-        or any(h.signature_ok for h in headers)
-        or any(t.signature_ok for t in tables)
-    )
-    if not looks_vhdx:
+    if not looks_like_vhdx(identifier, headers, tables):
         kind, description = identify_other(read, size)
         return Report(
             path=name,
@@ -203,6 +212,19 @@ def _read(source: ImageSource, name: str) -> Report:
         description=description,
         findings=sort_findings(findings),
         **report_args,  # type: ignore[arg-type]
+    )
+
+
+def looks_like_vhdx(
+    identifier: FileIdentifier,
+    headers: tuple[Header, Header],
+    tables: tuple[RegionTable, RegionTable],
+) -> bool:
+    """A file is treated as a (possibly damaged) VHDX when any of its signatures is there."""
+    return (
+        identifier.signature_ok
+        or any(h.signature_ok for h in headers)
+        or any(t.signature_ok for t in tables)
     )
 
 
