@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vhdxray.core.analysis.guest.image import GuestOutcome
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.header import Header
+
+if TYPE_CHECKING:  # the guest code is imported only when the guest is looked at
+    from vhdxray.core.analysis.guest.image import GuestOutcome
 
 
 def header_json(h: Header) -> dict[str, Any]:
