@@ -70,3 +70,14 @@ def test_a_field_without_default_after_one_with_is_refused() -> None:
 
     with pytest.raises(TypeError):
         record(Bad)
+
+
+def test_dataclasses_functions_accept_records() -> None:
+    import dataclasses
+
+    p = Point(1, 2, "a")
+    assert dataclasses.is_dataclass(p)
+    assert dataclasses.replace(p, label="b") == Point(1, 2, "b")
+    assert [f.name for f in dataclasses.fields(p)] == ["x", "y", "label"]
+    assert dataclasses.asdict(p) == {"x": 1, "y": 2, "label": "a"}
+    assert dataclasses.replace(Other(3), y=1) == Other(3, 1)
