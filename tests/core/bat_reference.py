@@ -1,4 +1,8 @@
-"""Block Allocation Table: geometry, entry decoding and whole-table analysis (MS-VHDX §2.4–2.5).
+"""The previous (whole-table) BAT analysis, kept as the reference the streaming one in
+core/format/bat.py is compared with (tests/core/test_bat.py); later changes to the results
+(e.g. the unread-entries fields) are ported here too.
+
+Block Allocation Table: geometry, entry decoding and whole-table analysis (MS-VHDX §2.4–2.5).
 
 How the analysis stays fast
 ---------------------------
@@ -174,6 +178,18 @@ def sector_bitmap_index(chunk: int, chunk_ratio: int) -> int:
 def block_of_index(index: int, chunk_ratio: int) -> int:
     """Payload block number of BAT index ``index`` (which must not be a sector bitmap slot)."""
     return index - index // (chunk_ratio + 1)
+
+
+def unread_virtual_start(geometry: BatGeometry, entries_read: int) -> int | None:
+    """The first virtual byte whose block's BAT entry is not among the first ``entries_read``
+    entries (so whether its data was in the file cannot be known); None when every payload
+    entry was read. Payload entries come in block order, so the rest of the disk follows."""
+    if entries_read >= geometry.total_entries:
+        return None
+    first_block = entries_read - entries_read // (geometry.chunk_ratio + 1)
+    if first_block >= geometry.data_blocks_count:
+        return None
+    return first_block * geometry.block_size
 
 
 def entry_at(raw: bytes | bytearray | memoryview, index: int) -> int | None:
@@ -552,15 +568,6 @@ def _collect(table: _Table, values: frozenset[int], size: int) -> _Blocks:
     return _Blocks(size, values, in_order, ordered, count, zero_count, ok)
 
 
-def _unread_virtual_start(geometry: BatGeometry, entries_read: int) -> int | None:
-    if entries_read >= geometry.total_entries:
-        return None
-    first_block = entries_read - entries_read // (geometry.chunk_ratio + 1)
-    if first_block >= geometry.data_blocks_count:
-        return None
-    return first_block * geometry.block_size
-
-
 def analyse_bat(
     raw: bytes | bytearray | memoryview,
     geometry: BatGeometry,
@@ -602,7 +609,7 @@ def analyse_bat(
         )
     needed = min(total, entries_in_region)
     region_end = bat_offset + max(bat_length, 0)
-    unknown_start = _unread_virtual_start(g, n)
+    unknown_start = unread_virtual_start(g, n)
     if n < needed:
         unknown = (
             ""
