@@ -549,3 +549,22 @@ def test_modified_parent_found_through_the_locator_is_refused(
     doc = json.loads(text)
     assert doc["refused"] == "parent_mismatch" and "DataWriteGuid" in doc["reason"]
     assert not out.exists()
+
+
+def test_not_enough_free_space_is_refused_before_writing(
+    data_image: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = shutil.disk_usage
+
+    def tiny(path: str | os.PathLike[str]) -> object:
+        usage = real(path)
+        return type(usage)(usage.total, usage.used, 1 << 20)  # 1 MiB free
+
+    monkeypatch.setattr(shutil, "disk_usage", tiny)
+    out = tmp_path / "out.raw"
+    code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
+    assert code == 4 and json.loads(text)["refused"] == "no_space"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [data_image.name]
