@@ -568,3 +568,32 @@ def test_not_enough_free_space_is_refused_before_writing(
     code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
     assert code == 4 and json.loads(text)["refused"] == "no_space"
     assert sorted(p.name for p in tmp_path.iterdir()) == [data_image.name]
+
+
+def test_4096_byte_sectors_and_own_images_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # QEMU cannot open 4096-byte logical sectors: the reference is the data placed by create
+    data = [(0, b"\x01" * 4096), (3 * MiB + 8192, b"\x02" * (3 * MiB)), (30 * MiB, b"\x03" * MiB)]
+    image = create_image(
+        tmp_path / "4k.vhdx",
+        CreateOptions(virtual_size=32 * MiB, block_size=2 * MiB, logical_sector_size=4096),
+        data=data,
+    )
+    expected = bytearray(32 * MiB)
+    for offset, chunk in data:
+        expected[offset : offset + len(chunk)] = chunk
+    out = tmp_path / "out.raw"
+    assert vhdxray(capsys, "export", str(image), str(out), "--quiet")[0] == 0
+    assert out.read_bytes() == bytes(expected)
+    vhdx = tmp_path / "out.vhdx"
+    assert vhdxray(capsys, "export", str(image), str(vhdx), "--format", "vhdx", "--quiet")[0] == 0
+    meta = read_report(vhdx).metadata
+    assert meta is not None and meta.logical_sector_size == 4096 and meta.block_size == 2 * MiB
+    assert not read_report(vhdx).errors
+    back = tmp_path / "back.raw"
+    assert vhdxray(capsys, "export", str(vhdx), str(back), "--quiet")[0] == 0
+    assert back.read_bytes() == bytes(expected)
+    if imagefiles.have("vhdiinfo"):
+        done = subprocess.run(["vhdiinfo", str(vhdx)], capture_output=True, text=True)
+        assert done.returncode == 0 and "4096 bytes" in done.stdout
