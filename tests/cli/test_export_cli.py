@@ -100,9 +100,10 @@ def test_clean_images_export_like_qemu_in_both_formats(
     expected = qemu_raw(image, tmp_path / "qemu.raw")
 
     out = tmp_path / "out.raw"
-    code, text, _ = vhdxray(capsys, "export", str(image), str(out))
+    code, text, err = vhdxray(capsys, "export", str(image), str(out))
     assert code == 0, text
     assert "No gaps" in text
+    assert err == ""  # not a terminal: no progress line
     assert out.read_bytes() == expected
     assert allocated_bytes(out) < len(expected)  # sparse: holes where the disk reads zeros
 
@@ -597,3 +598,19 @@ def test_4096_byte_sectors_and_own_images_round_trip(
     if imagefiles.have("vhdiinfo"):
         done = subprocess.run(["vhdiinfo", str(vhdx)], capture_output=True, text=True)
         assert done.returncode == 0 and "4096 bytes" in done.stdout
+
+
+def test_progress_line_shows_bytes_rate_and_time_left(capsys: pytest.CaptureFixture[str]) -> None:
+    from vhdxray.tui.cli_export import _ProgressLine
+
+    now = [0.0]
+    bar = _ProgressLine()
+    progress = Progress(on_update=bar, clock=lambda: now[0])
+    progress.start(100 * MiB)
+    now[0] = 2.0
+    progress.advance(100 * MiB)
+    bar.end()
+    err = capsys.readouterr().err
+    last = err.rstrip("\n").split("\r")[-1]
+    assert "100.0%" in last and "100.0 MiB of 100.0 MiB" in last
+    assert "52 MB/s" in last and "0:00 left" in last
