@@ -613,20 +613,19 @@ class VhdxrayApp(App[int]):
         self.write_seconds = time.perf_counter() - self._write_started
 
     def _write_failed(self, error: BaseException) -> None:
-        from vhdxray.core.write.update import UpdateVerificationFailed
-        from vhdxray.core.write.writer import WriteFailed, WriteRefused
+        from vhdxray.core.write.outcome import VhdxrayError
 
         self.last_error = error
         if isinstance(error, RepairRunFailed):
             title, body = self._repair_failure(error)
-        elif isinstance(error, WriteRefused):
+        elif isinstance(error, VhdxrayError) and error.refused:
             title = "Refused: nothing was written"
             body = Group(safe(str(error)), Text(""), plain("The image is unchanged."))
-        elif isinstance(error, WriteFailed | UpdateVerificationFailed):
+        elif isinstance(error, VhdxrayError):
             title = "The write FAILED part-way"
             parts: list[Text] = [safe(str(error)), Text("")]
-            if error.backup_path is not None:
-                backup = self.shown_path(error.backup_path)
+            if error.backups:
+                backup = self.shown_path(error.backups[-1])
                 parts += [
                     plain("The bytes as they were before are saved in:", "bold"),
                     join("  ", safe(backup)),

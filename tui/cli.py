@@ -25,6 +25,7 @@ from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
+from vhdxray.tui.console import mark_written as _mark_written
 from vhdxray.tui.console import out as _out
 
 EXIT_OK = 0
@@ -146,6 +147,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
         _out("Cancelled: nothing was written.\n")
         return EXIT_REFUSED
     try:
+        _mark_written()  # from here the result must reach the user
         outcome = run_header_update(args.image, plan, backup_dir=args.backup_dir)
     except WriteRefused as exc:
         if args.json:
@@ -198,6 +200,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         _out("Cancelled: nothing was written.\n")
         return EXIT_REFUSED
     try:
+        _mark_written()  # from here the result must reach the user
         result = run_restore(plan, backup_dir=args.backup_dir)
     except WriteRefused as exc:
         _err(f"refused: {exc} (nothing was written)")
@@ -398,6 +401,9 @@ def args_create(s: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    from vhdxray.tui import console
+
+    console.reset()
     try:
         if args_list and args_list[0] in COMMANDS:
             name = args_list[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.format import layout
@@ -111,7 +112,32 @@ def read_report(path: str | os.PathLike[str]) -> Report:
         )
 
 
-def _read(source: ImageSource, name: str) -> Report:
+class Source(Protocol):
+    """What the reader needs of an open image: its size and positional reads."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read_at(self, offset: int, length: int) -> bytes: ...
+
+
+def read_report_from(source: Source, name: str) -> Report:
+    """Like :func:`read_report`, through an image already open (a write session re-reads the
+    image through its locked descriptor). Never raises for a bad file."""
+    try:
+        return _read(source, name)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return Report(
+            path=name,
+            file_size=0,
+            kind="unreadable",
+            description=f"Reading the file failed: {reason}.",
+            findings=(error("file.io_error", name, f"reading the file failed: {reason}"),),
+        )
+
+
+def _read(source: Source, name: str) -> Report:
     size = source.size
     read = source.read_at
     head = read(0, layout.REGION_TABLE_OFFSETS[1] + layout.REGION_TABLE_SIZE)

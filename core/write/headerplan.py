@@ -14,14 +14,12 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.guid import new_guid
 from vhdxray.core.format.header import MAX_SEQUENCE, Header, next_header
+from vhdxray.core.write.outcome import RefusalCode as Code
+from vhdxray.core.write.outcome import Refused
 
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why an update will not be done; ``code`` is stable, ``reason`` is plain words."""
-
-    code: str
-    reason: str
+Refusal = Refused
+"""Why an update will not be done (the outcome model's :class:`Refused`: ``code``, ``params``,
+``reason``); plans return it instead of raising."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,23 +120,23 @@ def plan_header_update(
     is for the replay itself, whose first header update must keep the pending log's GUID.
     """
     if not report.is_vhdx:
-        return Refusal("not_vhdx", f"{report.path} is not a VHDX image: {report.description}")
+        return Refusal(Code.NOT_VHDX, f"{report.path} is not a VHDX image: {report.description}")
     headers, choice = report.headers, report.header_choice
     assert headers is not None and choice is not None
     if report.file_size < layout.HEADER_SLOT_OFFSETS[1] + layout.HEADER_SIZE:
         return Refusal(
-            "truncated",
+            Code.TRUNCATED,
             "the file ends inside the header section: writing headers would extend it; "
             "nothing was written",
         )
     notes: list[str] = []
     if from_slot is not None:
         if from_slot not in (1, 2):
-            return Refusal("bad_slot", f"--from-slot must be 1 or 2, not {from_slot}")
+            return Refusal(Code.BAD_SLOT, f"--from-slot must be 1 or 2, not {from_slot}")
         current = headers[choice.current - 1] if choice.current is not None else None
         if current is not None and choice.current != from_slot and is_usable(current):
             return Refusal(
-                "from_slot_not_current",
+                Code.FROM_SLOT_NOT_CURRENT,
                 f"header {choice.current} is current; the update is built from it. "
                 "--from-slot is only for images with no current header, or whose current "
                 "header declares an unsupported Version or LogVersion.",
@@ -146,7 +144,7 @@ def plan_header_update(
         base = headers[from_slot - 1]
         if not base.valid:
             return Refusal(
-                "from_slot_invalid",
+                Code.FROM_SLOT_INVALID,
                 f"header {from_slot} is not valid ({'; '.join(base.invalid_reasons())}): "
                 "a header cannot be rebuilt from it",
             )
@@ -166,7 +164,7 @@ def plan_header_update(
     else:
         if choice.current is None:
             return Refusal(
-                "no_current_header",
+                Code.NO_CURRENT_HEADER,
                 choice.explain(headers)
                 + " Choose the slot to rebuild from with --from-slot 1 or --from-slot 2.",
             )
@@ -183,13 +181,13 @@ def plan_header_update(
         )
         if base.version != layout.HEADER_VERSION:
             return Refusal(
-                "unsupported_version",
+                Code.UNSUPPORTED_VERSION,
                 f"header {base.slot} has Version {base.version}; rewriting it would declare a "
                 f"version 1 file.{alternative} if you are sure the file is version 1, use "
                 f"--from-slot {base.slot}.",
             )
         return Refusal(
-            "unsupported_log_version",
+            Code.UNSUPPORTED_LOG_VERSION,
             f"header {base.slot} has LogVersion {base.log_version} and a non-zero LogGuid: "
             "its log is in a format this specification does not define, and writing "
             f"LogVersion 0 would let readers replay it.{alternative} to rewrite it anyway, "
@@ -204,13 +202,13 @@ def plan_header_update(
     log = report.log
     if log is not None and log.replay_needed and not allow_pending_log:
         return Refusal(
-            "log_replay_pending",
+            Code.LOG_REPLAY_PENDING,
             "a log replay is pending: the log must be replayed first (vhdxray repair), or "
             "its changes to the metadata and BAT would be lost",
         )
     if base.sequence_number > MAX_SEQUENCE - 2:
         return Refusal(
-            "sequence_overflow",
+            Code.SEQUENCE_OVERFLOW,
             f"sequence number {base.sequence_number} cannot grow by 2 without overflowing",
         )
     fwg = file_write_guid or new_guid()
