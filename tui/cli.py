@@ -310,6 +310,11 @@ COMMANDS: dict[str, Command] = {
         "vhdxray.tui.cli:args_create",
         "vhdxray.tui.cli:cmd_create",
     ),
+    "relink": Command(
+        "point a differencing child at its moved parent (checks the parent's identity)",
+        "vhdxray.tui.cli_relink:add_arguments",
+        "vhdxray.tui.cli_relink:run",
+    ),
     "repair": Command(
         "repair what can be repaired: log replay, region tables, stale LogGuid, headers",
         "vhdxray.tui.cli_repair:add_arguments",
