@@ -124,11 +124,9 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
     report = read_report(args.image)
     if not report.is_vhdx:
-        if args.json:
-            _emit_json({"ok": False, "is_vhdx": False, "reason": report.description})
-        else:
-            _err(report.description)
-        return EXIT_NOT_VHDX
+        from vhdxray.tui.cli import not_vhdx_exit
+
+        return not_vhdx_exit(report, json_out=args.json)
     output = getattr(args, "output", None)
     options = RepairOptions(
         from_slot=args.from_slot,
@@ -232,14 +230,18 @@ def lookup_lines(lookup: ParentLookup) -> list[str]:
     """The parent lookup of ``check CHILD`` in words (paths come from the image: printed
     through ``line``, which makes them printable)."""
     from vhdxray.core.analysis import chain
+    from vhdxray.core.format.text import clip
 
     lines = ["Parent lookup (through the parent locator):"]
     for c in lookup.candidates:
-        if c.local_path is None:
-            lines.append(f"  {c.key} = {c.value}: cannot be mapped to a path here")
+        value = clip(c.value)
+        if c.problem is not None:
+            lines.append(f"  {c.key} = {value}: parent path cannot be used here: {c.problem}")
+        elif c.local_path is None:
+            lines.append(f"  {c.key} = {value}: cannot be mapped to a path here")
         else:
             where = "a file is there" if c.exists else "nothing there"
-            lines.append(f"  {c.key} = {c.value} -> {c.local_path}: {where}")
+            lines.append(f"  {c.key} = {value} -> {clip(str(c.local_path))}: {where}")
     if lookup.status == chain.FOUND:
         lines.append(f"The parent is {lookup.path} (via {lookup.key}); the chain is consistent.")
     elif lookup.status == chain.MISSING:

@@ -19,13 +19,14 @@ import os
 import stat
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Final
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format.findings import Finding, error
 from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
+from vhdxray.core.format.record import record
+from vhdxray.core.format.text import clip
 
 OK: Final = "ok"
 MISMATCH: Final = "mismatch"  # breaks the chain
@@ -33,7 +34,7 @@ WARNING: Final = "warning"  # worth knowing; the chain still holds
 INFO: Final = "info"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainItem:
     name: str  # e.g. "parent_linkage", "relative_path", "logical_sector_size"
     status: str  # OK, MISMATCH, WARNING or INFO
@@ -46,7 +47,7 @@ class ChainItem:
 Add = Callable[[ChainItem], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainCheck:
     child: str
     parent: str
@@ -75,14 +76,52 @@ class ChainCheck:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PathProbe:
-    """One locator path and where it leads on this machine (None: cannot be resolved here)."""
+    """One locator path and where it leads on this machine (None: cannot be resolved here).
+
+    ``problem`` says why a path that should resolve here cannot be used (too long, NULs, not
+    representable in this OS's file names); the path is then never handed to the OS."""
 
     key: str
     value: str
     local_path: Path | None
     exists: bool
+    problem: str | None = None
+
+
+# Linux PATH_MAX and NAME_MAX; Windows' are smaller, macOS's 1024/255.
+MAX_PATH_BYTES: Final = 4096
+MAX_NAME_BYTES: Final = 255
+
+
+def unusable_reason(path: Path) -> str | None:
+    """Why ``path`` (built from image text) cannot be given to the OS, or None."""
+    text = str(path)
+    if "\x00" in text:
+        return "it contains NUL characters"
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:
+        return "it holds characters that file names on this system cannot represent"
+    if len(raw) > MAX_PATH_BYTES:
+        return f"it is too long ({len(raw)} bytes; at most {MAX_PATH_BYTES})"
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > MAX_NAME_BYTES:
+        return f"one of its names is too long ({longest} bytes; at most {MAX_NAME_BYTES})"
+    return None
+
+
+def _probe(key: str, value: str, local: Path) -> PathProbe:
+    problem = unusable_reason(local)
+    if problem is not None:
+        return PathProbe(key, value, local, False, problem)
+    try:
+        exists = local.exists()
+    except (OSError, ValueError) as exc:  # ENAMETOOLONG, ELOOP, EACCES... on this filesystem
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return PathProbe(key, value, local, False, f"the system refuses it ({reason})")
+    return PathProbe(key, value, local, exists)
 
 
 def _linkage_value(locator: ParentLocator, key: str) -> uuid.UUID | None:
@@ -95,6 +134,9 @@ def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> l
 
     Only ``relative_path`` can be resolved outside Windows (against the child's folder, with
     ``\\`` read as the separator); volume and absolute Win32 paths are listed as they are.
+    This stats files named by the image: call it only when the user asked for the chain
+    (``check --parent``, the app's metadata view). A path the OS cannot take has a ``problem``
+    and is never passed to it.
     """
     probes: list[PathProbe] = []
     folder = Path(child_path).resolve().parent
@@ -102,12 +144,12 @@ def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> l
         value = locator.get(key)
         if value is None:
             continue
-        local: Path | None = None
         if key == "relative_path":
             parts = [p for p in PureWindowsPath(value).parts if p not in (".", "")]
             if parts and not PureWindowsPath(value).is_absolute():
-                local = folder.joinpath(*parts)
-        probes.append(PathProbe(key, value, local, local is not None and local.exists()))
+                probes.append(_probe(key, value, folder.joinpath(*parts)))
+                continue
+        probes.append(PathProbe(key, value, None, False))
     return probes
 
 
@@ -129,7 +171,7 @@ def describe_locator(
         return ["This differencing disk has no readable parent locator: its parent is unknown."]
     lines = ["Parent locator:"]
     for key, value in locator.entries:
-        lines.append(f"  {key} = {value}")
+        lines.append(f"  {clip(key)} = {clip(value)}")
     link = _linkage_value(locator, "parent_linkage")
     lines.append(
         f"The parent must have DataWriteGuid {link}"
@@ -146,7 +188,9 @@ def describe_locator(
         probes = probe_paths(child_path, locator)
         found = [p for p in probes if p.exists]
         for p in probes:
-            if p.local_path is None:
+            if p.problem is not None:
+                lines.append(f"  {p.key}: parent path cannot be used here: {p.problem}.")
+            elif p.local_path is None:
                 lines.append(f"  {p.key} cannot be resolved outside Windows.")
             else:
                 where = "exists" if p.exists else "does not exist"
@@ -310,6 +354,9 @@ def _check_paths(locator: ParentLocator, cpath: str, ppath: str, add: Add) -> No
     if not probes:
         add(ChainItem("paths", WARNING, "the locator has no path: Windows cannot find the parent"))
     for p in probes:
+        if p.problem is not None:
+            add(ChainItem(p.key, WARNING, f"parent path cannot be used here: {p.problem}"))
+            continue
         if p.local_path is not None:
             if p.exists and _same_file(p.local_path, Path(ppath)):
                 add(ChainItem(p.key, OK, f"{p.value} leads to the given parent"))
@@ -375,10 +422,8 @@ NOT_A_PARENT: Final = "not_a_parent"  # the file found is not a readable VHDX
 MODIFIED: Final = "modified"  # the file found has another DataWriteGuid: changed since
 MISMATCH_GEOMETRY: Final = "geometry_mismatch"  # identity matches, geometry does not
 
-_MAX_LOCAL_PATH: Final = 4096  # longer locator paths are not tried (PATH_MAX on Linux)
 
-
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     """One locator path tried, in order, and what it led to here."""
 
@@ -386,6 +431,7 @@ class Candidate:
     value: str  # as in the image (hostile: show through printable/safe_text)
     local_path: Path | None  # None: cannot be mapped to a path on this machine
     exists: bool  # a regular file is there
+    problem: str | None = None  # why the mapped path cannot be used here (never stat'ed)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -393,10 +439,11 @@ class Candidate:
             "value": self.value,
             "local_path": None if self.local_path is None else str(self.local_path),
             "exists": self.exists,
+            "problem": self.problem,
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParentLookup:
     """Where the child's locator leads and whether the parent found there is the right one.
 
@@ -499,9 +546,6 @@ def parent_candidates(
         value = locator.get(key)
         if value is None:
             continue
-        if len(value) > _MAX_LOCAL_PATH or "\x00" in value:
-            out.append(Candidate(key, value, None, False))
-            continue
         local = (
             _relative_to_local(child_path, value)
             if key == "relative_path"
@@ -509,6 +553,10 @@ def parent_candidates(
             if key == "absolute_win32_path"
             else None
         )
+        problem = None if local is None else unusable_reason(local)
+        if problem is not None:
+            out.append(Candidate(key, value, local, False, problem))
+            continue
         out.append(Candidate(key, value, local, local is not None and _regular_file(local)))
     return tuple(out)
 
@@ -563,5 +611,6 @@ __all__ = [
     "locate_parent",
     "parent_candidates",
     "probe_paths",
+    "unusable_reason",
     "windows_relative_path",
 ]

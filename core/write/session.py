@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from vhdxray.core.fileio import pread_exact, pwrite_all
+from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors, pwrite_all
 from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
 from vhdxray.core.write.locking import LockUnavailable, lock_image
 from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed
@@ -83,7 +83,7 @@ class WriteResult:
 
 def _open_locked(path: Path) -> int:
     try:
-        fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        fd = open_regular(path, os.O_RDWR)
     except OSError as exc:
         raise Refused(
             RefusalCode.CANNOT_OPEN,
@@ -166,6 +166,13 @@ class WriteSession:
         if length <= 0 or offset < 0 or offset >= size:
             return b""
         return pread_exact(self.fd, offset, min(length, size - offset))
+
+    def probe(self, offset: int, length: int, step: int, signature: bytes) -> list[int]:
+        """As :meth:`vhdxray.core.source.ImageSource.probe`, through the locked descriptor."""
+        length = min(length, self.size - offset)
+        if offset < 0 or length <= 0:
+            return []
+        return probe_sectors(self.fd, offset, length, step, signature)
 
     def read_report(self) -> Report:
         """The image as it is now, read through the locked descriptor."""
