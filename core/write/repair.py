@@ -31,12 +31,12 @@ from typing import Final
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import TruncationMap, truncation_map
+from vhdxray.core.analysis.updatebase import is_usable, source_slot
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason, Header, differing_fields
 from vhdxray.core.progress import Progress
 from vhdxray.core.source import ImageSource
-from vhdxray.core.write.headerplan import is_usable
 from vhdxray.core.write.imagecopy import CopyError, copy_image
 from vhdxray.core.write.outcome import (
     RefusalCode,
@@ -258,15 +258,8 @@ def _codes(report: Report, wanted: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def header_from_slot(report: Report, from_slot: int | None) -> int | None:
-    """The slot a header update is built from: the user's choice; slot 1 for byte-identical
-    headers with equal sequence numbers (Disk2VHD: the choice makes no difference); else
-    None (the current header)."""
-    if from_slot is not None:
-        return from_slot
-    choice = report.header_choice
-    if choice is not None and choice.reason is CurrentReason.EQUAL_IDENTICAL:
-        return 1
-    return None
+    """The slot a header update is built from (see updatebase.source_slot)."""
+    return source_slot(report, from_slot)
 
 
 def _slot_text(h: Header) -> str:

@@ -38,6 +38,7 @@ from typing import Final
 
 from vhdxray.core.analysis.logoverlay import end_result
 from vhdxray.core.analysis.reader import Report, read_log, read_report
+from vhdxray.core.analysis.updatebase import source_slot
 from vhdxray.core.fileio import pread_exact
 from vhdxray.core.format import layout
 from vhdxray.core.format.log import LogInfo, ReplayWrite, replay_plan
@@ -417,14 +418,9 @@ class ReplayOutcome:
 
 
 def replay_from_slot(report: Report, from_slot: int | None) -> int | None:
-    """The slot the first header update is built from: the caller's choice, else slot 1 when
-    the two headers are byte-identical with equal sequence numbers (Disk2VHD), else None."""
-    if from_slot is not None:
-        return from_slot
-    choice = report.header_choice
-    if choice is not None and choice.current is None and report.effective_header is not None:
-        return report.effective_header.slot
-    return None
+    """The slot the replay's first header update is built from (see
+    updatebase.source_slot: the same rule as every header update)."""
+    return source_slot(report, from_slot)
 
 
 def run_replay(
