@@ -491,6 +491,19 @@ class VhdxrayApp(App[int]):
             return None if self.busy else True
         return True
 
+    async def action_quit(self) -> None:
+        """q / ctrl+q: refused while a write runs (the image is locked and part-way through a
+        step); the write finishes or fails on its own, then q quits."""
+        if self.busy:
+            self.notify(
+                "A write is in progress: wait for it to finish. Quitting now would stop "
+                "vhdxray between two writes of a repair.",
+                title="Cannot quit now",
+                severity="warning",
+            )
+            return
+        await super().action_quit()
+
     def action_reload(self) -> None:
         if self.busy:
             return
