@@ -110,3 +110,26 @@ def test_a_plan_on_changed_bytes_is_refused_and_a_failed_write_names_its_backup(
             s.execute(plan)
         assert failed.value.backups == tuple(s.backups) and len(s.backups) == 1
         assert failed.value.to_json()["state"] == "partial"
+
+
+def test_cancel_stops_between_steps_never_inside_one(two_step_image: Path) -> None:
+    """A cancel asked during the replay lets the replay finish (its three writes), then the run
+    stops before the region-table step: code 'cancelled', the replay's backups listed."""
+    from vhdxray.core.progress import Progress
+
+    image = two_step_image
+    plan = plan_repairs(read_report(image))
+    tracker = Progress()
+    run = run_repairs(
+        plan,
+        backup_dir=image.parent,
+        hooks=WriteHooks(after_write=lambda _i: tracker.cancel()),
+        tracker=tracker,
+    )
+    assert not run.ok and run.error is not None and run.error.refused
+    assert isinstance(run.error, Refused) and run.error.code is RefusalCode.CANCELLED
+    assert run.failed_step == "region.table" and [s.id for s in run.steps] == ["log.replay"]
+    assert len(run.backups) == 3 and tracker.done > 0
+    after = read_report(image)
+    assert after.log is not None and not after.log.replay_needed
+    assert after.region_tables is not None and not after.region_tables[1].valid
