@@ -93,7 +93,9 @@ class WriteAction(Generic[P]):
     question: str  # asked in the confirmation
     plan: Callable[[Report], P | Refusal]
     describe: Callable[[P], Sequence[str]]
-    run: Callable[[Path, P], WriteDone]  # blocking; raises WriteRefused / WriteFailed / ...
+    run: Callable[
+        [Path, P], WriteDone
+    ]  # blocking; raises the outcome model (Refused / WriteFailed)
     refusal_notes: Callable[[Refusal], tuple[str, ...]] = field(default=lambda _r: ())
     refusal_offers: Callable[[Refusal], tuple[Offer, ...]] = field(default=lambda _r: ())
 

@@ -138,14 +138,10 @@ def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
 
 def cmd_update_headers(args: argparse.Namespace) -> int:
     from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.outcome import VhdxrayError
     from vhdxray.core.write.locking import image_in_use
-    from vhdxray.core.write.update import (
-        Refusal,
-        UpdateVerificationFailed,
-        plan_header_update,
-        run_header_update,
-    )
-    from vhdxray.core.write.writer import WriteFailed, WriteRefused
+    from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
+    from vhdxray.tui.outcome import exit_code, outcome_json, outcome_lines
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -155,7 +151,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     )
     if isinstance(plan, Refusal):
         if args.json:
-            _emit_json({"ok": False, "refused": True, "code": plan.code, "reason": plan.reason})
+            _emit_json({"ok": False, **outcome_json(plan)})
         else:
             _err(f"refused: {plan.reason}")
         return EXIT_REFUSED
@@ -180,16 +176,13 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     try:
         _mark_written()  # from here the result must reach the user
         outcome = run_header_update(args.image, plan, backup_dir=args.backup_dir)
-    except WriteRefused as exc:
+    except VhdxrayError as exc:
         if args.json:
-            _emit_json({"ok": False, "refused": True, "code": "write_refused", "reason": str(exc)})
+            _emit_json({"ok": False, **outcome_json(exc)})
         else:
-            _err(f"refused: {exc} (nothing was written)")
-        return EXIT_REFUSED
-    except (WriteFailed, UpdateVerificationFailed) as exc:
-        _err(f"FAILED: {exc}")
-        _err(f"restore the previous bytes with: vhdxray restore {exc.backup_path}")
-        return EXIT_FAILURE
+            for text in outcome_lines(exc):
+                _err(text)
+        return exit_code(exc)
     after = outcome.report
     if args.json:
         _emit_json(
@@ -211,13 +204,13 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from vhdxray.core.outcome import Refused, VhdxrayError
     from vhdxray.core.write.backup import BackupError
     from vhdxray.core.write.restore import plan_restore, run_restore
-    from vhdxray.core.write.writer import WriteFailed, WriteRefused
 
     try:
         plan = plan_restore(args.backup, args.image)
-    except (BackupError, WriteRefused) as exc:
+    except (BackupError, Refused) as exc:
         _err(f"refused: {exc}")
         return EXIT_REFUSED
     _out("".join(f"{line}\n" for line in plan.describe()))
@@ -233,11 +226,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     try:
         _mark_written()  # from here the result must reach the user
         result = run_restore(plan, backup_dir=args.backup_dir)
-    except WriteRefused as exc:
-        _err(f"refused: {exc} (nothing was written)")
-        return EXIT_REFUSED
-    except WriteFailed as exc:
-        _err(f"FAILED: {exc}; the state before the restore is saved in {exc.backup_path}")
+    except VhdxrayError as exc:
+        if exc.refused:
+            _err(f"refused: {exc} (nothing was written)")
+            return EXIT_REFUSED
+        saved = exc.backups[-1] if exc.backups else "no backup (nothing was written)"
+        _err(f"FAILED: {exc}; the state before the restore is saved in {saved}")
         return EXIT_FAILURE
     if result is not None:
         _out(f"Restored. The bytes replaced by the restore are saved in {result.backup_path}\n")
