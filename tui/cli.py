@@ -77,14 +77,14 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
     else:
         report = read_report(args.image)
     guest = None
-    if report.is_vhdx and not getattr(args, "no_guest", False):
+    if report.is_vhdx and not args.no_guest:
         from vhdxray.core.analysis.guest.image import inspect_image
 
         guest = inspect_image(args.image, report)
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
-        doc = report_json(report, guest)
+        doc = report_json(report, guest, full=args.full)
         if guest is not None:
             from vhdxray.tui.guestwords import annotate_json
 
@@ -396,6 +396,11 @@ def _report_arguments(s: argparse.ArgumentParser) -> None:
 
     s.add_argument("image")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="in JSON, every stale log entry (by default the first 100, with the counts)",
+    )
     s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
     s.add_argument(
         "--no-guest",
@@ -459,14 +464,16 @@ class ReportArgs(NamedTuple):
     image: str
     json: bool
     findings: bool
+    full: bool
+    no_guest: bool
     parent: None = None
 
 
-_REPORT_FLAGS = frozenset({"--json", "--findings"})
+_REPORT_FLAGS = frozenset({"--json", "--findings", "--full", "--no-guest"})
 
 
 def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
-    """``info``/``check`` with one image and only ``--json``/``--findings``, parsed by hand.
+    """``info``/``check`` with one image and only their flags (no values), parsed by hand.
 
     Building an argparse parser costs more than the whole analysis of most images (argparse's
     help formatter imports ``shutil``, ``gettext`` and ``locale``), so the scriptable report path
@@ -480,7 +487,14 @@ def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
     positional = [a for a in rest if not a.startswith("-")]
     if len(positional) != 1 or len(set(flags)) != len(flags) or not set(flags) <= _REPORT_FLAGS:
         return None
-    return ReportArgs(args_list[0], positional[0], "--json" in flags, "--findings" in flags)
+    return ReportArgs(
+        args_list[0],
+        positional[0],
+        "--json" in flags,
+        "--findings" in flags,
+        "--full" in flags,
+        "--no-guest" in flags,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

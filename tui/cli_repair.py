@@ -277,9 +277,20 @@ def cmd_check_parent(args: argparse.Namespace) -> int:
             _err(f"{bad.path}: {bad.description}")
         return EXIT_NOT_VHDX
     result = check_chain(child, parent, child_path=args.image, parent_path=args.parent)
+    guest = None
+    if result.consistent and not getattr(args, "no_guest", False):
+        from vhdxray.core.analysis.guest.image import inspect_image
+
+        guest = inspect_image(args.image, child, parents=[args.parent])
     if args.json:
         doc = result.to_json()
         doc["locator"] = describe_locator(child, args.image, suggest_check=False)
+        if guest is not None:
+            from vhdxray.tui.guestwords import annotate_json
+
+            doc["guest"] = None if guest.guest is None else guest.guest.to_json()
+            doc["guest_error"] = guest.error_json()
+            annotate_json(doc, guest.guest, args.image)
         _emit_json(doc)
     else:
         _line(f"Child:  {args.image}")
@@ -288,4 +299,9 @@ def cmd_check_parent(args: argparse.Namespace) -> int:
             _line(text)
         for text in result.describe():
             _line(text)
+        if guest is not None:
+            from vhdxray.tui.guestwords import inside_lines
+
+            for text in inside_lines(guest.guest, args.image, guest.error_code, guest.error):
+                _line(text)
     return EXIT_OK if result.consistent else EXIT_REFUSED
