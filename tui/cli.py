@@ -29,6 +29,7 @@ from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
+from vhdxray.tui.console import mark_written as _mark_written
 from vhdxray.tui.console import out as _out
 
 EXIT_OK = 0
@@ -141,14 +142,10 @@ def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
 
 def cmd_update_headers(args: argparse.Namespace) -> int:
     from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.outcome import VhdxrayError
     from vhdxray.core.write.locking import image_in_use
-    from vhdxray.core.write.update import (
-        Refusal,
-        UpdateVerificationFailed,
-        plan_header_update,
-        run_header_update,
-    )
-    from vhdxray.core.write.writer import WriteFailed, WriteRefused
+    from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
+    from vhdxray.tui.outcome import exit_code, outcome_json, outcome_lines
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -158,7 +155,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     )
     if isinstance(plan, Refusal):
         if args.json:
-            _emit_json({"ok": False, "refused": True, "code": plan.code, "reason": plan.reason})
+            _emit_json({"ok": False, **outcome_json(plan)})
         else:
             _err(f"refused: {plan.reason}")
         return EXIT_REFUSED
@@ -181,17 +178,15 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
         _out("Cancelled: nothing was written.\n")
         return EXIT_REFUSED
     try:
+        _mark_written()  # from here the result must reach the user
         outcome = run_header_update(args.image, plan, backup_dir=args.backup_dir)
-    except WriteRefused as exc:
+    except VhdxrayError as exc:
         if args.json:
-            _emit_json({"ok": False, "refused": True, "code": "write_refused", "reason": str(exc)})
+            _emit_json({"ok": False, **outcome_json(exc)})
         else:
-            _err(f"refused: {exc} (nothing was written)")
-        return EXIT_REFUSED
-    except (WriteFailed, UpdateVerificationFailed) as exc:
-        _err(f"FAILED: {exc}")
-        _err(f"restore the previous bytes with: vhdxray restore {exc.backup_path}")
-        return EXIT_FAILURE
+            for text in outcome_lines(exc):
+                _err(text)
+        return exit_code(exc)
     after = outcome.report
     if args.json:
         _emit_json(
@@ -213,13 +208,13 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from vhdxray.core.outcome import Refused, VhdxrayError
     from vhdxray.core.write.backup import BackupError
     from vhdxray.core.write.restore import plan_restore, run_restore
-    from vhdxray.core.write.writer import WriteFailed, WriteRefused
 
     try:
         plan = plan_restore(args.backup, args.image)
-    except (BackupError, WriteRefused) as exc:
+    except (BackupError, Refused) as exc:
         _err(f"refused: {exc}")
         return EXIT_REFUSED
     _out("".join(f"{line}\n" for line in plan.describe()))
@@ -233,12 +228,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         _out("Cancelled: nothing was written.\n")
         return EXIT_REFUSED
     try:
+        _mark_written()  # from here the result must reach the user
         result = run_restore(plan, backup_dir=args.backup_dir)
-    except WriteRefused as exc:
-        _err(f"refused: {exc} (nothing was written)")
-        return EXIT_REFUSED
-    except WriteFailed as exc:
-        _err(f"FAILED: {exc}; the state before the restore is saved in {exc.backup_path}")
+    except VhdxrayError as exc:
+        if exc.refused:
+            _err(f"refused: {exc} (nothing was written)")
+            return EXIT_REFUSED
+        saved = exc.backups[-1] if exc.backups else "no backup (nothing was written)"
+        _err(f"FAILED: {exc}; the state before the restore is saved in {saved}")
         return EXIT_FAILURE
     if result is not None:
         _out(f"Restored. The bytes replaced by the restore are saved in {result.backup_path}\n")
@@ -360,6 +357,11 @@ COMMANDS: dict[str, Command] = {
         "vhdxray.tui.cli:args_create",
         "vhdxray.tui.cli:cmd_create",
         "0 created; 2 refused (the path exists, a bad size, an unusable parent)",
+    ),
+    "relink": Command(
+        "point a differencing child at its moved parent (checks the parent's identity)",
+        "vhdxray.tui.cli_relink:add_arguments",
+        "vhdxray.tui.cli_relink:run",
     ),
     "repair": Command(
         "repair what can be repaired: log replay, region tables, stale LogGuid, headers",
@@ -528,6 +530,9 @@ def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    from vhdxray.tui import console
+
+    console.reset()
     try:
         fast = fast_report_args(args_list)
         if fast is not None:

@@ -26,6 +26,7 @@ from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
+from vhdxray.tui.console import mark_written as _mark_written
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.chain import ParentLookup
@@ -187,6 +188,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         if not args.json:
             _line(f"... {repair.title}")
 
+    _mark_written()  # from here the result must reach the user
     run = run_repairs(plan, output=output, backup_dir=args.backup_dir, progress=progress)
     doc["run"] = run.to_json()
     if not args.json:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.repairids import FIXES, NAMES, ORDER
+from vhdxray.core.analysis.updatebase import Refusal, choose_update_base
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason, Header
 from vhdxray.core.format.record import record
-from vhdxray.core.write.headerplan import Refusal, plan_header_update
-from vhdxray.core.write.repairids import FIXES, NAMES, ORDER
 
 
 @record
@@ -77,7 +77,7 @@ def verdict(report: Report) -> Verdict:
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     warnings = [f for f in report.findings if f.severity is Severity.WARNING]
     header_errors = [f for f in errors if f.code.startswith("header.slot")]
-    plan = plan_header_update(report)
+    plan = choose_update_base(report)
     log = report.log
     if log is not None and log.replay_needed:
         next_step = "A log replay is pending: do not update headers yet."

@@ -172,6 +172,7 @@ def test_update_headers_refusals(real_image: Callable[[str], Path], tmp_path: Pa
         "ok": False,
         "refused": True,
         "code": "log_replay_pending",
+        "params": {},
         "reason": doc["reason"],
     }
     twin = real_image("qemu-disk2vhd")

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import require
 from tests.imagefiles import sparse_digest
+from tests.logwrite import build_log_entry, seal_entry, write_log_entries
 from vhdxray.core import fileio
 from vhdxray.core.analysis.reader import analyse_log_in_file
 from vhdxray.core.format import layout
@@ -38,7 +39,6 @@ from vhdxray.core.format.log import (
     replay_plan,
 )
 from vhdxray.core.source import ImageSource
-from vhdxray.core.write.logwrite import build_log_entry, seal_entry, write_log_entries
 
 MiB = layout.MiB
 SECTOR = 4096

@@ -15,12 +15,12 @@ import pytest
 from tests import damage
 from tests import repairimages as ri
 from tests.conftest import require
+from tests.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.analysis.truncation import LOST, truncation_map
 from vhdxray.core.format import layout
 from vhdxray.core.format.header import CurrentReason
 from vhdxray.core.write.create import CreateOptions, create_image
-from vhdxray.core.write.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.write.repair import (
     CLEAR_LOG_GUID,
     HEADERS,

@@ -8,10 +8,10 @@ from pathlib import Path
 from tests import damage
 from tests.repairimages import set_log_guid
 from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.analysis.repairids import CLEAR_LOG_GUID, HEADERS, REGION_TABLE, REPLAY
 from vhdxray.core.analysis.verdict import repairs_for, verdict
 from vhdxray.core.format import layout
 from vhdxray.core.write.create import CreateOptions, create_image
-from vhdxray.core.write.repairids import CLEAR_LOG_GUID, HEADERS, REGION_TABLE, REPLAY
 from vhdxray.tui.textreport import render
 
 
