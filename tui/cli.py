@@ -362,6 +362,9 @@ COMMANDS: dict[str, Command] = {
         "point a differencing child at its moved parent (checks the parent's identity)",
         "vhdxray.tui.cli_relink:add_arguments",
         "vhdxray.tui.cli_relink:run",
+        "0 done (--dry-run: planned); 2 refused (identity or geometry mismatch, pending log, in "
+        "use, not a regular file) or declined, nothing written; 3 not a VHDX / unreadable; "
+        "1 a write failed (restore the printed backups)",
     ),
     "repair": Command(
         "repair what can be repaired: log replay, region tables, stale LogGuid, headers",
