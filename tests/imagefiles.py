@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -32,11 +33,14 @@ REAL_IMAGES: dict[str, tuple[str, str | None]] = {
     "qemu-dynamic-1g": ("qemu-iotest-dynamic-1G.vhdx.bz2", None),
 }
 
+Stream = io.BufferedIOBase | IO[bytes]
+"""A file read in binary (gzip and bz2 files are the first kind, zip members the second)."""
+
 CHUNK = 1 << 20
 _ZERO_CHUNK = bytes(CHUNK)
 
 
-def _open_stored(stored: Path, member: str | None) -> IO[bytes]:
+def _open_stored(stored: Path, member: str | None) -> Stream:
     if stored.suffix == ".gz":
         return gzip.open(stored, "rb")
     if stored.suffix == ".bz2":
@@ -48,7 +52,7 @@ def _open_stored(stored: Path, member: str | None) -> IO[bytes]:
     raise ValueError(f"unknown compression: {stored}")
 
 
-def write_sparse(source: IO[bytes], target: Path) -> int:
+def write_sparse(source: Stream, target: Path) -> int:
     """Copy ``source`` into ``target``, leaving holes where whole 1 MiB chunks are zero."""
     size = 0
     with open(target, "wb") as out:

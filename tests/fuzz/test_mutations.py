@@ -37,6 +37,9 @@ HOT_SPOTS = [
     3 * layout.MiB + 64 * layout.KiB,  # metadata items (qemu)
 ]
 
+Mutation = tuple[int, int, bytes]
+"""Where (a hot spot and an offset from it) and the bytes written there."""
+
 mutation = st.tuples(
     st.sampled_from(HOT_SPOTS),
     st.integers(min_value=0, max_value=4095),
@@ -69,7 +72,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def _mutated_copy(seed: Path, target: Path, mutations: list, cut: int | None) -> Path:
+def _mutated_copy(seed: Path, target: Path, mutations: list[Mutation], cut: int | None) -> Path:
     shutil.copyfile(seed, target)
     with open(target, "r+b") as f:
         for base, delta, data in mutations:
@@ -91,7 +94,11 @@ def _mutated_copy(seed: Path, target: Path, mutations: list, cut: int | None) ->
     cut=st.one_of(st.none(), st.integers(min_value=0, max_value=8 * layout.MiB)),
 )
 def test_mutated_images_never_raise(
-    seeds: dict[str, Path], tmp_path: Path, which: int, mutations: list, cut: int | None
+    seeds: dict[str, Path],
+    tmp_path: Path,
+    which: int,
+    mutations: list[Mutation],
+    cut: int | None,
 ) -> None:
     names = sorted(seeds)
     seed = seeds[names[which % len(names)]]
