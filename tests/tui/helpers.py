@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 from textual.app import App
+from textual.screen import Screen
 from textual.widgets import Static
 
 from tests import damage
@@ -120,6 +121,11 @@ def confirmation_shown(app: App[Any]) -> Confirmation:
     screen = app.screen
     assert isinstance(screen, ConfirmScreen), screen
     return screen.confirmation
+
+
+def current_screen(app: App[Any]) -> Screen[Any]:
+    """``app.screen`` read afresh (see :func:`confirmation_shown` for why a call)."""
+    return app.screen
 
 
 def is_busy(app: VhdxrayApp) -> bool:
