@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from filelock import FileLock
+
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 REAL_DIR = SHARED_DIR / "images" / "real"
 
@@ -86,14 +88,18 @@ def real_image_available() -> bool:
 
 
 def unpack_real(name: str, cache_dir: Path) -> Path:
-    """Decompress real image ``name`` once into ``cache_dir``; returns the cached path."""
+    """Decompress real image ``name`` once into ``cache_dir``; returns the cached path.
+
+    Parallel test workers share ``cache_dir``: a file lock makes one of them decompress while
+    the others wait, and the image appears under its name only once complete."""
     stored_name, member = REAL_IMAGES[name]
     target = cache_dir / f"{name}.vhdx"
-    if not target.exists():
-        partial = target.with_suffix(".partial")
-        with _open_stored(REAL_DIR / stored_name, member) as source:
-            write_sparse(source, partial)
-        partial.rename(target)
+    with FileLock(str(cache_dir / f"{name}.lock")):
+        if not target.exists():
+            partial = target.with_suffix(".partial")
+            with _open_stored(REAL_DIR / stored_name, member) as source:
+                write_sparse(source, partial)
+            partial.rename(target)
     return target
 
 

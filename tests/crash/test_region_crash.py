@@ -170,6 +170,7 @@ def test_stopped_after_each_write(case: Case, tmp_path: Path) -> None:
         interrupt_then_rerun(case, work, Interrupt(stop_after=k), f"stop after write {k}")
 
 
+@pytest.mark.slow
 def test_each_write_torn(case: Case, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()

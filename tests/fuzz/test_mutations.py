@@ -83,9 +83,10 @@ def _mutated_copy(seed: Path, target: Path, mutations: list[Mutation], cut: int 
     return target
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150,
-    deadline=3000,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
@@ -106,7 +107,7 @@ def test_mutated_images_never_raise(
 
 
 @settings(
-    max_examples=100, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.binary(max_size=400 * 1024))
 def test_arbitrary_small_files_never_raise(tmp_path: Path, data: bytes) -> None:
@@ -115,6 +116,7 @@ def test_arbitrary_small_files_never_raise(tmp_path: Path, data: bytes) -> None:
     exercise(path)
 
 
+@pytest.mark.slow
 def test_sparse_damage_points(real_image: Callable[[str], Path]) -> None:
     """Every header/region field region zeroed or filled with 0xFF, one at a time."""
     seed = real_image("qemu-dynamic-1g")
