@@ -29,9 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from vhdxray.core.analysis.reader import Report, read_report
-from vhdxray.core.format.findings import Severity
-from vhdxray.core.format.header import CurrentReason
-from vhdxray.core.write.repairids import (
+from vhdxray.core.analysis.repairids import (
     BACKUP_OPERATIONS,
     CLEAR_LOG_GUID,
     HEADERS,
@@ -39,6 +37,8 @@ from vhdxray.core.write.repairids import (
     REPLAY,
     TRUNCATION,
 )
+from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.header import CurrentReason
 from vhdxray.tui.screens.confirm import Confirmation, Offer
 from vhdxray.tui.widgets.findings import FindingRepair
 from vhdxray.tui.widgets.repairviews import replay_pages_table, truncation_renderable

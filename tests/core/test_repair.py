@@ -15,25 +15,25 @@ import pytest
 from tests import damage, reports
 from tests import repairimages as ri
 from tests.conftest import require
+from tests.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.analysis.repairids import (
+    CLEAR_LOG_GUID,
+    HEADERS,
+    REGION_TABLE,
+    REPLAY,
+    TRUNCATION,
+)
 from vhdxray.core.analysis.truncation import LOST, truncation_map
 from vhdxray.core.format import layout
 from vhdxray.core.format.header import CurrentReason
 from vhdxray.core.write.create import CreateOptions, create_image
-from vhdxray.core.write.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.write.repair import (
     Refused,
     Repair,
     RepairOptions,
     plan_repairs,
     run_repairs,
-)
-from vhdxray.core.write.repairids import (
-    CLEAR_LOG_GUID,
-    HEADERS,
-    REGION_TABLE,
-    REPLAY,
-    TRUNCATION,
 )
 
 MiB = layout.MiB

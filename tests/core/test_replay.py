@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from tests import damage
 from tests import repairimages as ri
 from tests.conftest import require
+from tests.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.write.create import CreateOptions, create_image
-from vhdxray.core.write.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.write.replay import (
     APPLIED,
     PENDING,

@@ -128,6 +128,11 @@ def current_screen(app: App[Any]) -> Screen[Any]:
     return app.screen
 
 
+def return_code(app: App[Any]) -> int | None:
+    """``app.return_code`` read afresh (see :func:`confirmation_shown` for why a call)."""
+    return app.return_code
+
+
 def is_busy(app: VhdxrayApp) -> bool:
     """``app.busy`` read afresh (see :func:`confirmation_shown` for why a call)."""
     return app.busy

@@ -132,7 +132,7 @@ def qemu_reads_mbr(path: Path) -> bool:
 
 
 def test_every_repair_declares_its_backups() -> None:
-    from vhdxray.core.write import repairids
+    from vhdxray.core.analysis import repairids
 
     assert set(repairids.BACKUP_OPERATIONS) == set(repairids.ORDER)
 
@@ -582,7 +582,7 @@ async def test_a_failed_replay_shows_the_restore_commands(
             raise OSError(28, "No space left on device")
         original_write(fd, offset, data)
 
-    monkeypatch.setattr("vhdxray.core.write.writer.pwrite_all", pwrite_all)
+    monkeypatch.setattr("vhdxray.core.write.session.pwrite_all", pwrite_all)
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "y")
