@@ -121,7 +121,9 @@ def bench(
     v_samples: list[Sample] = []
     q_out, v_out = out_dir / f"{name}.qemu.raw", out_dir / f"{name}.vhdxray.raw"
     for i in range(runs):
-        tools = ("qemu", "qemu-wb", "vhdxray") if i % 2 == 0 else ("vhdxray", "qemu-wb", "qemu")
+        tools: tuple[str, ...] = (
+            ("qemu", "qemu-wb", "vhdxray") if i % 2 == 0 else ("vhdxray", "qemu-wb", "qemu")
+        )
         if qemu_limit is not None:  # capped runs: once is enough, flushed or not
             tools = ("qemu", "vhdxray") if i == 0 else ("vhdxray",)
         for tool in tools:

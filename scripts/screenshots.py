@@ -135,10 +135,10 @@ def _image(kind: str, folder: Path, cache: Path) -> Path | None:
         damage.truncate(image, image.stat().st_size - 2 * MiB - 512 * 1024)
         return image
     if kind == "mbr":
-        data = bytearray(1 << 20)
-        data[446 + 4] = 0x83
-        data[510:512] = b"\x55\xaa"
-        (folder / "disk.img").write_bytes(bytes(data))
+        sector = bytearray(1 << 20)
+        sector[446 + 4] = 0x83
+        sector[510:512] = b"\x55\xaa"
+        (folder / "disk.img").write_bytes(bytes(sector))
         return folder / "disk.img"
     if not imagefiles.real_image_available():
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,14 @@ from tests import imagefiles
 
 @pytest.fixture(scope="session")
 def real_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("real-images")
+    """One folder of decompressed real images for the whole run: with pytest-xdist, every
+    worker's base temp folder sits in the run's own, where they share it (see unpack_real)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    cache = base / "real-images"
+    cache.mkdir(exist_ok=True)
+    return cache
 
 
 @pytest.fixture

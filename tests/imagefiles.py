@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from filelock import FileLock
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 REAL_DIR = SHARED_DIR / "images" / "real"
@@ -38,11 +41,14 @@ REAL_IMAGES: dict[str, tuple[str, str | None]] = {
     "coreos-config2": ("coreos-config2_base.vhdx.bz2", None),
 }
 
+Stream = io.BufferedIOBase | IO[bytes]
+"""A file read in binary (gzip and bz2 files are the first kind, zip members the second)."""
+
 CHUNK = 1 << 20
 _ZERO_CHUNK = bytes(CHUNK)
 
 
-def _open_stored(stored: Path, member: str | None) -> IO[bytes]:
+def _open_stored(stored: Path, member: str | None) -> Stream:
     if stored.suffix == ".gz":
         return gzip.open(stored, "rb")
     if stored.suffix == ".bz2":
@@ -54,7 +60,7 @@ def _open_stored(stored: Path, member: str | None) -> IO[bytes]:
     raise ValueError(f"unknown compression: {stored}")
 
 
-def write_sparse(source: IO[bytes], target: Path) -> int:
+def write_sparse(source: Stream, target: Path) -> int:
     """Copy ``source`` into ``target``, leaving holes where whole 1 MiB chunks are zero."""
     size = 0
     with open(target, "wb") as out:
@@ -82,14 +88,18 @@ def real_image_available() -> bool:
 
 
 def unpack_real(name: str, cache_dir: Path) -> Path:
-    """Decompress real image ``name`` once into ``cache_dir``; returns the cached path."""
+    """Decompress real image ``name`` once into ``cache_dir``; returns the cached path.
+
+    Parallel test workers share ``cache_dir``: a file lock makes one of them decompress while
+    the others wait, and the image appears under its name only once complete."""
     stored_name, member = REAL_IMAGES[name]
     target = cache_dir / f"{name}.vhdx"
-    if not target.exists():
-        partial = target.with_suffix(".partial")
-        with _open_stored(REAL_DIR / stored_name, member) as source:
-            write_sparse(source, partial)
-        partial.rename(target)
+    with FileLock(str(cache_dir / f"{name}.lock")):
+        if not target.exists():
+            partial = target.with_suffix(".partial")
+            with _open_stored(REAL_DIR / stored_name, member) as source:
+                write_sparse(source, partial)
+            partial.rename(target)
     return target
 
 

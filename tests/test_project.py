@@ -22,8 +22,10 @@ def test_readme_starts_with_the_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "sed -n '3p' README.md" in ci and 'eval "$test_command"' in ci
-    for package in ("qemu-utils", "libvhdi-utils", "tmux", "librsvg2-bin"):
+    for package in ("qemu-utils", "libvhdi-utils", "tmux", "librsvg2-bin", "e2fsprogs"):
         assert package in ci
+    for gate in ("ruff check .", "ruff format --check .", "scripts/typecheck.py"):
+        assert gate in ci
 
 
 def test_core_never_imports_the_ui() -> None:
@@ -58,6 +60,8 @@ def test_top_level_layout() -> None:
         "screenshots",
         "pyproject.toml",
         "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
         "docs",
         "bench",
         "scripts",

@@ -17,6 +17,7 @@ from tests.isolated import run_main
 from vhdxray.core.analysis.chain import probe_paths, unusable_reason
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
+from vhdxray.core.format.findings import Finding
 from vhdxray.core.format.metadata import MAX_LOCATOR_ENTRIES, serialise_locator
 
 MEMORY_BOUND = 100 * layout.MiB
@@ -66,7 +67,7 @@ def test_entry_count_larger_than_the_item_is_cut_to_it() -> None:
     item[18:20] = (65_535).to_bytes(2, "little")
     from vhdxray.core.format.metadata import _parse_locator
 
-    findings: list = []
+    findings: list[Finding] = []
     loc = _parse_locator(bytes(item), "here", findings)
     assert loc is not None
     room = (len(item) - 20) // 12
@@ -81,7 +82,7 @@ def test_many_distinct_keys_are_capped() -> None:
     from vhdxray.core.format.metadata import _parse_locator
 
     entries = [("parent_linkage", "{1}")] + [(f"k{i}", "v") for i in range(2000)]
-    findings: list = []
+    findings: list[Finding] = []
     loc = _parse_locator(serialise_locator(entries), "here", findings)
     assert loc is not None and len(loc.entries) == MAX_LOCATOR_ENTRIES
     assert any(f.code == "metadata.locator.oversized" for f in findings)

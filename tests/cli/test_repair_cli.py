@@ -196,15 +196,14 @@ def test_a_locked_image_is_refused(capsys: pytest.CaptureFixture[str], data_imag
 def test_a_failed_write_exits_1_with_the_backup(
     capsys: pytest.CaptureFixture[str], data_image: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vhdxray.core.write import session as writer
+    from vhdxray.core.fileio import pwrite_all as real
 
     damage.break_header_checksum(data_image, 1)
-    real = writer.pwrite_all
 
     def flaky(fd: int, offset: int, data: bytes) -> None:
         real(fd, offset, bytes(len(data)))  # the disk stores something else
 
-    monkeypatch.setattr(writer, "pwrite_all", flaky)
+    monkeypatch.setattr("vhdxray.core.write.session.pwrite_all", flaky)
     code, out, err = vhdxray(capsys, "repair", str(data_image), "--yes")
     assert code == 1
     assert "FAILED at header.update" in err and "restore the backups" in err
@@ -251,8 +250,8 @@ def test_check_parent_escapes_hostile_locator_strings(
     value = serialise_locator(
         [("parent_linkage", link), ("relative_path", ".\\\x1b[2Jevil\u202eexe.vhdx")]
     )
-    ri.write_at(child, meta.offset + entry.offset, value)
-    ri.write_at(child, meta.offset + 32 + 32 * index + 20, len(value).to_bytes(4, "little"))
+    damage.write_at(child, meta.offset + entry.offset, value)
+    damage.write_at(child, meta.offset + 32 + 32 * index + 20, len(value).to_bytes(4, "little"))
     code, out, _ = vhdxray(capsys, "check", str(child), "--parent", str(data_image))
     assert code == 0  # the identity matches; the path is only a warning
     assert "\x1b" not in out and "\u202e" not in out

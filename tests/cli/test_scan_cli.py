@@ -76,6 +76,7 @@ def guest_from_check(doc: dict[str, Any]) -> dict[str, Any] | None:
     if guest is None and error is None:
         return None
     if guest is None:
+        assert error is not None
         return {
             "level": None, "partition_table": None, "filesystems": [], "findings": [],
             "error": error["code"],

@@ -442,23 +442,22 @@ def test_read_virtual_range_checks(qemu_image: QemuImage) -> None:
     assert block_state(b"", image.geometry, 3) == (layout.PAYLOAD_BLOCK_NOT_PRESENT, 0)
 
 
-def test_64_tib_image_with_one_block(qemu_image: QemuImage) -> None:
+def test_64_tib_image(qemu_image: QemuImage) -> None:
+    """Two million BAT entries, one block written (its speed is measured in bench/)."""
     path = qemu_image("64T", "block_size=32M")
     imagefiles.qemu_io(path, f"write -P 0x5a {64 * layout.TiB - 4096} 4096")
     image = open_image(path)
     g = image.geometry
     assert g.data_blocks_count == 2 * 1024 * 1024
-    raw = image.raw()
-    for _ in range(3):  # speed is measured in bench/, never asserted here
-        summary, findings = analyse_bat(
-            raw,
-            g,
-            disk_type="dynamic",
-            file_size=image.size,
-            bat_offset=image.bat_offset,
-            bat_length=image.bat_length,
-            reserved=image.reserved(),
-        )
+    summary, findings = analyse_bat(
+        image.raw(),
+        g,
+        disk_type="dynamic",
+        file_size=image.size,
+        bat_offset=image.bat_offset,
+        bat_length=image.bat_length,
+        reserved=image.reserved(),
+    )
     assert codes(findings) == {"bat.states"}
     assert summary.allocated_blocks == 1
     assert summary.payload_states["PAYLOAD_BLOCK_ZERO"] == g.data_blocks_count - 1
@@ -986,7 +985,7 @@ def test_bulk_analysis_matches_the_reference(
     st.integers(0, 1 << 62),
 )
 @settings(max_examples=200, deadline=None)
-def test_random_bytes_never_raise_and_are_fast(
+def test_random_bytes_never_raise(
     raw: bytes, block: int, blocks: int, diff: bool, file_size: int
 ) -> None:
     g = bat_geometry(blocks * block, block, 512, diff)
@@ -1036,7 +1035,9 @@ def test_dense_tables_match_the_reference(variant: str) -> None:
     end = (start + g.data_blocks_count * g.block_size) % (1 << 64)
     size = end - 700 * g.block_size - 3 * MiB if variant == "eof" else end
     summary, findings = compare(bytes(raw), g, "fixed", size, len(raw), [(0, MiB, "header")])
-    fast = bat_reference._payload_progression(bat_reference._Table(bytes(raw), g))
+    reference_geometry = bat_reference.bat_geometry(3000 * 256 * MiB - 512, 256 * MiB, 512, False)
+    table = bat_reference._Table(bytes(raw), reference_geometry)
+    fast = bat_reference._payload_progression(table)
     assert (fast is not None) == (variant in ("clean", "eof"))  # the case the old code sped up
     if variant in ("clean", "swap"):
         assert codes(findings) == {"bat.states"}

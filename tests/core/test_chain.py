@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import damage, reports
 from tests import repairimages as ri
 from tests.conftest import require
 from vhdxray.core.analysis.chain import (
@@ -71,8 +72,8 @@ def rewrite_locator(child: Path, entries: list[tuple[str, str]]) -> None:
         (i, e) for i, e in enumerate(meta.entries) if e.item_id == layout.PARENT_LOCATOR_GUID
     )
     value = serialise_locator(entries)
-    ri.write_at(child, meta.offset + entry.offset, value)
-    ri.write_at(child, meta.offset + 32 + 32 * index + 20, struct.pack("<I", len(value)))
+    damage.write_at(child, meta.offset + entry.offset, value)
+    damage.write_at(child, meta.offset + 32 + 32 * index + 20, struct.pack("<I", len(value)))
 
 
 def test_a_fresh_child_is_consistent(pair: tuple[Path, Path]) -> None:
@@ -120,8 +121,9 @@ def test_a_match_with_the_stale_slot_only_says_the_parent_changed(
     plan = plan_header_update(report)
     assert not isinstance(plan, Refusal)
     run_header_update(parent, plan, backup_dir=parent.parent)
-    child_link = read_report(child).metadata.parent_locator.parent_linkage  # type: ignore[union-attr]
-    assert read_report(parent).effective_header.data_write_guid == child_link  # type: ignore[union-attr]
+    locator = reports.metadata(child).parent_locator
+    assert locator is not None
+    assert reports.effective_header(parent).data_write_guid == locator.parent_linkage
 
     plan2 = plan_header_update(read_report(parent), new_data_write_guid=True)
     assert not isinstance(plan2, Refusal)
@@ -142,7 +144,7 @@ def test_a_match_with_the_stale_slot_only_says_the_parent_changed(
 
 def test_parent_linkage2_is_accepted(pair: tuple[Path, Path]) -> None:
     parent, child = pair
-    current = read_report(parent).effective_header.data_write_guid  # type: ignore[union-attr]
+    current = reports.effective_header(parent).data_write_guid
     rewrite_locator(
         child,
         [
@@ -228,7 +230,8 @@ def test_the_real_avhdx_has_no_parent_here(real_image: Callable[[str], Path]) ->
     assert "DataWriteGuid ff34003b-11ed-4cf8-a166-b2be05e20b80." in text
     assert "does not exist" in text
     assert "the parent is not next to this file; check the chain with" in text
-    locator = report.metadata.parent_locator  # type: ignore[union-attr]
+    locator = reports.metadata(report).parent_locator
+    assert locator is not None
     probes = probe_paths(child, locator)
     assert [p.key for p in probes] == ["relative_path", "volume_path", "absolute_win32_path"]
     assert probes[0].local_path is not None and not probes[0].exists

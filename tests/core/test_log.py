@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import reports
 from tests.conftest import require
 from tests.imagefiles import sparse_digest
 from tests.logwrite import build_log_entry, seal_entry, write_log_entries
@@ -120,8 +121,15 @@ def analyse_file(path: Path) -> tuple[LogInfo, list[Finding], bytes]:
         file_size=size,
     )
     # The reader's path (probe the sectors, read only the entries) finds exactly the same.
+    header = reports.effective_header(path)
+    assert (header.log_guid, header.log_offset, header.log_length, header.log_version) == (
+        head.log_guid,
+        head.log_offset,
+        head.log_length,
+        head.log_version,
+    )
     with ImageSource(path) as source:
-        assert analyse_log_in_file(head, source) == (info, findings)
+        assert analyse_log_in_file(header, source) == (info, findings)
     return info, findings, log_bytes
 
 

@@ -25,7 +25,9 @@ from vhdxray.core.format.region import choose_active
 
 def meta_of(path: Path) -> tuple[Metadata, dict[str, str], int]:
     t = tables(path)
-    entry = t[choose_active(t) - 1].find(layout.METADATA_REGION_GUID)
+    active = choose_active(t)
+    assert active is not None
+    entry = t[active - 1].find(layout.METADATA_REGION_GUID)
     assert entry is not None
     meta, findings = parse_metadata(
         entry.file_offset, entry.length, lambda o, n: damage.read_at(path, o, n)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 from tests import damage
 from vhdxray.core.format import layout
 from vhdxray.core.format.region import (
     RegionEntry,
+    RegionTable,
     check_region_tables,
     choose_active,
     parse_region_table,
@@ -19,7 +21,7 @@ from vhdxray.core.format.region import (
 UNKNOWN = uuid.UUID("01234567-89ab-cdef-0123-456789abcdef")
 
 
-def tables(path: Path) -> tuple:
+def tables(path: Path) -> tuple[RegionTable, RegionTable]:
     raw = damage.read_at(path, 0, layout.REGION_TABLE_OFFSETS[1] + layout.REGION_TABLE_SIZE)
     r1, r2 = layout.REGION_TABLE_OFFSETS
     return (
@@ -77,14 +79,22 @@ def test_copies_valid_but_different(qemu_image: Callable[..., Path]) -> None:
     assert codes(path)["region.copies_differ"] == "warning"
 
 
+class EntryChange(TypedDict, total=False):
+    guid: uuid.UUID
+    file_offset: int
+    length: int
+    required: int
+
+
 def test_entry_rules(qemu_image: Callable[..., Path]) -> None:
     base = qemu_image("64M")
-    for kwargs, expected in [
+    changes: list[tuple[EntryChange, str]] = [
         ({"file_offset": 3 * layout.MiB + 4096}, "not a multiple of 1 MiB"),
         ({"file_offset": 512 * layout.KiB}, "inside the first 1 MiB"),
         ({"length": 12345}, "not a non-zero multiple of 1 MiB"),
         ({"guid": UNKNOWN, "required": 1}, "required but is not known"),
-    ]:
+    ]
+    for kwargs, expected in changes:
         path = base.with_name(f"rt-{len(expected)}.vhdx")
         path.write_bytes(base.read_bytes())
         damage.set_region_entry(path, 1, 0, **kwargs)

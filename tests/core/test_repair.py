@@ -12,21 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from tests import damage
+from tests import damage, reports
 from tests import repairimages as ri
 from tests.conftest import require
 from tests.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.analysis.reader import read_report
-from vhdxray.core.analysis.truncation import LOST, truncation_map
-from vhdxray.core.format import layout
-from vhdxray.core.format.header import CurrentReason
-from vhdxray.core.write.create import CreateOptions, create_image
-from vhdxray.core.write.repair import (
+from vhdxray.core.analysis.repairids import (
     CLEAR_LOG_GUID,
     HEADERS,
     REGION_TABLE,
     REPLAY,
     TRUNCATION,
+)
+from vhdxray.core.analysis.truncation import LOST, truncation_map
+from vhdxray.core.format import layout
+from vhdxray.core.format.header import CurrentReason
+from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.core.write.repair import (
     Refused,
     Repair,
     RepairOptions,
@@ -90,12 +92,12 @@ def test_disk2vhd_headers_get_a_current_slot(real_image: Callable[[str], Path]) 
     text = "\n".join(repair.lines)
     assert "byte-identical" in text and "differing fields will be lost" not in text
     before = ri.virtual_digest(path)
-    dwg = report.effective_header.data_write_guid  # type: ignore[union-attr]
+    dwg = reports.effective_header(report).data_write_guid
     run = run_repairs(plan, backup_dir=path.parent)
     assert run.ok and len(run.backups) == 1
     after = read_report(path)
     assert after.current_header == 1 and all(h.valid for h in after.headers or ())
-    assert after.effective_header.data_write_guid == dwg  # type: ignore[union-attr]
+    assert reports.effective_header(after).data_write_guid == dwg
     assert ri.virtual_digest(path) == before
     assert ri.qemu_check_rc(path) == 0
     assert plan_repairs(after).nothing_to_do
@@ -108,7 +110,7 @@ def test_disk2vhd_headers_get_a_current_slot(real_image: Callable[[str], Path]) 
 @pytest.mark.parametrize("bad", [1, 2])
 def test_one_damaged_region_copy_is_rewritten_from_the_other(data_image: Path, bad: int) -> None:
     before = ri.virtual_digest(data_image)
-    good_raw = ri.read_at(
+    good_raw = damage.read_at(
         data_image, layout.REGION_TABLE_OFFSETS[2 - bad], layout.REGION_TABLE_SIZE
     )
     damage.break_region_checksum(data_image, bad)
@@ -123,7 +125,7 @@ def test_one_damaged_region_copy_is_rewritten_from_the_other(data_image: Path, b
     assert run.ok, run.error
     assert len(run.backups) == 2  # header update, then the table
     for off in layout.REGION_TABLE_OFFSETS:
-        assert ri.read_at(data_image, off, layout.REGION_TABLE_SIZE) == good_raw
+        assert damage.read_at(data_image, off, layout.REGION_TABLE_SIZE) == good_raw
     assert errors(data_image) == []
     assert ri.qemu_check_rc(data_image) == 0
     assert ri.virtual_digest(data_image) == before
@@ -157,7 +159,7 @@ def test_both_valid_but_different_needs_a_choice(data_image: Path) -> None:
 def test_the_chosen_region_copy_wins(data_image: Path, winner: int) -> None:
     add_unknown_region(data_image, 2)
     before = ri.virtual_digest(data_image)
-    winner_raw = ri.read_at(
+    winner_raw = damage.read_at(
         data_image, layout.REGION_TABLE_OFFSETS[winner - 1], layout.REGION_TABLE_SIZE
     )
     plan = plan_repairs(read_report(data_image), RepairOptions(region_table_from=winner))
@@ -166,7 +168,7 @@ def test_the_chosen_region_copy_wins(data_image: Path, winner: int) -> None:
     run = run_repairs(plan, backup_dir=data_image.parent)
     assert run.ok, run.error
     for off in layout.REGION_TABLE_OFFSETS:
-        assert ri.read_at(data_image, off, layout.REGION_TABLE_SIZE) == winner_raw
+        assert damage.read_at(data_image, off, layout.REGION_TABLE_SIZE) == winner_raw
     report = read_report(data_image)
     assert "region.copies_differ" not in {f.code for f in report.findings}
     assert errors(data_image) == []
@@ -191,8 +193,8 @@ def test_stale_log_guid_is_cleared_without_touching_the_log(data_image: Path) ->
     before = ri.virtual_digest(data_image)
     ri.set_log_guid(data_image, ri.GUID)
     assert "log.no_valid_sequence" in errors(data_image)
-    dwg = read_report(data_image).effective_header.data_write_guid  # type: ignore[union-attr]
-    log_before = ri.read_at(data_image, MiB, MiB)
+    dwg = reports.effective_header(data_image).data_write_guid
+    log_before = damage.read_at(data_image, MiB, MiB)
     plan = plan_repairs(read_report(data_image))
     (repair,) = plan.repairs
     assert repair.id == CLEAR_LOG_GUID
@@ -203,7 +205,7 @@ def test_stale_log_guid_is_cleared_without_touching_the_log(data_image: Path) ->
     assert run.ok and len(run.backups) == 1
     eff = read_report(data_image).effective_header
     assert eff is not None and eff.log_guid == layout.ZERO_GUID and eff.data_write_guid == dwg
-    assert ri.read_at(data_image, MiB, MiB) == log_before
+    assert damage.read_at(data_image, MiB, MiB) == log_before
     assert errors(data_image) == []
     assert ri.qemu_check_rc(data_image) == 0
     assert ri.virtual_digest(data_image) == before
@@ -328,11 +330,11 @@ def test_truncation_map_lists_merged_lost_ranges(tmp_path: Path) -> None:
 def test_separate_lost_blocks_stay_separate_ranges(tmp_path: Path) -> None:
     path = blocks_image(tmp_path, blocks=4)
     # Move block 2's data to the end: blocks 0,1,3 inside, block 2 far out, then cut it.
-    raw = bytearray(ri.read_at(path, 3 * MiB, 4096))
+    raw = bytearray(damage.read_at(path, 3 * MiB, 4096))
     size = path.stat().st_size
     raw[16:24] = (size + MiB | layout.PAYLOAD_BLOCK_FULLY_PRESENT).to_bytes(8, "little")
     raw[24:32] = (size + 3 * MiB | layout.PAYLOAD_BLOCK_FULLY_PRESENT).to_bytes(8, "little")
-    ri.write_at(path, 3 * MiB, bytes(raw))
+    damage.write_at(path, 3 * MiB, bytes(raw))
     tmap = truncation_map(read_report(path), path)
     assert tmap is not None
     assert [(s.virtual_start, s.virtual_end) for s in tmap.spans] == [
@@ -390,7 +392,7 @@ def test_replay_comes_first_and_covers_the_headers(
     assert len(run.backups) == 4  # three for the replay, one table; no extra header update
     assert errors(pending.path) == []
     assert ri.qemu_check_rc(pending.path) == 0
-    assert ri.read_at(ri.raw_of(pending.path), 0, 6 * MiB) == ri.expected_virtual_start()
+    assert damage.read_at(ri.raw_of(pending.path), 0, 6 * MiB) == ri.expected_virtual_start()
 
 
 def test_repairs_into_a_copy_leave_the_original_alone(
@@ -406,7 +408,7 @@ def test_repairs_into_a_copy_leave_the_original_alone(
     assert ri.file_sha256(pending.path) == original
     assert all(str(b).startswith(str(tmp_path)) and "copy.vhdx" in b.name for b in run.backups)
     assert ri.qemu_check_rc(copy) == 0
-    assert ri.read_at(ri.raw_of(copy), 0, 6 * MiB) == ri.expected_virtual_start()
+    assert damage.read_at(ri.raw_of(copy), 0, 6 * MiB) == ri.expected_virtual_start()
     assert copy.stat().st_blocks * 512 < copy.stat().st_size  # sparse
     again = run_repairs(plan, output=copy)
     assert not again.ok and again.error is not None and again.error.refused
@@ -459,12 +461,12 @@ def test_more_than_a_thousand_lost_blocks_are_all_mapped(tmp_path: Path) -> None
         tmp_path / "many.vhdx", CreateOptions(virtual_size=2 * layout.GiB, block_size=MiB)
     )
     size = path.stat().st_size
-    bat = bytearray(ri.read_at(path, 3 * MiB, 1100 * 8))
+    bat = bytearray(damage.read_at(path, 3 * MiB, 1100 * 8))
     for block in range(1100):
         if block != 500:  # one hole splits the map in two
             entry = (size + block * MiB) | layout.PAYLOAD_BLOCK_FULLY_PRESENT
             bat[block * 8 : block * 8 + 8] = entry.to_bytes(8, "little")
-    ri.write_at(path, 3 * MiB, bytes(bat))
+    damage.write_at(path, 3 * MiB, bytes(bat))
     report = read_report(path)
     assert report.bat is not None and report.bat.lost_ranges_truncated
     tmap = truncation_map(report, path)
@@ -488,8 +490,8 @@ def test_partially_present_blocks_and_lost_sector_bitmaps(data_image: Path, tmp_
     ratio = 4096  # 1 MiB blocks, 512-byte sectors
     block0 = size | layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT
     sb0 = (size + MiB) | layout.SB_BLOCK_PRESENT
-    ri.write_at(child, 3 * MiB, block0.to_bytes(8, "little"))
-    ri.write_at(child, 3 * MiB + ratio * 8, sb0.to_bytes(8, "little"))
+    damage.write_at(child, 3 * MiB, block0.to_bytes(8, "little"))
+    damage.write_at(child, 3 * MiB + ratio * 8, sb0.to_bytes(8, "little"))
     tmap = truncation_map(read_report(child), child)
     assert tmap is not None
     assert [(s.virtual_start, s.virtual_end, s.kind) for s in tmap.spans] == [(0, MiB, PARTIAL)]

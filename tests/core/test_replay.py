@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import damage
 from tests import repairimages as ri
 from tests.conftest import require
 from tests.logwrite import build_log_entry, write_log_entries
@@ -91,7 +92,7 @@ def test_discutils_partition_table_reads_through_qemu_io_and_libvhdi(
         text=True,
     ).stdout
     assert "000001f0:" in dump and "55 aa" in dump.split("000001f0:")[1].splitlines()[0]
-    mbr = ri.read_at(ri.raw_of(path), 0, 512)
+    mbr = damage.read_at(ri.raw_of(path), 0, 512)
     assert mbr[510:512] == b"\x55\xaa"
     assert [mbr[446 + 16 * i + 4] for i in range(2)] == [0x83, 0x83]
 
@@ -171,7 +172,7 @@ def test_own_pending_log_replays_like_qemu(pending: ri.PendingImage, tmp_path: P
     assert ri.qemu_check_rc(pending.path) == 0
     assert ri.virtual_digest(pending.path) == ri.virtual_digest(theirs)
     raw = ri.raw_of(pending.path)
-    assert ri.read_at(raw, 0, 6 * MiB) == ri.expected_virtual_start()
+    assert damage.read_at(raw, 0, 6 * MiB) == ri.expected_virtual_start()
     report = read_report(pending.path)
     assert report.log is not None and not report.log.replay_needed
     assert not [f for f in report.findings if f.severity == "error"]
@@ -207,7 +208,7 @@ def test_interrupted_before_clearing_log_guid_reads_as_applied(
     assert "nothing to write" in " ".join(outcome.lines)
     assert ri.qemu_check_rc(pending.path) == 0
     raw = ri.raw_of(pending.path)
-    assert ri.read_at(raw, 0, 6 * MiB) == ri.expected_virtual_start()
+    assert damage.read_at(raw, 0, 6 * MiB) == ri.expected_virtual_start()
 
 
 def test_refuses_a_file_shorter_than_flushed_file_offset(
@@ -268,7 +269,7 @@ def test_stale_entries_of_another_guid_are_never_applied(
     write_log_entries(pending.path, [(20 * PAGE, stale)])
     run_replay(pending.path, backup_dir=tmp_path)
     raw = ri.raw_of(pending.path)
-    assert ri.read_at(raw, 0, 6 * MiB) == ri.expected_virtual_start()
+    assert damage.read_at(raw, 0, 6 * MiB) == ri.expected_virtual_start()
 
 
 def test_clean_images_have_nothing_to_replay(real_image: Callable[[str], Path]) -> None:
@@ -317,7 +318,7 @@ def test_a_zero_range_over_data_is_written_in_pieces_and_backed_up(tmp_path: Pat
         CreateOptions(virtual_size=256 * MiB, block_size=8 * MiB),
         data=[(0, b"\x99" * (16 * MiB))],
     )
-    block0 = struct.unpack("<Q", ri.read_at(path, 3 * MiB, 8))[0] & layout.BAT_OFFSET_MASK
+    block0 = struct.unpack("<Q", damage.read_at(path, 3 * MiB, 8))[0] & layout.BAT_OFFSET_MASK
     assert block0 >= 4 * MiB  # core.create puts the BAT at 3 MiB and blocks after it
     entry = build_log_entry(
         sequence_number=5,
@@ -335,9 +336,9 @@ def test_a_zero_range_over_data_is_written_in_pieces_and_backed_up(tmp_path: Pat
     assert preview.zeroed_data_bytes == 3 * MiB
     assert [len(w.data) for w in preview.writes] == [MiB - PAGE, MiB, MiB, PAGE]
     outcome = run_replay(path, backup_dir=tmp_path)
-    assert ri.read_at(path, block0, PAGE) == b"\x99" * PAGE
-    assert ri.read_at(path, block0 + PAGE, 3 * MiB) == bytes(3 * MiB)
-    assert ri.read_at(path, block0 + PAGE + 3 * MiB, PAGE) == b"\x99" * PAGE
+    assert damage.read_at(path, block0, PAGE) == b"\x99" * PAGE
+    assert damage.read_at(path, block0 + PAGE, 3 * MiB) == bytes(3 * MiB)
+    assert damage.read_at(path, block0 + PAGE + 3 * MiB, PAGE) == b"\x99" * PAGE
     for backup in reversed(outcome.backups):
         run_restore(plan_restore(backup, path), backup_dir=tmp_path)
     assert ri.file_sha256(path) == before
@@ -379,7 +380,7 @@ def test_replay_equals_sequential_application(
         CreateOptions(virtual_size=64 * MiB, block_size=MiB),
         data=[(0, bytes(range(256)) * 4096)],
     )
-    base = struct.unpack("<Q", ri.read_at(path, 3 * MiB, 8))[0] & layout.BAT_OFFSET_MASK
+    base = struct.unpack("<Q", damage.read_at(path, 3 * MiB, 8))[0] & layout.BAT_OFFSET_MASK
     size = path.stat().st_size
     naive: list[tuple[int, bytes | int]] = []
     entries: list[tuple[int, bytes]] = []
@@ -407,10 +408,10 @@ def test_replay_equals_sequential_application(
     outcome = run_replay(path, backup_dir=folder)
     assert outcome.replayed
     area = (base, base + _PAGE_SLOTS * PAGE)
-    assert ri.read_at(path, area[0], area[1] - area[0]) == ri.read_at(
+    assert damage.read_at(path, area[0], area[1] - area[0]) == damage.read_at(
         expected, area[0], area[1] - area[0]
     )
     # Everything outside the headers is identical to the naive replay.
-    assert ri.read_at(path, 192 * 1024, size) == ri.read_at(expected, 192 * 1024, size)
+    assert damage.read_at(path, 192 * 1024, size) == damage.read_at(expected, 192 * 1024, size)
     again = run_replay(path, backup_dir=folder)
     assert not again.replayed

@@ -47,8 +47,12 @@ def virtual_digest(path: Path) -> str:
         raw.unlink()
 
 
-def plan_for(path: Path, **kwargs: object) -> HeaderUpdatePlan:
-    plan = plan_header_update(read_report(path), **kwargs)  # type: ignore[arg-type]
+def plan_for(
+    path: Path, *, from_slot: int | None = None, new_data_write_guid: bool = False
+) -> HeaderUpdatePlan:
+    plan = plan_header_update(
+        read_report(path), from_slot=from_slot, new_data_write_guid=new_data_write_guid
+    )
     assert not isinstance(plan, Refusal), plan
     return plan
 
@@ -81,40 +85,66 @@ def data_image(qemu_image: Callable[..., Path]) -> Path:
     return path
 
 
-DAMAGES: dict[str, Callable[[Path], dict[str, object]]] = {
-    "slot1-checksum": lambda p: (damage.break_header_checksum(p, 1), {})[1],
-    "slot2-checksum": lambda p: (damage.break_header_checksum(p, 2), {})[1],
-    "slot1-signature": lambda p: (damage.write_at(p, layout.HEADER_SLOT_OFFSETS[0], b"HEAD"), {})[
-        1
-    ],
-    "slot2-zeroed": lambda p: (
-        damage.write_at(p, layout.HEADER_SLOT_OFFSETS[1], bytes(layout.HEADER_SIZE)),
-        {},
-    )[1],
-    "slot1-reserved-garbage": lambda p: (
-        damage.write_at(p, layout.HEADER_SLOT_OFFSETS[0] + 3000, b"garbage"),
-        {},
-    )[1],
-    "equal-identical": lambda p: (damage.copy_header(p, 2, 1), {"from_slot": 1})[1],
-    "equal-different": lambda p: (
-        damage.copy_header(p, 2, 1),
-        damage.set_header_field(p, 1, "data_write_guid", uuid.UUID(int=7)),
-        {"from_slot": 2},
-    )[2],
-    "version-2": lambda p: (damage.set_header_field(p, 2, "version", 2), {"from_slot": 2})[1],
-    "healthy": lambda p: {},
+def _slot_written(slot: int, offset: int, data: bytes) -> Callable[[Path], int | None]:
+    def damage_it(p: Path) -> int | None:
+        damage.write_at(p, layout.HEADER_SLOT_OFFSETS[slot - 1] + offset, data)
+        return None
+
+    return damage_it
+
+
+def _checksum_broken(slot: int) -> Callable[[Path], int | None]:
+    def damage_it(p: Path) -> int | None:
+        damage.break_header_checksum(p, slot)
+        return None
+
+    return damage_it
+
+
+def _equal_identical(p: Path) -> int | None:
+    damage.copy_header(p, 2, 1)
+    return 1
+
+
+def _equal_different(p: Path) -> int | None:
+    damage.copy_header(p, 2, 1)
+    damage.set_header_field(p, 1, "data_write_guid", uuid.UUID(int=7))
+    return 2
+
+
+def _version_2(p: Path) -> int | None:
+    damage.set_header_field(p, 2, "version", 2)
+    return 2
+
+
+def _healthy(p: Path) -> int | None:
+    return None
+
+
+DAMAGES: dict[str, Callable[[Path], int | None]] = {
+    "slot1-checksum": _checksum_broken(1),
+    "slot2-checksum": _checksum_broken(2),
+    "slot1-signature": _slot_written(1, 0, b"HEAD"),
+    "slot2-zeroed": _slot_written(2, 0, bytes(layout.HEADER_SIZE)),
+    "slot1-reserved-garbage": _slot_written(1, 3000, b"garbage"),
+    "equal-identical": _equal_identical,
+    "equal-different": _equal_different,
+    "version-2": _version_2,
+    "healthy": _healthy,
 }
+"""Each damages the image and returns the slot to update from (None: the current one)."""
 
 
 @pytest.mark.parametrize("case", list(DAMAGES))
 def test_update_repairs_and_keeps_virtual_disk(data_image: Path, case: str) -> None:
     require("qemu-io", "qemu-utils")
     before_virtual = virtual_digest(data_image)
-    options = DAMAGES[case](data_image)
+    from_slot = DAMAGES[case](data_image)
     before_rest = digest_outside(data_image, SLOTS)
     report = read_report(data_image)
-    plan = plan_for(data_image, **options)
-    expected_base = report.headers[plan.base_slot - 1]  # type: ignore[index]
+    plan = plan_for(data_image, from_slot=from_slot)
+    assert report.headers is not None
+    expected_base = report.headers[plan.base_slot - 1]
     outcome = run_header_update(data_image, plan, backup_dir=data_image.parent)
     after = outcome.report
     assert_updated(after, plan)
@@ -142,11 +172,12 @@ def test_update_repairs_and_keeps_virtual_disk(data_image: Path, case: str) -> N
 def test_slot_order_follows_the_current_header(data_image: Path) -> None:
     report = read_report(data_image)
     current = report.current_header
+    assert current is not None
     plan = plan_for(data_image)
-    assert (plan.first.slot, plan.second.slot) == (3 - current, current)  # type: ignore[operator]
-    damage.break_header_checksum(data_image, current)  # type: ignore[arg-type]
+    assert (plan.first.slot, plan.second.slot) == (3 - current, current)
+    damage.break_header_checksum(data_image, current)
     plan = plan_for(data_image)
-    assert (plan.first.slot, plan.second.slot) == (current, 3 - current)  # type: ignore[operator]
+    assert (plan.first.slot, plan.second.slot) == (current, 3 - current)
 
 
 def test_new_data_write_guid_is_the_same_in_both_slots(data_image: Path) -> None:
@@ -170,23 +201,23 @@ def test_vhdiinfo_reads_the_updated_image(data_image: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "options"),
+    ("name", "from_slot"),
     [
-        ("qemu-disk2vhd", {"from_slot": 1}),
-        ("dissect-fixed", {}),
-        ("dissect-dynamic", {}),
-        ("velociraptor", {}),
-        ("qemu-dynamic-1g", {}),
+        ("qemu-disk2vhd", 1),
+        ("dissect-fixed", None),
+        ("dissect-dynamic", None),
+        ("velociraptor", None),
+        ("qemu-dynamic-1g", None),
     ],
 )
 def test_update_on_real_images(
-    real_image: Callable[[str], Path], name: str, options: dict[str, object]
+    real_image: Callable[[str], Path], name: str, from_slot: int | None
 ) -> None:
     require("qemu-img", "qemu-utils")
     path = real_image(name)
     before_virtual = virtual_digest(path)
     before_rest = digest_outside(path, SLOTS)
-    plan = plan_for(path, **options)
+    plan = plan_for(path, from_slot=from_slot)
     after = run_header_update(path, plan, backup_dir=path.parent).report
     assert_updated(after, plan)
     assert digest_outside(path, SLOTS) == before_rest
@@ -197,8 +228,8 @@ def test_update_on_real_images(
 # --- refusals: nothing written --------------------------------------------------------------
 
 
-def refusal(path: Path, **kwargs: object) -> Refusal:
-    result = plan_header_update(read_report(path), **kwargs)  # type: ignore[arg-type]
+def refusal(path: Path, *, from_slot: int | None = None) -> Refusal:
+    result = plan_header_update(read_report(path), from_slot=from_slot)
     assert isinstance(result, Refusal)
     return result
 
@@ -222,7 +253,8 @@ def test_refuses_a_damaged_source_slot(data_image: Path) -> None:
 
 def test_refuses_from_slot_when_another_is_current(data_image: Path) -> None:
     current = read_report(data_image).current_header
-    assert refusal(data_image, from_slot=3 - current).code == "from_slot_not_current"  # type: ignore[operator]
+    assert current is not None
+    assert refusal(data_image, from_slot=3 - current).code == "from_slot_not_current"
 
 
 def test_refuses_unsupported_version_by_default(data_image: Path) -> None:

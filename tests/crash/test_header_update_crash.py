@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import damage
+from tests import damage, reports
 from tests.conftest import require
 from tests.imagefiles import qemu_img_check, qemu_io, virtual_disk_bytes
 from vhdxray.core.analysis.reader import read_report
@@ -36,19 +36,22 @@ def virtual_digest(path: Path) -> str:
 
 
 @pytest.fixture(params=["healthy", "slot1-bad", "slot2-bad", "equal-identical"])
-def image(request: pytest.FixtureRequest, qemu_image: Callable[..., Path]) -> tuple[Path, dict]:
+def image(
+    request: pytest.FixtureRequest, qemu_image: Callable[..., Path]
+) -> tuple[Path, int | None]:
+    """A damaged image and the slot to update it from (None: the current one)."""
     require("qemu-io", "qemu-utils")
     path = qemu_image("16M", "block_size=1M")
     qemu_io(path, "write -P 0x77 1M 2M")
-    options: dict[str, object] = {}
+    from_slot: int | None = None
     if request.param == "slot1-bad":
         damage.break_header_checksum(path, 1)
     elif request.param == "slot2-bad":
         damage.break_header_checksum(path, 2)
     elif request.param == "equal-identical":
         damage.copy_header(path, 2, 1)
-        options = {"from_slot": 1}
-    return path, options
+        from_slot = 1
+    return path, from_slot
 
 
 def check_consistent(path: Path, expected_virtual: str, original_dwg: object) -> None:
@@ -65,9 +68,11 @@ def check_consistent(path: Path, expected_virtual: str, original_dwg: object) ->
     assert virtual_digest(path) == expected_virtual
 
 
-def finish(path: Path, options: dict) -> None:
+def finish(path: Path, from_slot: int | None) -> None:
     report = read_report(path)
-    plan = plan_header_update(report, **options if report.current_header is None else {})
+    plan = plan_header_update(
+        report, from_slot=from_slot if report.current_header is None else None
+    )
     assert not isinstance(plan, Refusal), plan
     after = run_header_update(path, plan, backup_dir=path.parent).report
     assert after.headers is not None and all(h.valid for h in after.headers)
@@ -75,11 +80,11 @@ def finish(path: Path, options: dict) -> None:
 
 
 @pytest.mark.parametrize("stop_after", [0, 1])
-def test_stop_after_each_write(image: tuple[Path, dict], stop_after: int) -> None:
-    path, options = image
+def test_stop_after_each_write(image: tuple[Path, int | None], stop_after: int) -> None:
+    path, from_slot = image
     expected = virtual_digest(path)
-    dwg = read_report(path).effective_header.data_write_guid  # type: ignore[union-attr]
-    plan = plan_header_update(read_report(path), **options)
+    dwg = reports.effective_header(path).data_write_guid
+    plan = plan_header_update(read_report(path), from_slot=from_slot)
     assert not isinstance(plan, Refusal)
 
     def after_write(i: int) -> None:
@@ -94,7 +99,7 @@ def test_stop_after_each_write(image: tuple[Path, dict], stop_after: int) -> Non
     # After the first write, the freshly written slot is current (it has the higher number).
     assert report.current_header == (plan.first.slot if stop_after == 0 else plan.second.slot)
     check_consistent(path, expected, dwg)
-    finish(path, options)
+    finish(path, from_slot)
     check_consistent(path, expected, dwg)
 
 
@@ -103,11 +108,11 @@ TEAR_POINTS = [0, 1, 8, 511, 512, 1024, 2048, 3584, 4095]
 
 @pytest.mark.parametrize("write_index", [0, 1])
 @pytest.mark.parametrize("kept", TEAR_POINTS)
-def test_torn_write(image: tuple[Path, dict], write_index: int, kept: int) -> None:
-    path, options = image
+def test_torn_write(image: tuple[Path, int | None], write_index: int, kept: int) -> None:
+    path, from_slot = image
     expected = virtual_digest(path)
-    dwg = read_report(path).effective_header.data_write_guid  # type: ignore[union-attr]
-    plan = plan_header_update(read_report(path), **options)
+    dwg = reports.effective_header(path).data_write_guid
+    plan = plan_header_update(read_report(path), from_slot=from_slot)
     assert not isinstance(plan, Refusal)
 
     def tear(i: int, w: PlannedWrite) -> bytes:
@@ -118,5 +123,5 @@ def test_torn_write(image: tuple[Path, dict], write_index: int, kept: int) -> No
     with contextlib.suppress(WriteFailed):
         run_header_update(path, plan, backup_dir=path.parent, hooks=WriteHooks(tear=tear))
     check_consistent(path, expected, dwg)
-    finish(path, options)
+    finish(path, from_slot)
     check_consistent(path, expected, dwg)

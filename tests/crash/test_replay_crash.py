@@ -123,12 +123,14 @@ def interrupt_then_rerun(dirty: Dirty, work: Path, interrupt: Interrupt, context
         backup.unlink()
 
 
+@pytest.mark.slow
 def test_stopped_after_each_write(dirty: Dirty, tmp_path: Path) -> None:
     assert len(dirty.writes) >= 5  # two header writes, the replay, two header writes
     for k in range(len(dirty.writes)):
         interrupt_then_rerun(dirty, tmp_path, Interrupt(stop_after=k), f"stop after write {k}")
 
 
+@pytest.mark.slow
 def test_each_write_torn(dirty: Dirty, tmp_path: Path) -> None:
     for k, size in enumerate(dirty.writes):
         for kept in tear_points(size):
@@ -149,6 +151,7 @@ def own_dirty(tmp_path_factory: pytest.TempPathFactory) -> Dirty:
     return _prepare(base, scratch)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=20,
     deadline=None,

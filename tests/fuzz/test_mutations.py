@@ -37,6 +37,9 @@ HOT_SPOTS = [
     3 * layout.MiB + 64 * layout.KiB,  # metadata items (qemu)
 ]
 
+Mutation = tuple[int, int, bytes]
+"""Where (a hot spot and an offset from it) and the bytes written there."""
+
 mutation = st.tuples(
     st.sampled_from(HOT_SPOTS),
     st.integers(min_value=0, max_value=4095),
@@ -69,7 +72,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def _mutated_copy(seed: Path, target: Path, mutations: list, cut: int | None) -> Path:
+def _mutated_copy(seed: Path, target: Path, mutations: list[Mutation], cut: int | None) -> Path:
     shutil.copyfile(seed, target)
     with open(target, "r+b") as f:
         for base, delta, data in mutations:
@@ -80,9 +83,10 @@ def _mutated_copy(seed: Path, target: Path, mutations: list, cut: int | None) ->
     return target
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150,
-    deadline=3000,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
@@ -91,7 +95,11 @@ def _mutated_copy(seed: Path, target: Path, mutations: list, cut: int | None) ->
     cut=st.one_of(st.none(), st.integers(min_value=0, max_value=8 * layout.MiB)),
 )
 def test_mutated_images_never_raise(
-    seeds: dict[str, Path], tmp_path: Path, which: int, mutations: list, cut: int | None
+    seeds: dict[str, Path],
+    tmp_path: Path,
+    which: int,
+    mutations: list[Mutation],
+    cut: int | None,
 ) -> None:
     names = sorted(seeds)
     seed = seeds[names[which % len(names)]]
@@ -99,7 +107,7 @@ def test_mutated_images_never_raise(
 
 
 @settings(
-    max_examples=100, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.binary(max_size=400 * 1024))
 def test_arbitrary_small_files_never_raise(tmp_path: Path, data: bytes) -> None:
@@ -108,6 +116,7 @@ def test_arbitrary_small_files_never_raise(tmp_path: Path, data: bytes) -> None:
     exercise(path)
 
 
+@pytest.mark.slow
 def test_sparse_damage_points(real_image: Callable[[str], Path]) -> None:
     """Every header/region field region zeroed or filled with 0xFF, one at a time."""
     seed = real_image("qemu-dynamic-1g")

@@ -12,11 +12,14 @@ from typing import Any
 
 from rich.console import Console
 from textual.app import App
+from textual.screen import Screen
 from textual.widgets import Static
 
 from tests import damage
 from vhdxray.core.format import layout
 from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.tui.app import VhdxrayApp
+from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen
 
 CREATOR = "vhdxray test"
 
@@ -108,6 +111,31 @@ def flat(text: str) -> str:
     """Screen text with every line stripped (spaces and side borders) and joined with one
     space: finds sentences that wrapped."""
     return " ".join(line.strip(" │┃") for line in text.splitlines())
+
+
+def confirmation_shown(app: App[Any]) -> Confirmation:
+    """The confirmation on the screen now (failing if none is shown).
+
+    A call, not ``app.screen.confirmation``: a type checker keeps the narrowing of an earlier
+    ``assert app.screen.confirmation.refused`` across the awaits that change the screen."""
+    screen = app.screen
+    assert isinstance(screen, ConfirmScreen), screen
+    return screen.confirmation
+
+
+def current_screen(app: App[Any]) -> Screen[Any]:
+    """``app.screen`` read afresh (see :func:`confirmation_shown` for why a call)."""
+    return app.screen
+
+
+def return_code(app: App[Any]) -> int | None:
+    """``app.return_code`` read afresh (see :func:`confirmation_shown` for why a call)."""
+    return app.return_code
+
+
+def is_busy(app: VhdxrayApp) -> bool:
+    """``app.busy`` read afresh (see :func:`confirmation_shown` for why a call)."""
+    return app.busy
 
 
 async def settle(pilot: Any) -> None:

@@ -9,10 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from tests.scantree import CONTROL_NAME, Tree, build_tree
-from tests.tui.helpers import screen_text, settle
+from tests.tui.helpers import current_screen, screen_text, settle
 from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.explain import ExplainScreen
@@ -36,7 +37,10 @@ def fleet_app(tree: Tree) -> VhdxrayApp:
 def rows(app: VhdxrayApp) -> list[str]:
     """The paths of the rows in display order."""
     table = app.screen.query_one("#fleet-table", DataTable)
-    return [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
+    return [
+        str(table.coordinate_to_cell_key(Coordinate(i, 0)).row_key.value)
+        for i in range(table.row_count)
+    ]
 
 
 def column(app: VhdxrayApp, key: str) -> list[str]:
@@ -115,21 +119,22 @@ async def test_enter_opens_image_escape_returns_and_row_refreshes(tree: Tree) ->
     bob = str(tree.root / "users" / "bob" / "Profile_bob.VHDX")
     async with app.run_test(size=SIZE) as pilot:
         await scanned(pilot)
-        fleet = app.screen
-        assert isinstance(fleet, FleetScreen)
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+        fleet: FleetScreen = screen
         table = fleet.query_one("#fleet-table", DataTable)
         table.move_cursor(row=table.get_row_index(bob))
         assert fleet.lines[bob]["verdict"] == "error"
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, MainScreen)
+        assert isinstance(current_screen(app), MainScreen)
         assert app.image == Path(bob)
         assert "INVALID" in screen_text(app)
         await pilot.press("u")
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(current_screen(app), ConfirmScreen)
         await pilot.press("y")
         await settle(pilot)
-        assert isinstance(app.screen, MainScreen)
+        assert isinstance(current_screen(app), MainScreen)
         assert "INVALID" not in screen_text(app)
         await pilot.press("escape")
         await settle(pilot)
@@ -141,7 +146,7 @@ async def test_enter_opens_image_escape_returns_and_row_refreshes(tree: Tree) ->
         table.move_cursor(row=table.get_row_index(notes))
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, ExplainScreen)
+        assert isinstance(current_screen(app), ExplainScreen)
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is fleet

@@ -14,9 +14,17 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from tests import damage
+from tests import damage, reports
 from tests.imagefiles import have, qemu_img_check
-from tests.tui.helpers import HOSTILE_CREATOR, content_text, flat, make_image, screen_text
+from tests.tui.helpers import (
+    HOSTILE_CREATOR,
+    confirmation_shown,
+    content_text,
+    flat,
+    make_image,
+    return_code,
+    screen_text,
+)
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.write import update as update_module
@@ -59,9 +67,9 @@ def header_bytes(path: Path) -> bytes:
 async def test_update_on_damaged_slot_succeeds(tmp_path: Path) -> None:
     image = make_image(tmp_path / "bad.vhdx", damaged_slot=2)
     before = read_report(image)
-    assert before.current_header == 1 and not before.headers[1].valid  # type: ignore[index]
-    seq = before.headers[0].sequence_number  # type: ignore[index]
-    data_write_guid = before.headers[0].data_write_guid  # type: ignore[index]
+    assert before.current_header == 1 and not reports.headers(before)[1].valid
+    seq = reports.headers(before)[0].sequence_number
+    data_write_guid = reports.headers(before)[0].data_write_guid
 
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
@@ -82,16 +90,17 @@ async def test_update_on_damaged_slot_succeeds(tmp_path: Path) -> None:
         assert "✓ Headers updated" in text
         assert app.last_write is not None
         backup = app.last_write.backup_path
+        assert backup is not None
         status = content_text(app.screen.query_one("#status", Static))
         assert f"Backup: {backup}" in status
         assert f"Undo:   vhdxray restore {backup}" in status
 
     after = read_report(image)
-    h1, h2 = after.headers  # type: ignore[misc]
+    h1, h2 = reports.headers(after)
     assert h1.valid and h2.valid
     assert (h2.sequence_number, h1.sequence_number) == (seq + 1, seq + 2)
     assert after.current_header == 1
-    assert h1.file_write_guid == h2.file_write_guid != before.headers[0].file_write_guid  # type: ignore[index]
+    assert h1.file_write_guid == h2.file_write_guid != reports.headers(before)[0].file_write_guid
     assert h1.data_write_guid == h2.data_write_guid == data_write_guid
     assert backup.exists() and backup.parent == image.parent
     if have("qemu-img"):
@@ -235,7 +244,7 @@ async def test_qemu_nbd_started_after_confirmation_shows_error(
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
-        assert not app.screen.confirmation.refused  # type: ignore[attr-defined]
+        assert not confirmation_shown(app).refused
         qemu_nbd(image)  # grabs the image while the question is on screen
         await pilot.press("y")
         await settle(pilot)
@@ -553,7 +562,7 @@ async def test_quit_is_refused_while_a_write_runs(
         await pilot.press("q")
         await pilot.press("ctrl+q")
         await pilot.pause()
-        assert app.is_running and app.return_code is None
+        assert app.is_running and return_code(app) is None
         assert any("write is in progress" in str(n.message) for n in app._notifications)
         release.set()
         await settle(pilot)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.guestimages import require_tool, run, to_vhdx
-from tests.tui.helpers import screen_text
+from tests.tui.helpers import current_screen, screen_text
 from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.widgets.info import InfoBar
 from vhdxray.tui.widgets.inside import InsideScreen
@@ -63,7 +63,7 @@ async def test_i_opens_inside_and_names_the_layer(tmp_path: Path) -> None:
         assert "ext superblock" in text
         await pilot.press("escape")
         await pilot.pause()
-        assert not isinstance(app.screen, InsideScreen)
+        assert not isinstance(current_screen(app), InsideScreen)
         subtitle = app.screen.query_one(InfoBar).border_subtitle
         assert "ext4 needs recovery" in str(subtitle)
 

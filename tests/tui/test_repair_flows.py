@@ -17,11 +17,19 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
-from tests import damage
+from tests import damage, reports
 from tests import repairimages as ri
 from tests.conftest import require
 from tests.imagefiles import qemu_img_check
-from tests.tui.helpers import content_text, fixed_backup_name, flat, screen_text, settle
+from tests.tui.helpers import (
+    confirmation_shown,
+    content_text,
+    fixed_backup_name,
+    flat,
+    is_busy,
+    screen_text,
+    settle,
+)
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.write import repair as core_repair
@@ -76,7 +84,9 @@ def folder_listing(path: Path) -> list[str]:
 
 
 def region_copies(path: Path) -> tuple[bytes, bytes]:
-    a, b = (ri.read_at(path, off, layout.REGION_TABLE_SIZE) for off in layout.REGION_TABLE_OFFSETS)
+    a, b = (
+        damage.read_at(path, off, layout.REGION_TABLE_SIZE) for off in layout.REGION_TABLE_OFFSETS
+    )
     return a, b
 
 
@@ -133,7 +143,7 @@ def test_every_repair_declares_its_backups() -> None:
 async def test_log_replay_on_the_discutils_image(real_image: Callable[[str], Path]) -> None:
     require("qemu-img", "qemu-utils")
     image = real_image("discutils-log-replay")
-    assert read_report(image).log.replay_needed  # type: ignore[union-attr]
+    assert reports.log(image).replay_needed
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         assert app.active_bindings["l"].enabled  # offered in the Footer while pending
@@ -207,19 +217,17 @@ async def test_update_headers_on_a_pending_log_points_to_the_replay(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        assert app.screen.confirmation.refused
+        assert confirmation_shown(app).refused
         text = flat(screen_text(app))
         assert "a log replay is pending" in text
         assert "press l here" in text
         await pilot.press("y")  # not offered
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen) and app.screen.confirmation.refused
+        assert confirmation_shown(app).refused
         await pilot.press("l")  # the offer: the replay's own confirmation
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        assert app.screen.confirmation.title == "Replay the pending log"
-        assert not app.screen.confirmation.refused
+        assert confirmation_shown(app).title == "Replay the pending log"
+        assert not confirmation_shown(app).refused
         await pilot.press("escape")
         await settle(pilot)
     assert sha(image) == original
@@ -332,8 +340,8 @@ async def test_stale_log_guid_is_cleared(data_image: Path) -> None:
     before = ri.virtual_digest(data_image)
     ri.set_log_guid(data_image, ri.GUID)
     assert "log.no_valid_sequence" in errors(data_image)
-    log_before = ri.read_at(data_image, MiB, MiB)
-    dwg = read_report(data_image).effective_header.data_write_guid  # type: ignore[union-attr]
+    log_before = damage.read_at(data_image, MiB, MiB)
+    dwg = reports.effective_header(data_image).data_write_guid
     app = VhdxrayApp(data_image)
     async with app.run_test(size=SIZE) as pilot:
         await open_from_menu(pilot, "Clear the stale LogGuid")
@@ -348,7 +356,7 @@ async def test_stale_log_guid_is_cleared(data_image: Path) -> None:
         assert list(app.last_write.backups) == expected_backups(data_image, "clear-log-guid")
     eff = read_report(data_image).effective_header
     assert eff is not None and eff.log_guid == layout.ZERO_GUID and eff.data_write_guid == dwg
-    assert ri.read_at(data_image, MiB, MiB) == log_before
+    assert damage.read_at(data_image, MiB, MiB) == log_before
     assert errors(data_image) == []
     assert ri.qemu_check_rc(data_image) == 0
     assert ri.virtual_digest(data_image) == before
@@ -364,11 +372,11 @@ async def test_disk2vhd_headers_from_a_chosen_slot(
     require("qemu-img", "qemu-utils")
     image = real_image("qemu-disk2vhd")
     before = read_report(image)
-    dwg = before.effective_header.data_write_guid  # type: ignore[union-attr]
+    dwg = reports.effective_header(before).data_write_guid
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await open_from_menu(pilot, "Rewrite both headers")
-        c = app.screen.confirmation  # type: ignore[attr-defined]
+        c = confirmation_shown(app)
         assert c.choice_needed and [o.key for o in c.offers] == ["1", "2"]
         body = confirm_text(app)
         assert "byte-identical with sequence number 1" in body
@@ -399,7 +407,7 @@ async def test_headers_that_differ_need_a_chosen_slot(data_image: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")  # the plain update refuses and points to the slot choice
         await pilot.pause()
-        assert app.screen.confirmation.refused  # type: ignore[attr-defined]
+        assert confirmation_shown(app).refused
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -551,10 +559,10 @@ async def test_busy_disables_the_repairs(
         assert isinstance(app.screen, MainScreen)
         release.set()
         await settle(pilot)
-        assert not app.busy
+        assert not is_busy(app)
         assert app.last_write is not None
         assert app.active_bindings["R"].enabled
-    assert not read_report(image).log.replay_needed  # type: ignore[union-attr]
+    assert not reports.log(image).replay_needed
 
 
 async def test_a_failed_replay_shows_the_restore_commands(
@@ -563,10 +571,9 @@ async def test_a_failed_replay_shows_the_restore_commands(
     """The disk fills up at the replay's page write: the header update before it is done;
     both backups (the header update's and the failed step's) are listed with the restore
     commands, newest first."""
-    from vhdxray.core.write import session as writer
+    from vhdxray.core.fileio import pwrite_all as original_write
 
     image = real_image("discutils-log-replay")
-    original_write = writer.pwrite_all
     calls = {"n": 0}
 
     def pwrite_all(fd: int, offset: int, data: bytes) -> None:
@@ -575,7 +582,7 @@ async def test_a_failed_replay_shows_the_restore_commands(
             raise OSError(28, "No space left on device")
         original_write(fd, offset, data)
 
-    monkeypatch.setattr(writer, "pwrite_all", pwrite_all)
+    monkeypatch.setattr("vhdxray.core.write.session.pwrite_all", pwrite_all)
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "y")
@@ -593,7 +600,7 @@ async def test_a_failed_replay_shows_the_restore_commands(
         assert isinstance(app.screen, MainScreen)
         assert not app.busy
         assert "✗ The repair FAILED part-way" in status_text(app)
-    assert read_report(image).log.replay_needed  # type: ignore[union-attr]
+    assert reports.log(image).replay_needed
 
 
 async def test_truncation_is_mapped_never_repaired(tmp_path: Path) -> None:
@@ -608,7 +615,7 @@ async def test_truncation_is_mapped_never_repaired(tmp_path: Path) -> None:
         assert "it should be at least 12582912 bytes (2621440 bytes missing)" in text
         assert "virtual bytes 5767168-8388607 (LBA 11264-16383" in text
         await open_from_menu(pilot, "The file is truncated")
-        c = app.screen.confirmation  # type: ignore[attr-defined]
+        c = confirmation_shown(app)
         assert c.refused and not c.offers
         assert "vhdxray never invents the missing data" in confirm_text(app)
         await pilot.press("y")
@@ -653,7 +660,7 @@ async def test_image_in_use_refuses_the_repair(data_image: Path) -> None:
         app = VhdxrayApp(data_image)
         async with app.run_test(size=SIZE) as pilot:
             await open_from_menu(pilot, "Rewrite region table copy 2 from copy 1")
-            c = app.screen.confirmation  # type: ignore[attr-defined]
+            c = confirmation_shown(app)
             assert c.refused and "in use by QEMU" in (c.refusal or "")
             await pilot.press("y", "escape")
             await settle(pilot)

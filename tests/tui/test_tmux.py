@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import reports
 from tests.imagefiles import have, qemu_img_check
 from tests.tui.helpers import HOSTILE_CREATOR, make_image
 from vhdxray.core.analysis.reader import read_report
@@ -99,7 +100,7 @@ def _run(image: Path) -> str:
 def test_update_headers_in_a_real_terminal(terminal: Terminal, tmp_path: Path) -> None:
     image = make_image(tmp_path / "tmux.vhdx", damaged_slot=2)
     before = read_report(image)
-    seq = before.headers[0].sequence_number  # type: ignore[index]
+    seq = reports.headers(before)[0].sequence_number
     terminal.start(_run(image))
 
     screen = terminal.wait_for("Slot 1 (64 KiB) ━ CURRENT")
@@ -118,7 +119,7 @@ def test_update_headers_in_a_real_terminal(terminal: Terminal, tmp_path: Path) -
     assert "Backup:" in screen
 
     after = read_report(image)
-    h1, h2 = after.headers  # type: ignore[misc]
+    h1, h2 = reports.headers(after)
     assert h1.valid and h2.valid and after.current_header == 1
     assert (h2.sequence_number, h1.sequence_number) == (seq + 1, seq + 2)
     backups = sorted(tmp_path.glob("tmux.vhdx.vhdxray-backup-update-headers-*.json"))
