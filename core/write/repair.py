@@ -34,6 +34,7 @@ from vhdxray.core.analysis.truncation import TruncationMap, truncation_map
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason, Header, differing_fields
+from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.source import ImageSource
 from vhdxray.core.write.headerplan import is_usable
 from vhdxray.core.write.imagecopy import CopyError, copy_image
@@ -156,6 +157,7 @@ class RepairSession:
     hooks: WriteHooks | None = None
     file_write_guid: uuid.UUID | None = None  # set by the session's first header update
     backups: list[Path] = field(default_factory=list)
+    meter: Progress | None = None  # bytes and cancel checks of the long steps (copy, replay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +414,7 @@ def _replay_action(session: RepairSession) -> StepResult:
         backup_dir=session.backup_dir,
         hooks=session.hooks,
         backups_out=session.backups,
+        progress=session.meter,
     )
     if outcome.file_write_guid is not None:
         session.file_write_guid = outcome.file_write_guid
@@ -863,20 +866,23 @@ def run_repairs(
     backup_dir: str | os.PathLike[str] | None = None,
     hooks: WriteHooks | None = None,
     progress: Callable[[Repair], None] | None = None,
+    meter: Progress | None = None,
 ) -> RepairRun:
     """Carry out ``plan.repairs`` in order; stop at the first step that fails or is refused.
 
     With ``output`` the image is first copied there (sparsely; the ranges a replay zeroes
     are left as holes) and the copy is repaired; the original is never opened for writing.
     ``progress`` is called before each step. Exceptions other than the known refusals and
-    failures (e.g. a test's simulated crash) propagate.
+    failures (e.g. a test's simulated crash) propagate. ``meter`` counts the copy's and the
+    replay's bytes; when it is cancelled (:class:`~vhdxray.core.progress.Cancelled`
+    propagates) a copy made by this run is removed, so the original stays the only file.
     """
     target = plan.path
     copied: Path | None = None
     if output is not None:
         holes = () if plan.replay is None else plan.replay.final_zero_runs
         try:
-            target = copy_image(plan.path, output, leave_holes=holes)
+            target = copy_image(plan.path, output, leave_holes=holes, progress=meter)
         except CopyError as exc:
             return RepairRun(
                 Path(output), None, (), (), None, RepairError(str(exc), refused=True), "copy"
@@ -887,6 +893,7 @@ def run_repairs(
         plan.options,
         backup_dir=None if backup_dir is None else Path(backup_dir),
         hooks=hooks,
+        meter=meter,
     )
     steps: list[StepResult] = []
     for repair in plan.repairs:
@@ -894,6 +901,10 @@ def run_repairs(
             progress(repair)
         try:
             steps.append(_run_step(repair, session))
+        except Cancelled:
+            if copied is not None:
+                target.unlink(missing_ok=True)
+            raise
         except RepairError as exc:
             return RepairRun(
                 target,

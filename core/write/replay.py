@@ -40,6 +40,7 @@ from vhdxray.core.analysis.reader import Report, read_log, read_report
 from vhdxray.core.fileio import pread_exact
 from vhdxray.core.format import layout
 from vhdxray.core.format.log import LogInfo, ReplayWrite, replay_plan
+from vhdxray.core.progress import Progress
 from vhdxray.core.write.imagecopy import CHUNK, ZERO_CHUNK, nonzero_chunks
 from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
 from vhdxray.core.write.writer import PlannedWrite, WriteFailed, WriteHooks, WritePlan, execute
@@ -471,6 +472,23 @@ def replay_from_slot(report: Report, from_slot: int | None) -> int | None:
     return None
 
 
+def _metered(
+    hooks: WriteHooks | None, plan: WritePlan, progress: Progress | None
+) -> WriteHooks | None:
+    """``hooks`` with each durable page write counted on ``progress`` and a cancel check."""
+    if progress is None:
+        return hooks
+    inner = hooks.after_write if hooks is not None else None
+
+    def after_write(i: int) -> None:
+        if inner is not None:
+            inner(i)
+        progress.advance(len(plan.writes[i].data))
+        progress.check()
+
+    return WriteHooks(tear=None if hooks is None else hooks.tear, after_write=after_write)
+
+
 def run_replay(
     path: str | os.PathLike[str],
     *,
@@ -479,8 +497,15 @@ def run_replay(
     backup_dir: str | os.PathLike[str] | None = None,
     hooks: WriteHooks | None = None,
     backups_out: list[Path] | None = None,
+    progress: Progress | None = None,
 ) -> ReplayOutcome:
     """Replay the pending log of ``path`` in place (see the module docstring).
+
+    ``progress`` counts the bytes of the logged pages as they are written and is checked
+    before anything is written and after each page write (each durable): a
+    :class:`~vhdxray.core.progress.Cancelled` raised there leaves either the image unchanged
+    or the log still pending with some of its pages in place, which the next replay (here,
+    Hyper-V or QEMU) completes.
 
     ``file_write_guid`` is the session's FileWriteGuid (a new one when None). Every backup made
     is appended to ``backups_out`` as soon as it exists. Raises :class:`ReplayRefused` before
@@ -513,6 +538,9 @@ def run_replay(
     if plan1.log_guid != preview.log_guid:  # pragma: no cover - plan_header_update keeps it
         raise ReplayRefused("log_guid", "the header update would not keep the log's LogGuid")
     lines: list[str] = []
+    if progress is not None:
+        progress.start(preview.bytes_to_write, "replaying the log")
+        progress.check()  # nothing written yet
     out1 = run_header_update(
         path, plan1, backup_dir=backup_dir, hooks=hooks, operation="replay-headers"
     )
@@ -535,8 +563,11 @@ def run_replay(
     written = 0
     extended: int | None = None
     if preview2.writes or preview2.extend_to is not None:
+        page_plan = preview2.write_plan()
         try:
-            result = execute(path, preview2.write_plan(), backup_dir=backup_dir, hooks=hooks)
+            result = execute(
+                path, page_plan, backup_dir=backup_dir, hooks=_metered(hooks, page_plan, progress)
+            )
         except WriteFailed as exc:
             if exc.backup_path is not None:
                 backups.append(exc.backup_path)

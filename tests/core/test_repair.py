@@ -497,3 +497,27 @@ def test_partially_present_blocks_and_lost_sector_bitmaps(data_image: Path, tmp_
     text = "\n".join(tmap.describe())
     assert "the others still come from the parent" in text
     assert "can no longer be known" in text
+
+
+def test_a_cancelled_copy_is_removed_and_the_original_untouched(
+    qemu_image: Callable[..., Path], tmp_path: Path
+) -> None:
+    from vhdxray.core.progress import Cancelled, Progress
+
+    require("qemu-io", "qemu-utils")
+    pending = ri.make_pending_image(qemu_image)
+    original = ri.file_sha256(pending.path)
+    plan = plan_repairs(read_report(pending.path), RepairOptions(into_copy=True))
+    for cancel_when in ("copying the image", "replaying the log"):
+        copy = tmp_path / f"copy-{cancel_when.split()[0]}.vhdx"
+
+        def maybe_cancel(p: Progress, when: str = cancel_when) -> None:
+            if p.label == when and p.done > 0:
+                p.cancel()
+
+        meter = Progress(on_update=maybe_cancel)
+        with pytest.raises(Cancelled):
+            run_repairs(plan, output=copy, backup_dir=tmp_path, meter=meter)
+        assert meter.label == cancel_when
+        assert not copy.exists()
+        assert ri.file_sha256(pending.path) == original
