@@ -18,8 +18,8 @@ from vhdxray.core.format.header import CurrentReason, Header
 # Writer habits that Windows and QEMU accept; a finding with one of these codes is a quirk.
 HARMLESS: dict[str, str] = {
     "region.not_required": (
-        "the BAT and Metadata regions are not marked required, as QEMU and older writers "
-        "leave them; Windows and QEMU accept this"
+        "the BAT and Metadata regions are not marked required (QEMU writes them so; Windows "
+        "and QEMU accept it)"
     ),
 }
 
@@ -59,6 +59,29 @@ def _layer(f: Finding) -> str:
 def _sentence(text: str) -> str:
     text = text.strip().rstrip(".")
     return (text[:1].upper() + text[1:] + ".") if text else ""
+
+
+def _lower(text: str) -> str:
+    """A finding's message inside a sentence (no capital, no final period)."""
+    text = text.strip().rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+CUT_NAMES = {"region": None, "log": "the log", "bat": "the BAT", "metadata": "the metadata"}
+
+
+def _cut_names(cut: list[Finding]) -> str:
+    names: list[str] = []
+    for f in cut:
+        layer = f.code.split(".", 1)[0]
+        name = CUT_NAMES.get(layer, "its structures")
+        if layer == "region":
+            name = "the BAT" if "BAT" in f.message else "the metadata"
+        if name is not None and name not in names:
+            names.append(name)
+    if not names:
+        return "its structures"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def quirks(report: Report) -> list[Finding]:
@@ -112,12 +135,20 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
     other = [f for f in errors if f not in header_errors]
     if parent_bad:
         return Headline("error", parent)
+    cut = [f for f in errors if f.code.endswith("past_eof") or f.code == "file.truncated"]
+    if cut:
+        return Headline(
+            "error",
+            f"The file is cut short: it ends at {report.file_size:,} bytes, before the end of "
+            f"{_cut_names(cut)}. Nothing invents the lost bytes: press 5 for what is lost "
+            "(the truncation map).",
+        )
     if other:
         worst = other[0]
         more = f" (and {len(other) - 1} more)" if len(other) > 1 else ""
         return Headline(
             "error",
-            f"{_layer(worst)}: {_sentence(worst.message).rstrip('.')}{more}. "
+            f"{_layer(worst)}: {_lower(worst.message)}{more}. "
             "Press R for the repairs, 6 for every finding.",
         )
     if header_errors:
@@ -128,19 +159,14 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
         )
     current = ""
     if choice is not None and choice.current is not None and headers is not None:
-        cur, oth = headers[choice.current - 1], headers[2 - choice.current]
-        current = (
-            f"slot {choice.current} is current (sequence {cur.sequence_number} > "
-            f"{oth.sequence_number}) and both slots are valid"
-        )
+        current = f"slot {choice.current} is current and both slots are valid"
     tail = f" {parent}" if parent else ""
     if warnings:
         w = warnings[0]
         more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
         return Headline(
             "warning",
-            f"{_layer(w)}: {_sentence(w.message).rstrip('.')}{more}; {current}. "
-            f"Press 6 for the findings.{tail}",
+            f"{_layer(w)}: {_lower(w.message)}{more}; {current}. Press 6 for the findings.{tail}",
         )
     quirk = quirks(report)
     if quirk:

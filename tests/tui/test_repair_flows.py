@@ -252,7 +252,7 @@ async def test_replay_into_a_copy_leaves_the_original_alone(
         assert isinstance(app.screen, MainScreen)
         status = status_text(app)
         assert f"done on the copy {copy}; the original is unchanged" in status
-        assert "A log replay is pending" in flat(screen_text(app))  # still the original
+        assert "a log replay is pending" in flat(screen_text(app))  # still the original
     assert sha(image) == original
     assert copy.exists() and all(b.exists() for b in predicted)
     after = read_report(copy)

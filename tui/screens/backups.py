@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 
 from vhdxray.tui.backuplist import BackupEntry
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.screens.dialogs import fit_dialog
 from vhdxray.tui.screens.progress import amount
 
 # The operation names of core's backups, in plain words.
@@ -96,7 +97,11 @@ class BackupsScreen(ModalScreen[Path | None]):
             )
             yield Static(plain(keys), id="dialog-question")
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_dialog, self, "#menu-list")
+
     def on_mount(self) -> None:
+        self.call_after_refresh(fit_dialog, self, "#menu-list")
         if self.entries:
             self.query_one(OptionList).focus()
 

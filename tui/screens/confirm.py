@@ -25,6 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.screens.dialogs import fit_dialog
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,10 @@ class ConfirmScreen(ModalScreen[bool | Offer]):
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        self.call_after_refresh(fit_dialog, self)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_dialog, self)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         refused = self.confirmation.refused

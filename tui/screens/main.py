@@ -185,7 +185,9 @@ class MainScreen(Screen[None]):
             log.show_extra(replay_preview_renderable(plan.replay, hint=hint))
         bat = self.query_one("#view-bat", SectionView)
         if plan.truncation is not None:
-            bat.show_extra(truncation_renderable(plan.truncation))
+            bat.show_extra(
+                truncation_renderable(plan.truncation, bat_unread=self.report.bat is None)
+            )
         meta = self.report.metadata
         if meta is not None and meta.has_parent:
             from vhdxray.core.analysis.chain import describe_locator

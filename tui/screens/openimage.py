@@ -9,6 +9,7 @@ come from the disk: the tree shows them as text, never as markup.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Static
 
 from vhdxray.tui.safe_text import plain
+from vhdxray.tui.screens.dialogs import fit_dialog
 
 IMAGE_SUFFIXES = (".vhdx", ".avhdx", ".vhds")
 
@@ -52,7 +54,10 @@ class OpenImageScreen(ModalScreen[Path | None]):
 
     def __init__(self, start: Path) -> None:
         super().__init__()
-        self.start = start if start.is_dir() else start.parent
+        start = start if start.is_dir() else start.parent
+        with suppress(ValueError, OSError):  # relative to the current folder when inside it
+            start = start.resolve().relative_to(Path.cwd().resolve())
+        self.start = start
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-menu"):
@@ -67,7 +72,11 @@ class OpenImageScreen(ModalScreen[Path | None]):
                 id="dialog-question",
             )
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_dialog, self, "#open-tree")
+
     def on_mount(self) -> None:
+        self.call_after_refresh(fit_dialog, self, "#open-tree")
         self.query_one(ImageTree).focus()
 
     def action_close(self) -> None:
