@@ -7,7 +7,71 @@ are used where they exist; Windows falls back to seek + read/write.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+class NotRegularFile(OSError):
+    """The path names a directory, FIFO, socket or device: vhdxray reads only regular files.
+
+    An OSError so callers that already report "cannot open" handle it; ``strerror`` is the
+    plain-words reason ("not a regular file (a FIFO (named pipe))"), ``kind`` the part in
+    brackets."""
+
+    def __init__(self, path: str | os.PathLike[str], mode: int) -> None:
+        self.kind = file_kind(mode)
+        super().__init__(errno.EINVAL, f"not a regular file ({self.kind})", os.fspath(path))
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular ``st_mode`` is, in words ("a directory", "a FIFO"...)."""
+    for test, words in _KINDS:
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def check_regular(path: str | os.PathLike[str]) -> os.stat_result:
+    """``os.stat`` of ``path``; raise :class:`NotRegularFile` unless it is a regular file.
+
+    Nothing is opened, so a FIFO or a device is never touched. A path the OS cannot take (a
+    NUL in it) is an OSError too, never a ValueError."""
+    try:
+        st = os.stat(path)
+    except ValueError as exc:  # "embedded null byte"
+        raise OSError(errno.EINVAL, "the path contains a NUL character", os.fspath(path)) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegularFile(path, st.st_mode)
+    return st
+
+
+def open_regular(path: str | os.PathLike[str], flags: int = os.O_RDONLY) -> int:
+    """Open an existing regular file; raise :class:`NotRegularFile` for anything else.
+
+    THE way every command and the app open an image, parent or backup: stat first (a FIFO,
+    socket, device or directory is refused before it is opened), then open non-blocking (a FIFO
+    swapped in between cannot hang the open) and check the descriptor again."""
+    check_regular(path)
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(path, st.st_mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def create_new(path: str | os.PathLike[str], mode: int = 0o644) -> int:
@@ -65,3 +129,67 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+PROBE_WINDOW = 8 * 1024 * 1024  # bytes of the file mapped at a time while probing
+
+
+def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes) -> list[int]:
+    """Positions ``p`` (multiples of ``step``, relative to ``offset``, ``p + len(signature) <=
+    length``) where the file holds ``signature``: e.g. the 4 KiB log sectors that start with
+    ``loge``.
+
+    Only the first bytes of each sector are looked at: the file is mapped a window at a time and
+    the signature's bytes of every sector are gathered with strided slices, so the rest of each
+    sector is neither copied nor kept (the mapping is dropped after each window, which bounds
+    the memory). Where the file cannot be mapped, windows are read instead. The caller keeps
+    ``offset + length`` within the file's size.
+    """
+    width = len(signature)
+    found: list[int] = []
+    if length < width or step < width:
+        return found
+    try:
+        import mmap
+
+        granularity = mmap.ALLOCATIONGRANULARITY
+    except ImportError:  # pragma: no cover - every supported platform has mmap
+        granularity = 0
+    window = max(PROBE_WINDOW // step, 1) * step
+    for start in range(0, length - width + 1, window):
+        end = min(start + window, length)
+        lanes = None
+        if granularity:
+            lanes = _mapped_lanes(fd, offset + start, end - start, step, width, granularity)
+        if lanes is None:
+            data = pread_exact(fd, offset + start, end - start)
+            lanes = [data[k::step] for k in range(width)]
+        count = min(len(lane) for lane in lanes)
+        heads = bytearray(count * width)
+        for k, lane in enumerate(lanes):
+            heads[k::width] = lane[:count]
+        at = heads.find(signature)
+        while at >= 0:
+            if at % width == 0:
+                position = start + (at // width) * step
+                if position + width <= length:
+                    found.append(position)
+                at = heads.find(signature, at + width)
+            else:
+                at = heads.find(signature, at + width - at % width)
+    return found
+
+
+def _mapped_lanes(
+    fd: int, position: int, length: int, step: int, width: int, granularity: int
+) -> list[bytes] | None:
+    import mmap
+
+    skew = position % granularity
+    try:
+        with mmap.mmap(
+            fd, length + skew, access=mmap.ACCESS_READ, offset=position - skew
+        ) as mapped:
+            return [mapped[skew + k : skew + length : step] for k in range(width)]
+    except (OSError, ValueError, OverflowError):
+        return None

@@ -30,6 +30,12 @@ REAL_IMAGES: dict[str, tuple[str, str | None]] = {
     "qemu-dirtylog": ("qemu-iotest-dirtylog-10G-4M.vhdx.bz2", None),
     "qemu-disk2vhd": ("qemu-test-disk2vhd.vhdx.bz2", None),
     "qemu-dynamic-1g": ("qemu-iotest-dynamic-1G.vhdx.bz2", None),
+    "discutils-btrfs": ("discutils-btrfs.vhdx.gz", None),
+    "discutils-lvm2": ("discutils-lvm2.vhdx.gz", None),  # Windows 10, 10 GiB, 18 blocks
+    "discutils-swap": ("discutils-swap.vhdx.gz", None),
+    "discutils-xfs": ("discutils-xfs.vhdx.gz", None),
+    "discutils-xfs5": ("discutils-xfs5.vhdx.gz", None),
+    "coreos-config2": ("coreos-config2_base.vhdx.bz2", None),
 }
 
 CHUNK = 1 << 20

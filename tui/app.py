@@ -129,7 +129,7 @@ class WriteAction(Generic[P]):
             )
         from vhdxray.core.write import backup as core_backup
 
-        backup = app.image.resolve().parent / core_backup.backup_name(app.image, self.id)
+        backup = core_backup.free_backup_path(app.image, self.id)
         return Proposal(
             Confirmation(
                 title=self.title,
@@ -361,6 +361,7 @@ class VhdxrayApp(App[int]):
         Binding("T", "change_theme", "Theme", id="theme", show=False, key_display="T"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("escape", "back_to_fleet", "Back to the list", id="fleet"),
     ]
 
     busy: reactive[bool] = reactive(False, bindings=True)
@@ -373,12 +374,17 @@ class VhdxrayApp(App[int]):
         read_only: bool = False,
         display_name: str | None = None,
         report: Report | None = None,
+        fleet: Sequence[Path] | None = None,
     ) -> None:
         super().__init__()
         self.image = Path(image)
         self.read_only = read_only
         self.display_name = display_name if display_name is not None else str(image)
-        self.report: Report = report if report is not None else read_report(self.image)
+        self.fleet = None if fleet is None else [Path(f) for f in fleet]
+        """Folders listed on the fleet screen (the first screen); Enter opens an image."""
+        if report is None:
+            report = fleet_placeholder(self.image) if self.fleet else read_report(self.image)
+        self.report: Report = report
         self.last_write: WriteDone | None = None
         self.last_error: BaseException | None = None
         self.write_seconds: float | None = None  # from confirmation to refreshed view
@@ -400,8 +406,24 @@ class VhdxrayApp(App[int]):
         return ExplainScreen(report, self.display_name)
 
     def get_default_screen(self) -> Screen[Any]:
+        if self.fleet:
+            from vhdxray.tui.screens.fleet import FleetScreen
+
+            return FleetScreen(self.fleet)
         # The first frame already shows the report (no blank screen first).
         return self._screen_for(self.report)
+
+    def open_image(self, path: Path) -> None:
+        """From the fleet screen: show one image's own screen (Escape comes back)."""
+        self.image = Path(path)
+        self.display_name = str(path)
+        self.report = read_report(self.image)
+        self.last_write, self.last_error = None, None
+        self.push_screen(self._screen_for(self.report))
+
+    def action_back_to_fleet(self) -> None:
+        while len(self.screen_stack) > 1 and self.report_screen is not None:
+            self.pop_screen()
 
     @property
     def report_screen(self) -> Screen[Any] | None:
@@ -491,7 +513,17 @@ class VhdxrayApp(App[int]):
             if not self._writable():
                 return False
             return None if self.busy else True
-        if action in ("reload", "open", "backups"):
+        if action == "reload":
+            if self.fleet and self.report_screen is None:
+                return False  # the fleet screen rescans with its own key
+            return None if self.busy else True
+        if action == "backups" and self.report_screen is None:
+            return False  # the fleet list: no one image
+        if action in ("open", "backups"):
+            return None if self.busy else True
+        if action == "back_to_fleet":
+            if not self.fleet or self.report_screen is None:
+                return False
             return None if self.busy else True
         if action == "open_copy":
             copy = self.last_write.copy if self.last_write is not None else None
@@ -509,8 +541,12 @@ class VhdxrayApp(App[int]):
             main.set_status(None)
         self.notify("Reloaded from disk.", timeout=2)
 
-    def open_image(self, path: Path) -> None:
-        """Show ``path`` instead of the current image (read-only until a write is confirmed)."""
+    def switch_image(self, path: Path) -> None:
+        """Show ``path`` instead of the current image (``o``, ``O``); from the fleet screen,
+        open it over the fleet."""
+        if self.report_screen is None:
+            self.open_image(path)
+            return
         self.image = Path(path)
         self.display_name = str(path)
         self.last_write = None
@@ -527,7 +563,7 @@ class VhdxrayApp(App[int]):
 
         def chosen(path: Path | None) -> None:
             if path is not None:
-                self.open_image(path)
+                self.switch_image(path)
 
         self.push_screen(OpenImageScreen(self.image.resolve().parent), chosen)
 
@@ -536,7 +572,7 @@ class VhdxrayApp(App[int]):
             return
         copy = self.last_write.copy
         if copy is not None:
-            self.open_image(copy)
+            self.switch_image(copy)
 
     def action_backups(self) -> None:
         if self.busy:
@@ -920,9 +956,15 @@ class VhdxrayApp(App[int]):
             self.ask(action_id)
 
 
+def fleet_placeholder(folder: Path) -> Report:
+    """The app's report while the fleet screen shows a folder and no image is open."""
+    return Report(path=str(folder), file_size=0, kind="folder", description="A folder.")
+
+
 def run_app(image: Path, read_only: bool = False, display_name: str | None = None) -> int:
-    """Open the app on ``image``; returns the process exit code."""
-    app = VhdxrayApp(image, read_only=read_only, display_name=display_name)
+    """Open the app on ``image``, or on the fleet screen when it is a folder."""
+    fleet = [image] if image.is_dir() else None
+    app = VhdxrayApp(image, read_only=read_only, display_name=display_name, fleet=fleet)
     app.run()
     return app.return_code or 0
 

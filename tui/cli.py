@@ -9,21 +9,22 @@ Exit codes: 0 success (``check``: no error finding); 1 the tool itself failed;
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
+    import argparse
     from pathlib import Path
+
+    from vhdxray.core.analysis.reader import Report
 
 from vhdxray import __version__
 from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
+from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import out as _out
 
 EXIT_OK = 0
@@ -32,7 +33,7 @@ EXIT_ERRORS = 2  # check: error findings; writes: refused
 EXIT_REFUSED = 2
 EXIT_NOT_VHDX = 3
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$", re.IGNORECASE)
+_SIZE = r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$"
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -42,7 +43,9 @@ class UsageError(Exception):
 
 def parse_size(text: str) -> int:
     """``64M``, ``10G``, ``64T``, ``1.5GiB``, ``4096``: binary units, bytes when bare."""
-    match = _SIZE.match(text)
+    import re
+
+    match = re.match(_SIZE, text, re.IGNORECASE)
     if not match:
         raise UsageError(f"cannot read the size {text!r} (examples: 64M, 10G, 64T)")
     number, unit, _ = match.groups()
@@ -55,28 +58,78 @@ def parse_size(text: str) -> int:
 # --- info / check -------------------------------------------------------------------
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    if args.command == "check" and getattr(args, "parent", None) is not None:
+def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
+    parent = None if isinstance(args, ReportArgs) else getattr(args, "parent", None)
+    if args.command == "check" and parent is not None:
         from vhdxray.tui import cli_repair
 
-        return cli_repair.cmd_check_parent(args)
+        return cli_repair.cmd_check_parent(cast("argparse.Namespace", args))
     from vhdxray.core.analysis.reader import read_report
     from vhdxray.core.format.findings import has_errors
 
-    report = read_report(args.image)
+    lookup = None
+    if args.command == "check":
+        # Checking a child asks for its chain: follow the locator (reads the parent).
+        from vhdxray.core.analysis.checked import read_checked
+
+        report, lookup = read_checked(args.image)
+    else:
+        report = read_report(args.image)
+    guest = None
+    if report.is_vhdx and not getattr(args, "no_guest", False):
+        from vhdxray.core.analysis.guest.image import inspect_image
+
+        guest = inspect_image(args.image, report)
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
-        _emit_json(report_json(report))
+        doc = report_json(report, guest)
+        if guest is not None:
+            from vhdxray.tui.guestwords import annotate_json
+
+            annotate_json(doc, guest.guest, args.image)
+        if lookup is not None:
+            doc["parent_lookup"] = lookup.to_json()
+        _emit_json(doc)
     else:
         from vhdxray.tui.textreport import render
 
-        _out(render(report, findings=args.command == "check" or args.findings))
+        _out(render(report, findings=args.command == "check" or args.findings, guest=guest))
+        if lookup is not None:
+            from vhdxray.tui.cli_repair import lookup_lines
+
+            for text in lookup_lines(lookup):
+                _line(text)
+    # Guest findings never change the exit code: it says whether the container is damaged.
     if not report.is_vhdx:
         return EXIT_NOT_VHDX
     if args.command == "check":
         return EXIT_ERRORS if has_errors(report.findings) else EXIT_OK
     return EXIT_OK
+
+
+def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
+    """A write command named something it cannot write: say why and give its exit code.
+
+    A directory, FIFO, socket or device is refused (2: nothing was opened for writing); a file
+    that is not a VHDX or cannot be read is 3, as for ``info`` and ``check``."""
+    from vhdxray.core.analysis.reader import NOT_REGULAR
+    from vhdxray.core.format.text import printable
+
+    refused = report.kind == NOT_REGULAR
+    if json_out:
+        _emit_json(
+            {
+                "ok": False,
+                "is_vhdx": False,
+                "kind": report.kind,
+                "refused": refused,
+                "reason": report.description,
+            }
+        )
+    else:
+        _err(("refused: " if refused else "") + printable(report.description))
+    return EXIT_REFUSED if refused else EXIT_NOT_VHDX
 
 
 # --- update-headers -----------------------------------------------------------------
@@ -95,8 +148,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
 
     report = read_report(args.image)
     if not report.is_vhdx:
-        _err(report.description)
-        return EXIT_NOT_VHDX
+        return not_vhdx_exit(report, json_out=args.json)
     plan = plan_header_update(
         report, from_slot=args.from_slot, new_data_write_guid=args.new_data_write_guid
     )
@@ -291,15 +343,29 @@ COMMANDS: dict[str, Command] = {
         "vhdxray.tui.cli_repair:add_arguments",
         "vhdxray.tui.cli_repair:cmd_repair",
     ),
+    "export": Command(
+        "copy the virtual disk out (raw or a new VHDX), reading only",
+        "vhdxray.tui.cli_export:add_arguments",
+        "vhdxray.tui.cli_export:run",
+    ),
+    "scan": Command(
+        "check every image under some folders, read-only (JSON lines with --json)",
+        "vhdxray.tui.cli_scan:add_arguments",
+        "vhdxray.tui.cli_scan:run",
+    ),
 }
 
 
 def _resolve(target: str) -> Callable[..., Any]:
+    import importlib
+
     module, _, name = target.partition(":")
     return cast("Callable[..., Any]", getattr(importlib.import_module(module), name))
 
 
 def _parser_app() -> argparse.ArgumentParser:
+    import argparse
+
     p = argparse.ArgumentParser(
         prog="vhdxray",
         description="Inspect and safely repair VHDX disk images. "
@@ -314,6 +380,8 @@ def _parser_app() -> argparse.ArgumentParser:
 
 def parser_for(name: str) -> argparse.ArgumentParser:
     """The parser of one subcommand (and only that one)."""
+    import argparse
+
     command = COMMANDS[name]
     p = argparse.ArgumentParser(prog=f"vhdxray {name}", description=command.help)
     p.set_defaults(command=name)
@@ -322,9 +390,16 @@ def parser_for(name: str) -> argparse.ArgumentParser:
 
 
 def _report_arguments(s: argparse.ArgumentParser) -> None:
+    import argparse
+
     s.add_argument("image")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument(
+        "--no-guest",
+        action="store_true",
+        help="do not look inside the virtual disk (partitions, filesystems)",
+    )
 
 
 def args_info(s: argparse.ArgumentParser) -> None:
@@ -375,9 +450,43 @@ def args_create(s: argparse.ArgumentParser) -> None:
     s.add_argument("--parent", help="make a differencing child of this image")
 
 
+class ReportArgs(NamedTuple):
+    """The arguments of ``info``/``check`` when they are given in the plain form."""
+
+    command: str
+    image: str
+    json: bool
+    findings: bool
+    parent: None = None
+
+
+_REPORT_FLAGS = frozenset({"--json", "--findings"})
+
+
+def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
+    """``info``/``check`` with one image and only ``--json``/``--findings``, parsed by hand.
+
+    Building an argparse parser costs more than the whole analysis of most images (argparse's
+    help formatter imports ``shutil``, ``gettext`` and ``locale``), so the scriptable report path
+    skips it. Anything else (``--help``, ``--parent``, ``--``, an option given twice, a second
+    positional) returns None and goes through argparse, which gives the usual messages.
+    """
+    if len(args_list) < 2 or args_list[0] not in ("info", "check"):
+        return None
+    rest = args_list[1:]
+    flags = [a for a in rest if a.startswith("-")]
+    positional = [a for a in rest if not a.startswith("-")]
+    if len(positional) != 1 or len(set(flags)) != len(flags) or not set(flags) <= _REPORT_FLAGS:
+        return None
+    return ReportArgs(args_list[0], positional[0], "--json" in flags, "--findings" in flags)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
+        fast = fast_report_args(args_list)
+        if fast is not None:
+            return cmd_report(fast)
         if args_list and args_list[0] in COMMANDS:
             name = args_list[0]
             args = parser_for(name).parse_args(args_list[1:])

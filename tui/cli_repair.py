@@ -27,6 +27,7 @@ from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 
 if TYPE_CHECKING:
+    from vhdxray.core.analysis.chain import ParentLookup
     from vhdxray.core.write.repair import Repair, RepairPlan
 
 EXIT_OK = 0
@@ -122,11 +123,9 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
     report = read_report(args.image)
     if not report.is_vhdx:
-        if args.json:
-            _emit_json({"ok": False, "is_vhdx": False, "reason": report.description})
-        else:
-            _err(report.description)
-        return EXIT_NOT_VHDX
+        from vhdxray.tui.cli import not_vhdx_exit
+
+        return not_vhdx_exit(report, json_out=args.json)
     output = getattr(args, "output", None)
     options = RepairOptions(
         from_slot=args.from_slot,
@@ -220,6 +219,42 @@ def cmd_repair(args: argparse.Namespace) -> int:
         doc["remaining_errors"] = [f.to_json() for f in remaining]
         doc["current_header"] = after.current_header
     return finish(refused_code)
+
+
+# --- check CHILD (the parent found through the locator) ------------------------------------
+
+
+def lookup_lines(lookup: ParentLookup) -> list[str]:
+    """The parent lookup of ``check CHILD`` in words (paths come from the image: printed
+    through ``line``, which makes them printable)."""
+    from vhdxray.core.analysis import chain
+    from vhdxray.core.format.text import clip
+
+    lines = ["Parent lookup (through the parent locator):"]
+    for c in lookup.candidates:
+        value = clip(c.value)
+        if c.problem is not None:
+            lines.append(f"  {c.key} = {value}: parent path cannot be used here: {c.problem}")
+        elif c.local_path is None:
+            lines.append(f"  {c.key} = {value}: cannot be mapped to a path here")
+        else:
+            where = "a file is there" if c.exists else "nothing there"
+            lines.append(f"  {c.key} = {value} -> {clip(str(c.local_path))}: {where}")
+    if lookup.status == chain.FOUND:
+        lines.append(f"The parent is {lookup.path} (via {lookup.key}); the chain is consistent.")
+    elif lookup.status == chain.MISSING:
+        lines.append(
+            "The parent is missing here. If it was moved, check it with `vhdxray check CHILD "
+            "--parent PARENT` and point the child at it with `vhdxray relink CHILD PARENT`."
+        )
+    elif lookup.status == chain.MODIFIED:
+        lines.append(
+            "Parent modified: its DataWriteGuid is not the one the child was linked to. Do not "
+            "relink; find the parent as it was when the child was made (a backup or snapshot)."
+        )
+    if lookup.check is not None and lookup.status != chain.FOUND:
+        lines.extend(lookup.check.describe())
+    return lines
 
 
 # --- check --parent -------------------------------------------------------------------------

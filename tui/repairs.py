@@ -22,6 +22,7 @@ shows the results); :mod:`vhdxray.core.write.repair` is imported on first use, n
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,7 @@ def copy_path(image: Path) -> Path:
     stem, suffix = image.stem, image.suffix or ".vhdx"
     candidate = image.with_name(f"{stem}{COPY_SUFFIX}{suffix}")
     n = 2
-    while candidate.exists() and n < 1000:
+    while os.path.lexists(candidate) and n < 1000:  # a dangling link is taken too
         candidate = image.with_name(f"{stem}{COPY_SUFFIX}-{n}{suffix}")
         n += 1
     return candidate

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import humanize
 
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.guest.image import GuestOutcome
+from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import Header, differing_fields
-from vhdxray.core.format.text import printable
+from vhdxray.core.format.text import clip, printable
 
 
 def size_text(value: int | None) -> str:
@@ -44,12 +45,13 @@ def header_rows(h: Header) -> list[tuple[str, str]]:
     ]
 
 
-def render(report: Report, *, findings: bool = True) -> str:
+def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None = None) -> str:
     lines: list[str] = []
     add = lines.append
     v = verdict(report)
     add(f"File:      {printable(report.path)}")
-    add(f"Size:      {size_text(report.file_size)}")
+    if report.kind not in ("unreadable", NOT_REGULAR):
+        add(f"Size:      {size_text(report.file_size)}")
     if not report.is_vhdx:
         add(f"Verdict:   {v.headline}")
         return "\n".join(lines) + "\n"
@@ -64,6 +66,11 @@ def render(report: Report, *, findings: bool = True) -> str:
             f"physical {meta.physical_sector_size or '?'}"
         )
     add(f"Verdict:   {v.headline}")
+    if guest is not None:
+        from vhdxray.tui.guestwords import layered_headline
+
+        replay = report.log is not None and report.log.replay_needed
+        add(f"Layers:    {layered_headline(v.level, guest.guest, replay_pending=replay)}")
     add("")
     if report.headers is not None:
         h1, h2 = report.headers
@@ -106,7 +113,7 @@ def render(report: Report, *, findings: bool = True) -> str:
     if meta is not None and meta.parent_locator is not None:
         add("Parent locator:")
         for key, value in meta.parent_locator.entries:
-            add(f"  {printable(key)} = {printable(value)}")
+            add(f"  {printable(clip(key))} = {printable(clip(value))}")
         add("")
     log = report.log
     if log is not None:
@@ -140,6 +147,11 @@ def render(report: Report, *, findings: bool = True) -> str:
             if lost is not None:
                 for text in lost.describe():
                     add(f"  {printable(text)}")
+        add("")
+    if guest is not None:
+        from vhdxray.tui.guestwords import inside_lines
+
+        lines += inside_lines(guest.guest, report.path, guest.error_code, guest.error)
         add("")
     if findings:
         counts = {s: 0 for s in Severity}

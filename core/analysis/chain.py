@@ -16,14 +16,17 @@ relative path on the local filesystem.
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Final
 
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.format.findings import Finding, error
 from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
+from vhdxray.core.format.record import record
+from vhdxray.core.format.text import clip
 
 OK: Final = "ok"
 MISMATCH: Final = "mismatch"  # breaks the chain
@@ -31,7 +34,7 @@ WARNING: Final = "warning"  # worth knowing; the chain still holds
 INFO: Final = "info"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainItem:
     name: str  # e.g. "parent_linkage", "relative_path", "logical_sector_size"
     status: str  # OK, MISMATCH, WARNING or INFO
@@ -44,7 +47,7 @@ class ChainItem:
 Add = Callable[[ChainItem], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChainCheck:
     child: str
     parent: str
@@ -73,14 +76,52 @@ class ChainCheck:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PathProbe:
-    """One locator path and where it leads on this machine (None: cannot be resolved here)."""
+    """One locator path and where it leads on this machine (None: cannot be resolved here).
+
+    ``problem`` says why a path that should resolve here cannot be used (too long, NULs, not
+    representable in this OS's file names); the path is then never handed to the OS."""
 
     key: str
     value: str
     local_path: Path | None
     exists: bool
+    problem: str | None = None
+
+
+# Linux PATH_MAX and NAME_MAX; Windows' are smaller, macOS's 1024/255.
+MAX_PATH_BYTES: Final = 4096
+MAX_NAME_BYTES: Final = 255
+
+
+def unusable_reason(path: Path) -> str | None:
+    """Why ``path`` (built from image text) cannot be given to the OS, or None."""
+    text = str(path)
+    if "\x00" in text:
+        return "it contains NUL characters"
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:
+        return "it holds characters that file names on this system cannot represent"
+    if len(raw) > MAX_PATH_BYTES:
+        return f"it is too long ({len(raw)} bytes; at most {MAX_PATH_BYTES})"
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > MAX_NAME_BYTES:
+        return f"one of its names is too long ({longest} bytes; at most {MAX_NAME_BYTES})"
+    return None
+
+
+def _probe(key: str, value: str, local: Path) -> PathProbe:
+    problem = unusable_reason(local)
+    if problem is not None:
+        return PathProbe(key, value, local, False, problem)
+    try:
+        exists = local.exists()
+    except (OSError, ValueError) as exc:  # ENAMETOOLONG, ELOOP, EACCES... on this filesystem
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return PathProbe(key, value, local, False, f"the system refuses it ({reason})")
+    return PathProbe(key, value, local, exists)
 
 
 def _linkage_value(locator: ParentLocator, key: str) -> uuid.UUID | None:
@@ -93,6 +134,9 @@ def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> l
 
     Only ``relative_path`` can be resolved outside Windows (against the child's folder, with
     ``\\`` read as the separator); volume and absolute Win32 paths are listed as they are.
+    This stats files named by the image: call it only when the user asked for the chain
+    (``check --parent``, the app's metadata view). A path the OS cannot take has a ``problem``
+    and is never passed to it.
     """
     probes: list[PathProbe] = []
     folder = Path(child_path).resolve().parent
@@ -100,12 +144,12 @@ def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> l
         value = locator.get(key)
         if value is None:
             continue
-        local: Path | None = None
         if key == "relative_path":
             parts = [p for p in PureWindowsPath(value).parts if p not in (".", "")]
             if parts and not PureWindowsPath(value).is_absolute():
-                local = folder.joinpath(*parts)
-        probes.append(PathProbe(key, value, local, local is not None and local.exists()))
+                probes.append(_probe(key, value, folder.joinpath(*parts)))
+                continue
+        probes.append(PathProbe(key, value, None, False))
     return probes
 
 
@@ -127,7 +171,7 @@ def describe_locator(
         return ["This differencing disk has no readable parent locator: its parent is unknown."]
     lines = ["Parent locator:"]
     for key, value in locator.entries:
-        lines.append(f"  {key} = {value}")
+        lines.append(f"  {clip(key)} = {clip(value)}")
     link = _linkage_value(locator, "parent_linkage")
     lines.append(
         f"The parent must have DataWriteGuid {link}"
@@ -144,7 +188,9 @@ def describe_locator(
         probes = probe_paths(child_path, locator)
         found = [p for p in probes if p.exists]
         for p in probes:
-            if p.local_path is None:
+            if p.problem is not None:
+                lines.append(f"  {p.key}: parent path cannot be used here: {p.problem}.")
+            elif p.local_path is None:
                 lines.append(f"  {p.key} cannot be resolved outside Windows.")
             else:
                 where = "exists" if p.exists else "does not exist"
@@ -308,6 +354,9 @@ def _check_paths(locator: ParentLocator, cpath: str, ppath: str, add: Add) -> No
     if not probes:
         add(ChainItem("paths", WARNING, "the locator has no path: Windows cannot find the parent"))
     for p in probes:
+        if p.problem is not None:
+            add(ChainItem(p.key, WARNING, f"parent path cannot be used here: {p.problem}"))
+            continue
         if p.local_path is not None:
             if p.exists and _same_file(p.local_path, Path(ppath)):
                 add(ChainItem(p.key, OK, f"{p.value} leads to the given parent"))
@@ -361,15 +410,198 @@ def _check_geometry(child: Report, parent: Report, add: Add) -> None:
         )
 
 
+# --------------------------------------------------------------------------------------------
+# Finding the parent through the locator
+
+# Outcomes of :func:`locate_parent` (stable: JSON ``parent_lookup.status``).
+NOT_DIFFERENCING: Final = "not_differencing"  # no parent to find
+FOUND: Final = "found"  # a locator path leads to the parent and the chain holds
+NO_LOCATOR: Final = "no_locator"  # no readable locator: the parent is unknown
+MISSING: Final = "missing"  # no locator path leads to an existing file here
+NOT_A_PARENT: Final = "not_a_parent"  # the file found is not a readable VHDX
+MODIFIED: Final = "modified"  # the file found has another DataWriteGuid: changed since
+MISMATCH_GEOMETRY: Final = "geometry_mismatch"  # identity matches, geometry does not
+
+
+@record
+class Candidate:
+    """One locator path tried, in order, and what it led to here."""
+
+    key: str
+    value: str  # as in the image (hostile: show through printable/safe_text)
+    local_path: Path | None  # None: cannot be mapped to a path on this machine
+    exists: bool  # a regular file is there
+    problem: str | None = None  # why the mapped path cannot be used here (never stat'ed)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "value": self.value,
+            "local_path": None if self.local_path is None else str(self.local_path),
+            "exists": self.exists,
+            "problem": self.problem,
+        }
+
+
+@record
+class ParentLookup:
+    """Where the child's locator leads and whether the parent found there is the right one.
+
+    ``status`` is one of the constants above. ``path``/``key``: the file used (the first
+    candidate that exists). ``check``: the chain check against it, when it was read.
+    """
+
+    status: str
+    candidates: tuple[Candidate, ...] = ()
+    path: Path | None = None
+    key: str | None = None
+    check: ChainCheck | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (FOUND, NOT_DIFFERENCING)
+
+    def findings(self, where: str) -> tuple[Finding, ...]:
+        """The lookup as error findings for ``check`` (a child without its parent cannot be
+        read, so a missing or wrong parent is an error)."""
+        if self.ok:
+            return ()
+        found = "" if self.path is None else f" ({self.key} leads to {self.path})"
+        messages = {
+            NO_LOCATOR: "the differencing disk has no readable parent locator: its parent "
+            "cannot be found, so the disk cannot be read",
+            MISSING: "no locator path leads to an existing file here: the parent is missing "
+            "or was moved; the disk cannot be read without it",
+            NOT_A_PARENT: f"the file the locator leads to is not a readable VHDX{found}",
+            MODIFIED: "the file the locator leads to has another DataWriteGuid than the child "
+            f"expects{found}: the parent was modified after the child was made (or it is "
+            "another disk); do not relink, the child's data would be read against changed "
+            "parent data",
+            MISMATCH_GEOMETRY: "the parent found has the expected identity but another "
+            f"geometry{found}",
+        }
+        return (error(f"chain.{self.status}", where, messages[self.status]),)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "ok": self.ok,
+            "path": None if self.path is None else str(self.path),
+            "key": self.key,
+            "candidates": [c.to_json() for c in self.candidates],
+            "check": None if self.check is None else self.check.to_json(),
+        }
+
+
+def _windows_to_local(value: str) -> Path | None:
+    """An absolute locator path as a path on this machine, where a mapping is known: a POSIX
+    path as is; ``C:\\dir\\file`` (optionally ``\\\\?\\``-prefixed) as WSL's
+    ``/mnt/c/dir/file``. Volume GUID and UNC paths cannot be mapped."""
+    if os.name == "nt":  # pragma: no cover - Windows opens its own paths
+        return Path(value)
+    if value.startswith("/"):
+        return Path(value)
+    text = value[4:] if value.startswith("\\\\?\\") else value
+    win = PureWindowsPath(text)
+    drive = win.drive
+    if len(drive) == 2 and drive[1] == ":" and drive[0].isalpha() and win.root:
+        return Path("/mnt", drive[0].lower(), *win.parts[1:])
+    return None
+
+
+def _relative_to_local(child_path: str | os.PathLike[str], value: str) -> Path | None:
+    win = PureWindowsPath(value)
+    if win.is_absolute() or win.drive:
+        return None
+    parts = [p for p in win.parts if p not in (".", "")]
+    if not parts:
+        return None
+    return Path(child_path).resolve().parent.joinpath(*parts)
+
+
+def _regular_file(path: Path) -> bool:
+    """True for an existing regular file (never a FIFO or device: opening one could hang)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def parent_candidates(
+    child_path: str | os.PathLike[str], locator: ParentLocator
+) -> tuple[Candidate, ...]:
+    """The locator's paths in the order they are tried: relative to the child first, then
+    the absolute paths mapped to this machine where possible. Stats the paths: call it only
+    when the user asked for the chain."""
+    out: list[Candidate] = []
+    for key in PATH_KEYS:
+        value = locator.get(key)
+        if value is None:
+            continue
+        local = (
+            _relative_to_local(child_path, value)
+            if key == "relative_path"
+            else _windows_to_local(value)
+            if key == "absolute_win32_path"
+            else None
+        )
+        problem = None if local is None else unusable_reason(local)
+        if problem is not None:
+            out.append(Candidate(key, value, local, False, problem))
+            continue
+        out.append(Candidate(key, value, local, local is not None and _regular_file(local)))
+    return tuple(out)
+
+
+def locate_parent(child_path: str | os.PathLike[str], report: Report) -> ParentLookup:
+    """Find the child's parent through its locator and check the chain against it.
+
+    Reads the parent (read-only) when a locator path leads to one. The outcome tells "parent
+    missing" (maybe moved: ``vhdxray relink``) from "parent modified" (DataWriteGuid differs:
+    relinking would be wrong).
+    """
+    meta = report.metadata
+    if not report.is_vhdx or meta is None or not meta.has_parent:
+        return ParentLookup(NOT_DIFFERENCING)
+    locator = meta.parent_locator
+    if locator is None:
+        return ParentLookup(NO_LOCATOR)
+    candidates = parent_candidates(child_path, locator)
+    found = next((c for c in candidates if c.exists), None)
+    if found is None or found.local_path is None:
+        return ParentLookup(MISSING, candidates)
+    parent = read_report(found.local_path)
+    if not parent.is_vhdx or parent.metadata is None:
+        return ParentLookup(NOT_A_PARENT, candidates, found.local_path, found.key)
+    result = check_chain(report, parent, child_path=child_path, parent_path=found.local_path)
+    if result.linkage not in ("current", "linkage2"):
+        status = MODIFIED
+    elif not result.consistent:
+        status = MISMATCH_GEOMETRY
+    else:
+        status = FOUND
+    return ParentLookup(status, candidates, found.local_path, found.key, result)
+
+
 __all__ = [
+    "FOUND",
     "INFO",
     "MISMATCH",
+    "MISSING",
+    "MODIFIED",
+    "NOT_DIFFERENCING",
+    "NO_LOCATOR",
     "OK",
     "WARNING",
+    "Candidate",
     "ChainCheck",
     "ChainItem",
+    "ParentLookup",
     "PathProbe",
     "check_chain",
     "describe_locator",
+    "locate_parent",
+    "parent_candidates",
     "probe_paths",
+    "unusable_reason",
 ]

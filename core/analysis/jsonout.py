@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vhdxray.core.analysis.guest.image import GuestOutcome
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.header import Header
@@ -32,7 +33,8 @@ def header_json(h: Header) -> dict[str, Any]:
     }
 
 
-def report_json(report: Report) -> dict[str, Any]:
+def report_json(report: Report, guest: GuestOutcome | None = None) -> dict[str, Any]:
+    """The document; ``guest`` (when looked at) adds ``guest`` and ``guest_error``."""
     meta = report.metadata
     v = verdict(report)
     choice = report.header_choice
@@ -60,4 +62,6 @@ def report_json(report: Report) -> dict[str, Any]:
         "bat": None if report.bat is None else report.bat.to_json(),
         "verdict": {"level": v.level, "headline": v.headline, "next_step": v.next_step},
         "findings": [f.to_json() for f in report.findings],
+        "guest": None if guest is None or guest.guest is None else guest.guest.to_json(),
+        "guest_error": None if guest is None else guest.error_json(),
     }

@@ -8,11 +8,11 @@ contents of the file; an unreadable file becomes a report with ``kind == "unread
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from vhdxray.core.analysis.sniff import identify_other
+from vhdxray.core.fileio import NotRegularFile
 from vhdxray.core.format import layout
-from vhdxray.core.format.bat import BatSummary, analyse_bat, bat_geometry
+from vhdxray.core.format.bat import BatSummary, analyse_bat_stream, bat_geometry
 from vhdxray.core.format.findings import Finding, error, info, sort_findings
 from vhdxray.core.format.header import (
     Header,
@@ -23,8 +23,9 @@ from vhdxray.core.format.header import (
     parse_header,
 )
 from vhdxray.core.format.identifier import FileIdentifier, parse_identifier
-from vhdxray.core.format.log import LogInfo, analyse_log
+from vhdxray.core.format.log import LogInfo, analyse_log, analyse_log_at
 from vhdxray.core.format.metadata import Metadata, parse_metadata
+from vhdxray.core.format.record import record
 from vhdxray.core.format.region import (
     RegionTable,
     check_region_tables,
@@ -33,17 +34,20 @@ from vhdxray.core.format.region import (
 )
 from vhdxray.core.source import ImageSource, ReadAt
 
+NOT_REGULAR = "not_regular"
+"""Report.kind of a directory, FIFO, socket or device: refused before it is opened."""
+
 # The log is normally 1 MiB; never pull an absurd LogLength into memory.
 MAX_LOG_READ = 256 * layout.MiB
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     """Everything known about one image. Structures are None when they could not be reached."""
 
     path: str
     file_size: int
-    kind: str  # "vhdx", or what the file is instead (see sniff.identify_other), or "unreadable"
+    kind: str  # "vhdx", what the file is instead (sniff.identify_other), "unreadable", NOT_REGULAR
     description: str  # one sentence on what the file is
     identifier: FileIdentifier | None = None
     headers: tuple[Header, Header] | None = None
@@ -53,7 +57,7 @@ class Report:
     metadata: Metadata | None = None
     log: LogInfo | None = None
     bat: BatSummary | None = None
-    findings: tuple[Finding, ...] = field(default=())
+    findings: tuple[Finding, ...] = ()
 
     @property
     def is_vhdx(self) -> bool:
@@ -88,6 +92,16 @@ def read_report(path: str | os.PathLike[str]) -> Report:
     name = os.fspath(path)
     try:
         source = ImageSource(path)
+    except NotRegularFile as exc:
+        kind = exc.kind
+        return Report(
+            path=name,
+            file_size=0,
+            kind=NOT_REGULAR,
+            description=f"This is not a regular file: it is {kind}. "
+            "vhdxray reads image files only.",
+            findings=(error("file.not_regular", name, f"not a regular file ({kind})"),),
+        )
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return Report(
@@ -126,12 +140,7 @@ def _read(source: ImageSource, name: str) -> Report:
         parse_region_table(head[r_off[0] : r_off[0] + layout.REGION_TABLE_SIZE], 1),
         parse_region_table(head[r_off[1] : r_off[1] + layout.REGION_TABLE_SIZE], 2),
     )
-    looks_vhdx = (
-        identifier.signature_ok
-        or any(h.signature_ok for h in headers)
-        or any(t.signature_ok for t in tables)
-    )
-    if not looks_vhdx:
+    if not looks_like_vhdx(identifier, headers, tables):
         kind, description = identify_other(read, size)
         return Report(
             path=name,
@@ -166,7 +175,7 @@ def _read(source: ImageSource, name: str) -> Report:
     reserved: list[tuple[int, int, str]] = [(0, layout.HEADER_SECTION_SIZE, "header section")]
     log_info: LogInfo | None = None
     if eff is not None:
-        log_info, _, log_findings = read_log(eff, read, size)
+        log_info, log_findings = analyse_log_in_file(eff, source)
         findings += log_findings
         if eff.log_length:
             reserved.append((eff.log_offset, eff.log_offset + eff.log_length, "log"))
@@ -206,6 +215,19 @@ def _read(source: ImageSource, name: str) -> Report:
     )
 
 
+def looks_like_vhdx(
+    identifier: FileIdentifier,
+    headers: tuple[Header, Header],
+    tables: tuple[RegionTable, RegionTable],
+) -> bool:
+    """A file is treated as a (possibly damaged) VHDX when any of its signatures is there."""
+    return (
+        identifier.signature_ok
+        or any(h.signature_ok for h in headers)
+        or any(t.signature_ok for t in tables)
+    )
+
+
 def read_log(header: Header, read: ReadAt, file_size: int) -> tuple[LogInfo, bytes, list[Finding]]:
     """Read and analyse the log that ``header`` points at (capped at MAX_LOG_READ bytes)."""
     log_bytes = read(header.log_offset, min(header.log_length, MAX_LOG_READ))
@@ -218,6 +240,30 @@ def read_log(header: Header, read: ReadAt, file_size: int) -> tuple[LogInfo, byt
         file_size=file_size,
     )
     return info, log_bytes, findings
+
+
+def analyse_log_in_file(header: Header, source: ImageSource) -> tuple[LogInfo, list[Finding]]:
+    """:func:`read_log`'s analysis without reading the log: the 4 KiB sectors are probed for
+    ``loge`` and only the entries found are read (same results, same MAX_LOG_READ cap)."""
+    offset = header.log_offset
+    available = max(0, min(header.log_length, MAX_LOG_READ, source.size - offset))
+
+    def read(position: int, length: int) -> bytes:
+        return source.read_at(offset + position, min(length, available - position))
+
+    def probe(limit: int) -> list[int]:
+        return source.probe(offset, min(limit, available), layout.LOG_SECTOR_SIZE, b"loge")
+
+    return analyse_log_at(
+        read,
+        available,
+        probe,
+        log_guid=header.log_guid,
+        log_offset=offset,
+        log_length=header.log_length,
+        log_version=header.log_version,
+        file_size=source.size,
+    )
 
 
 def _check_log_overlap(reserved: list[tuple[int, int, str]]) -> list[Finding]:
@@ -267,9 +313,10 @@ def _analyse_bat(
         metadata.disk_type == "differencing",
     )
     needed = min(bat_length, geometry.total_entries * layout.BAT_ENTRY_SIZE)
-    raw = read(bat_offset, needed)
-    summary, findings = analyse_bat(
-        raw,
+    available = max(0, min(needed, file_size - bat_offset))
+    summary, findings = analyse_bat_stream(
+        lambda offset, length: read(bat_offset + offset, length),
+        available,
         geometry,
         disk_type=metadata.disk_type,
         file_size=file_size,

@@ -10,28 +10,32 @@ from __future__ import annotations
 import os
 import sys
 from array import array
-from dataclasses import dataclass
 from itertools import compress, count
 from typing import Final
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import BatGeometry, block_of_index
+from vhdxray.core.format.record import record
 from vhdxray.core.source import ImageSource
 
 LOST: Final = "lost"  # the data of these bytes was in this file, past its end
 PARTIAL: Final = "partial"  # PARTIALLY_PRESENT blocks: sectors held here are lost
+UNKNOWN: Final = "unknown"  # their BAT entries could not be read: lost or never written
+UNREAD_PAST_EOF: Final = "BAT entry past end of file"
+UNREAD_OUTSIDE: Final = "BAT entry outside the BAT region"
 MAX_LISTED: Final = 20  # spans spelled out by describe()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LostSpan:
     """Virtual bytes [virtual_start, virtual_end) whose data lay past the end of the file."""
 
     virtual_start: int
     virtual_end: int
     blocks: int  # payload blocks that contributed
-    kind: str  # LOST or PARTIAL
+    kind: str  # LOST, PARTIAL or UNKNOWN
+    reason: str = ""  # for UNKNOWN: why the blocks cannot be known (UNREAD_*)
 
     @property
     def length(self) -> int:
@@ -44,10 +48,11 @@ class LostSpan:
             "length": self.length,
             "blocks": self.blocks,
             "kind": self.kind,
+            "reason": self.reason,
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TruncationMap:
     file_size: int
     expected_size: int  # what the structures need (BAT blocks, regions, log)
@@ -56,6 +61,8 @@ class TruncationMap:
     uncertain: tuple[tuple[int, int], ...]  # virtual ranges whose sector bitmap is lost
     logical_sector_size: int
     notes: tuple[str, ...]
+    unread_entries: int = 0  # BAT entries that could not be read
+    blocks_unknown: bool = False  # no BAT could be analysed: nothing of the disk is known
 
     @property
     def missing_bytes(self) -> int:
@@ -68,9 +75,16 @@ class TruncationMap:
             f"{self.expected_size} bytes, so {self.missing_bytes} bytes are missing from its end "
             "(it was cut short: a full disk, an interrupted copy, a sync placeholder).",
         ]
-        if self.spans:
+        if self.unread_entries:
             lines.append(
-                f"Lost: {self.lost_bytes} bytes of the virtual disk in {len(self.spans)} range(s):"
+                f"{self.unread_entries} BAT entries could not be read: the blocks they map are "
+                "listed as unknown (their data may have been in the missing part of the file)."
+            )
+        if self.spans:
+            label = "Lost or unknown" if self.unread_entries else "Lost"
+            lines.append(
+                f"{label}: {self.lost_bytes} bytes of the virtual disk in {len(self.spans)} "
+                "range(s):"
             )
             for s in self.spans[:MAX_LISTED]:
                 lba = f"LBA {s.virtual_start // lss}-{(s.virtual_end - 1) // lss}"
@@ -81,9 +95,17 @@ class TruncationMap:
                 if s.kind == PARTIAL:
                     text += ": sectors written to this file are lost; the others still come "
                     text += "from the parent"
+                elif s.kind == UNKNOWN:
+                    text += f": unknown ({s.reason})"
                 lines.append(text)
             if len(self.spans) > MAX_LISTED:
                 lines.append(f"  ... and {len(self.spans) - MAX_LISTED} more range(s)")
+        elif self.blocks_unknown:
+            lines.append(
+                "The block layout cannot be read (the metadata or the BAT lies past the end of "
+                "the file), so which ranges of the virtual disk are lost cannot be listed: treat "
+                "all of its data as unknown."
+            )
         else:
             lines.append("No payload block of the virtual disk lies past the end of the file.")
         for start, end in self.uncertain[:MAX_LISTED]:
@@ -110,6 +132,8 @@ class TruncationMap:
             "uncertain": [list(r) for r in self.uncertain],
             "logical_sector_size": self.logical_sector_size,
             "notes": list(self.notes),
+            "unread_entries": self.unread_entries,
+            "blocks_unknown": self.blocks_unknown,
         }
 
 
@@ -117,8 +141,14 @@ def _merge(spans: list[LostSpan]) -> list[LostSpan]:
     out: list[LostSpan] = []
     for s in sorted(spans, key=lambda x: x.virtual_start):
         last = out[-1] if out else None
-        if last is not None and last.kind == s.kind and last.virtual_end == s.virtual_start:
-            out[-1] = LostSpan(last.virtual_start, s.virtual_end, last.blocks + s.blocks, s.kind)
+        if (
+            last is not None
+            and (last.kind, last.reason) == (s.kind, s.reason)
+            and last.virtual_end == s.virtual_start
+        ):
+            out[-1] = LostSpan(
+                last.virtual_start, s.virtual_end, last.blocks + s.blocks, s.kind, s.reason
+            )
         else:
             out.append(s)
     return out
@@ -199,8 +229,8 @@ def truncation_map(
                     f"The {e.name} region (0x{e.file_offset:x}-0x{end:x}) runs past the end of "
                     "the file"
                     + (
-                        ": BAT entries beyond the end read as NOT_PRESENT, so this map may miss "
-                        "lost blocks."
+                        ": the BAT entries past the end cannot be read, so the blocks they map "
+                        "are listed as unknown."
                         if e.name == "BAT"
                         else "."
                     )
@@ -255,6 +285,15 @@ def truncation_map(
                         f"Only the first {len(bat.lost_ranges)} of {bat.past_eof_blocks} lost "
                         "blocks are listed."
                     )
+    unread = 0
+    if bat is not None and bat.unknown_virtual_start is not None:
+        unread = bat.unread_entries
+        start = bat.unknown_virtual_start
+        g = bat.geometry
+        reason = UNREAD_PAST_EOF if bat.unread_past_eof else UNREAD_OUTSIDE
+        blocks = g.data_blocks_count - start // g.block_size
+        spans = [s for s in spans if s.virtual_end <= start]
+        spans.append(LostSpan(start, g.virtual_size, blocks, UNKNOWN, reason))
     merged = _merge(spans)
     if not merged and not uncertain and not cut:
         return None
@@ -266,4 +305,6 @@ def truncation_map(
         uncertain=tuple(uncertain),
         logical_sector_size=lss,
         notes=tuple(notes),
+        unread_entries=unread,
+        blocks_unknown=bat is None and cut,
     )

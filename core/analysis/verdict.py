@@ -3,15 +3,14 @@ problem, and what is safe to do next. The CLI and the app both show it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason, Header
+from vhdxray.core.format.record import record
 from vhdxray.core.write.headerplan import Refusal, plan_header_update
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Verdict:
     level: str  # "ok" | "warning" | "error" | "not_vhdx"
     headline: str

@@ -32,13 +32,13 @@ import re
 import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress, islice, repeat
 from typing import BinaryIO, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info, warning
+from vhdxray.core.format.record import record
 
 MiB: Final = layout.MiB
 LOST_RANGES_CAP: Final = 1000  # LostRange records kept in a summary (all are counted)
@@ -81,7 +81,7 @@ _MATCH_START: Final = re.Match.start
 # Geometry (§2.4, §2.5)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BatGeometry:
     """Sizes that fix the BAT layout; see :func:`bat_geometry`."""
 
@@ -174,6 +174,18 @@ def sector_bitmap_index(chunk: int, chunk_ratio: int) -> int:
 def block_of_index(index: int, chunk_ratio: int) -> int:
     """Payload block number of BAT index ``index`` (which must not be a sector bitmap slot)."""
     return index - index // (chunk_ratio + 1)
+
+
+def unread_virtual_start(geometry: BatGeometry, entries_read: int) -> int | None:
+    """The first virtual byte whose block's BAT entry is not among the first ``entries_read``
+    entries (so whether its data was in the file cannot be known); None when every payload
+    entry was read. Payload entries come in block order, so the rest of the disk follows."""
+    if entries_read >= geometry.total_entries:
+        return None
+    first_block = entries_read - entries_read // (geometry.chunk_ratio + 1)
+    if first_block >= geometry.data_blocks_count:
+        return None
+    return first_block * geometry.block_size
 
 
 def entry_at(raw: bytes | bytearray | memoryview, index: int) -> int | None:
@@ -276,7 +288,7 @@ def read_virtual(
 # Summary records
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LostRange:
     """Virtual bytes [virtual_start, virtual_end) of ``block`` whose data lies past end of file.
 
@@ -297,7 +309,7 @@ class LostRange:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BatSummary:
     """What :func:`analyse_bat` counted. Only the first ``LOST_RANGES_CAP`` lost ranges are kept;
     ``past_eof_blocks`` and ``lost_virtual_bytes`` count all of them."""
@@ -316,6 +328,19 @@ class BatSummary:
     lost_ranges: tuple[LostRange, ...]
     lost_virtual_bytes: int
     reserved_bits_entries: int
+    unknown_virtual_start: int | None = None
+    """Virtual bytes from here to the end of the disk have BAT entries that could not be read
+    (past the end of the file, or outside the BAT region): lost or never written, unknown."""
+    unread_past_eof: bool = False  # the entries are missing because the file ends
+
+    @property
+    def unread_entries(self) -> int:
+        return self.geometry.total_entries - self.entries_read
+
+    @property
+    def unknown_virtual_bytes(self) -> int:
+        start = self.unknown_virtual_start
+        return 0 if start is None else self.geometry.virtual_size - start
 
     @property
     def lost_ranges_truncated(self) -> bool:
@@ -338,6 +363,10 @@ class BatSummary:
             "lost_ranges": [r.to_json() for r in self.lost_ranges],
             "lost_ranges_truncated": self.lost_ranges_truncated,
             "reserved_bits_entries": self.reserved_bits_entries,
+            "unread_entries": self.unread_entries,
+            "unread_past_eof": self.unread_past_eof,
+            "unknown_virtual_start": self.unknown_virtual_start,
+            "unknown_virtual_bytes": self.unknown_virtual_bytes,
         }
 
 
@@ -356,10 +385,12 @@ def _or_bytes(parts: Sequence[bytes], size: int) -> bytes:
 
 
 def _only_low_bytes(buf: bytes, lo: bytes) -> bool:
-    """True when every byte but byte 0 of every entry is zero (a fresh sparse BAT)."""
-    template = bytearray(len(buf))
-    template[0::8] = lo
-    return template == buf
+    """True when every byte but byte 0 of every entry is zero (a fresh sparse BAT).
+
+    Counted rather than compared: the zero bytes of ``buf`` are those of lane 0 plus, exactly
+    when the other seven lanes are all zero, seven per entry.
+    """
+    return buf.count(0) - lo.count(0) == 7 * len(lo)
 
 
 def _histogram(data: bytes | bytearray) -> dict[int, int]:
@@ -371,6 +402,38 @@ def _histogram(data: bytes | bytearray) -> dict[int, int]:
         hist[value] = rest.count(value)
         rest = rest.translate(None, bytes((value,)))
     return hist
+
+
+def _entry_class(entry: int) -> int:
+    """The class byte of one entry (state, _C_OFFSET, _C_RESERVED; no slot flags)."""
+    value = entry & layout.BAT_STATE_MASK
+    if entry >> _MB_SHIFT:
+        value |= _C_OFFSET
+    if entry & layout.BAT_RESERVED_MASK:
+        value |= _C_RESERVED
+    return value
+
+
+@lru_cache(maxsize=2)
+def _uniform_template(payload: bytes, sb: bytes, cr: int, n: int) -> bytes:
+    rows, rest = divmod(n, cr + 1)
+    return (payload * cr + sb) * rows + payload * rest
+
+
+def _uniform_classes(buf: bytes, cr: int) -> tuple[int, int] | None:
+    """(payload class, sector bitmap class) when every payload entry of ``buf`` holds the same
+    value and so does every sector bitmap entry (a freshly created sparse BAT: all zeros, or
+    all PAYLOAD_BLOCK_ZERO); found with one comparison of the whole chunk. None otherwise."""
+    n = len(buf) // layout.BAT_ENTRY_SIZE
+    if not n:
+        return None
+    payload = buf[:8]
+    sb = buf[cr * 8 : cr * 8 + 8] if n > cr else payload
+    if buf != _uniform_template(payload, sb, cr, n):
+        return None
+    return _entry_class(int.from_bytes(payload, "little")), _entry_class(
+        int.from_bytes(sb, "little")
+    )
 
 
 @lru_cache(maxsize=64)
@@ -409,47 +472,61 @@ def _ceil_mb(value: int) -> int:
 
 
 class _Table:
-    """The BAT entries read, classified once (one class byte per entry)."""
+    """One chunk of BAT entries (starting at entry ``base``), classified once: one class byte
+    per entry. ``base`` is a multiple of ChunkRatio + 1, so sector bitmap slots sit at the same
+    local positions in every chunk."""
 
-    def __init__(self, buf: bytes, geometry: BatGeometry) -> None:
+    def __init__(self, buf: bytes, geometry: BatGeometry, base: int = 0) -> None:
         self.buf = buf
+        self.base = base
         self.n = n = len(buf) // layout.BAT_ENTRY_SIZE
         self.geometry = geometry
         self.cr = cr = geometry.chunk_ratio
         self.values = _u64_view(buf)
 
-        lo = buf[0::8]
-        states = lo.translate(_T_STATE)
-        parts = [states]
-        reserved_lanes = [] if states == lo else [lo.translate(_T_RES_LO)]
-        zeros = bytes(n)
-        lane3 = buf[3::8]  # non-zero for almost any real FileOffsetMB (bits 24..31)
-        if lane3 != zeros or not _only_low_bytes(buf, lo):
-            b2 = buf[2::8]
-            reserved_lanes += [b2.translate(_T_RES_B2), buf[1::8]]
-            offset_lanes = [b2.translate(_T_OFF_B2), lane3, *(buf[k::8] for k in range(4, 8))]
-            live = [lane for lane in offset_lanes if lane != zeros]
-            if live:
-                parts.append(_or_bytes(live, n).translate(_T_NZ_OFFSET))
-            reserved_lanes = [lane for lane in reserved_lanes if lane != zeros]
-        if reserved_lanes:
-            parts.append(_or_bytes(reserved_lanes, n).translate(_T_NZ_RESERVED))
-        cat = bytearray(_or_bytes(parts, n))
+        uniform = _uniform_classes(buf, cr)
+        if uniform is not None:  # one payload value and one SB value throughout (fresh images)
+            cat = bytearray(bytes((uniform[0],)) * n)
+            if n > cr:
+                cat[cr :: cr + 1] = bytes((uniform[1],)) * len(range(cr, n, cr + 1))
+        else:
+            lo = buf[0::8]
+            states = lo.translate(_T_STATE)
+            parts = [states]
+            reserved_lanes = [] if states == lo else [lo.translate(_T_RES_LO)]
+            zeros = bytes(n)
+            lane3 = buf[3::8]  # non-zero for almost any real FileOffsetMB (bits 24..31)
+            if lane3 != zeros or not _only_low_bytes(buf, lo):
+                b2 = buf[2::8]
+                reserved_lanes += [b2.translate(_T_RES_B2), buf[1::8]]
+                offset_lanes = [b2.translate(_T_OFF_B2), lane3, *(buf[k::8] for k in range(4, 8))]
+                live = [lane for lane in offset_lanes if lane != zeros]
+                if live:
+                    parts.append(_or_bytes(live, n).translate(_T_NZ_OFFSET))
+                reserved_lanes = [lane for lane in reserved_lanes if lane != zeros]
+            if reserved_lanes:
+                parts.append(_or_bytes(reserved_lanes, n).translate(_T_NZ_RESERVED))
+            cat = bytearray(_or_bytes(parts, n))
         if n > cr:
             cat[cr :: cr + 1] = cat[cr :: cr + 1].translate(_T_SET_SB)
         if geometry.differencing:
-            first_pad = payload_index(geometry.data_blocks_count, cr)
-            last_pad = min(geometry.total_entries - 1, n)
+            first_pad = max(payload_index(geometry.data_blocks_count, cr) - base, 0)
+            last_pad = min(geometry.total_entries - 1, base + n) - base
             if first_pad < last_pad:
                 cat[first_pad:last_pad] = cat[first_pad:last_pad].translate(_T_SET_PAD)
         self.cat = cat
-        self.hist = _histogram(cat)
+        if uniform is not None and not geometry.differencing:
+            sb_slots = len(range(cr, n, cr + 1))
+            hist = {uniform[0]: n - sb_slots, uniform[1] | _C_SB: sb_slots}
+            self.hist = {value: count for value, count in hist.items() if count}
+        else:
+            self.hist = _histogram(cat)
 
     def count(self, values: frozenset[int]) -> int:
         return sum(self.hist.get(v, 0) for v in values)
 
     def positions(self, values: frozenset[int], count: int | None = None) -> Iterator[int]:
-        """BAT indexes whose class byte is in ``values``, ascending (C-level iteration)."""
+        """Local indexes whose class byte is in ``values``, ascending (C-level iteration)."""
         if count is None:
             count = self.count(values)
         if not count:
@@ -461,21 +538,58 @@ class _Table:
 
     def offsets_mb(self, values: frozenset[int], count: int) -> array[int]:
         """FileOffsetMB of the entries whose class byte is in ``values``, in BAT order."""
+        if not count:
+            return array("Q")
         if count * _SPARSE_DIVISOR < self.n:
             entries: Iterator[int] = map(self.values.__getitem__, self.positions(values, count))
         else:
             entries = compress(self.values, self.cat.translate(_flag_table(values)))
         return array("Q", map(operator.rshift, entries, repeat(_MB_SHIFT)))
 
-    def block(self, index: int) -> int:
-        return block_of_index(index, self.cr)
+    def first_positions(self, value: int, limit: int) -> list[int]:
+        """Global indexes of the first ``limit`` entries whose class byte is ``value``."""
+        out: list[int] = []
+        find = self.cat.find
+        at = find(value)
+        while at >= 0 and len(out) < limit:
+            out.append(self.base + at)
+            at = find(value, at + 1)
+        return out
 
 
 # --------------------------------------------------------------------------------------------
 # Analysis
 
 
-@dataclass(slots=True)
+BAT_CHUNK_BYTES: Final = 8 * MiB  # BAT bytes classified at once (peak memory ~ a few times this)
+ReadBat = Callable[[int, int], bytes]  # (byte offset within the BAT, length) -> bytes
+
+
+class _Stream:
+    """The BAT entries in use, read chunk by chunk; never the whole table at once."""
+
+    def __init__(self, read: ReadBat, n: int, geometry: BatGeometry, chunk_bytes: int) -> None:
+        self.read = read
+        self.n = n
+        self.geometry = geometry
+        row = geometry.chunk_ratio + 1
+        self.step = max(row, (max(chunk_bytes, 8) // layout.BAT_ENTRY_SIZE) // row * row)
+
+    def tables(self) -> Iterator[_Table]:
+        for base in range(0, self.n, self.step):
+            want = min(self.step, self.n - base) * layout.BAT_ENTRY_SIZE
+            buf = self.read(base * layout.BAT_ENTRY_SIZE, want)
+            usable = len(buf) // layout.BAT_ENTRY_SIZE * layout.BAT_ENTRY_SIZE
+            if usable < want:  # the file shrank while being read: stop at what there is
+                self.n = base + usable // layout.BAT_ENTRY_SIZE
+                buf = buf[:usable]
+            if buf:
+                yield _Table(bytes(buf), self.geometry, base)
+            if usable < want:
+                return
+
+
+@record
 class _Blocks:
     """One kind of allocated block (payload or sector bitmap) as offsets in MiB."""
 
@@ -488,45 +602,77 @@ class _Blocks:
     min_gap_ok: bool  # no two of these overlap each other
 
 
-def _payload_progression(table: _Table) -> range | None:
-    """The payload offsets (MiB) as a range when every payload entry is FULLY_PRESENT with
-    offsets a0, a0 + B, a0 + 2B, ... in BAT order; None otherwise.
+class _Pass:
+    """What one streaming pass over the BAT gathers: the class-byte histogram, the first few
+    positions of every class byte, the allocated offsets in BAT order, the chunks with
+    PARTIALLY_PRESENT blocks or a present sector bitmap, and the payload blocks past EOF."""
 
-    Proof without a loop: read the payload lanes x_0..x_{D-1} as one little-endian big integer
-    X and compare (X without its first lane) - (X without its last lane) with B repeated in
-    every lane. Writing d_i = x_{i+1} - x_i - B, equality means sum(d_i * 2^(64 i)) = 0 with
-    every |d_i| < 2^64 + B. Every lane has the same low 20 bits (state 6, no reserved bits:
-    checked through the histogram), so each d_i is a multiple of 2^20. If d_0 were -2^64, d_1
-    would have to be 1 modulo 2^64, which no multiple of 2^20 is; so d_0 = 0, and so on up.
-    """
-    g = table.geometry
-    blocks = g.data_blocks_count
-    full = layout.PAYLOAD_BLOCK_FULLY_PRESENT | _C_OFFSET
-    if blocks < 1 or table.n != g.total_entries or table.hist.get(full, 0) != blocks:
-        return None
-    width = table.cr * 8
-    row = width + 8
-    buf = table.buf
-    payload = b"".join([buf[s : s + width] for s in range(0, len(buf), row)])
-    if len(payload) > blocks * 8:  # unused payload slots at the end of a differencing BAT
-        payload = payload[: blocks * 8]
-    first = int.from_bytes(payload[:8], "little")
-    step = g.block_size
-    if blocks > 1:
-        view = memoryview(payload)
-        diff = int.from_bytes(view[8:], "little") - int.from_bytes(view[:-8], "little")
-        if diff != int.from_bytes(step.to_bytes(8, "little") * (blocks - 1), "little"):
-            return None
-    start = first >> _MB_SHIFT
-    step_mb = step >> _MB_SHIFT
-    return range(start, start + blocks * step_mb, step_mb)
+    def __init__(self, stream: _Stream, file_size: int) -> None:
+        g = stream.geometry
+        self.hist: dict[int, int] = {}
+        self.first: dict[int, list[int]] = {}
+        self.payload_values = _payload_values(_ALLOCATED_STATES)
+        self.sb_values = _sb_values([layout.SB_BLOCK_PRESENT])
+        self.payload_mb = array("Q")
+        self.sb_mb = array("Q")
+        self.partial_rows: set[int] = set()
+        self.sb_rows: set[int] = set()
+        self.lost_ranges: list[LostRange] = []
+        self.last_entry: int | None = None
+        row = g.chunk_ratio + 1
+        partial_values = _payload_values([layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT])
+        last_index = payload_index(g.data_blocks_count - 1, g.chunk_ratio)
+        threshold = max((file_size - g.block_size) // MiB, 0)  # offsets above it end past EOF
+        for t in stream.tables():
+            for value, count in t.hist.items():
+                self.hist[value] = self.hist.get(value, 0) + count
+                kept = self.first.setdefault(value, [])
+                if len(kept) < EXAMPLES_CAP:
+                    kept += t.first_positions(value, EXAMPLES_CAP - len(kept))
+            count = t.count(self.payload_values)
+            mbs = t.offsets_mb(self.payload_values, count)
+            self.payload_mb.extend(mbs)
+            self.sb_mb.extend(t.offsets_mb(self.sb_values, t.count(self.sb_values)))
+            if g.differencing:
+                base_row = t.base // row
+                self.partial_rows.update(base_row + p // row for p in t.positions(partial_values))
+                self.sb_rows.update(base_row + p // row for p in t.positions(self.sb_values))
+            if t.base <= last_index < t.base + t.n:
+                self.last_entry = t.values[last_index - t.base]
+            if count and len(self.lost_ranges) < LOST_RANGES_CAP and max(mbs) > threshold:
+                self._lost(t, count, mbs, threshold, file_size)
+
+    def _lost(
+        self, t: _Table, count: int, mbs: Sequence[int], threshold: int, file_size: int
+    ) -> None:
+        g = t.geometry
+        past = compress(t.positions(self.payload_values, count), map(threshold.__lt__, mbs))
+        for local in past:
+            if len(self.lost_ranges) >= LOST_RANGES_CAP:
+                break
+            index = t.base + local
+            blk = block_of_index(index, t.cr)
+            start = (t.values[local] >> _MB_SHIFT) * MiB
+            length = g.block_length(blk)
+            inside = max(0, file_size - start)
+            if inside >= length:
+                continue
+            base = blk * g.block_size
+            self.lost_ranges.append(LostRange(blk, base + inside, base + length, start))
+
+    def count(self, values: frozenset[int]) -> int:
+        return sum(self.hist.get(v, 0) for v in values)
+
+    def first_of(self, values: frozenset[int]) -> list[int]:
+        """The first EXAMPLES_CAP BAT indexes whose class byte is in ``values``."""
+        found = [i for v in values for i in self.first.get(v, ())]
+        return sorted(found)[:EXAMPLES_CAP]
 
 
-def _collect(table: _Table, values: frozenset[int], size: int) -> _Blocks:
-    count = table.count(values)
+def _collect(
+    in_order: Sequence[int], values: frozenset[int], size: int, zero_count: int
+) -> _Blocks:
     size_mb = size >> _MB_SHIFT
-    in_order = table.offsets_mb(values, count)
-    zero_count = table.count(frozenset(v for v in values if not v & _C_OFFSET))
     nonzero: Sequence[int] = array("Q", filter(None, in_order)) if zero_count else in_order
     ordered: Sequence[int] = nonzero
     ok = True
@@ -534,7 +680,7 @@ def _collect(table: _Table, values: frozenset[int], size: int) -> _Blocks:
     if len(nonzero) > 1 and min(map(operator.sub, islice(nonzero, 1, None), nonzero)) < size_mb:
         ordered = sorted(nonzero)
         ok = min(map(operator.sub, islice(ordered, 1, None), ordered)) >= size_mb
-    return _Blocks(size, values, in_order, ordered, count, zero_count, ok)
+    return _Blocks(size, values, in_order, ordered, len(in_order), zero_count, ok)
 
 
 def analyse_bat(
@@ -546,13 +692,45 @@ def analyse_bat(
     bat_offset: int,
     bat_length: int,
     reserved: Sequence[tuple[int, int, str]],
+    chunk_bytes: int = BAT_CHUNK_BYTES,
+) -> tuple[BatSummary, list[Finding]]:
+    """:func:`analyse_bat_stream` over BAT bytes already in memory."""
+    view = memoryview(raw).cast("B")
+    return analyse_bat_stream(
+        lambda offset, length: bytes(view[offset : offset + length]),
+        len(view),
+        geometry,
+        disk_type=disk_type,
+        file_size=file_size,
+        bat_offset=bat_offset,
+        bat_length=bat_length,
+        reserved=reserved,
+        chunk_bytes=chunk_bytes,
+    )
+
+
+def analyse_bat_stream(
+    read: ReadBat,
+    available: int,
+    geometry: BatGeometry,
+    *,
+    disk_type: str,
+    file_size: int,
+    bat_offset: int,
+    bat_length: int,
+    reserved: Sequence[tuple[int, int, str]],
+    chunk_bytes: int = BAT_CHUNK_BYTES,
 ) -> tuple[BatSummary, list[Finding]]:
     """Count, check and locate everything the BAT says (MS-VHDX §2.5).
 
-    ``raw`` is the BAT region as read; it may be shorter than ``bat_length`` when the file is
-    truncated. Entries past ``geometry.total_entries`` are ignored. ``reserved`` lists the
-    file ranges (start, end, name) of the other structures, which no block may overlap.
-    Never raises on any ``raw`` bytes; an unknown ``disk_type`` raises ``ValueError``.
+    ``read(offset, length)`` returns BAT bytes (offsets from the start of the BAT);
+    ``available`` is how many of them can be read, which may be fewer than ``bat_length`` when
+    the file is truncated. The table is read in chunks of about ``chunk_bytes`` (whole rows of
+    ChunkRatio + 1 entries), so memory stays bounded by the chunk plus 8 bytes per allocated
+    block, whatever the size of the BAT; a second pass reads it again only to name the entries
+    behind overlapping blocks. Entries past ``geometry.total_entries`` are ignored. ``reserved``
+    lists the file ranges (start, end, name) of the other structures, which no block may
+    overlap. Never raises on any BAT bytes; an unknown ``disk_type`` raises ``ValueError``.
     """
     if disk_type not in DISK_TYPES:
         raise ValueError(f"disk type {disk_type!r} is not one of {DISK_TYPES}")
@@ -562,9 +740,14 @@ def analyse_bat(
     file_size = max(file_size, 0)
     total = g.total_entries
     entries_in_region = max(bat_length, 0) // layout.BAT_ENTRY_SIZE
-    n = min(len(raw) // layout.BAT_ENTRY_SIZE, total, entries_in_region)
-    nbytes = n * layout.BAT_ENTRY_SIZE
-    buf = raw if isinstance(raw, bytes) and len(raw) == nbytes else bytes(memoryview(raw)[:nbytes])
+    stream = _Stream(
+        read,
+        min(max(available, 0) // layout.BAT_ENTRY_SIZE, total, entries_in_region),
+        g,
+        chunk_bytes,
+    )
+    gathered = _Pass(stream, file_size)
+    n = stream.n
 
     if entries_in_region < total:
         findings.append(
@@ -578,14 +761,23 @@ def analyse_bat(
         )
     needed = min(total, entries_in_region)
     region_end = bat_offset + max(bat_length, 0)
+    unknown_start = unread_virtual_start(g, n)
     if n < needed:
+        unknown = (
+            ""
+            if unknown_start is None
+            else f"; whether virtual bytes {unknown_start}..{g.virtual_size} "
+            f"({g.virtual_size - unknown_start} bytes) were in this file cannot be known, "
+            "so they count as lost"
+        )
         findings.append(
             error(
                 "bat.region.truncated",
                 where,
                 f"only {n} of the {needed} BAT entries in use could be read (file is "
                 f"{file_size} bytes, the BAT region ends at {region_end}): the file was "
-                f"probably truncated; the {needed - n} missing entries read as NOT_PRESENT",
+                f"probably truncated; the {needed - n} entries past the end of the file cannot "
+                f"be read{unknown}",
             )
         )
     elif region_end > file_size:
@@ -598,14 +790,13 @@ def analyse_bat(
             )
         )
 
-    table = _Table(buf, g)
-    payload_states, sb_states = _state_counts(table)
-    findings.extend(_state_findings(table, disk_type, where))
+    payload_states, sb_states = _state_counts(gathered.hist)
+    findings.extend(_state_findings(gathered, stream, disk_type, where))
 
-    reserved_values = frozenset(v for v in table.hist if v & _C_RESERVED)
-    reserved_count = table.count(reserved_values)
+    reserved_values = frozenset(v for v in gathered.hist if v & _C_RESERVED)
+    reserved_count = gathered.count(reserved_values)
     if reserved_count:
-        first = list(islice(table.positions(reserved_values, reserved_count), EXAMPLES_CAP))
+        first = gathered.first_of(reserved_values)
         findings.append(
             warning(
                 "bat.entry.reserved_bits",
@@ -616,12 +807,12 @@ def analyse_bat(
             )
         )
 
-    payload = _payload_blocks(table)
-    sb = _collect(table, _sb_values([layout.SB_BLOCK_PRESENT]), layout.SECTOR_BITMAP_BLOCK_SIZE)
-    findings.extend(_zero_offset_findings(table, payload, sb, where))
-    findings.extend(_overlap_findings(table, payload, sb, where))
-    findings.extend(_reserved_range_findings(table, payload, sb, reserved, where))
-    eof = _EofCheck(table, payload, sb, file_size)
+    payload = _blocks(gathered, gathered.payload_mb, gathered.payload_values, g.block_size)
+    sb = _blocks(gathered, gathered.sb_mb, gathered.sb_values, layout.SECTOR_BITMAP_BLOCK_SIZE)
+    findings.extend(_zero_offset_findings(gathered, payload, sb, where))
+    findings.extend(_overlap_findings(stream, payload, sb, where))
+    findings.extend(_reserved_range_findings(stream, payload, sb, reserved, where))
+    eof = _EofCheck(gathered, g, payload, sb, file_size)
     findings.extend(eof.findings(where))
 
     summary = BatSummary(
@@ -639,24 +830,21 @@ def analyse_bat(
         lost_ranges=tuple(eof.lost_ranges),
         lost_virtual_bytes=eof.lost_bytes,
         reserved_bits_entries=reserved_count,
+        unknown_virtual_start=unknown_start,
+        unread_past_eof=n < needed,
     )
     return summary, findings
 
 
-def _payload_blocks(table: _Table) -> _Blocks:
-    values = _payload_values(_ALLOCATED_STATES)
-    progression = _payload_progression(table)
-    if progression is None:
-        return _collect(table, values, table.geometry.block_size)
-    return _Blocks(
-        table.geometry.block_size, values, progression, progression, len(progression), 0, True
-    )
+def _blocks(gathered: _Pass, in_order: Sequence[int], values: frozenset[int], size: int) -> _Blocks:
+    zero_count = gathered.count(frozenset(v for v in values if not v & _C_OFFSET))
+    return _collect(in_order, values, size, zero_count)
 
 
-def _state_counts(table: _Table) -> tuple[dict[str, int], dict[str, int]]:
+def _state_counts(hist: dict[int, int]) -> tuple[dict[str, int], dict[str, int]]:
     payload = dict.fromkeys(layout.PAYLOAD_STATE_NAMES.values(), 0)
     sb = {layout.SB_STATE_NAMES.get(s, f"reserved ({s})"): 0 for s in range(8)}
-    for value, count in table.hist.items():
+    for value, count in hist.items():
         state = value & layout.BAT_STATE_MASK
         if value & _C_PAD:
             continue
@@ -671,9 +859,9 @@ def _listing(counts: dict[str, int]) -> str:
     return ", ".join(f"{count} {name}" for name, count in counts.items() if count) or "none"
 
 
-def _state_findings(table: _Table, disk_type: str, where: str) -> list[Finding]:
+def _state_findings(gathered: _Pass, stream: _Stream, disk_type: str, where: str) -> list[Finding]:
     out: list[Finding] = []
-    payload, sb = _state_counts(table)
+    payload, sb = _state_counts(gathered.hist)
     out.append(
         info(
             "bat.states",
@@ -685,10 +873,10 @@ def _state_findings(table: _Table, disk_type: str, where: str) -> list[Finding]:
     def located(
         values: frozenset[int], code: str, make: Callable[[str, str, str], Finding], text: str
     ) -> None:
-        count = table.count(values)
+        count = gathered.count(values)
         if not count:
             return
-        first = list(islice(table.positions(values, count), EXAMPLES_CAP))
+        first = gathered.first_of(values)
         out.append(make(code, where, text.format(count=count, at=_examples(first, count))))
 
     differencing = disk_type == "differencing"
@@ -738,7 +926,7 @@ def _state_findings(table: _Table, disk_type: str, where: str) -> list[Finding]:
         "the field is reserved for that state",
     )
     if differencing:
-        pad_values = frozenset(v for v in table.hist if v & _C_PAD and v != _C_PAD)
+        pad_values = frozenset(v for v in gathered.hist if v & _C_PAD and v != _C_PAD)
         located(
             pad_values,
             "bat.payload.beyond_disk",
@@ -769,24 +957,16 @@ def _state_findings(table: _Table, disk_type: str, where: str) -> list[Finding]:
         "{count} SB_BLOCK_NOT_PRESENT entries carry a non-zero FileOffsetMB ({at})",
     )
     if differencing:
-        out.extend(_missing_bitmaps(table, where))
+        out.extend(_missing_bitmaps(gathered, stream, where))
     return out
 
 
-def _missing_bitmaps(table: _Table, where: str) -> list[Finding]:
+def _missing_bitmaps(gathered: _Pass, stream: _Stream, where: str) -> list[Finding]:
     """Chunks with a PARTIALLY_PRESENT block whose sector bitmap is not present."""
-    row = table.cr + 1
-    partial = set(
-        map(
-            row.__rfloordiv__,
-            table.positions(_payload_values([layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT])),
-        )
-    )
-    if not partial:
+    if not gathered.partial_rows:
         return []
-    present = set(map(row.__rfloordiv__, table.positions(_sb_values([layout.SB_BLOCK_PRESENT]))))
-    readable = table.n // row  # chunks whose SB entry was read
-    missing = sorted(c for c in partial - present if c < readable)
+    readable = stream.n // (stream.geometry.chunk_ratio + 1)  # chunks whose SB entry was read
+    missing = sorted(c for c in gathered.partial_rows - gathered.sb_rows if c < readable)
     if not missing:
         return []
     return [
@@ -802,16 +982,13 @@ def _missing_bitmaps(table: _Table, where: str) -> list[Finding]:
 
 
 def _zero_offset_findings(
-    table: _Table, payload: _Blocks, sb: _Blocks, where: str
+    gathered: _Pass, payload: _Blocks, sb: _Blocks, where: str
 ) -> list[Finding]:
     out: list[Finding] = []
     for blocks, what in ((payload, "payload"), (sb, "sector bitmap")):
         if not blocks.zero_count:
             continue
-        zero_at = compress(
-            table.positions(blocks.values, blocks.count), map(operator.not_, blocks.in_order)
-        )
-        first = list(islice(zero_at, EXAMPLES_CAP))
+        first = gathered.first_of(frozenset(v for v in blocks.values if not v & _C_OFFSET))
         out.append(
             error(
                 "bat.block.offset_zero",
@@ -824,21 +1001,27 @@ def _zero_offset_findings(
     return out
 
 
-def _entries_at(table: _Table, blocks: _Blocks, offsets_mb: set[int]) -> dict[int, list[int]]:
-    """BAT indexes of ``blocks`` entries located at each of ``offsets_mb``."""
+def _entries_at(stream: _Stream, blocks: _Blocks, offsets_mb: set[int]) -> dict[int, list[int]]:
+    """BAT indexes of ``blocks`` entries located at each of ``offsets_mb`` (a second pass over
+    the BAT, made only when a finding needs to name them)."""
     found: dict[int, list[int]] = {}
     if not offsets_mb:
         return found
-    positions = table.positions(blocks.values, blocks.count)
-    hits = compress(
-        zip(positions, blocks.in_order, strict=True), map(offsets_mb.__contains__, blocks.in_order)
-    )
-    for index, mb in hits:
-        found.setdefault(mb, []).append(index)
+    for t in stream.tables():
+        count = t.count(blocks.values)
+        in_order = t.offsets_mb(blocks.values, count)
+        if offsets_mb.isdisjoint(in_order):
+            continue
+        hits = compress(
+            zip(t.positions(blocks.values, count), in_order, strict=True),
+            map(offsets_mb.__contains__, in_order),
+        )
+        for local, mb in hits:
+            found.setdefault(mb, []).append(t.base + local)
     return found
 
 
-def _overlap_findings(table: _Table, payload: _Blocks, sb: _Blocks, where: str) -> list[Finding]:
+def _overlap_findings(stream: _Stream, payload: _Blocks, sb: _Blocks, where: str) -> list[Finding]:
     size_mb = payload.size >> _MB_SHIFT
     pairs: list[tuple[int, int]] = []  # (earlier offset, later offset) in MiB, examples only
     duplicates = overlaps = 0
@@ -877,8 +1060,8 @@ def _overlap_findings(table: _Table, payload: _Blocks, sb: _Blocks, where: str) 
     if not duplicates and not overlaps:
         return []
     involved = {mb for pair in pairs for mb in pair}
-    at = _entries_at(table, payload, involved)
-    for mb, indexes in _entries_at(table, sb, involved).items():
+    at = _entries_at(stream, payload, involved)
+    for mb, indexes in _entries_at(stream, sb, involved).items():
         at.setdefault(mb, []).extend(indexes)
     described = []
     for first_mb, second_mb in pairs[:EXAMPLES_CAP]:
@@ -909,7 +1092,7 @@ def _overlap_findings(table: _Table, payload: _Blocks, sb: _Blocks, where: str) 
 
 
 def _reserved_range_findings(
-    table: _Table,
+    stream: _Stream,
     payload: _Blocks,
     sb: _Blocks,
     reserved: Sequence[tuple[int, int, str]],
@@ -927,7 +1110,7 @@ def _reserved_range_findings(
             if hi > lo:
                 sample = set(ordered[lo : min(hi, lo + EXAMPLES_CAP)])
                 indexes = sorted(
-                    i for ix in _entries_at(table, blocks, sample).values() for i in ix
+                    i for ix in _entries_at(stream, blocks, sample).values() for i in ix
                 )
                 hits.append((what, indexes, hi - lo))
         for what, indexes, count in hits:
@@ -946,11 +1129,12 @@ def _reserved_range_findings(
 class _EofCheck:
     """Blocks whose data lies past the end of the file, and the virtual bytes that are lost."""
 
-    def __init__(self, table: _Table, payload: _Blocks, sb: _Blocks, file_size: int) -> None:
-        self.table = table
+    def __init__(
+        self, gathered: _Pass, geometry: BatGeometry, payload: _Blocks, sb: _Blocks, file_size: int
+    ) -> None:
+        self.geometry = geometry
         self.file_size = file_size
-        g = table.geometry
-        block = g.block_size
+        block = geometry.block_size
         ends = [0]
         if payload.ordered:
             ends.append(payload.ordered[-1] * MiB + block)
@@ -964,12 +1148,11 @@ class _EofCheck:
         self.sb_past: list[int] = []
         if self.required <= file_size:
             return
-        self._payload(payload)
+        self._payload(gathered, payload)
         self.sb_past = [mb for mb in sb.ordered if mb * MiB + sb.size > file_size]
 
-    def _payload(self, payload: _Blocks) -> None:
-        table = self.table
-        g = table.geometry
+    def _payload(self, gathered: _Pass, payload: _Blocks) -> None:
+        g = self.geometry
         fs = self.file_size
         block = g.block_size
         ordered = payload.ordered
@@ -985,7 +1168,7 @@ class _EofCheck:
         count = candidates
         last = g.data_blocks_count - 1
         short = g.block_length(last)
-        entry = entry_at(table.buf, payload_index(last, table.cr))
+        entry = gathered.last_entry
         if short < block and entry is not None and entry & 7 in _ALLOCATED_STATES:
             start = entry & layout.BAT_OFFSET_MASK
             if start:
@@ -997,19 +1180,7 @@ class _EofCheck:
                     self.partial_last = (last, start, start + block)
         self.past_eof_blocks = count
         self.lost_bytes = lost
-        positions = table.positions(payload.values, payload.count)
-        past = compress(positions, map(threshold.__lt__, payload.in_order))
-        for index in past:
-            if len(self.lost_ranges) >= LOST_RANGES_CAP:
-                break
-            blk = table.block(index)
-            start = (table.values[index] >> _MB_SHIFT) * MiB
-            length = g.block_length(blk)
-            inside = max(0, fs - start)
-            if inside >= length:
-                continue
-            base = blk * block
-            self.lost_ranges.append(LostRange(blk, base + inside, base + length, start))
+        self.lost_ranges = gathered.lost_ranges
 
     def findings(self, where: str) -> list[Finding]:
         out: list[Finding] = []
@@ -1037,7 +1208,7 @@ class _EofCheck:
             )
         if self.partial_last is not None:
             blk, start, end = self.partial_last
-            length = self.table.geometry.block_length(blk)
+            length = self.geometry.block_length(blk)
             out.append(
                 warning(
                     "bat.block.partial_last_block",

@@ -7,9 +7,10 @@ A finding is data, never an exception. ``code`` is stable and dotted
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+
+from vhdxray.core.format.record import record
 
 CODE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
@@ -30,7 +31,7 @@ class Severity(StrEnum):
 SEVERITY_ORDER: Final = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Finding:
     severity: Severity
     code: str

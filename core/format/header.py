@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 import uuid
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -17,13 +16,14 @@ from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_bytes, read_guid
+from vhdxray.core.format.record import record
 
 _FIELDS: Final = struct.Struct("<4sIQ16s16s16sHHIQ")  # the 80 defined bytes
 CHECKSUM_OFFSET: Final = 4
 MAX_SEQUENCE: Final = (1 << 64) - 1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Header:
     """One header slot as found on disk, with its verdicts."""
 
@@ -145,7 +145,7 @@ class CurrentReason(StrEnum):
     NONE_VALID = "none_valid"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HeaderChoice:
     current: int | None  # 1, 2 or None
     reason: CurrentReason

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info
+from vhdxray.core.format.record import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileIdentifier:
     signature: bytes
     signature_ok: bool

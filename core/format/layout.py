@@ -133,3 +133,9 @@ def is_aligned(value: int, alignment: int = OBJECT_ALIGNMENT) -> bool:
 def ceil_div(a: int, b: int) -> int:
     """Ceil(a / b) for non-negative integers (the spec's Ceil)."""
     return -(-a // b)
+
+
+# QEMU's image locks (file-posix): OFD locks on permission bytes from 100 and shared-permission
+# bytes from 200. vhdxray's writer takes them too; the scan asks whether anyone holds them.
+QEMU_LOCK_START = 100
+QEMU_LOCK_LENGTH = 200

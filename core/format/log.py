@@ -26,14 +26,14 @@ from __future__ import annotations
 import bisect
 import struct
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_str
+from vhdxray.core.format.record import record
 
 SECTOR: Final = layout.LOG_SECTOR_SIZE
 DESCRIPTORS_PER_SECTOR: Final = SECTOR // layout.LOG_DESCRIPTOR_SIZE  # 128
@@ -56,7 +56,7 @@ def descriptor_sectors(descriptor_count: int) -> int:
     return layout.ceil_div(descriptor_count + 2, DESCRIPTORS_PER_SECTOR)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogDescriptor:
     kind: str  # "data" | "zero"
     index: int  # position in the entry
@@ -69,7 +69,7 @@ class LogDescriptor:
     reserved: int = 0  # zero only: the Reserved field (must be 0)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogEntry:
     log_position: int  # byte offset of the entry inside the log (0..LogLength)
     signature_ok: bool
@@ -135,7 +135,7 @@ class LogEntry:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogSequence:
     entries: tuple[LogEntry, ...]  # tail first, head last
     scan_start: int = 0  # where the search found the run (may precede the tail entry)
@@ -161,7 +161,7 @@ class LogSequence:
         return sum(e.zero_descriptor_count for e in self.entries)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RejectedRun:
     """A run of valid, consecutive entries that the search found but could not use."""
 
@@ -183,7 +183,7 @@ class RejectedRun:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogInfo:
     log_guid: uuid.UUID
     log_offset: int
@@ -240,7 +240,7 @@ class LogInfo:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReplayWrite:
     """One write of a replay, in order.
 
@@ -270,16 +270,36 @@ class ReplayWrite:
 # Reading the ring
 
 
+LogRead = Callable[[int, int], "bytes | memoryview"]
+"""``read(position, length)``: log bytes from ``position`` (within the readable part)."""
+LogProbe = Callable[[int], Iterable[int]]
+"""``probe(limit)``: ascending 4 KiB-aligned log positions below ``limit`` that start with
+``loge``. It may read only those four bytes of each sector (see core.fileio.probe_sectors)."""
+
+
 class _Ring:
-    """The log region as a ring: reads wrap at LogLength; bytes past what was read are absent."""
+    """The log region as a ring: reads wrap at LogLength; bytes past ``avail`` are absent.
 
-    __slots__ = ("avail", "raw", "size", "view")
+    The bytes come from ``fetch``: slices of the log in memory, or reads from the file, so that
+    only the entries found by the sector probe are ever read.
+    """
 
-    def __init__(self, data: bytes, size: int) -> None:
-        self.raw = data
-        self.view = memoryview(data)
+    __slots__ = ("avail", "fetch", "probe", "size")
+
+    def __init__(self, fetch: LogRead, avail: int, size: int, probe: LogProbe) -> None:
+        self.fetch = fetch
         self.size = size
-        self.avail = min(len(data), size)
+        self.avail = min(avail, size)
+        self.probe = probe
+
+    @classmethod
+    def of_bytes(cls, data: bytes, size: int) -> _Ring:
+        view = memoryview(data)
+
+        def fetch(pos: int, length: int) -> memoryview:
+            return view[pos : pos + length]
+
+        return cls(fetch, len(data), size, lambda limit: _find_signatures(data, limit))
 
     def available(self, pos: int, length: int) -> bool:
         """True when all of ``length`` bytes from log offset ``pos`` (wrapping) were read."""
@@ -291,34 +311,34 @@ class _Ring:
     def read(self, pos: int, length: int) -> bytes | memoryview | None:
         """``length`` bytes from log offset ``pos``, wrapping; None if any of them is absent.
 
-        Only a read that wraps copies; the others are views.
+        Only a read that wraps copies; the others are views (of a log in memory).
         """
         if not self.available(pos, length):
             return None
         end = pos + length
         if end <= self.size:
-            return self.view[pos:end]
-        return bytes(self.view[pos:]) + bytes(self.view[: end - self.size])
+            return self.fetch(pos, length)
+        return bytes(self.fetch(pos, self.size - pos)) + bytes(self.fetch(0, end - self.size))
 
     def unpack(self, fmt: struct.Struct, pos: int) -> tuple[Any, ...]:
         """``fmt`` unpacked at log offset ``pos`` (mod LogLength); the bytes must be readable."""
         pos %= self.size
         if pos + fmt.size <= self.avail:
-            return fmt.unpack_from(self.view, pos)
+            return fmt.unpack(self.fetch(pos, fmt.size))
         raw = self.read(pos, fmt.size)
         if raw is None:
             raise ValueError(f"log bytes at {pos} are not available")  # callers check first
         return fmt.unpack(raw)
 
     def iter_structs(self, fmt: struct.Struct, pos: int, count: int) -> Iterator[tuple[Any, ...]]:
-        """``count`` consecutive ``fmt`` records from ``pos``, wrapping once, without copying.
+        """``count`` consecutive ``fmt`` records from ``pos``, wrapping once.
 
         The caller has checked that the span is readable and no longer than the ring.
         """
         size = fmt.size
         pos %= self.size
         first = min(count, (self.size - pos) // size)
-        yield from fmt.iter_unpack(self.view[pos : pos + first * size])
+        yield from fmt.iter_unpack(self.fetch(pos, first * size))
         left = count - first
         if not left:
             return
@@ -328,7 +348,21 @@ class _Ring:
             left -= 1
             at += size
         at %= self.size
-        yield from fmt.iter_unpack(self.view[at : at + left * size])
+        yield from fmt.iter_unpack(self.fetch(at, left * size))
+
+
+def _find_signatures(raw: bytes, limit: int) -> Iterator[int]:
+    """Sector-aligned ``loge`` positions below ``limit`` in a log held in memory."""
+    pos = 0
+    while pos < limit:
+        hit = raw.find(layout.LOG_ENTRY_SIGNATURE, pos, limit)
+        if hit < 0:
+            return
+        if hit % SECTOR:
+            pos = hit + (SECTOR - hit % SECTOR)  # the next aligned match can only start there
+            continue
+        yield hit
+        pos = hit + SECTOR
 
 
 def _hex(value: int) -> str:
@@ -366,7 +400,7 @@ def _parse_entry(ring: _Ring, pos: int, header_guid: uuid.UUID, budget: list[int
     log_length = ring.size
     head = ring.read(pos, layout.LOG_ENTRY_HEADER_SIZE)
     if head is None:  # the signature was seen, so only a cut file gets here
-        head = bytes(ring.view[pos : ring.avail]).ljust(layout.LOG_ENTRY_HEADER_SIZE, b"\0")
+        head = bytes(ring.fetch(pos, ring.avail - pos)).ljust(layout.LOG_ENTRY_HEADER_SIZE, b"\0")
     (sig, stored, entry_length, tail, seq, count, reserved, raw_guid, flushed, last) = (
         _ENTRY_HEADER.unpack(head)
     )
@@ -573,18 +607,8 @@ def _scan_entries(ring: _Ring, header_guid: uuid.UUID) -> dict[int, LogEntry]:
     """Every 4 KiB-aligned ``loge`` in the readable part of the ring, parsed."""
     found: dict[int, LogEntry] = {}
     budget = [2 * ring.size + _EXTRA_CRC_BUDGET]
-    raw = ring.raw
-    limit = ring.avail
-    pos = 0
-    while pos < limit:
-        hit = raw.find(layout.LOG_ENTRY_SIGNATURE, pos, limit)
-        if hit < 0:
-            break
-        if hit % SECTOR:
-            pos = hit + (SECTOR - hit % SECTOR)  # the next aligned match can only start there
-            continue
+    for hit in ring.probe(ring.avail):
         found[hit] = _parse_entry(ring, hit, header_guid, budget)
-        pos = hit + SECTOR
     return found
 
 
@@ -592,7 +616,7 @@ def _scan_entries(ring: _Ring, header_guid: uuid.UUID) -> dict[int, LogEntry]:
 # The active-sequence search (§2.3.3)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Search:
     active: LogSequence | None
     rejected: tuple[RejectedRun, ...]
@@ -694,6 +718,49 @@ def analyse_log(
 ) -> tuple[LogInfo, list[Finding]]:
     """Parse the log region (``log_bytes``, read from ``log_offset``; may be cut short)."""
     data = bytes(log_bytes) if not isinstance(log_bytes, bytes) else log_bytes
+    return _analyse(
+        _Ring.of_bytes(data, log_length),
+        log_guid=log_guid,
+        log_offset=log_offset,
+        log_length=log_length,
+        log_version=log_version,
+        file_size=file_size,
+    )
+
+
+def analyse_log_at(
+    read: LogRead,
+    available: int,
+    probe: LogProbe,
+    *,
+    log_guid: uuid.UUID,
+    log_offset: int,
+    log_length: int,
+    log_version: int,
+    file_size: int,
+) -> tuple[LogInfo, list[Finding]]:
+    """:func:`analyse_log` without the log in memory: ``probe`` names the sectors that start
+    with ``loge`` and only those entries are read, through ``read(position, length)``
+    (``available`` bytes of the log can be read). The results are the same."""
+    return _analyse(
+        _Ring(read, available, log_length, probe),
+        log_guid=log_guid,
+        log_offset=log_offset,
+        log_length=log_length,
+        log_version=log_version,
+        file_size=file_size,
+    )
+
+
+def _analyse(
+    ring: _Ring,
+    *,
+    log_guid: uuid.UUID,
+    log_offset: int,
+    log_length: int,
+    log_version: int,
+    file_size: int,
+) -> tuple[LogInfo, list[Finding]]:
     findings: list[Finding] = []
     where = f"log @ {_hex(log_offset)}"
     dirty = log_guid.int != 0
@@ -751,7 +818,7 @@ def analyse_log(
                 f"LogLength {log_length} is not a multiple of 1 MiB",
             )
         )
-    available = min(len(data), log_length)
+    available = ring.avail
     if log_length and log_offset + log_length > file_size:
         findings.append(
             error(
@@ -770,7 +837,6 @@ def analyse_log(
             )
         )
 
-    ring = _Ring(data, log_length)
     found = _scan_entries(ring, log_guid) if log_length > 0 else {}
     entries = tuple(found[p] for p in sorted(found))
 
@@ -991,7 +1057,7 @@ def replay_plan(info: LogInfo, log_bytes: bytes | bytearray | memoryview) -> lis
     if info.active is None or not info.replay_needed:
         return []
     data = bytes(log_bytes) if not isinstance(log_bytes, bytes) else log_bytes
-    ring = _Ring(data, info.log_length)
+    ring = _Ring.of_bytes(data, info.log_length)
     writes: list[ReplayWrite] = []
     for entry in info.active.entries:
         seq = entry.sequence_number

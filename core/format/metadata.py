@@ -5,16 +5,17 @@ The metadata table has no checksum, so every rule is checked semantically here.
 
 from __future__ import annotations
 
+import re
 import struct
 import uuid
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import read_guid
-from vhdxray.core.format.identifier import decode_utf16_units
+from vhdxray.core.format.record import record
+from vhdxray.core.format.text import printable
 from vhdxray.core.source import ReadAt
 
 _TABLE_HEADER: Final = struct.Struct("<8sHH20s")
@@ -42,7 +43,7 @@ _BASE_ITEMS: Final = (
 PATH_KEYS: Final = ("relative_path", "volume_path", "absolute_win32_path")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MetadataEntry:
     item_id: uuid.UUID
     offset: int  # from the start of the metadata region
@@ -80,7 +81,7 @@ class MetadataEntry:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParentLocator:
     locator_type: uuid.UUID
     entries: tuple[tuple[str, str], ...]  # (key, value) in on-disk order; hostile strings
@@ -115,7 +116,7 @@ def parse_braced_guid(text: str | None) -> uuid.UUID | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Metadata:
     offset: int  # file offset of the region
     length: int
@@ -160,7 +161,46 @@ class Metadata:
         }
 
 
+MAX_LOCATOR_ENTRIES: Final = 256
+"""Locator entries kept (a real locator has five keys); the rest are counted, not decoded."""
+_EXAMPLES: Final = 5
+_CONTROL: Final = re.compile("[\x01-\x1f\x7f-\x9f]")
+
+
+def decode_locator_text(raw: bytes) -> tuple[str, tuple[str, ...]]:
+    """A locator key or value, every code unit kept, and what is wrong with it.
+
+    NULs and control characters stay in the text (display layers show them escaped through
+    ``printable``, so a value of NULs is visible, not ""); an odd trailing byte becomes U+FFFD.
+    """
+    even = len(raw) - len(raw) % 2
+    text = raw[:even].decode("utf-16-le", errors="replace")
+    problems: list[str] = []
+    if len(raw) % 2:
+        text += "\ufffd"
+        problems.append(f"an odd byte length ({len(raw)})")
+    if "\x00" in text:
+        problems.append("NUL characters")
+    if _CONTROL.search(text):
+        problems.append("control characters")
+    if "\ufffd" in text[: len(text) - len(raw) % 2]:
+        problems.append("invalid UTF-16")
+    return text, tuple(problems)
+
+
+def _listed(items: list[str], total: int) -> str:
+    more = f" and {total - len(items)} more" if total > len(items) else ""
+    return ", ".join(items) + more
+
+
 def _parse_locator(data: bytes, where: str, findings: list[Finding]) -> ParentLocator | None:
+    """Parse the locator item, bounded by its length whatever its header and entries say.
+
+    The entry count is cut to what the item can hold; the text decoded (keys and values
+    together) never exceeds the item's length, which a real locator's strings (laid one after
+    another) always fit in: entries that point at the same bytes again and again cannot blow
+    up; at most :data:`MAX_LOCATOR_ENTRIES` entries are kept; each kind of problem is one
+    finding, however many entries have it."""
     if len(data) < _LOCATOR_HEADER.size:
         findings.append(error("metadata.locator.short", where, "the parent locator is too short"))
         return None
@@ -175,42 +215,92 @@ def _parse_locator(data: bytes, where: str, findings: list[Finding]) -> ParentLo
                 "cannot be found",
             )
         )
+    room = (len(data) - _LOCATOR_HEADER.size) // _LOCATOR_ENTRY.size
+    if count > room:
+        findings.append(
+            error(
+                "metadata.locator.entries",
+                where,
+                f"the parent locator says {count} entries but the item holds only {room}",
+            )
+        )
+        count = room
     entries: list[tuple[str, str]] = []
     seen: set[str] = set()
+    outside: list[int] = []
+    duplicates: dict[str, int] = {}
+    odd: dict[str, tuple[str, ...]] = {}
+    budget = len(data)
+    stopped_at: int | None = None
     for i in range(count):
-        pos = _LOCATOR_HEADER.size + i * _LOCATOR_ENTRY.size
-        if pos + _LOCATOR_ENTRY.size > len(data):
-            findings.append(
-                error(
-                    "metadata.locator.entries",
-                    where,
-                    f"the parent locator says {count} entries but the item holds only {i}",
-                )
-            )
-            break
-        koff, voff, klen, vlen = _LOCATOR_ENTRY.unpack_from(data, pos)
+        koff, voff, klen, vlen = _LOCATOR_ENTRY.unpack_from(
+            data, _LOCATOR_HEADER.size + i * _LOCATOR_ENTRY.size
+        )
         if (
             not (koff and voff and klen and vlen)
             or koff + klen > len(data)
             or voff + vlen > len(data)
         ):
-            findings.append(
-                error(
-                    "metadata.locator.entry",
-                    where,
-                    f"parent locator entry {i} points outside the item "
-                    f"(key {koff}+{klen}, value {voff}+{vlen}, item {len(data)} bytes)",
-                )
-            )
+            outside.append(i)
             continue
-        key = decode_utf16_units(data[koff : koff + klen])
-        value = decode_utf16_units(data[voff : voff + vlen])
+        if klen + vlen > budget or len(entries) >= MAX_LOCATOR_ENTRIES:
+            stopped_at = i
+            break
+        budget -= klen + vlen
+        key, key_problems = decode_locator_text(data[koff : koff + klen])
         if key in seen:
-            findings.append(
-                error("metadata.locator.duplicate_key", where, f"parent locator key {key!r} twice")
-            )
+            duplicates[key] = duplicates.get(key, 1) + 1
+            continue
+        value, value_problems = decode_locator_text(data[voff : voff + vlen])
+        if key_problems or value_problems:
+            odd[key] = tuple(dict.fromkeys(key_problems + value_problems))
         seen.add(key)
         entries.append((key, value))
+    if outside:
+        shown = [str(i) for i in outside[:_EXAMPLES]]
+        findings.append(
+            error(
+                "metadata.locator.entry",
+                where,
+                f"{len(outside)} parent locator entries point outside the item ({len(data)} "
+                f"bytes) or have a zero offset or length: entries {_listed(shown, len(outside))}",
+            )
+        )
+    if stopped_at is not None:
+        reason = (
+            f"more than {MAX_LOCATOR_ENTRIES} keys"
+            if len(entries) >= MAX_LOCATOR_ENTRIES
+            else f"their keys and values add up to more than the item's {len(data)} bytes (the "
+            "entries point at the same bytes over and over)"
+        )
+        findings.append(
+            error(
+                "metadata.locator.oversized",
+                where,
+                f"the parent locator's entries hold {reason}; only the first {stopped_at} of "
+                f"{count} entries were read",
+            )
+        )
+    if duplicates:
+        shown = [f"{printable(k)[:60]!r} ({n} times)" for k, n in list(duplicates.items())[:5]]
+        findings.append(
+            error(
+                "metadata.locator.duplicate_key",
+                where,
+                f"{len(duplicates)} parent locator keys appear more than once (keys must be "
+                f"unique; the first is used): {_listed(shown, len(duplicates))}",
+            )
+        )
+    if odd:
+        shown = [f"{printable(k)[:60]!r}: {', '.join(p)}" for k, p in list(odd.items())[:_EXAMPLES]]
+        findings.append(
+            warning(
+                "metadata.locator.text",
+                where,
+                "parent locator keys or values that the spec forbids (they must be UTF-16 "
+                f"without NULs); shown escaped: {_listed(shown, len(odd))}",
+            )
+        )
     loc = ParentLocator(ltype, tuple(entries))
     if "parent_linkage" not in seen:
         findings.append(

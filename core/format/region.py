@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import struct
 import uuid
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Final
 
@@ -16,13 +15,14 @@ from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_bytes, read_guid
+from vhdxray.core.format.record import record
 
 _TABLE_HEADER: Final = struct.Struct("<4sIII")
 _ENTRY: Final = struct.Struct("<16sQII")
 CHECKSUM_OFFSET: Final = 4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RegionEntry:
     guid: uuid.UUID
     file_offset: int
@@ -47,7 +47,7 @@ class RegionEntry:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RegionTable:
     """One copy of the region table, with its verdicts."""
 

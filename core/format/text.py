@@ -26,3 +26,15 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+MAX_SHOWN = 400
+"""Characters of one image string (a locator key or value) spelled out; the rest is counted."""
+
+
+def clip(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` cut to ``limit`` characters, saying how many there are in all (a 32,000-character
+    path from a hostile locator must not flood a report or a view)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"

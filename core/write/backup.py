@@ -10,6 +10,7 @@ the old bytes back.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
@@ -17,9 +18,9 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from vhdxray.core.fileio import create_new, fsync_dir, write_all
+from vhdxray.core.fileio import create_new, fsync_dir, open_regular, pread_exact, write_all
 
 FORMAT = "vhdxray-backup"
 VERSION = 1
@@ -59,14 +60,29 @@ def backup_name(image: Path, operation: str) -> str:
 def free_backup_path(image: Path, operation: str, backup_dir: Path | None = None) -> Path:
     """Where a backup of ``operation`` on ``image`` goes now: ``operation``, or
     ``operation-2``, ``-3``... when a file of that name exists already (names carry the time
-    to the second, and the steps of one repair come that fast)."""
+    to the second, and the steps of one repair come that fast).
+
+    Any directory entry counts as taken, a dangling symbolic link too (``lexists``: a link is
+    never followed, so a backup can never be written through one)."""
     directory = backup_dir if backup_dir is not None else image.resolve().parent
     name = operation
     for n in range(2, 1000):
-        if not (directory / backup_name(image, name)).exists():
+        if not os.path.lexists(directory / backup_name(image, name)):
             break
         name = f"{operation}-{n}"
     return directory / backup_name(image, name)
+
+
+def _create_free(image: Path, operation: str, directory: Path) -> tuple[Path, int]:
+    """Create the backup file exclusively (O_EXCL: never through a link, never over a file),
+    taking the next free name when another appeared since the name was chosen."""
+    for _ in range(100):
+        path = free_backup_path(image, operation, directory)
+        try:
+            return path, create_new(path, 0o600)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free backup name", str(directory))
 
 
 def write_backup(
@@ -79,8 +95,7 @@ def write_backup(
     backup_dir: Path | None = None,
 ) -> Path:
     """Write and fsync the backup; return its path. Raise BackupError when impossible."""
-    path = free_backup_path(image, operation, backup_dir)
-    directory = path.parent
+    directory = backup_dir if backup_dir is not None else image.resolve().parent
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -102,8 +117,9 @@ def write_backup(
     }
     payload = json.dumps(doc, indent=1).encode("utf-8")
     try:
-        fd = create_new(path, 0o600)
+        path, fd = _create_free(image, operation, directory)
     except OSError as exc:
+        path = directory / backup_name(image, operation)
         raise BackupError(
             f"cannot create the backup file {path}: {exc.strerror or exc} "
             "(choose another place with --backup-dir)"
@@ -120,34 +136,139 @@ def write_backup(
     return path
 
 
-def read_backup(path: str | os.PathLike[str]) -> Backup:
-    """Load and check a backup file; raise BackupError with a clear reason."""
-    p = Path(path)
+class _Declared(NamedTuple):
+    """A backup's fields as declared, checked for shape; the saved bytes still compressed."""
+
+    image: str
+    operation: str
+    created: str
+    size_before: int
+    size_after: int
+    ranges: tuple[tuple[int, int, str, str, str], ...]  # offset, length, b64, sha before, after
+
+
+def _read_doc(p: Path) -> Any:
     try:
-        doc: Any = json.loads(p.read_bytes())
+        fd = open_regular(p)
     except OSError as exc:
         raise BackupError(f"cannot read {p}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BackupError(f"{p} is not a vhdxray backup file (not JSON)") from exc
+    try:
+        raw = pread_exact(fd, 0, os.fstat(fd).st_size)
+    except OSError as exc:
+        raise BackupError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(raw)
+    # RecursionError: nesting deeper than the parser's stack; ValueError: JSON syntax, bad
+    # UTF-8, integers too long to convert.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BackupError(f"{p} is not a vhdxray backup file (not readable JSON)") from exc
+
+
+def _int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BackupError(f"{what} is not a byte count")
+    return value
+
+
+def _str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise BackupError(f"{what} is not a string")
+    return value
+
+
+def _declared(p: Path) -> _Declared:
+    doc = _read_doc(p)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise BackupError(f"{p} is not a vhdxray backup file")
     if doc.get("version") != VERSION:
-        raise BackupError(f"{p} has backup format version {doc.get('version')}, expected 1")
+        version = doc.get("version")
+        shown = version if isinstance(version, int | str | None) else type(version).__name__
+        raise BackupError(f"{p} has backup format version {shown!r:.40}, expected 1")
     try:
+        raw_ranges = doc["ranges"]
+        if not isinstance(raw_ranges, list):
+            raise BackupError("'ranges' is not a list")
         ranges = []
-        for r in doc["ranges"]:
-            before = zlib.decompress(base64.b64decode(r["before_zlib_b64"]))
-            if len(before) != r["length"] or _sha256(before) != r["before_sha256"]:
-                raise BackupError(f"{p} is damaged: a saved range does not match its checksum")
-            ranges.append((int(r["offset"]), before, str(r["after_sha256"])))
-        return Backup(
-            path=p,
-            image=Path(doc["image"]),
-            operation=str(doc["operation"]),
-            created=str(doc["created"]),
-            size_before=int(doc["size_before"]),
-            size_after=int(doc["size_after"]),
+        for n, r in enumerate(raw_ranges):
+            if not isinstance(r, dict):
+                raise BackupError(f"range {n} is not an object")
+            ranges.append(
+                (
+                    _int(r["offset"], f"range {n} offset"),
+                    _int(r["length"], f"range {n} length"),
+                    _str(r["before_zlib_b64"], f"range {n} data"),
+                    _str(r["before_sha256"], f"range {n} checksum"),
+                    _str(r["after_sha256"], f"range {n} checksum"),
+                )
+            )
+        return _Declared(
+            image=_str(doc["image"], "image"),
+            operation=_str(doc["operation"], "operation"),
+            created=_str(doc["created"], "created"),
+            size_before=_int(doc["size_before"], "size_before"),
+            size_after=_int(doc["size_after"], "size_after"),
             ranges=tuple(ranges),
         )
-    except (KeyError, TypeError, ValueError, zlib.error) as exc:
+    except KeyError as exc:
+        raise BackupError(f"{p} is damaged or incomplete (no {exc.args[0]!r:.40})") from exc
+    except BackupError as exc:
         raise BackupError(f"{p} is damaged or incomplete ({exc})") from exc
+
+
+def backup_image(path: str | os.PathLike[str]) -> Path:
+    """The image a backup file names (checked for shape, nothing decompressed)."""
+    return Path(_declared(Path(path)).image)
+
+
+def _inflate(p: Path, data_b64: str, length: int) -> bytes:
+    """The saved bytes, never more than ``length`` of them (a zlib bomb stops there)."""
+    try:
+        packed = base64.b64decode(data_b64, validate=True)
+        inflater = zlib.decompressobj()
+        before = inflater.decompress(packed, length + 1)
+    except (ValueError, zlib.error) as exc:
+        raise BackupError(f"{p} is damaged: a saved range cannot be decoded ({exc})") from exc
+    if len(before) != length or not inflater.eof:
+        raise BackupError(f"{p} is damaged: a saved range does not hold its declared length")
+    return before
+
+
+def read_backup(path: str | os.PathLike[str], *, image_size: int | None = None) -> Backup:
+    """Load and check a backup file; raise BackupError with a clear reason.
+
+    A backup is untrusted input: before anything is decompressed, every range must lie inside
+    the image (``image_size``, the size of the image now; by default the larger of the two
+    sizes the backup declares) and together the ranges must not be larger than it; each range
+    is then inflated with a bound of its declared length."""
+    p = Path(path)
+    d = _declared(p)
+    limit = max(d.size_before, d.size_after) if image_size is None else image_size
+    total = 0
+    for offset, length, *_ in d.ranges:
+        total += length
+        if offset + length > limit:
+            raise BackupError(
+                f"{p} does not fit the image: a saved range at offset {offset} of {length} bytes "
+                f"ends past its {limit} bytes"
+            )
+    if total > limit:
+        raise BackupError(
+            f"{p} does not fit the image: its ranges hold {total} bytes, the image is {limit}"
+        )
+    ranges = []
+    for offset, length, data_b64, before_sha, after_sha in d.ranges:
+        before = _inflate(p, data_b64, length)
+        if _sha256(before) != before_sha:
+            raise BackupError(f"{p} is damaged: a saved range does not match its checksum")
+        ranges.append((offset, before, after_sha))
+    return Backup(
+        path=p,
+        image=Path(d.image),
+        operation=d.operation,
+        created=d.created,
+        size_before=d.size_before,
+        size_after=d.size_after,
+        ranges=tuple(ranges),
+    )

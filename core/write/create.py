@@ -150,22 +150,30 @@ def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
     fsync_dir(path.resolve().parent)  # the new name is durable too
 
 
-def _assemble(
-    path: Path,
+@dataclass(frozen=True, slots=True)
+class Skeleton:
+    """A new image's structures, without its BAT contents and payload: the file identifier,
+    both headers, both region tables and the metadata, to be written at their offsets; the BAT
+    lives at :data:`BAT_OFFSET` and payload blocks are allocated from ``data_start``."""
+
+    geometry: BatGeometry
+    data_start: int
+    structure: tuple[tuple[int, bytes], ...]
+
+
+def skeleton(
     opts: CreateOptions,
     *,
     disk_id: uuid.UUID,
     has_parent: bool = False,
     locator: list[tuple[str, str]] | None = None,
-    data: Sequence[tuple[int, bytes]] = (),
-) -> None:
+) -> Skeleton:
+    """Lay out a new image (raises :class:`CreateError` when ``opts`` cannot be written)."""
     _validate(opts)
     geometry = bat_geometry(
         opts.virtual_size, opts.block_size, opts.logical_sector_size, has_parent
     )
     bat_length = _round_up(geometry.total_entries * layout.BAT_ENTRY_SIZE, layout.MiB)
-    data_start = BAT_OFFSET + bat_length
-    bat, size, payload = _layout_blocks(geometry, opts.fixed, data_start, data)
     regions = serialise_region_table(
         [
             RegionEntry(layout.BAT_GUID, BAT_OFFSET, bat_length, layout.REGION_REQUIRED),
@@ -189,16 +197,29 @@ def _assemble(
         )
         for seq in (1, 2)
     ]
-    pieces = [
+    structure = (
         (0, serialise_identifier(opts.creator)),
         (layout.HEADER_SLOT_OFFSETS[0], headers[0]),
         (layout.HEADER_SLOT_OFFSETS[1], headers[1]),
         (layout.REGION_TABLE_OFFSETS[0], regions),
         (layout.REGION_TABLE_OFFSETS[1], regions),
         (METADATA_OFFSET, _metadata(opts, disk_id=disk_id, has_parent=has_parent, locator=locator)),
-        (BAT_OFFSET, bat),
-        *payload,
-    ]
+    )
+    return Skeleton(geometry, BAT_OFFSET + bat_length, structure)
+
+
+def _assemble(
+    path: Path,
+    opts: CreateOptions,
+    *,
+    disk_id: uuid.UUID,
+    has_parent: bool = False,
+    locator: list[tuple[str, str]] | None = None,
+    data: Sequence[tuple[int, bytes]] = (),
+) -> None:
+    sk = skeleton(opts, disk_id=disk_id, has_parent=has_parent, locator=locator)
+    bat, size, payload = _layout_blocks(sk.geometry, opts.fixed, sk.data_start, data)
+    pieces = [*sk.structure, (BAT_OFFSET, bat), *payload]
     _write_new(path, pieces, size)
 
 

@@ -8,15 +8,15 @@ the verdict and the app plan without importing any writing code.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.guid import new_guid
 from vhdxray.core.format.header import MAX_SEQUENCE, Header, next_header
+from vhdxray.core.format.record import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Refusal:
     """Why an update will not be done; ``code`` is stable, ``reason`` is plain words."""
 
@@ -24,14 +24,14 @@ class Refusal:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SlotWrite:
     slot: int
     sequence_number: int
     data: bytes  # the full 4 KiB
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HeaderUpdatePlan:
     base_slot: int  # the slot whose fields are carried over
     first: SlotWrite

@@ -20,8 +20,8 @@ import errno
 import os
 import struct
 
-QEMU_LOCK_START = 100
-QEMU_LOCK_LENGTH = 200
+from vhdxray.core.fileio import open_regular
+from vhdxray.core.format.layout import QEMU_LOCK_LENGTH, QEMU_LOCK_START
 
 
 class LockUnavailable(Exception):
@@ -74,7 +74,7 @@ def image_in_use(path: str | os.PathLike[str]) -> str | None:
     if os.name != "posix":  # pragma: no cover
         return None
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = open_regular(path, os.O_RDWR)
     except OSError:
         return None  # permission problems are reported when writing
     try:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from vhdxray.core.analysis.logoverlay import end_result
 from vhdxray.core.analysis.reader import Report, read_log, read_report
 from vhdxray.core.fileio import pread_exact
 from vhdxray.core.format import layout
@@ -264,47 +265,6 @@ def _target_blockers(info: LogInfo, writes: Sequence[ReplayWrite]) -> list[str]:
     return blockers
 
 
-def _end_result(
-    writes: Sequence[ReplayWrite],
-) -> tuple[dict[int, int], list[tuple[int, int]]]:
-    """The end result of applying ``writes`` in order: the pages whose last writer is a data
-    descriptor (page offset -> index in ``writes``) and the zeroed runs (merged, without
-    those pages)."""
-    last_data: dict[int, int] = {}
-    keys: list[int] = []  # sorted keys of last_data
-    zero_ranges: list[tuple[int, int]] = []
-    for i, w in enumerate(writes):
-        if w.is_zero:
-            lo = bisect.bisect_left(keys, w.file_offset)
-            hi = bisect.bisect_left(keys, w.end)
-            for page in keys[lo:hi]:
-                del last_data[page]
-            del keys[lo:hi]
-            zero_ranges.append((w.file_offset, w.end))
-        else:
-            if w.file_offset not in last_data:
-                bisect.insort(keys, w.file_offset)
-            last_data[w.file_offset] = i
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(zero_ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    runs: list[tuple[int, int]] = []
-    for start, end in merged:
-        lo = bisect.bisect_left(keys, start)
-        hi = bisect.bisect_left(keys, end)
-        pos = start
-        for page in keys[lo:hi]:
-            if page > pos:
-                runs.append((pos, page))
-            pos = page + PAGE
-        if pos < end:
-            runs.append((pos, end))
-    return last_data, runs
-
-
 def _zero_now(fd: int, start: int, end: int, file_size: int) -> bool:
     if end > file_size:
         return False
@@ -352,7 +312,7 @@ def _preview(fd: int, info: LogInfo, log_bytes: bytes) -> ReplayPreview:
     file_size = os.fstat(fd).st_size
     writes = replay_plan(info, log_bytes)
     blockers = list(info.replay_blockers) + _target_blockers(info, writes)
-    last_data, zero_runs = _end_result(writes)
+    last_data, zero_runs = end_result(writes)
     data_pages = sorted(last_data)
 
     pages: list[ReplayPage] = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vhdxray.core.source import ImageSource
-from vhdxray.core.write.backup import Backup, read_backup
+from vhdxray.core.write.backup import Backup, backup_image, read_backup
 from vhdxray.core.write.writer import (
     PlannedWrite,
     WritePlan,
@@ -51,8 +51,7 @@ def plan_restore(
     backup_path: str | os.PathLike[str], image: str | os.PathLike[str] | None = None
 ) -> RestorePlan:
     """Check the backup against the image; raise WriteRefused (or BackupError) with why."""
-    backup = read_backup(backup_path)
-    target = Path(image) if image is not None else backup.image
+    target = Path(image) if image is not None else backup_image(backup_path)
     try:
         source = ImageSource(target)
     except OSError as exc:
@@ -61,6 +60,8 @@ def plan_restore(
     already = 0
     with source:
         size = source.size
+        # Checked against the real size before anything in the backup is decompressed.
+        backup = read_backup(backup_path, image_size=size)
         if size not in (backup.size_before, backup.size_after):
             raise WriteRefused(
                 f"{target} is {size} bytes; the backup was made when it was "

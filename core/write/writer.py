@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vhdxray.core.fileio import pread_exact, pwrite_all
+from vhdxray.core.fileio import open_regular, pread_exact, pwrite_all
 from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
 from vhdxray.core.write.locking import LockUnavailable, lock_image
 
@@ -81,7 +81,7 @@ class WriteResult:
 def open_for_writing(path: Path) -> int:
     """Open ``path`` read-write and lock it; raise :class:`WriteRefused` with the reason."""
     try:
-        fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        fd = open_regular(path, os.O_RDWR)
     except OSError as exc:
         raise WriteRefused(f"cannot open {path} for writing: {exc.strerror or exc}") from exc
     try:

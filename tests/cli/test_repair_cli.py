@@ -256,3 +256,25 @@ def test_check_parent_escapes_hostile_locator_strings(
     assert code == 0  # the identity matches; the path is only a warning
     assert "\x1b" not in out and "\u202e" not in out
     assert "\\x1b[2Jevil\\u202eexe.vhdx" in out
+
+
+def test_check_child_finds_its_parent_or_fails(
+    capsys: pytest.CaptureFixture[str], data_image: Path, tmp_path: Path
+) -> None:
+    """``check CHILD`` without --parent follows the locator: a missing parent is an error."""
+    child = create_child(tmp_path / "child.vhdx", data_image)
+    code, out, _ = vhdxray(capsys, "check", str(child))
+    assert code == 0, out
+    assert "the chain is consistent" in out
+    code, out, _ = vhdxray(capsys, "check", str(child), "--json")
+    assert json.loads(out)["parent_lookup"]["status"] == "found"
+    data_image.rename(tmp_path / "moved.vhdx")
+    code, out, _ = vhdxray(capsys, "check", str(child))
+    assert code == 2 and "chain.missing" in out and "vhdxray relink" in out
+    code, out, _ = vhdxray(capsys, "check", str(child), "--json")
+    doc = json.loads(out)
+    assert code == 2 and doc["parent_lookup"]["status"] == "missing"
+    assert "chain.missing" in [f["code"] for f in doc["findings"]]
+    # info does not follow the locator.
+    code, out, _ = vhdxray(capsys, "info", str(child))
+    assert code == 0

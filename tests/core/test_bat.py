@@ -26,17 +26,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import imagefiles
+from tests.core import bat_reference
 from tests.damage import read_at, write_at
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import (
+    BAT_CHUNK_BYTES,
     LOST_RANGES_CAP,
     BatGeometry,
     BatSummary,
     LostRange,
     ParentRequiredError,
     VirtualReadError,
-    _payload_progression,
-    _Table,
     analyse_bat,
     bat_geometry,
     block_state,
@@ -854,6 +854,52 @@ def reference(
     return Reference(out, summary)
 
 
+def _as_plain(summary: object, findings: Sequence[object]) -> tuple[object, list[object]]:
+    json = summary.to_json()  # type: ignore[attr-defined]
+    return json, [(f.code, str(f.severity), f.where, f.message) for f in findings]  # type: ignore[attr-defined]
+
+
+def assert_same_as_previous(
+    raw: bytes,
+    g: BatGeometry,
+    disk_type: str,
+    file_size: int,
+    bat_offset: int,
+    bat_length: int,
+    reserved: list[tuple[int, int, str]],
+) -> None:
+    """The streaming analysis gives exactly what the previous whole-table implementation
+    (kept in tests/core/bat_reference.py) gave, messages included, whatever the chunk size:
+    one row of ChunkRatio + 1 entries per chunk, a few rows, and the default."""
+    old_g = bat_reference.bat_geometry(
+        g.virtual_size, g.block_size, g.logical_sector_size, g.differencing
+    )
+    expected = _as_plain(
+        *bat_reference.analyse_bat(
+            raw,
+            old_g,
+            disk_type=disk_type,
+            file_size=file_size,
+            bat_offset=bat_offset,
+            bat_length=bat_length,
+            reserved=reserved,
+        )
+    )
+    row = (g.chunk_ratio + 1) * 8
+    for chunk_bytes in (1, row, 3 * row + 5, BAT_CHUNK_BYTES):
+        got = analyse_bat(
+            raw,
+            g,
+            disk_type=disk_type,
+            file_size=file_size,
+            bat_offset=bat_offset,
+            bat_length=bat_length,
+            reserved=reserved,
+            chunk_bytes=chunk_bytes,
+        )
+        assert _as_plain(*got) == expected, chunk_bytes
+
+
 def compare(
     raw: bytes,
     g: BatGeometry,
@@ -874,6 +920,7 @@ def compare(
     )
     ref = reference(raw, g, disk_type, file_size, bat_offset, bat_length, reserved)
     assert codes(findings) == ref.codes
+    assert_same_as_previous(raw, g, disk_type, file_size, bat_offset, bat_length, reserved)
     got = {key: getattr(summary, key) for key in ref.summary}
     got["lost_ranges"] = list(summary.lost_ranges)
     assert got == ref.summary
@@ -996,8 +1043,8 @@ def test_dense_tables_match_the_reference(variant: str) -> None:
     end = (start + g.data_blocks_count * g.block_size) % (1 << 64)
     size = end - 700 * g.block_size - 3 * MiB if variant == "eof" else end
     summary, findings = compare(bytes(raw), g, "fixed", size, len(raw), [(0, MiB, "header")])
-    fast = _payload_progression(_Table(bytes(raw), g))
-    assert (fast is not None) == (variant in ("clean", "eof"))
+    fast = bat_reference._payload_progression(bat_reference._Table(bytes(raw), g))
+    assert (fast is not None) == (variant in ("clean", "eof"))  # the case the old code sped up
     if variant in ("clean", "swap"):
         assert codes(findings) == {"bat.states"}
     if variant == "eof":
@@ -1015,3 +1062,31 @@ def test_lost_ranges_are_capped_but_counted() -> None:
     assert summary.lost_ranges[0] == LostRange(500, 500 * MiB, 501 * MiB, 508 * MiB)
     assert summary.lost_virtual_bytes == 2500 * MiB
     assert summary.to_json()["lost_ranges_truncated"] is True
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    disk_type=st.sampled_from(["fixed", "dynamic", "differencing"]),
+    blocks=st.integers(1, 200),
+    seed=st.integers(0, 2**32),
+    cut=st.integers(0, 40),
+    file_mb=st.integers(0, 600),
+)
+def test_streaming_matches_previous_across_chunk_boundaries(
+    disk_type: str, blocks: int, seed: int, cut: int, file_mb: int
+) -> None:
+    """Every entry random (states, offsets, reserved bits, sector bitmap slots) over many rows
+    of 17 entries, so that chunk boundaries fall everywhere; the BAT is sometimes cut short."""
+    g = bat_geometry(blocks * 256 * MiB, 256 * MiB, 512, disk_type == "differencing")
+    assert g.chunk_ratio == 16
+    rng = random.Random(seed)
+    states = [0, 0, 6, 6, 6, 7, 2, 1, 3, 4, 5]
+    entries = [
+        rng.choice(states) | (rng.randrange(0, 2400, 256) << 20) | (rng.choice([0] * 20 + [1]) << 3)
+        for _ in range(g.total_entries)
+    ]
+    raw = b"".join(e.to_bytes(8, "little") for e in entries)
+    raw = raw[: max(0, len(raw) - cut * 8)]
+    assert_same_as_previous(
+        raw, g, disk_type, file_mb * MiB, 3 * MiB, len(raw) + cut * 8, [(0, MiB, "header")]
+    )

@@ -4,6 +4,7 @@ is not available."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -242,3 +243,106 @@ def test_the_real_avhdx_has_no_parent_here(real_image: Callable[[str], Path]) ->
     assert status["virtual_size"] == MISMATCH  # 8 GiB child, 10 MiB stranger
     doc = result.to_json()
     assert doc["consistent"] is False and isinstance(doc["items"], list)
+
+
+# --- locate_parent: the parent found through the locator (check CHILD without --parent) -------
+
+
+def test_locate_parent_finds_a_fresh_parent(pair: tuple[Path, Path]) -> None:
+    from vhdxray.core.analysis.chain import FOUND, locate_parent
+
+    parent, child = pair
+    lookup = locate_parent(child, read_report(child))
+    assert lookup.status == FOUND and lookup.ok and lookup.key == "relative_path"
+    assert lookup.path is not None and lookup.path.samefile(parent)
+    assert lookup.findings(str(child)) == ()
+
+
+def test_locate_parent_missing_then_moved(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    from vhdxray.core.analysis.chain import FOUND, MISSING, locate_parent
+
+    parent, child = pair
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    parent.rename(moved / parent.name)
+    lookup = locate_parent(child, read_report(child))
+    assert lookup.status == MISSING and not lookup.ok
+    (finding,) = lookup.findings(str(child))
+    assert finding.code == "chain.missing" and finding.severity == "error"
+    # The moved parent still has the identity the child expects: only the path is stale.
+    moved_check = check(child, moved / parent.name)
+    assert moved_check.linkage == "current"
+    # Back in place it is found again.
+    (moved / parent.name).rename(parent)
+    assert locate_parent(child, read_report(child)).status == FOUND
+
+
+def test_locate_parent_tells_a_modified_parent(pair: tuple[Path, Path]) -> None:
+    from vhdxray.core.analysis.chain import MODIFIED, locate_parent
+
+    parent, child = pair
+    subprocess.run(
+        ["qemu-io", "-f", "vhdx", "-c", "write -P 0x45 1M 1M", str(parent)],
+        check=True,
+        capture_output=True,
+    )
+    lookup = locate_parent(child, read_report(child))
+    assert lookup.status == MODIFIED and lookup.check is not None
+    (finding,) = lookup.findings(str(child))
+    assert finding.code == "chain.modified" and "do not relink" in finding.message
+
+
+def test_locate_parent_never_opens_a_fifo(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """A hostile locator naming a FIFO must not hang the lookup: only regular files count."""
+    from vhdxray.core.analysis.chain import MISSING, locate_parent
+
+    parent, child = pair
+    link = read_report(parent).effective_header
+    assert link is not None
+    os.mkfifo(tmp_path / "fifo.vhdx")
+    rewrite_locator(
+        child,
+        [("parent_linkage", "{" + str(link.data_write_guid) + "}"), ("relative_path", "fifo.vhdx")],
+    )
+    lookup = locate_parent(child, read_report(child))
+    assert lookup.status == MISSING
+    assert [(c.key, c.exists) for c in lookup.candidates] == [("relative_path", False)]
+
+
+def test_absolute_paths_are_mapped_where_possible(pair: tuple[Path, Path]) -> None:
+    from vhdxray.core.analysis.chain import parent_candidates
+
+    parent, child = pair
+    link = read_report(parent).effective_header
+    assert link is not None
+    rewrite_locator(
+        child,
+        [
+            ("parent_linkage", "{" + str(link.data_write_guid) + "}"),
+            ("volume_path", "\\\\?\\Volume{0eba351e-5634-46d6-a8cf-4ddc2d6ac0b9}\\p.vhdx"),
+            ("absolute_win32_path", "\\\\?\\D:\\VMs\\p.vhdx"),
+        ],
+    )
+    meta = read_report(child).metadata
+    assert meta is not None and meta.parent_locator is not None
+    got = {c.key: c.local_path for c in parent_candidates(child, meta.parent_locator)}
+    assert got == {"volume_path": None, "absolute_win32_path": Path("/mnt/d/VMs/p.vhdx")}
+    # A POSIX absolute path (as a Linux tool may write) is used as it is.
+    rewrite_locator(
+        child,
+        [
+            ("parent_linkage", "{" + str(link.data_write_guid) + "}"),
+            ("absolute_win32_path", str(parent.resolve())),
+        ],
+    )
+    from vhdxray.core.analysis.chain import FOUND, locate_parent
+
+    lookup = locate_parent(child, read_report(child))
+    assert lookup.status == FOUND and lookup.key == "absolute_win32_path"
+
+
+def test_locate_parent_of_a_plain_disk(pair: tuple[Path, Path]) -> None:
+    from vhdxray.core.analysis.chain import NOT_DIFFERENCING, locate_parent
+
+    parent, _ = pair
+    assert locate_parent(parent, read_report(parent)).status == NOT_DIFFERENCING

@@ -159,7 +159,9 @@ def test_locator_round_trip_and_hostile_strings() -> None:
     ]
     region = serialise_metadata(items)
     meta, findings = parse_metadata(0, len(region), lambda o, n: region[o : o + n])
-    assert not findings
+    # ESC and BEL are control characters: kept (shown escaped) and reported once.
+    assert [(f.code, f.severity.value) for f in findings] == [("metadata.locator.text", "warning")]
+    assert "'relative_path': control characters" in findings[0].message
     assert meta.parent_locator is not None
     assert meta.parent_locator.get("relative_path") == hostile
     assert meta.parent_locator.parent_linkage == uuid.UUID(int=1)

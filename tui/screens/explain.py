@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 
@@ -51,12 +51,21 @@ def explanation(report: Report, name: str) -> tuple[str, RenderableType]:
     facts.add_column(style="bold", no_wrap=True)
     facts.add_column()
     facts.add_row(plain("File"), safe(name))
-    if report.kind != "unreadable":
+    if report.kind not in ("unreadable", NOT_REGULAR):
         facts.add_row(plain("Size"), plain(size_text(report.file_size)))
     facts.add_row(plain("What it is"), safe(report.description))
     parts: list[RenderableType] = [facts, Text("")]
 
-    if report.kind == "unreadable":
+    if report.kind == NOT_REGULAR:
+        title = "This is not a regular file"
+        parts.append(
+            plain(
+                "vhdxray opens image files only. A directory, a named pipe (FIFO), a socket or a "
+                "device is never read, so nothing here can hang or change it. Name the .vhdx "
+                "file itself."
+            )
+        )
+    elif report.kind == "unreadable":
         title = "The file cannot be read"
         parts.append(
             plain(

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.text import clip
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 
@@ -193,7 +194,7 @@ def metadata_renderable(report: Report) -> RenderableType:
         parts.append(plain(f"Parent locator (type {locator.locator_type})", TITLE))
         table = _table("Key", "Value")
         for key, value in locator.entries:
-            table.add_row(safe(key), safe(value))
+            table.add_row(safe(clip(key)), safe(clip(value)))
         parts.append(table)
     return Group(*parts)
 

@@ -1,0 +1,24 @@
+"""An image as ``check`` reads it: the report, plus for a differencing disk the parent found
+through its locator (whose problems are error findings: a child without its parent cannot be
+read). ``check`` and ``scan`` both call :func:`read_checked`, so they agree on every file."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from vhdxray.core.analysis.chain import ParentLookup, locate_parent
+from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.format.findings import sort_findings
+
+
+def read_checked(path: str | os.PathLike[str]) -> tuple[Report, ParentLookup | None]:
+    """(report, parent lookup or None when the file is not a differencing disk)."""
+    report = read_report(path)
+    if report.metadata is None or not report.metadata.has_parent:
+        return report, None
+    lookup = locate_parent(path, report)
+    extra = lookup.findings(os.fspath(path))
+    if extra:
+        report = dataclasses.replace(report, findings=sort_findings(report.findings + extra))
+    return report, lookup

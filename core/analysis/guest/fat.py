@@ -1,0 +1,104 @@
+"""FAT12/16/32: the BIOS parameter block; the type is decided by the cluster count as the
+Microsoft FAT specification says (< 4085 FAT12, < 65525 FAT16, else FAT32). Health: the
+"volume dirty" bits (boot sector flag byte and FAT[1]) and the FAT32 backup boot sector."""
+
+from __future__ import annotations
+
+from vhdxray.core.analysis.guest.base import (
+    Filesystem,
+    Structure,
+    Volume,
+    cstring,
+    finding,
+    u16le,
+    u32le,
+)
+from vhdxray.core.format.findings import Severity
+
+NO_NAME = "NO NAME"
+
+
+def bpb(boot: bytes) -> dict[str, int] | None:
+    if boot[0] not in (0xEB, 0xE9) or boot[510:512] != b"\x55\xaa":
+        return None
+    if boot[3:11] in (b"NTFS    ", b"EXFAT   ", b"-FVE-FS-"):
+        return None
+    bps = u16le(boot, 11)
+    spc = boot[13]
+    reserved = u16le(boot, 14)
+    nfats = boot[16]
+    if bps not in (512, 1024, 2048, 4096) or spc == 0 or spc & (spc - 1):
+        return None
+    if reserved == 0 or nfats not in (1, 2):
+        return None
+    root_entries = u16le(boot, 17)
+    total = u16le(boot, 19) or u32le(boot, 32)
+    fat_size = u16le(boot, 22) or u32le(boot, 36)
+    if total == 0 or fat_size == 0:
+        return None
+    root_sectors = (root_entries * 32 + bps - 1) // bps
+    data = total - (reserved + nfats * fat_size + root_sectors)
+    if data <= 0:
+        return None
+    return {
+        "bps": bps,
+        "spc": spc,
+        "reserved": reserved,
+        "nfats": nfats,
+        "total": total,
+        "fat_size": fat_size,
+        "clusters": data // spc,
+        "fat32": int(u16le(boot, 22) == 0),
+    }
+
+
+def probe(vol: Volume, where: str) -> Filesystem | None:
+    boot = vol.head[:512]
+    p = bpb(boot)
+    if p is None:
+        return None
+    clusters = p["clusters"]
+    kind = "fat12" if clusters < 4085 else "fat16" if clusters < 65525 else "fat32"
+    ext = 64 if kind == "fat32" else 36  # the extended BPB: drive number, flags, signature
+    has_ebpb = boot[ext + 2] in (0x28, 0x29)
+    serial = u32le(boot, ext + 3) if boot[ext + 2] == 0x29 else None
+    label = cstring(boot[ext + 7 : ext + 18], "latin-1") if boot[ext + 2] == 0x29 else None
+    fs = Filesystem(
+        type=kind,
+        label=None if label == NO_NAME else label,
+        uuid=None if serial is None else f"{serial >> 16:04X}-{serial & 0xFFFF:04X}",
+        size=p["total"] * p["bps"],
+        structures=[Structure("FAT boot sector", vol.start, 512)],
+    )
+    fs.details = {"cluster_size": p["bps"] * p["spc"], "clusters": clusters}
+    fat_at = p["reserved"] * p["bps"]
+    fat_head = vol.read(fat_at, 8)
+    fs.structures.append(Structure("FAT (first sector)", vol.start + fat_at, p["bps"]))
+    dirty = bool(has_ebpb and boot[ext + 1] & 0x01)
+    errors = False
+    if kind == "fat16":
+        entry1 = u16le(fat_head, 2)
+        dirty = dirty or not entry1 & 0x8000
+        errors = not entry1 & 0x4000
+    elif kind == "fat32":
+        entry1 = u32le(fat_head, 4)
+        dirty = dirty or not entry1 & 0x08000000
+        errors = not entry1 & 0x04000000
+        backup_sector = u16le(boot, 50)
+        if 0 < backup_sector < p["reserved"]:
+            backup = vol.read(backup_sector * p["bps"], 512)
+            fs.structures.append(
+                Structure("FAT32 backup boot sector", vol.start + backup_sector * p["bps"], 512)
+            )
+            fs.flags["backup_boot_mismatch"] = backup != boot
+            if backup != boot:
+                fs.findings.append(
+                    finding(Severity.WARNING, "guest.fat.backup_boot_mismatch", where, fs=kind)
+                )
+    fs.flags["dirty"] = dirty
+    fs.flags["errors"] = errors
+    if dirty:
+        fs.findings.append(finding(Severity.WARNING, "guest.fat.dirty", where, fs=kind))
+    if errors:
+        fs.findings.append(finding(Severity.ERROR, "guest.fat.errors", where, fs=kind))
+    return fs

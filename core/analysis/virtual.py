@@ -1,0 +1,677 @@
+"""The virtual disk of an image, read-only: what a guest would see, damaged or not.
+
+:func:`open_virtual_disk` opens an image (and, for a differencing disk, its parents, to any
+depth, each link's identity checked with :func:`chain.check_chain`) and returns a
+:class:`VirtualDisk` whose :meth:`VirtualDisk.read` returns any virtual range and whose
+:meth:`VirtualDisk.runs` describes the disk as extents (zeros, untouched file ranges that can be
+copied kernel-side, logged bytes, and gaps whose data is lost) for fast copying.
+
+Nothing is ever written: the pending log is applied in memory (:mod:`logoverlay`), the region
+table used is the active one (copy 2 when copy 1 is bad), the header is the current one or the
+slot the caller names. Payload states read as QEMU reads them: NOT_PRESENT, UNDEFINED, ZERO and
+UNMAPPED (also v0.95's 5) as zeros, FULLY_PRESENT from the file; in a differencing disk
+NOT_PRESENT reads the parent and PARTIALLY_PRESENT follows the sector bitmap (bit set: this
+file, clear: the parent). What cannot be read is zero-filled and reported as a gap: data past
+the end of the file, BAT entries cut off, a sector bitmap that is missing, a reserved state, a
+missing parent. The BAT is read lazily a window at a time, so memory does not grow with the
+virtual size.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from vhdxray.core.analysis import logoverlay
+from vhdxray.core.analysis.chain import (
+    MISMATCH,
+    MISSING,
+    NO_LOCATOR,
+    check_chain,
+    locate_parent,
+)
+from vhdxray.core.analysis.logoverlay import LoggedFile
+from vhdxray.core.analysis.reader import Report, looks_like_vhdx, read_log
+from vhdxray.core.analysis.sniff import identify_other
+from vhdxray.core.format import layout
+from vhdxray.core.format.bat import (
+    BatGeometry,
+    bat_geometry,
+    block_of_index,
+    payload_index,
+    sector_bitmap_index,
+)
+from vhdxray.core.format.header import Header, choose_current, effective_header, parse_header
+from vhdxray.core.format.identifier import parse_identifier
+from vhdxray.core.format.log import ReplayWrite, replay_plan
+from vhdxray.core.format.metadata import Metadata, parse_metadata
+from vhdxray.core.format.region import choose_active, parse_region_table
+from vhdxray.core.source import ImageSource
+
+# Extent kinds
+ZERO: Final = "zero"  # reads zeros (nothing to write)
+FILE: Final = "file"  # bytes at ``file_offset`` of the layer's file, untouched by any log
+DATA: Final = "data"  # bytes held in ``data`` (logged pages)
+GAP: Final = "gap"  # lost: reads zeros, listed with ``reason``
+
+# Gap reasons (stable codes)
+PAST_END_OF_FILE: Final = "past_end_of_file"
+BAT_CUT_OFF: Final = "bat_entry_cut_off"
+SECTOR_BITMAP_LOST: Final = "sector_bitmap_lost"
+RESERVED_STATE: Final = "reserved_bat_state"
+PARENT_MISSING: Final = "parent_missing"
+
+GAP_REASONS: Final = {
+    PAST_END_OF_FILE: "its data lies past the end of the file (the file was cut short)",
+    BAT_CUT_OFF: "its BAT entry is cut off (the file ends inside the BAT)",
+    SECTOR_BITMAP_LOST: "its sector bitmap is missing or past the end of the file",
+    RESERVED_STATE: "its BAT entry holds a reserved state",
+    PARENT_MISSING: "it lives in the parent disk, which is missing",
+}
+
+MAX_CHAIN_DEPTH: Final = 256  # a longer chain is refused (it is a loop or hostile)
+_WINDOW_ENTRIES: Final = 1 << 17  # BAT entries read at a time (1 MiB)
+_NONZERO: Final = re.compile(rb"[^\x00]")
+_BIT_RUNS: Final = re.compile(rb"\x00+|\xff+|[\x01-\xfe]")
+_ZERO_STATES: Final = frozenset(
+    {
+        layout.PAYLOAD_BLOCK_UNDEFINED,
+        layout.PAYLOAD_BLOCK_ZERO,
+        layout.PAYLOAD_BLOCK_UNMAPPED,
+        layout.PAYLOAD_BLOCK_UNMAPPED_V095,
+    }
+)
+
+
+class OpenRefused(Exception):
+    """The virtual disk cannot be opened as asked. ``code`` is stable, ``reason`` plain words.
+
+    Codes: ``unreadable``, ``not_vhdx``, ``no_header``, ``bad_slot``, ``no_region_table``,
+    ``metadata_unusable``, ``parent_missing``, ``parent_mismatch``, ``parent_unusable``,
+    ``parent_loop``, ``parent_not_needed``.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """Virtual bytes [start, end) and where they come from (see the kind constants)."""
+
+    start: int
+    end: int
+    kind: str
+    fd: int = -1  # FILE: the layer file's read-only descriptor
+    file_offset: int = 0  # FILE: where ``start`` is in that file
+    data: bytes = b""  # DATA: exactly end - start bytes
+    reason: str = ""  # GAP: one of GAP_REASONS
+    path: str = ""  # the image (layer) the bytes belong to
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class LogUse:
+    """What the pending log contributed, in memory."""
+
+    applied: bool
+    data_pages: int = 0
+    zero_runs: int = 0
+    zeroed_bytes: int = 0
+    entries: int = 0
+    note: str = ""  # why it was not applied, when it was not
+
+    def describe(self) -> str:
+        if self.applied:
+            return (
+                f"the pending log ({self.entries} entr{'y' if self.entries == 1 else 'ies'}) "
+                f"was applied in memory: {self.data_pages} data page(s) and {self.zero_runs} "
+                "zero range(s) laid over the file; the file itself was not changed"
+            )
+        return self.note or "no log replay was pending"
+
+
+@dataclass(slots=True)
+class VirtualDisk:
+    """One image's virtual disk (and its parents'). Use :func:`open_virtual_disk`; close it."""
+
+    path: str
+    source: ImageSource
+    file: LoggedFile
+    header: Header
+    region_table: int
+    metadata: Metadata
+    geometry: BatGeometry
+    disk_type: str
+    bat_offset: int
+    bat_entries: int  # entries the BAT region holds (TotalBATEntries when long enough)
+    log: LogUse
+    report: Report  # the structures as read (no BAT summary), for chain checks
+    parent: VirtualDisk | None = None
+    parent_missing: bool = False
+    _window: tuple[int, bytes, tuple[tuple[int, int], ...]] | None = field(default=None)
+
+    # -- description -------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self.geometry.virtual_size
+
+    @property
+    def logical_sector_size(self) -> int:
+        return self.geometry.logical_sector_size
+
+    @property
+    def physical_sector_size(self) -> int:
+        return self.metadata.physical_sector_size or 4096
+
+    @property
+    def block_size(self) -> int:
+        return self.geometry.block_size
+
+    @property
+    def differencing(self) -> bool:
+        return self.geometry.differencing
+
+    def chain(self) -> list[VirtualDisk]:
+        """This disk and its parents, child first."""
+        out: list[VirtualDisk] = []
+        disk: VirtualDisk | None = self
+        while disk is not None:
+            out.append(disk)
+            disk = disk.parent
+        return out
+
+    def close(self) -> None:
+        for disk in self.chain():
+            disk.source.close()
+
+    def __enter__(self) -> VirtualDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes of the virtual disk from ``offset``; lost bytes read as zeros."""
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise ValueError(f"range {offset}+{length} is outside the {self.size}-byte disk")
+        out = bytearray()
+        for ext in self.extents(offset, offset + length):
+            if ext.kind == FILE:
+                data = os.pread(ext.fd, ext.length, ext.file_offset)
+                out += data
+                if len(data) < ext.length:
+                    out += bytes(ext.length - len(data))
+            elif ext.kind == DATA:
+                out += ext.data
+            else:
+                out += bytes(ext.length)
+        return bytes(out)
+
+    def runs(self, start: int = 0, end: int | None = None) -> Iterator[Extent]:
+        """:meth:`extents` with neighbours of the same kind merged (contiguous file ranges of
+        one file, zeros, gaps of one reason): the unit of copying."""
+        pending: Extent | None = None
+        for ext in self.extents(start, self.size if end is None else end):
+            if pending is not None and _mergeable(pending, ext):
+                pending = Extent(
+                    pending.start,
+                    ext.end,
+                    pending.kind,
+                    pending.fd,
+                    pending.file_offset,
+                    reason=pending.reason,
+                    path=pending.path,
+                )
+                continue
+            if pending is not None:
+                yield pending
+            pending = ext
+        if pending is not None:
+            yield pending
+
+    def extents(self, start: int, end: int) -> Iterator[Extent]:
+        """Virtual [start, end) as extents, in order, without gaps between them."""
+        start, end = max(0, start), min(end, self.size)
+        bs = self.block_size
+        pos = start
+        while pos < end:
+            block = pos // bs
+            last = (end - 1) // bs
+            nxt = self._next_block_of_interest(block, last)
+            if nxt > block:
+                stop = min(end, nxt * bs)
+                yield from self._below(pos, stop)
+                pos = stop
+                continue
+            stop = min(end, (block + 1) * bs)
+            yield from self._block(block, pos, stop)
+            pos = stop
+
+    # -- the BAT ---------------------------------------------------------------------------
+
+    def _load_window(self, w: int) -> tuple[int, bytes, tuple[tuple[int, int], ...]]:
+        if self._window is not None and self._window[0] == w:
+            return self._window
+        first = w * _WINDOW_ENTRIES
+        count = max(0, min(_WINDOW_ENTRIES, self.geometry.total_entries - first))
+        have = max(0, min(count, self.bat_entries - first))
+        offset = self.bat_offset + first * layout.BAT_ENTRY_SIZE
+        raw = self.file.read(offset, have * layout.BAT_ENTRY_SIZE)
+        cut: list[tuple[int, int]] = []
+        for p in self.file.pieces(offset, have * layout.BAT_ENTRY_SIZE):
+            if p.kind == logoverlay.ABSENT:
+                lo = (p.start - offset) // layout.BAT_ENTRY_SIZE
+                hi = -(-(p.end - offset) // layout.BAT_ENTRY_SIZE)
+                cut.append((first + lo, first + hi))
+        if have < count:  # the BAT region is shorter than the disk needs
+            cut.append((first + have, first + count))
+        self._window = (w, raw, tuple(cut))
+        return self._window
+
+    def _entry(self, index: int) -> int | None:
+        """The BAT entry at ``index``, or None when it is cut off."""
+        w, within = divmod(index, _WINDOW_ENTRIES)
+        _, raw, cut = self._load_window(w)
+        if any(lo <= index < hi for lo, hi in cut):
+            return None
+        start = within * layout.BAT_ENTRY_SIZE
+        return int.from_bytes(raw[start : start + layout.BAT_ENTRY_SIZE], "little")
+
+    def _next_block_of_interest(self, block: int, last: int) -> int:
+        """The first block in [block, last] whose entry is non-zero or cut off (last + 1 when
+        none): the blocks before it all read from below (zeros or the parent)."""
+        ratio = self.geometry.chunk_ratio
+        index = payload_index(block, ratio)
+        last_index = payload_index(last, ratio)
+        while index <= last_index:
+            w, within = divmod(index, _WINDOW_ENTRIES)
+            _, raw, cut = self._load_window(w)
+            found = w * _WINDOW_ENTRIES + _WINDOW_ENTRIES
+            for lo, hi in cut:
+                if hi > index:
+                    found = min(found, max(lo, index))
+            match = _NONZERO.search(raw, within * layout.BAT_ENTRY_SIZE)
+            if match is not None:
+                found = min(found, w * _WINDOW_ENTRIES + match.start() // layout.BAT_ENTRY_SIZE)
+            if found > last_index:
+                return last + 1
+            if found < w * _WINDOW_ENTRIES + _WINDOW_ENTRIES:
+                if found % (ratio + 1) == ratio:  # a sector bitmap entry: not a payload block
+                    index = found + 1
+                    continue
+                return block_of_index(found, ratio)
+            index = found
+        return last + 1
+
+    # -- one block -------------------------------------------------------------------------
+
+    def _below(self, start: int, end: int) -> Iterator[Extent]:
+        """What shows through where this file holds nothing: zeros, or the parent's bytes."""
+        if not self.differencing:
+            yield Extent(start, end, ZERO, path=self.path)
+        elif self.parent is not None:
+            yield from self.parent.extents(start, end)
+        else:
+            yield Extent(start, end, GAP, reason=PARENT_MISSING, path=self.path)
+
+    def _block(self, block: int, start: int, end: int) -> Iterator[Extent]:
+        entry = self._entry(payload_index(block, self.geometry.chunk_ratio))
+        if entry is None:
+            yield Extent(start, end, GAP, reason=BAT_CUT_OFF, path=self.path)
+            return
+        state = entry & layout.BAT_STATE_MASK
+        offset = entry & layout.BAT_OFFSET_MASK
+        block_start = block * self.block_size
+        if state == layout.PAYLOAD_BLOCK_FULLY_PRESENT or (
+            state == layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT and not self.differencing
+        ):
+            yield from self._file(offset + (start - block_start), start, end)
+        elif state == layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT:
+            yield from self._partial(block, offset, start, end)
+        elif state == layout.PAYLOAD_BLOCK_NOT_PRESENT:
+            yield from self._below(start, end)
+        elif state in _ZERO_STATES:
+            yield Extent(start, end, ZERO, path=self.path)
+        else:
+            yield Extent(start, end, GAP, reason=RESERVED_STATE, path=self.path)
+
+    def _file(self, file_offset: int, start: int, end: int) -> Iterator[Extent]:
+        fd = self.source.fileno()
+        for p in self.file.pieces(file_offset, end - start):
+            vs, ve = start + (p.start - file_offset), start + (p.end - file_offset)
+            if p.kind == logoverlay.FILE:
+                yield Extent(vs, ve, FILE, fd, p.start, path=self.path)
+            elif p.kind == logoverlay.PAGE_DATA:
+                yield Extent(vs, ve, DATA, data=p.data, path=self.path)
+            elif p.kind == logoverlay.ZEROS:
+                yield Extent(vs, ve, ZERO, path=self.path)
+            else:
+                yield Extent(vs, ve, GAP, reason=PAST_END_OF_FILE, path=self.path)
+
+    def _partial(self, block: int, offset: int, start: int, end: int) -> Iterator[Extent]:
+        g = self.geometry
+        lss = g.logical_sector_size
+        chunk, in_chunk = divmod(block, g.chunk_ratio)
+        sb = self._entry(sector_bitmap_index(chunk, g.chunk_ratio))
+        if sb is None or sb & layout.BAT_STATE_MASK != layout.SB_BLOCK_PRESENT:
+            yield Extent(start, end, GAP, reason=SECTOR_BITMAP_LOST, path=self.path)
+            return
+        block_start = block * g.block_size
+        first = (start - block_start) // lss
+        stop = -(-(end - block_start) // lss)
+        bit0 = in_chunk * (g.block_size // lss) + first
+        byte0 = bit0 // 8
+        nbytes = -(-(bit0 + stop - first) // 8) - byte0
+        bitmap, complete = self.file.read_present((sb & layout.BAT_OFFSET_MASK) + byte0, nbytes)
+        if not complete:
+            yield Extent(start, end, GAP, reason=SECTOR_BITMAP_LOST, path=self.path)
+            return
+        skip = bit0 - byte0 * 8
+        for s_from, s_to, present in _bit_runs(bitmap, skip, stop - first):
+            vs = max(start, block_start + (first + s_from) * lss)
+            ve = min(end, block_start + (first + s_to) * lss)
+            if vs >= ve:
+                continue
+            if present:
+                yield from self._file(offset + (vs - block_start), vs, ve)
+            else:
+                yield from self._below(vs, ve)
+
+
+def _mergeable(a: Extent, b: Extent) -> bool:
+    if a.kind != b.kind or a.end != b.start:
+        return False
+    if a.kind == ZERO:
+        return True
+    if a.kind == GAP:
+        return a.reason == b.reason
+    if a.kind == FILE:
+        return a.fd == b.fd and a.file_offset + a.length == b.file_offset
+    return False
+
+
+def _bit_runs(bitmap: bytes, skip: int, count: int) -> Iterator[tuple[int, int, bool]]:
+    """Runs (first, end, bit) over ``count`` bits of ``bitmap`` starting at bit ``skip``
+    (bit 0 of byte 0 first); whole 0x00/0xFF bytes are taken at once."""
+    runs: list[tuple[int, int, bool]] = []
+
+    def add(a: int, b: int, bit: bool) -> None:
+        a, b = max(a - skip, 0), min(b - skip, count)
+        if a >= b:
+            return
+        if runs and runs[-1][2] == bit and runs[-1][1] == a:
+            runs[-1] = (runs[-1][0], b, bit)
+        else:
+            runs.append((a, b, bit))
+
+    for m in _BIT_RUNS.finditer(bitmap):
+        first_bit = m.start() * 8
+        value = m.group()
+        if len(value) > 1 or value in (b"\x00", b"\xff"):
+            add(first_bit, m.end() * 8, value[0] == 0xFF)
+        else:
+            byte = value[0]
+            for i in range(8):
+                add(first_bit + i, first_bit + i + 1, bool(byte >> i & 1))
+    return iter(runs)
+
+
+# --------------------------------------------------------------------------------------------
+# Opening
+
+
+def _open_layer(path: str, from_slot: int | None) -> VirtualDisk:
+    try:
+        source = ImageSource(path)
+    except OSError as exc:
+        raise OpenRefused("unreadable", f"{path} cannot be opened: {exc.strerror or exc}") from exc
+    try:
+        return _parse_layer(path, source, from_slot)
+    except OpenRefused:
+        source.close()
+        raise
+    except OSError as exc:
+        source.close()
+        raise OpenRefused("unreadable", f"reading {path} failed: {exc.strerror or exc}") from exc
+
+
+def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> VirtualDisk:
+    size = source.size
+    read = source.read_at
+    head = read(0, layout.REGION_TABLE_OFFSETS[1] + layout.REGION_TABLE_SIZE)
+    identifier, _ = parse_identifier(head)
+    h_off = layout.HEADER_SLOT_OFFSETS
+    headers = (
+        parse_header(head[h_off[0] : h_off[0] + layout.HEADER_SIZE], 1),
+        parse_header(head[h_off[1] : h_off[1] + layout.HEADER_SIZE], 2),
+    )
+    r_off = layout.REGION_TABLE_OFFSETS
+    raw_tables = (
+        parse_region_table(head[r_off[0] : r_off[0] + layout.REGION_TABLE_SIZE], 1),
+        parse_region_table(head[r_off[1] : r_off[1] + layout.REGION_TABLE_SIZE], 2),
+    )
+    if not looks_like_vhdx(identifier, headers, raw_tables):
+        _, description = identify_other(read, size)
+        raise OpenRefused("not_vhdx", f"{path} is not a VHDX image: {description}")
+    choice = choose_current(*headers)
+    if from_slot is not None:
+        if from_slot not in (1, 2):
+            raise OpenRefused("bad_slot", f"--from-slot must be 1 or 2, not {from_slot}")
+        header = headers[from_slot - 1]
+        if not header.valid:
+            why = "; ".join(header.invalid_reasons())
+            raise OpenRefused("bad_slot", f"header slot {from_slot} of {path} is not valid: {why}")
+    else:
+        chosen = effective_header(headers, choice)
+        if chosen is None:
+            raise OpenRefused(
+                "no_header",
+                f"{path} has no current header ({choice.explain(headers)}); name the slot to "
+                "read with --from-slot 1 or 2",
+            )
+        header = chosen
+
+    writes: list[ReplayWrite] = []
+    log_use = LogUse(applied=False)
+    log_info = None
+    if header.log_guid != layout.ZERO_GUID:
+        log_info, log_bytes, _ = read_log(header, read, size)
+        if log_info.replay_needed and log_info.active is not None:
+            if log_info.replay_blockers:
+                log_use = LogUse(
+                    applied=False,
+                    note="the pending log was NOT applied: " + "; ".join(log_info.replay_blockers),
+                )
+            else:
+                writes = replay_plan(log_info, log_bytes)
+    file = LoggedFile(read, size, writes)
+    if writes:
+        assert log_info is not None and log_info.active is not None
+        log_use = LogUse(
+            applied=True,
+            data_pages=file.data_pages,
+            zero_runs=file.zero_runs,
+            zeroed_bytes=file.zeroed_bytes,
+            entries=len(log_info.active.entries),
+        )
+
+    tables = (
+        parse_region_table(file.read(r_off[0], layout.REGION_TABLE_SIZE), 1),
+        parse_region_table(file.read(r_off[1], layout.REGION_TABLE_SIZE), 2),
+    )
+    active = choose_active(tables)
+    if active is None:
+        raise OpenRefused("no_region_table", f"{path} has no valid region table copy")
+    table = tables[active - 1]
+    meta_entry = table.find(layout.METADATA_REGION_GUID)
+    bat_entry = table.find(layout.BAT_GUID)
+    if meta_entry is None or bat_entry is None:
+        raise OpenRefused(
+            "no_region_table", f"the active region table of {path} lacks the BAT or metadata"
+        )
+    metadata, _ = parse_metadata(meta_entry.file_offset, meta_entry.length, file.read)
+    disk_type = metadata.disk_type
+    if (
+        metadata.block_size is None
+        or metadata.logical_sector_size is None
+        or metadata.virtual_size is None
+        or disk_type is None
+    ):
+        raise OpenRefused(
+            "metadata_unusable", f"the disk geometry in the metadata of {path} is unusable"
+        )
+    try:
+        geometry = bat_geometry(
+            metadata.virtual_size,
+            metadata.block_size,
+            metadata.logical_sector_size,
+            disk_type == "differencing",
+        )
+    except ValueError as exc:
+        raise OpenRefused("metadata_unusable", f"{path}: {exc}") from exc
+    report = Report(
+        path=path,
+        file_size=size,
+        kind="vhdx",
+        description=f"A {disk_type} VHDX image.",
+        identifier=identifier,
+        headers=headers,
+        header_choice=choice,
+        region_tables=tables,
+        active_region_table=active,
+        metadata=metadata,
+        log=log_info,
+    )
+    return VirtualDisk(
+        path=path,
+        source=source,
+        file=file,
+        header=header,
+        region_table=active,
+        metadata=metadata,
+        geometry=geometry,
+        disk_type=disk_type,
+        bat_offset=bat_entry.file_offset,
+        bat_entries=bat_entry.length // layout.BAT_ENTRY_SIZE,
+        log=log_use,
+        report=report,
+    )
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def locate_by_locator(disk: VirtualDisk) -> str | None:
+    """The parent the child's locator leads to on this machine (:func:`chain.locate_parent`),
+    or None when it leads to no file. A file there that is not the parent is refused."""
+    lookup = locate_parent(disk.path, disk.report)
+    if lookup.status in (NO_LOCATOR, MISSING) or lookup.path is None:
+        return None
+    if not lookup.ok:
+        reasons = "; ".join(f.message for f in lookup.findings(disk.path))
+        raise OpenRefused(
+            "parent_mismatch",
+            f"the parent of {disk.path} found through its locator cannot be used: {reasons}; "
+            "name the right one with --parent PATH",
+        )
+    return os.fspath(lookup.path)
+
+
+def open_virtual_disk(
+    path: str | os.PathLike[str],
+    *,
+    parents: Sequence[str | os.PathLike[str]] = (),
+    from_slot: int | None = None,
+    allow_missing_parent: bool = False,
+) -> VirtualDisk:
+    """Open ``path`` read-only as a virtual disk.
+
+    ``parents`` are the parent chain, the child's own parent first; a differencing disk whose
+    parent is not given is linked to the file its locator leads to (chain.locate_parent). Each link
+    must pass :func:`check_chain` (identity and geometry). A parent that cannot be found is
+    refused unless ``allow_missing_parent``, which reads its sectors as gaps. ``from_slot``
+    applies to ``path`` only. Raises :class:`OpenRefused`.
+    """
+    top = _open_layer(os.fspath(path), from_slot)
+    given = [os.fspath(p) for p in parents]
+    try:
+        disk = top
+        depth = 0
+        while disk.differencing:
+            depth += 1
+            if depth > MAX_CHAIN_DEPTH:
+                raise OpenRefused("parent_loop", f"the chain is deeper than {MAX_CHAIN_DEPTH}")
+            ppath = given.pop(0) if given else locate_by_locator(disk)
+            if ppath is None or not os.path.exists(ppath):
+                if allow_missing_parent:
+                    disk.parent_missing = True
+                    break
+                what = f"{ppath} does not exist" if ppath else "its locator leads to no file here"
+                raise OpenRefused(
+                    "parent_missing",
+                    f"{disk.path} is a differencing disk and its parent is missing ({what}); "
+                    "name it with --parent PATH, or export anyway with --allow-missing-parent "
+                    "(its sectors are then zero-filled and listed)",
+                )
+            if any(_same_file(ppath, d.path) for d in top.chain()):
+                raise OpenRefused("parent_loop", f"{ppath} is already in the chain")
+            try:
+                parent = _open_layer(ppath, None)
+            except OpenRefused as exc:
+                raise OpenRefused(
+                    "parent_unusable", f"the parent {ppath} cannot be used: {exc.reason}"
+                ) from exc
+            disk.parent = parent
+            check = check_chain(disk.report, parent.report, child_path=disk.path, parent_path=ppath)
+            if not check.consistent:
+                bad = [i.message for i in check.items if i.status == MISMATCH]
+                raise OpenRefused(
+                    "parent_mismatch",
+                    f"{ppath} is not the parent of {disk.path}: " + "; ".join(bad),
+                )
+            disk = parent
+        if given:
+            raise OpenRefused(
+                "parent_not_needed",
+                f"more parents were given than the chain has ({', '.join(given)} not used)",
+            )
+    except BaseException:
+        top.close()
+        raise
+    return top
+
+
+__all__ = [
+    "BAT_CUT_OFF",
+    "DATA",
+    "FILE",
+    "GAP",
+    "GAP_REASONS",
+    "PARENT_MISSING",
+    "PAST_END_OF_FILE",
+    "RESERVED_STATE",
+    "SECTOR_BITMAP_LOST",
+    "ZERO",
+    "Extent",
+    "LogUse",
+    "OpenRefused",
+    "VirtualDisk",
+    "open_virtual_disk",
+]

@@ -1,0 +1,73 @@
+"""Backup names: anything already at a predicted name (a dangling symbolic link too) is skipped,
+and a link is never followed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.write import backup as backup_module
+from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.core.write.update import HeaderUpdatePlan, plan_header_update, run_header_update
+
+
+@pytest.fixture
+def fixed_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backup names without the clock (the real ones carry the second they were made)."""
+    monkeypatch.setattr(
+        backup_module, "backup_name", lambda image, op: f"{image.name}.backup-{op}.json"
+    )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links need POSIX here")
+def test_dangling_link_and_file_at_predicted_names_are_skipped(
+    tmp_path: Path, fixed_names: None
+) -> None:
+    image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 * layout.MiB))
+    first = backup_module.free_backup_path(image, "update-headers")
+    assert first.name == "disk.vhdx.backup-update-headers.json"
+    target = tmp_path / "elsewhere" / "written-through-the-link"
+    (tmp_path / "elsewhere").mkdir()
+    first.symlink_to(target)  # dangling: exists() is False, but the name is taken
+    second = backup_module.free_backup_path(image, "update-headers")
+    assert second.name == "disk.vhdx.backup-update-headers-2.json"
+    second.write_bytes(b"someone else's file")
+
+    plan = plan_header_update(read_report(image))
+    assert isinstance(plan, HeaderUpdatePlan)
+    outcome = run_header_update(image, plan, backup_dir=tmp_path)
+    written = outcome.result.backup_path
+    assert written.name == "disk.vhdx.backup-update-headers-3.json"
+    assert not target.exists()  # the link was not followed
+    assert first.is_symlink() and os.readlink(first) == str(target)
+    assert second.read_bytes() == b"someone else's file"
+    assert backup_module.read_backup(written).operation == "update-headers"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links need POSIX here")
+def test_a_name_taken_between_choosing_and_creating_is_skipped(
+    tmp_path: Path, fixed_names: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process creates the chosen name just before the exclusive create."""
+    image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 * layout.MiB))
+    real_free = backup_module.free_backup_path
+    raced: list[Path] = []
+
+    def racing(img: Path, op: str, directory: Path | None = None) -> Path:
+        path = real_free(img, op, directory)
+        if not raced:
+            path.symlink_to(tmp_path / "nowhere")
+            raced.append(path)
+        return path
+
+    monkeypatch.setattr(backup_module, "free_backup_path", racing)
+    plan = plan_header_update(read_report(image))
+    assert isinstance(plan, HeaderUpdatePlan)
+    written = run_header_update(image, plan, backup_dir=tmp_path).result.backup_path
+    assert written != raced[0]
+    assert written.name == "disk.vhdx.backup-update-headers-2.json"
+    assert not (tmp_path / "nowhere").exists()

@@ -1,0 +1,211 @@
+"""Partition tables made by sfdisk and sgdisk in the run, with filesystems placed in them;
+damage made by editing the table bytes; sizes and names compared with what the tools print."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.guestimages import (
+    MiB,
+    RawReader,
+    make_fs,
+    place,
+    read_at,
+    require_tool,
+    run,
+    write_at,
+)
+from vhdxray.core.analysis.guest import triage
+from vhdxray.core.analysis.guest.triage import GuestReport
+
+
+def inspect(path: Path) -> GuestReport:
+    reader = RawReader(path)
+    try:
+        report = triage(reader)
+        assert reader.bytes_read < 2 * MiB
+        return report
+    finally:
+        reader.close()
+
+
+def codes(report: GuestReport) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+def blank(path: Path, size: int) -> Path:
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def sfdisk(path: Path, script: str, *extra: str) -> None:
+    require_tool("sfdisk", "fdisk")
+    subprocess.run(
+        ["sfdisk", "-q", *extra, str(path)],
+        input=script,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+def sfdisk_json(path: Path) -> list[dict[str, object]]:
+    out = json.loads(run("sfdisk", "--json", str(path)))
+    parts: list[dict[str, object]] = out["partitiontable"]["partitions"]
+    return parts
+
+
+def test_mbr_with_extended_and_logical_partitions(tmp_path: Path) -> None:
+    disk = blank(tmp_path / "mbr.img", 96 * MiB)
+    sfdisk(disk, "label: dos\n,20M,83,*\n,20M,7\n,,5\n,20M,83\n,10M,82\n")
+    place(disk, make_fs(tmp_path / "e.img", "ext4", 20 * MiB), 1 * MiB)
+    place(disk, make_fs(tmp_path / "n.img", "ntfs", 20 * MiB), 21 * MiB)
+    report = inspect(disk)
+    assert report.partition_table == "mbr"
+    theirs = sfdisk_json(disk)
+    ours = {p.index: p for p in report.partitions}
+    # sfdisk lists the extended container too; triage lists data partitions only
+    for entry in theirs:
+        index = int(str(entry["node"]).rsplit("img", 1)[1])
+        if entry["type"] == "5":
+            assert index not in ours
+            continue
+        p = ours[index]
+        assert p.start == int(str(entry["start"])) * 512
+        assert p.length == int(str(entry["size"])) * 512
+        assert p.type == f"0x{int(str(entry['type']), 16):02x}"
+    assert sorted(ours) == [1, 2, 5, 6]
+    assert ours[1].bootable and not ours[2].bootable
+    assert ours[5].logical and ours[6].logical
+    assert ours[1].filesystem is not None and ours[1].filesystem.type == "ext4"
+    assert ours[2].filesystem is not None and ours[2].filesystem.type == "ntfs"
+    assert ours[5].filesystem is None and ours[6].filesystem is None
+    assert codes(report) == {"guest.partition.empty"}
+
+
+def test_mbr_overlap_and_past_end(tmp_path: Path) -> None:
+    disk = blank(tmp_path / "mbr.img", 64 * MiB)
+    sfdisk(disk, "label: dos\n,20M,83\n,20M,83\n")
+    # partition 2 starts inside partition 1 (as a bad resize leaves it)
+    entry2 = 446 + 16
+    start1 = int.from_bytes(read_at(disk, 446 + 8, 4), "little")
+    write_at(disk, entry2 + 8, (start1 + 2048).to_bytes(4, "little"))
+    report = inspect(disk)
+    assert report.flags["partition_overlap"] is True
+    assert "guest.partition.overlap" in codes(report)
+    # the disk is cut short: neither partition fits any more
+    with open(disk, "r+b") as f:
+        f.truncate(16 * MiB)
+    report = inspect(disk)
+    assert report.flags["partition_past_end"] is True
+    past = [f for f in report.findings if f.code == "guest.partition.past_end"]
+    assert sorted(f.params["index"] for f in past) == [1, 2]
+
+
+def test_gpt_names_types_and_filesystems(tmp_path: Path) -> None:
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "gpt.img", 96 * MiB)
+    run(
+        "sgdisk",
+        "-n1:2048:+30M",
+        "-t1:8300",
+        "-c1:linux data",
+        "-n2:0:+30M",
+        "-t2:0700",
+        "-c2:Profile-jdoe",
+        "-n3:0:0",
+        "-t3:8200",
+        "-c3:swap",
+        str(disk),
+    )
+    place(disk, make_fs(tmp_path / "x.img", "ext4", 30 * MiB), 1 * MiB)
+    place(disk, make_fs(tmp_path / "n.img", "ntfs", 30 * MiB), 31 * MiB)
+    report = inspect(disk)
+    assert report.partition_table == "gpt"
+    assert report.flags["gpt_primary_bad"] is False
+    assert report.flags["gpt_backup_bad"] is False
+    assert [p.name for p in report.partitions] == ["linux data", "Profile-jdoe", "swap"]
+    assert [p.type_name for p in report.partitions] == [
+        "Linux filesystem",
+        "Microsoft basic data",
+        "Linux swap",
+    ]
+    info = run("sgdisk", "-i", "2", str(disk))
+    assert report.partitions[1].type.upper() in info
+    fss = [p.filesystem.type if p.filesystem else None for p in report.partitions]
+    assert fss == ["ext4", "ntfs", None]
+    assert report.level == "info"  # the swap partition is empty
+
+
+def _gpt_disk(tmp_path: Path) -> Path:
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "gpt.img", 64 * MiB)
+    run("sgdisk", "-n1:2048:+40M", "-t1:8300", "-c1:data", str(disk))
+    place(disk, make_fs(tmp_path / "x.img", "ext4", 40 * MiB), 1 * MiB)
+    return disk
+
+
+def test_gpt_primary_broken_backup_good(tmp_path: Path) -> None:
+    disk = _gpt_disk(tmp_path)
+    write_at(disk, 512 + 0x38, b"\xff" * 4)  # inside the header: its CRC no longer matches
+    report = inspect(disk)
+    assert report.flags["gpt_primary_bad"] is True
+    assert report.flags["gpt_backup_bad"] is False
+    bad = [f for f in report.findings if f.code == "guest.gpt.primary_bad"]
+    assert bad and bad[0].params["problem"] == "header_crc"
+    assert report.partitions and report.partitions[0].name == "data"  # read from the backup
+    assert report.partitions[0].filesystem is not None
+    # sgdisk agrees: it finds the primary header damaged
+    verify = subprocess.run(["sgdisk", "-v", str(disk)], capture_output=True, text=True)
+    assert "main header" in (verify.stdout + verify.stderr).lower()
+
+
+def test_gpt_primary_entries_broken(tmp_path: Path) -> None:
+    disk = _gpt_disk(tmp_path)
+    write_at(disk, 1024 + 56, "zz".encode("utf-16-le"))  # entry 1's name: array CRC fails
+    report = inspect(disk)
+    assert report.flags["gpt_primary_bad"] is True
+    assert report.partitions[0].name == "data"
+    bad = [f for f in report.findings if f.code == "guest.gpt.primary_bad"]
+    assert bad[0].params["problem"] == "entry_array_crc"
+
+
+def test_gpt_backup_broken_and_both_broken(tmp_path: Path) -> None:
+    disk = _gpt_disk(tmp_path)
+    size = disk.stat().st_size
+    write_at(disk, size - 512, b"\0" * 512)
+    report = inspect(disk)
+    assert report.flags == {**report.flags, "gpt_primary_bad": False, "gpt_backup_bad": True}
+    assert "guest.gpt.backup_bad" in codes(report)
+    write_at(disk, 512, b"\0" * 8)
+    report = inspect(disk)
+    assert report.partition_table == "gpt"  # the protective MBR still says so
+    assert report.flags["gpt_primary_bad"] and report.flags["gpt_backup_bad"]
+    assert "guest.gpt.both_bad" in codes(report)
+
+
+def test_gpt_disk_grown_and_entries_past_end(tmp_path: Path) -> None:
+    disk = _gpt_disk(tmp_path)
+    with open(disk, "r+b") as f:  # the virtual disk was expanded; the table was not moved
+        f.truncate(128 * MiB)
+    report = inspect(disk)
+    assert report.flags["gpt_backup_bad"] is False
+    assert "guest.gpt.backup_not_at_end" in codes(report)
+    with open(disk, "r+b") as f:  # then shrunk below the partition's end
+        f.truncate(20 * MiB)
+    report = inspect(disk)
+    assert report.flags["partition_past_end"] is True
+    assert "guest.partition.past_end" in codes(report)
+
+
+def test_partition_table_over_a_bare_ext4_disk(tmp_path: Path) -> None:
+    """WSL's ext4.vhdx "initialised" by Disk Management: an MBR over the bare ext4."""
+    disk = make_fs(tmp_path / "ext4.img", "ext4", 64 * MiB)
+    sfdisk(disk, "label: dos\n,,7\n", "--wipe", "never")
+    report = inspect(disk)
+    assert report.partition_table == "mbr"
+    trap = [f for f in report.findings if f.code == "guest.trap.table_over_filesystem"]
+    assert trap and trap[0].params["fs"] == "ext4"

@@ -1,0 +1,180 @@
+"""The fleet screen by Pilot: it fills from a real scan, sorts, filters, opens an image with
+Enter, comes back with Escape and refreshes the row after a repair, and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from tests.scantree import CONTROL_NAME, Tree, build_tree
+from tests.tui.helpers import screen_text, settle
+from vhdxray.tui.app import VhdxrayApp
+from vhdxray.tui.screens.confirm import ConfirmScreen
+from vhdxray.tui.screens.explain import ExplainScreen
+from vhdxray.tui.screens.fleet import FleetScreen
+from vhdxray.tui.screens.main import MainScreen
+
+SIZE = (120, 40)
+
+pytestmark = pytest.mark.usefixtures("fixed_guids", "fixed_backup_name")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Tree:
+    return build_tree(tmp_path, qemu=False)
+
+
+def fleet_app(tree: Tree) -> VhdxrayApp:
+    return VhdxrayApp(tree.root, fleet=[tree.root])
+
+
+def rows(app: VhdxrayApp) -> list[str]:
+    """The paths of the rows in display order."""
+    table = app.screen.query_one("#fleet-table", DataTable)
+    return [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
+
+
+def column(app: VhdxrayApp, key: str) -> list[str]:
+    table = app.screen.query_one("#fleet-table", DataTable)
+    return [str(table.get_cell(path, key)) for path in rows(app)]
+
+
+async def scanned(pilot: object) -> None:
+    await settle(pilot)
+    await settle(pilot)
+
+
+async def test_fills_with_every_file_worst_first(tree: Tree) -> None:
+    app = fleet_app(tree)
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        assert isinstance(app.screen, FleetScreen)
+        assert sorted(rows(app)) == sorted(tree.expected)
+        verdicts = column(app, "verdict")
+        order = ["error", "unreadable", "not_vhdx", "warning", "ok"]
+        assert verdicts == sorted(verdicts, key=order.index)
+        text = screen_text(app)
+        assert f"Scanned {len(tree.expected)} files" in text
+        assert "\x1b" not in text and "ctl\\x1b[31mred\\x07.vhdx" in text
+        by_path = dict(zip(rows(app), column(app, "in_use"), strict=True))
+        assert by_path[tree.fifo or ""] == "?"
+        assert by_path[str(tree.root / CONTROL_NAME)] == "no"
+
+
+async def test_sort_by_column(tree: Tree) -> None:
+    app = fleet_app(tree)
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        # Columns cycle from the verdict (the default) to the header column.
+        await pilot.press("s")
+        header = column(app, "header")
+        assert header == sorted(header)
+        await pilot.press("S")
+        assert column(app, "header") == sorted(header, reverse=True)
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+        screen.sort_column, screen.sort_reverse = "name", False
+        screen._rebuild()
+        names = column(app, "name")
+        assert names == sorted(names, key=str.lower)
+        sizes = []
+        await pilot.click("#fleet-table", offset=(33, 0))  # the Size header
+        await pilot.pause()
+        assert screen.sort_column == "size"
+        sizes = [int(screen.lines[p]["file_size"]) for p in rows(app)]
+        assert sizes == sorted(sizes)
+
+
+async def test_filters(tree: Tree) -> None:
+    app = fleet_app(tree)
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        everything = len(rows(app))
+        await pilot.press("e")
+        problems = rows(app)
+        assert 0 < len(problems) < everything
+        tags = {tree.expected[p] for p in problems}
+        assert "clean" not in tags and "parent" not in tags
+        assert {"damaged-header", "fifo", "not-vhdx", "child-missing", "child-mismatch"} <= tags
+        await pilot.press("e")
+        assert len(rows(app)) == everything
+        await pilot.press("slash", "b", "o", "b", "enter")
+        assert [tree.expected[p] for p in rows(app)] == ["damaged-header"]
+        assert "filter 'bob'" in screen_text(app)
+        await pilot.press("escape")
+        assert len(rows(app)) == everything
+
+
+async def test_enter_opens_image_escape_returns_and_row_refreshes(tree: Tree) -> None:
+    app = fleet_app(tree)
+    bob = str(tree.root / "users" / "bob" / "Profile_bob.VHDX")
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        fleet = app.screen
+        assert isinstance(fleet, FleetScreen)
+        table = fleet.query_one("#fleet-table", DataTable)
+        table.move_cursor(row=table.get_row_index(bob))
+        assert fleet.lines[bob]["verdict"] == "error"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert app.image == Path(bob)
+        assert "INVALID" in screen_text(app)
+        await pilot.press("u")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert "INVALID" not in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is fleet
+        assert fleet.lines[bob]["verdict"] == "ok"
+        assert table.get_cell(bob, "verdict").plain == "ok"
+        # A file that is not a VHDX opens the explanation; Escape comes back too.
+        notes = str(tree.root / "broken" / "notes.vhdx")
+        table.move_cursor(row=table.get_row_index(notes))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplainScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is fleet
+
+
+async def test_export(tree: Tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "exports"
+    out.mkdir()
+    monkeypatch.chdir(out)
+    app = fleet_app(tree)
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("e")
+        shown = rows(app)
+        await pilot.press("j")
+        await pilot.pause()
+        (jsonl,) = out.glob("*.jsonl")
+        lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+        assert [line["path"] for line in lines] == shown
+        await pilot.press("c")
+        await pilot.pause()
+        (csv_file,) = out.glob("*.csv")
+        table = list(csv.DictReader(io.StringIO(csv_file.read_text())))
+        assert [r["path"] for r in table] == shown
+        fifo = next(r for r in table if r["path"] == tree.fifo)
+        assert fifo["verdict"] == "unreadable" and fifo["errors"] == "file.not_regular"
+
+
+class TestSnapshots:
+    @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+    def test_fleet(self, snap_compare: object, tree: Tree, size: tuple[int, int]) -> None:
+        async def done(pilot: object) -> None:
+            await scanned(pilot)
+
+        app = fleet_app(tree)
+        assert snap_compare(app, terminal_size=size, run_before=done)  # type: ignore[operator]

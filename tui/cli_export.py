@@ -1,0 +1,275 @@
+"""``vhdxray export IMAGE OUTPUT``: the virtual disk into a new raw or VHDX file.
+
+Exit codes: 0 complete and exact; 2 written, with gaps (zero-filled and listed); 3 not a VHDX
+or unreadable; 4 refused, nothing written; 1 the tool's own failure; 130 cancelled (Ctrl+C;
+the partial file is removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from vhdxray.core.analysis.virtual import GAP_REASONS, OpenRefused, VirtualDisk, open_virtual_disk
+from vhdxray.core.fileio import create_new, write_all
+from vhdxray.core.progress import Cancelled, Progress
+from vhdxray.core.write.export import (
+    FORMATS,
+    RAW,
+    ExportFailed,
+    ExportRefused,
+    ExportResult,
+    check_output,
+    export,
+    plan_export,
+)
+from vhdxray.tui.console import emit_json, err, line
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_GAPS = 2
+EXIT_NOT_VHDX = 3
+EXIT_REFUSED = 4
+EXIT_CANCELLED = 130
+
+_UNREADABLE_CODES = frozenset({"unreadable", "not_vhdx", "no_region_table", "metadata_unusable"})
+MAX_GAPS_SHOWN = 20
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Copy the virtual disk out of IMAGE into the new file OUTPUT, reading only: a pending "
+        "log is applied in memory, a differencing chain is merged, lost ranges are zero-filled "
+        "and listed. Exit: 0 complete, 2 written with gaps, 3 not a VHDX/unreadable, "
+        "4 refused (nothing written), 1 failure."
+    )
+    p.add_argument("image")
+    p.add_argument("output", help="the new file (must not exist)")
+    p.add_argument("--format", choices=FORMATS, default=RAW, help="raw (default) or vhdx")
+    p.add_argument(
+        "--parent",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="parent of a differencing disk; repeat for deeper chains, the image's own "
+        "parent first (default: where the image's parent locator leads)",
+    )
+    p.add_argument(
+        "--allow-missing-parent",
+        action="store_true",
+        help="export even when a parent is missing: its sectors are zero-filled and listed",
+    )
+    p.add_argument(
+        "--from-slot",
+        type=int,
+        choices=(1, 2),
+        help="read through this header slot (when no header is current)",
+    )
+    p.add_argument("--gaps", metavar="FILE", help="also write the gaps as JSON to FILE (new)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress line, no summary")
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+class _ProgressLine:
+    """A throttled ``\\r`` progress line on stderr."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+        self.shown = False
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.2 and p.done < p.total:
+            return
+        self._last = now
+        eta = p.eta
+        left = "" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left"
+        sys.stderr.write(
+            f"\r  {p.fraction * 100:5.1f}%  {_size(p.done)} of {_size(p.total)}  "
+            f"{p.rate / 1e6:.0f} MB/s{left}   "
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _refuse(args: argparse.Namespace, code: str, reason: str, exit_code: int) -> int:
+    if args.json:
+        emit_json(
+            {
+                "output": args.output,
+                "format": args.format,
+                "complete": False,
+                "refused": code,
+                "reason": reason,
+                "exit_code": exit_code,
+            }
+        )
+    else:
+        err(f"refused ({code}): {reason}; nothing was written")
+    return exit_code
+
+
+def _document(
+    args: argparse.Namespace, disk: VirtualDisk, result: ExportResult, exit_code: int
+) -> dict[str, Any]:
+    chain = disk.chain()
+    return {
+        "image": disk.path,
+        "output": str(result.output),
+        "format": result.format,
+        "virtual_size": result.virtual_size,
+        "bytes_copied": result.bytes_copied,
+        "blocks_allocated": result.blocks_allocated if result.format != RAW else None,
+        "log_replayed_in_memory": any(d.log.applied for d in chain),
+        "log": [d.log.describe() for d in chain if d.log.applied or d.log.note],
+        "parents": [d.path for d in chain[1:]],
+        "parent_missing": chain[-1].parent_missing,
+        "header_slot": disk.header.slot,
+        "region_table": disk.region_table,
+        "gaps": [g.to_json() for g in result.gaps],
+        "complete": result.complete,
+        "exit_code": exit_code,
+    }
+
+
+def _summary(disk: VirtualDisk, result: ExportResult) -> None:
+    chain = disk.chain()
+    line(
+        f"Exported {disk.path} to {result.output} ({result.format}, "
+        f"{_size(result.virtual_size)} virtual disk)."
+    )
+    line(f"Copied {result.bytes_copied} bytes of data; everything else reads as zeros.")
+    if result.format != RAW:
+        line(
+            f"The new VHDX has {result.blocks_allocated} block(s) of "
+            f"{_size(disk.block_size)} allocated, no log, and one clean header pair."
+        )
+    if disk.report.current_header != disk.header.slot:
+        line(f"Read through header slot {disk.header.slot} (no other header is current).")
+    if disk.region_table == 2:
+        line("Region table copy 1 is damaged; copy 2 was used.")
+    for d in chain:
+        if d.log.applied or d.log.note:
+            line(f"{d.path}: {d.log.describe()}.")
+    if len(chain) > 1:
+        line("Differencing chain merged: " + " <- ".join(d.path for d in reversed(chain)) + ".")
+    if chain[-1].parent_missing:
+        line(f"The parent of {chain[-1].path} is missing: its sectors are zero-filled.")
+    if result.complete:
+        line("No gaps: the output is complete and exact.")
+    else:
+        lost = sum(g.length for g in result.gaps)
+        line(f"{len(result.gaps)} gap(s), {lost} bytes in all, zero-filled in the output:")
+        for g in result.gaps[:MAX_GAPS_SHOWN]:
+            line(f"  {g.describe()}")
+        if len(result.gaps) > MAX_GAPS_SHOWN:
+            line(f"  ... and {len(result.gaps) - MAX_GAPS_SHOWN} more (all in --gaps FILE)")
+    if result.format == RAW:
+        line(
+            "Next step: check the file systems inside before using them, e.g. "
+            f"`e2fsck -f {result.output}` for a bare ext4 disk, or attach it with "
+            f"`losetup -P -r --find --show {result.output}` and check each partition."
+        )
+    else:
+        line(f"Next step: `vhdxray check {result.output}`, then attach it read-only first.")
+
+
+def _write_gaps(path: str, result: ExportResult) -> None:
+    fd = create_new(path)
+    try:
+        doc = {
+            "output": str(result.output),
+            "reasons": GAP_REASONS,
+            "gaps": [g.to_json() for g in result.gaps],
+        }
+        write_all(fd, (json.dumps(doc, indent=2, ensure_ascii=True) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        check_output(args.output)
+        if args.gaps is not None and os.path.lexists(args.gaps):
+            raise ExportRefused("gaps_file_exists", f"{args.gaps} already exists")
+    except ExportRefused as exc:
+        return _refuse(args, exc.code, exc.reason, EXIT_REFUSED)
+    try:
+        disk = open_virtual_disk(
+            args.image,
+            parents=args.parent,
+            from_slot=args.from_slot,
+            allow_missing_parent=args.allow_missing_parent,
+        )
+    except OpenRefused as exc:
+        code = EXIT_NOT_VHDX if exc.code in _UNREADABLE_CODES else EXIT_REFUSED
+        return _refuse(args, exc.code, exc.reason, code)
+    with disk:
+        return _run(args, disk)
+
+
+def _run(args: argparse.Namespace, disk: VirtualDisk) -> int:
+    show = not args.quiet and not args.json and sys.stderr.isatty()
+    bar = _ProgressLine()
+    progress = Progress(on_update=bar if show else None)
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        progress.cancel()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        plan = plan_export(disk, args.format, progress)
+        result = export(disk, args.output, fmt=args.format, plan=plan, progress=progress)
+    except ExportRefused as exc:
+        return _refuse(args, exc.code, exc.reason, EXIT_REFUSED)
+    except (Cancelled, KeyboardInterrupt):
+        bar.end()
+        err("cancelled: the partial output was removed; nothing was written")
+        return EXIT_CANCELLED
+    except ExportFailed as exc:
+        bar.end()
+        err(f"FAILED: {exc}; the partial output was removed")
+        return EXIT_FAILURE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    bar.end()
+    exit_code = EXIT_OK if result.complete else EXIT_GAPS
+    if args.gaps is not None:
+        try:
+            _write_gaps(args.gaps, result)
+        except OSError as exc:
+            err(f"the gaps file {args.gaps} could not be written: {exc.strerror or exc}")
+            exit_code = EXIT_FAILURE
+    if args.json:
+        emit_json(_document(args, disk, result, exit_code))
+    elif not args.quiet:
+        _summary(disk, result)
+    elif not result.complete:
+        err(f"{len(result.gaps)} gap(s) zero-filled in {result.output}")
+    return exit_code
+
+
+__all__ = ["add_arguments", "run"]
