@@ -285,11 +285,6 @@ def _choice_proposal(
             refusal=reason,
             choice_needed=True,
             offers=tuple(offers),
-            notes=tuple(
-                f"On the command line: vhdxray repair {CLI_FLAGS[option]} N IMAGE."
-                for option in dict.fromkeys(c[0] for c in choices)
-                if option in CLI_FLAGS
-            ),
         ),
         None,
     )
