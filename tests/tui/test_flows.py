@@ -176,7 +176,7 @@ async def test_no_current_header_refuses(real_image: Callable[[str], Path]) -> N
         assert "No header is current" in text
         await pilot.press("u")
         text = screen_text(app)
-        assert "REFUSED" in text and "--from-slot" in text
+        assert "REFUSED" in text and "R, Repair…" in text and "--from-slot" not in text
         await pilot.press("y", "escape")
         await settle(pilot)
     assert header_bytes(image) == original
