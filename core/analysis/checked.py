@@ -4,12 +4,12 @@ read). ``check`` and ``scan`` both call :func:`read_checked`, so they agree on e
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 from vhdxray.core.analysis.chain import ParentLookup, locate_parent
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format.findings import sort_findings
+from vhdxray.core.format.record import replace
 
 
 def read_checked(path: str | os.PathLike[str]) -> tuple[Report, ParentLookup | None]:
@@ -20,5 +20,5 @@ def read_checked(path: str | os.PathLike[str]) -> tuple[Report, ParentLookup | N
     lookup = locate_parent(path, report)
     extra = lookup.findings(os.fspath(path))
     if extra:
-        report = dataclasses.replace(report, findings=sort_findings(report.findings + extra))
+        report = replace(report, findings=sort_findings(report.findings + extra))
     return report, lookup
