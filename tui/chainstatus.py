@@ -1,9 +1,7 @@
 """Where a differencing child's parent is, in the app's words: found, missing, moved, modified.
 
-Built on :func:`vhdxray.core.analysis.chain.probe_paths` and
-:func:`~vhdxray.core.analysis.chain.check_chain` (the locator's paths as they resolve here,
-then the full comparison with the file found). Windows-only paths (volume, absolute) cannot be
-followed here: a parent named only by those is "not found from here".
+Built on :func:`vhdxray.core.analysis.chain.locate_parent` (the locator's paths as they
+resolve here, then the full comparison with the file found).
 
 - **found**: a locator path leads to a VHDX whose DataWriteGuid is the one the child expects;
 - **moved**: the parent matches, but a locator path leads elsewhere or names another file
@@ -18,13 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vhdxray.core.analysis.chain import (
-    WARNING,
-    ChainCheck,
-    check_chain,
-    probe_paths,
-)
-from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.analysis import chain
+from vhdxray.core.analysis.chain import WARNING, ChainCheck, locate_parent
+from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format.metadata import PATH_KEYS
 
 FOUND = "found"
@@ -48,21 +42,19 @@ class ParentStatus:
 
 
 def parent_status(report: Report) -> ParentStatus:
-    """Follow ``report``'s parent locator (reads the parent's structures, never writes)."""
-    meta = report.metadata
-    if meta is None or not meta.has_parent:
+    """Follow ``report``'s parent locator (:func:`~vhdxray.core.analysis.chain.locate_parent`:
+    reads the parent's structures, never writes) and say where the parent stands."""
+    lookup = locate_parent(report.path, report)
+    if lookup.status == chain.NOT_DIFFERENCING:
         return ParentStatus(NOT_CHILD, None, None, "")
-    locator = meta.parent_locator
-    if locator is None:
+    if lookup.status == chain.NO_LOCATOR:
         return ParentStatus(
             UNKNOWN,
             None,
             None,
             "This differencing disk has no readable parent locator: its parent is unknown.",
         )
-    probes = probe_paths(report.path, locator)
-    found = [p for p in probes if p.exists and p.local_path is not None]
-    if not found:
+    if lookup.status == chain.MISSING or lookup.path is None:
         return ParentStatus(
             MISSING,
             None,
@@ -70,32 +62,32 @@ def parent_status(report: Report) -> ParentStatus:
             "Its parent is MISSING: no path of its parent locator leads to a file from here "
             "(the parent was moved, renamed or deleted). Press 8 for the chain.",
         )
-    first = found[0]
-    assert first.local_path is not None
-    parent = read_report(first.local_path)
-    check = check_chain(report, parent, child_path=report.path, parent_path=first.local_path)
-    if not check.consistent:
+    path, check = lookup.path, lookup.check
+    if lookup.status == chain.NOT_A_PARENT:
         return ParentStatus(
             MODIFIED,
-            first.local_path,
+            path,
             check,
-            f"Its parent {first.local_path.name} was MODIFIED after this child was made (its "
-            "identity no longer matches what the child expects). Press 8 for the chain.",
+            f"The locator leads to {path.name}, which is not a readable VHDX: the parent was "
+            "replaced. Press 8 for the chain.",
         )
-    if any(i.status == WARNING and i.name in PATH_KEYS for i in check.items):
+    if lookup.status in (chain.MODIFIED, chain.MISMATCH_GEOMETRY):
+        return ParentStatus(
+            MODIFIED,
+            path,
+            check,
+            f"Its parent {path.name} was MODIFIED after this child was made (its identity no "
+            "longer matches what the child expects). Press 8 for the chain.",
+        )
+    if check is not None and any(i.status == WARNING and i.name in PATH_KEYS for i in check.items):
         return ParentStatus(
             MOVED,
-            first.local_path,
+            path,
             check,
-            f"Its parent {first.local_path.name} was found, but not where the locator names it "
-            "first (it moved). Press 8 for the chain.",
+            f"Its parent {path.name} was found, but not where the locator names it (it moved). "
+            "Press 8 for the chain.",
         )
-    return ParentStatus(
-        FOUND,
-        first.local_path,
-        check,
-        f"Its parent {first.local_path.name} was found and matches.",
-    )
+    return ParentStatus(FOUND, path, check, f"Its parent {path.name} was found and matches.")
 
 
 __all__ = ["FOUND", "MISSING", "MODIFIED", "MOVED", "ParentStatus", "parent_status"]

@@ -105,6 +105,7 @@ class TestDialogs:
         self, snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
     ) -> None:
         async def run_before(pilot: Pilot[int]) -> None:
+            await pilot.pause()
             app = pilot.app
             assert isinstance(app, VhdxrayApp)
             app._write_cancelled(Progress(), set(), None)
