@@ -6,6 +6,9 @@ Everything shown that comes from the image (locator keys, values, paths) goes th
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -57,8 +60,14 @@ def chain_renderable(report: Report, status: ParentStatus | None) -> RenderableT
         join((f"{word}  ", style), safe(status.sentence.replace(" Press 8 for the chain.", ""))),
         Text(""),
     ]
+    folder = str(Path(report.path).resolve().parent) + os.sep
+
+    def here(text: str) -> str:
+        """Paths in this file's folder shown as ./NAME (short, and the same on every machine)."""
+        return text.replace(folder, "." + os.sep)
+
     if status.path is not None:
-        parts.append(join(("Parent file: ", "bold"), safe(str(status.path))))
+        parts.append(join(("Parent file: ", "bold"), safe(here(str(status.path.resolve())))))
         parts.append(Text(""))
     if status.check is not None:
         items = Table.grid(padding=(0, 1))
@@ -68,7 +77,7 @@ def chain_renderable(report: Report, status: ParentStatus | None) -> RenderableT
         for item in status.check.items:
             mark, mstyle = MARKS.get(item.status, ("?", "bold"))
             items.add_row(
-                plain(mark, mstyle), safe(item.name.replace("_", " ")), safe(item.message)
+                plain(mark, mstyle), safe(item.name.replace("_", " ")), safe(here(item.message))
             )
         parts += [plain("Checked against the parent:", "bold"), items, Text("")]
     parts.append(plain("What to do:", "bold"))
@@ -76,7 +85,7 @@ def chain_renderable(report: Report, status: ParentStatus | None) -> RenderableT
     parts.append(Text(""))
     parts.append(plain("The parent locator (as stored in this file):", "bold"))
     for line in describe_locator(report, report.path, suggest_check=False)[1:]:
-        parts.append(safe(line))
+        parts.append(safe(here(line)))
     return Group(*parts)
 
 
