@@ -194,6 +194,30 @@ def build_cases(work: Path, python: Path, runs: int, quick: bool, only: set[str]
                 runs,
             )
         )
+    if want("noguest"):
+        img = work / "64T-32M.vhdx"
+        if not img.exists():
+            qemu_img("create", "-q", "-f", "vhdx", "-o", "block_size=32M", str(img), "64T")
+        small = work / "64M-noguest.vhdx"
+        qemu_img("create", "-q", "-f", "vhdx", str(small), "64M")
+        for image, what in ((img, "64 TiB sparse, 32 MiB blocks"), (small, "64 MiB empty")):
+            cases.append(
+                Case(
+                    f"noguest-{image.stem}",
+                    f"`check --json --no-guest`, {what} (the container only, no guest triage)",
+                    "≤ 3× qemu-img check wall (the goal's case without the guest look)",
+                    3.0,
+                    None,
+                    [
+                        Tool(
+                            "vhdxray check --json --no-guest",
+                            [*vx, "check", "--json", "--no-guest", str(image)],
+                        ),
+                        *peers(image),
+                    ],
+                    runs,
+                )
+            )
     if want("log256"):
         img = work / "1G-log256M.vhdx"
         qemu_img("create", "-q", "-f", "vhdx", "-o", "log_size=256M", str(img), "1G")
@@ -470,7 +494,7 @@ def main() -> int:
         "--only",
         nargs="*",
         default=[],
-        help="cases to run: big32 big1 log256 small replay import paint",
+        help="cases to run: big32 big1 noguest log256 small replay import paint",
     )
     parser.add_argument("--workdir", help="where to make the images (default: a temporary folder)")
     args = parser.parse_args()

@@ -21,7 +21,10 @@ out = []
 for argv in json.loads(sys.argv[1]):
     text = io.StringIO()
     with contextlib.redirect_stderr(text), contextlib.redirect_stdout(text):
-        code = main(argv)
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's own exit on a bad argument
+            code = exc.code if isinstance(exc.code, int) else 1
     out.append([code, text.getvalue()])
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:  # Linux: this process image's own high-water mark. ru_maxrss also holds the parent's

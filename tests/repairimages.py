@@ -20,10 +20,10 @@ from pathlib import Path
 
 from tests.damage import read_at, write_at
 from tests.imagefiles import sparse_digest
+from tests.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
-from vhdxray.core.write.logwrite import build_log_entry, write_log_entries
 
 MiB = layout.MiB
 PAGE = 4096

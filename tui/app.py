@@ -94,7 +94,9 @@ class WriteAction(Generic[P]):
     question: str  # asked in the confirmation
     plan: Callable[[Report], P | Refusal]
     describe: Callable[[P], Sequence[str]]
-    run: Callable[[Path, P], WriteDone]  # blocking; raises WriteRefused / WriteFailed / ...
+    run: Callable[
+        [Path, P], WriteDone
+    ]  # blocking; raises the outcome model (Refused / WriteFailed)
     refusal_notes: Callable[[Refusal], tuple[str, ...]] = field(default=lambda _r: ())
     refusal_offers: Callable[[Refusal], tuple[Offer, ...]] = field(default=lambda _r: ())
 
@@ -532,6 +534,19 @@ class VhdxrayApp(App[int]):
             return None if self.busy else True
         return True
 
+    async def action_quit(self) -> None:
+        """q / ctrl+q: refused while a write runs (the image is locked and part-way through a
+        step); the write finishes or fails on its own, then q quits."""
+        if self.busy:
+            self.notify(
+                "A write is in progress: wait for it to finish. Quitting now would stop "
+                "vhdxray between two writes of a repair.",
+                title="Cannot quit now",
+                severity="warning",
+            )
+            return
+        await super().action_quit()
+
     def action_reload(self) -> None:
         if self.busy:
             return
@@ -824,20 +839,19 @@ class VhdxrayApp(App[int]):
         self.write_seconds = time.perf_counter() - self._write_started
 
     def _write_failed(self, error: BaseException) -> None:
-        from vhdxray.core.write.update import UpdateVerificationFailed
-        from vhdxray.core.write.writer import WriteFailed, WriteRefused
+        from vhdxray.core.write.outcome import VhdxrayError
 
         self.last_error = error
         if isinstance(error, RepairRunFailed):
             title, body = self._repair_failure(error)
-        elif isinstance(error, WriteRefused):
+        elif isinstance(error, VhdxrayError) and error.refused:
             title = "Refused: nothing was written"
             body = Group(safe(str(error)), Text(""), plain("The image is unchanged."))
-        elif isinstance(error, WriteFailed | UpdateVerificationFailed):
+        elif isinstance(error, VhdxrayError):
             title = "The write FAILED part-way"
             parts: list[Text] = [safe(str(error)), Text("")]
-            if error.backup_path is not None:
-                backup = self.shown_path(error.backup_path)
+            if error.backups:
+                backup = self.shown_path(error.backups[-1])
                 parts += [
                     plain("The bytes as they were before are saved in:", "bold"),
                     join("  ", safe(backup)),

@@ -3,8 +3,12 @@
 ``vhdxray IMAGE`` opens the app; the subcommands print reports or change an image. Textual
 is imported only when the app is opened, so the scriptable commands start fast.
 
-Exit codes: 0 success (``check``: no error finding); 1 the tool itself failed;
-2 ``check`` found errors, or a write was refused; 3 the file is not a VHDX or cannot be read.
+Exit codes, the same meaning in every command (each command's own list is
+:attr:`Command.exits`, shown by ``vhdxray COMMAND --help`` and in the README's table):
+0 success (``check``: no error finding); 1 the tool itself failed, or a write failed part-way;
+2 ``check`` found errors, or a write was refused (a path that is not a regular file, a
+confirmation declined, a bad argument); 3 the file is not a VHDX or cannot be read; 130
+interrupted (ctrl+c).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
+from vhdxray.tui.console import mark_written as _mark_written
 from vhdxray.tui.console import out as _out
 
 EXIT_OK = 0
@@ -76,14 +81,14 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
     else:
         report = read_report(args.image)
     guest = None
-    if report.is_vhdx and not getattr(args, "no_guest", False):
+    if report.is_vhdx and not args.no_guest:
         from vhdxray.core.analysis.guest.image import inspect_image
 
         guest = inspect_image(args.image, report)
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
-        doc = report_json(report, guest)
+        doc = report_json(report, guest, full=args.full)
         if guest is not None:
             from vhdxray.tui.guestwords import annotate_json
 
@@ -137,14 +142,10 @@ def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
 
 def cmd_update_headers(args: argparse.Namespace) -> int:
     from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.outcome import VhdxrayError
     from vhdxray.core.write.locking import image_in_use
-    from vhdxray.core.write.update import (
-        Refusal,
-        UpdateVerificationFailed,
-        plan_header_update,
-        run_header_update,
-    )
-    from vhdxray.core.write.writer import WriteFailed, WriteRefused
+    from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
+    from vhdxray.tui.outcome import exit_code, outcome_json, outcome_lines
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -154,7 +155,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     )
     if isinstance(plan, Refusal):
         if args.json:
-            _emit_json({"ok": False, "refused": True, "code": plan.code, "reason": plan.reason})
+            _emit_json({"ok": False, **outcome_json(plan)})
         else:
             _err(f"refused: {plan.reason}")
         return EXIT_REFUSED
@@ -177,17 +178,15 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
         _out("Cancelled: nothing was written.\n")
         return EXIT_REFUSED
     try:
+        _mark_written()  # from here the result must reach the user
         outcome = run_header_update(args.image, plan, backup_dir=args.backup_dir)
-    except WriteRefused as exc:
+    except VhdxrayError as exc:
         if args.json:
-            _emit_json({"ok": False, "refused": True, "code": "write_refused", "reason": str(exc)})
+            _emit_json({"ok": False, **outcome_json(exc)})
         else:
-            _err(f"refused: {exc} (nothing was written)")
-        return EXIT_REFUSED
-    except (WriteFailed, UpdateVerificationFailed) as exc:
-        _err(f"FAILED: {exc}")
-        _err(f"restore the previous bytes with: vhdxray restore {exc.backup_path}")
-        return EXIT_FAILURE
+            for text in outcome_lines(exc):
+                _err(text)
+        return exit_code(exc)
     after = outcome.report
     if args.json:
         _emit_json(
@@ -209,13 +208,13 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from vhdxray.core.outcome import Refused, VhdxrayError
     from vhdxray.core.write.backup import BackupError
     from vhdxray.core.write.restore import plan_restore, run_restore
-    from vhdxray.core.write.writer import WriteFailed, WriteRefused
 
     try:
         plan = plan_restore(args.backup, args.image)
-    except (BackupError, WriteRefused) as exc:
+    except (BackupError, Refused) as exc:
         _err(f"refused: {exc}")
         return EXIT_REFUSED
     _out("".join(f"{line}\n" for line in plan.describe()))
@@ -229,12 +228,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         _out("Cancelled: nothing was written.\n")
         return EXIT_REFUSED
     try:
+        _mark_written()  # from here the result must reach the user
         result = run_restore(plan, backup_dir=args.backup_dir)
-    except WriteRefused as exc:
-        _err(f"refused: {exc} (nothing was written)")
-        return EXIT_REFUSED
-    except WriteFailed as exc:
-        _err(f"FAILED: {exc}; the state before the restore is saved in {exc.backup_path}")
+    except VhdxrayError as exc:
+        if exc.refused:
+            _err(f"refused: {exc} (nothing was written)")
+            return EXIT_REFUSED
+        saved = exc.backups[-1] if exc.backups else "no backup (nothing was written)"
+        _err(f"FAILED: {exc}; the state before the restore is saved in {saved}")
         return EXIT_FAILURE
     if result is not None:
         _out(f"Restored. The bytes replaced by the restore are saved in {result.backup_path}\n")
@@ -286,16 +287,22 @@ def demo_image() -> Path:
 
 def cmd_app(args: argparse.Namespace) -> int:
     if args.demo:
-        image = demo_image()
-    elif args.image is None:
-        raise UsageError("name an image to open, or use --demo (see vhdxray --help)")
-    else:
-        from pathlib import Path
+        import shutil
 
-        image = Path(args.image)
+        image = demo_image()
+        try:
+            from vhdxray.tui.app import run_app
+
+            return run_app(image, read_only=args.read_only)
+        finally:  # the demo's folder (image, backups) goes when the app ends, however it ends
+            shutil.rmtree(image.parent, ignore_errors=True)
+    if args.image is None:
+        raise UsageError("name an image to open, or use --demo (see vhdxray --help)")
+    from pathlib import Path
+
     from vhdxray.tui.app import run_app
 
-    return run_app(image, read_only=args.read_only)
+    return run_app(Path(args.image), read_only=args.read_only)
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -312,46 +319,71 @@ class Command(NamedTuple):
     help: str
     arguments: str
     run: str
+    exits: str = ""
+    """Every exit code the command can return, in words (``--help`` and the README)."""
 
 
 COMMANDS: dict[str, Command] = {
     "info": Command(
-        "print what the image holds", "vhdxray.tui.cli:args_info", "vhdxray.tui.cli:cmd_report"
+        "print what the image holds",
+        "vhdxray.tui.cli:args_info",
+        "vhdxray.tui.cli:cmd_report",
+        "0; 3 not a VHDX / unreadable / not a regular file",
     ),
     "check": Command(
         "print findings; exit 2 when there is an error",
         "vhdxray.tui.cli:args_check",
         "vhdxray.tui.cli:cmd_report",
+        "0 no container error (with --parent: consistent); 2 container errors, a differencing "
+        "disk's parent missing or changed (with --parent: not consistent); 3 either file not a "
+        "VHDX / unreadable / not a regular file",
     ),
     "update-headers": Command(
         "rewrite both headers (MS-VHDX 2.2.2.1)",
         "vhdxray.tui.cli:args_update_headers",
         "vhdxray.tui.cli:cmd_update_headers",
+        "0 done (--dry-run: planned); 2 refused, declined or not a regular file (nothing "
+        "written); 3 not a VHDX / unreadable; 1 a write failed (restore the printed backup)",
     ),
     "restore": Command(
         "put back the bytes saved in a backup file",
         "vhdxray.tui.cli:args_restore",
         "vhdxray.tui.cli:cmd_restore",
+        "0 restored or nothing to do; 2 refused (not a vhdxray backup, does not fit the image, "
+        "the image changed, not a regular file) or declined; 1 the restore failed",
     ),
     "create": Command(
         "write a new, spec-correct image",
         "vhdxray.tui.cli:args_create",
         "vhdxray.tui.cli:cmd_create",
+        "0 created; 2 refused (the path exists, a bad size, an unusable parent)",
+    ),
+    "relink": Command(
+        "point a differencing child at its moved parent (checks the parent's identity)",
+        "vhdxray.tui.cli_relink:add_arguments",
+        "vhdxray.tui.cli_relink:run",
     ),
     "repair": Command(
         "repair what can be repaired: log replay, region tables, stale LogGuid, headers",
         "vhdxray.tui.cli_repair:add_arguments",
         "vhdxray.tui.cli_repair:cmd_repair",
+        "0 done or nothing to do; 2 something refused, declined or not a regular file; "
+        "3 not a VHDX / unreadable; 1 a write failed (restore the printed backups)",
     ),
     "export": Command(
         "copy the virtual disk out (raw or a new VHDX), reading only",
         "vhdxray.tui.cli_export:add_arguments",
         "vhdxray.tui.cli_export:run",
+        "0 complete and exact; 2 written, with gaps (zero-filled and listed); 3 not a VHDX / "
+        "unreadable / not a regular file; 4 refused, nothing written; 1 failed (the partial "
+        "file is removed)",
     ),
     "scan": Command(
         "check every image under some folders, read-only (JSON lines with --json)",
         "vhdxray.tui.cli_scan:add_arguments",
         "vhdxray.tui.cli_scan:run",
+        "0 nothing needs fixing; 2 an image has an error finding, cannot be read, or is named "
+        "like a VHDX and is not one (directories, FIFOs, sockets and devices are skipped)",
     ),
 }
 
@@ -383,7 +415,8 @@ def parser_for(name: str) -> argparse.ArgumentParser:
     import argparse
 
     command = COMMANDS[name]
-    p = argparse.ArgumentParser(prog=f"vhdxray {name}", description=command.help)
+    epilog = f"exit codes: {command.exits}; 1 vhdxray itself failed; 130 interrupted (any command)"
+    p = argparse.ArgumentParser(prog=f"vhdxray {name}", description=command.help, epilog=epilog)
     p.set_defaults(command=name)
     _resolve(command.arguments)(p)
     return p
@@ -394,6 +427,11 @@ def _report_arguments(s: argparse.ArgumentParser) -> None:
 
     s.add_argument("image")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="in JSON, every stale log entry (by default the first 100, with the counts)",
+    )
     s.add_argument("--findings", action="store_true", help=argparse.SUPPRESS)
     s.add_argument(
         "--no-guest",
@@ -457,14 +495,16 @@ class ReportArgs(NamedTuple):
     image: str
     json: bool
     findings: bool
+    full: bool
+    no_guest: bool
     parent: None = None
 
 
-_REPORT_FLAGS = frozenset({"--json", "--findings"})
+_REPORT_FLAGS = frozenset({"--json", "--findings", "--full", "--no-guest"})
 
 
 def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
-    """``info``/``check`` with one image and only ``--json``/``--findings``, parsed by hand.
+    """``info``/``check`` with one image and only their flags (no values), parsed by hand.
 
     Building an argparse parser costs more than the whole analysis of most images (argparse's
     help formatter imports ``shutil``, ``gettext`` and ``locale``), so the scriptable report path
@@ -478,11 +518,21 @@ def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
     positional = [a for a in rest if not a.startswith("-")]
     if len(positional) != 1 or len(set(flags)) != len(flags) or not set(flags) <= _REPORT_FLAGS:
         return None
-    return ReportArgs(args_list[0], positional[0], "--json" in flags, "--findings" in flags)
+    return ReportArgs(
+        args_list[0],
+        positional[0],
+        "--json" in flags,
+        "--findings" in flags,
+        "--full" in flags,
+        "--no-guest" in flags,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    from vhdxray.tui import console
+
+    console.reset()
     try:
         fast = fast_report_args(args_list)
         if fast is not None:

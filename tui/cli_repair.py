@@ -5,10 +5,11 @@
 first, with the ``vhdxray restore`` line that undoes it. ``--dry-run`` also lists every page a
 log replay would write and whether it already holds its logged bytes.
 
-Exit codes, as in :mod:`vhdxray.tui.cli`: 0 done or nothing to do; 2 something was refused
-(even when other repairs were done; the output says which) or, for ``check --parent``, the
-chain is not consistent; 1 a write failed part-way (restore the printed backups); 3 the file is
-not a VHDX or cannot be read.
+Exit codes, as in :mod:`vhdxray.tui.cli` (listed per command in its ``COMMANDS``): 0 done or
+nothing to do; 2 something was refused (even when other repairs were done; the output says
+which), the confirmation was declined, the image is not a regular file, or, for ``check
+--parent``, the chain is not consistent; 1 a write failed part-way (restore the printed
+backups); 3 the file is not a VHDX or cannot be read.
 
 Every string taken from an image (paths in a parent locator, creator) goes through
 :func:`vhdxray.core.format.text.printable` before it is printed.
@@ -25,6 +26,7 @@ from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
+from vhdxray.tui.console import mark_written as _mark_written
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.chain import ParentLookup
@@ -186,6 +188,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         if not args.json:
             _line(f"... {repair.title}")
 
+    _mark_written()  # from here the result must reach the user
     run = run_repairs(plan, output=output, backup_dir=args.backup_dir, progress=progress)
     doc["run"] = run.to_json()
     if not args.json:
@@ -275,9 +278,20 @@ def cmd_check_parent(args: argparse.Namespace) -> int:
             _err(f"{bad.path}: {bad.description}")
         return EXIT_NOT_VHDX
     result = check_chain(child, parent, child_path=args.image, parent_path=args.parent)
+    guest = None
+    if result.consistent and not getattr(args, "no_guest", False):
+        from vhdxray.core.analysis.guest.image import inspect_image
+
+        guest = inspect_image(args.image, child, parents=[args.parent])
     if args.json:
         doc = result.to_json()
         doc["locator"] = describe_locator(child, args.image, suggest_check=False)
+        if guest is not None:
+            from vhdxray.tui.guestwords import annotate_json
+
+            doc["guest"] = None if guest.guest is None else guest.guest.to_json()
+            doc["guest_error"] = guest.error_json()
+            annotate_json(doc, guest.guest, args.image)
         _emit_json(doc)
     else:
         _line(f"Child:  {args.image}")
@@ -286,4 +300,9 @@ def cmd_check_parent(args: argparse.Namespace) -> int:
             _line(text)
         for text in result.describe():
             _line(text)
+        if guest is not None:
+            from vhdxray.tui.guestwords import inside_lines
+
+            for text in inside_lines(guest.guest, args.image, guest.error_code, guest.error):
+                _line(text)
     return EXIT_OK if result.consistent else EXIT_REFUSED

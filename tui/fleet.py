@@ -54,11 +54,20 @@ def _in_use(line: ScanLine) -> str:
 
 
 def _inside(line: ScanLine) -> str:
+    """The guest in a few words: the worst problem's code, or the filesystems found."""
     guest = line["guest"]
-    if isinstance(guest, dict):
-        summary = guest.get("summary")
-        return str(summary) if summary is not None else "-"
-    return "-"
+    if not isinstance(guest, dict):
+        return "-"
+    if guest.get("error"):
+        return f"({guest['error']})"  # not looked at, and why
+    findings = guest.get("findings") or []
+    if findings:
+        more = f" +{len(findings) - 1}" if len(findings) > 1 else ""
+        return str(findings[0]).removeprefix("guest.") + more
+    filesystems = sorted(set(guest.get("filesystems") or []))
+    if filesystems:
+        return ", ".join(filesystems) + " ok"
+    return str(guest.get("partition_table") or "-")
 
 
 def _type(line: ScanLine) -> str:

@@ -29,9 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from vhdxray.core.analysis.reader import Report, read_report
-from vhdxray.core.format.findings import Severity
-from vhdxray.core.format.header import CurrentReason
-from vhdxray.core.write.repairids import (
+from vhdxray.core.analysis.repairids import (
     BACKUP_OPERATIONS,
     CLEAR_LOG_GUID,
     HEADERS,
@@ -39,6 +37,8 @@ from vhdxray.core.write.repairids import (
     REPLAY,
     TRUNCATION,
 )
+from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.header import CurrentReason
 from vhdxray.tui.screens.confirm import Confirmation, Offer
 from vhdxray.tui.widgets.findings import FindingRepair
 from vhdxray.tui.widgets.repairviews import replay_pages_table, truncation_renderable
@@ -155,6 +155,7 @@ class RepairJob:
     output_shown: str = ""
 
     def run(self, image: Path, progress: Progress) -> WriteDone:
+        from vhdxray.core.progress import Cancelled
         from vhdxray.core.write.repair import run_repairs
 
         count = len(self.repairs)
@@ -165,7 +166,9 @@ class RepairJob:
             progress.label = f"{repair.title.lower()}{into}{where}"
 
         plan = dataclasses.replace(self.plan, repairs=self.repairs)
-        run = run_repairs(plan, output=self.output, progress=step, meter=progress)
+        run = run_repairs(plan, output=self.output, progress=step, tracker=progress)
+        if run.error is not None and progress.cancelled and run.error.refused:
+            raise Cancelled()  # the app says what the cancel left (copy removed, backups...)
         if run.error is not None:
             raise RepairRunFailed(run, self.output)
         lines = tuple(line for s in run.steps for line in s.lines)

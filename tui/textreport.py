@@ -6,14 +6,18 @@ Plain text only (no Rich): every string taken from the image goes through
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import humanize
 
-from vhdxray.core.analysis.guest.image import GuestOutcome
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import Header, differing_fields
 from vhdxray.core.format.text import clip, printable
+
+if TYPE_CHECKING:
+    from vhdxray.core.analysis.guest.image import GuestOutcome
 
 
 def size_text(value: int | None) -> str:
@@ -66,6 +70,8 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
             f"physical {meta.physical_sector_size or '?'}"
         )
     add(f"Verdict:   {v.headline}")
+    if v.repairs:
+        add(f"Repair:    vhdxray repair {printable(report.path)}")
     if guest is not None:
         from vhdxray.tui.guestwords import layered_headline
 

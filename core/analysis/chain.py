@@ -519,6 +519,14 @@ def _relative_to_local(child_path: str | os.PathLike[str], value: str) -> Path |
     return Path(child_path).resolve().parent.joinpath(*parts)
 
 
+def windows_relative_path(child: Path, parent: Path) -> str:
+    """``parent`` relative to ``child``'s folder, as Hyper-V writes relative_path:
+    ``.\\name`` in the same folder, ``..\\dir\\name`` above it."""
+    rel = os.path.relpath(parent.resolve(), child.resolve().parent)
+    win = rel.replace(os.sep, "\\")
+    return win if rel.startswith("..") else ".\\" + win
+
+
 def _regular_file(path: Path) -> bool:
     """True for an existing regular file (never a FIFO or device: opening one could hang)."""
     try:
@@ -604,4 +612,5 @@ __all__ = [
     "parent_candidates",
     "probe_paths",
     "unusable_reason",
+    "windows_relative_path",
 ]

@@ -5,11 +5,14 @@ read). ``check`` and ``scan`` both call :func:`read_checked`, so they agree on e
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from vhdxray.core.analysis.chain import ParentLookup, locate_parent
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format.findings import sort_findings
 from vhdxray.core.format.record import replace
+
+if TYPE_CHECKING:
+    from vhdxray.core.analysis.chain import ParentLookup
 
 
 def read_checked(path: str | os.PathLike[str]) -> tuple[Report, ParentLookup | None]:
@@ -17,6 +20,8 @@ def read_checked(path: str | os.PathLike[str]) -> tuple[Report, ParentLookup | N
     report = read_report(path)
     if report.metadata is None or not report.metadata.has_parent:
         return report, None
+    from vhdxray.core.analysis.chain import locate_parent  # pathlib: only for a child
+
     lookup = locate_parent(path, report)
     extra = lookup.findings(os.fspath(path))
     if extra:

@@ -68,7 +68,7 @@ def in_use(path: str | os.PathLike[str]) -> bool | None:
     except OSError:
         return None
     try:
-        if _remote_filesystem(path):
+        if _remote_filesystem(path, os.fstat(fd).st_dev):
             return None
         qemu = _ofd_range_held(fd, getlk, QEMU_LOCK_START, QEMU_LOCK_LENGTH)
         if qemu is None:
@@ -109,7 +109,8 @@ def _exclusive_flock_held(fd: int) -> bool | None:
 # --- which filesystem a path is on --------------------------------------------------------
 
 _mounts_lock = threading.Lock()
-_mounts: list[tuple[str, str]] | None = None  # (mount point, fs type), longest first
+_mounts: tuple[dict[int, str], list[tuple[str, str]]] | None = None
+"""(device number -> fs type, [(mount point, fs type)] longest first), read once."""
 
 
 def _unescape_mount(field: str) -> str:
@@ -119,11 +120,12 @@ def _unescape_mount(field: str) -> str:
     return field
 
 
-def _read_mounts() -> list[tuple[str, str]]:
+def _read_mounts() -> tuple[dict[int, str], list[tuple[str, str]]]:
     global _mounts
     with _mounts_lock:
         if _mounts is None:
-            found: list[tuple[str, str]] = []
+            by_dev: dict[int, str] = {}
+            points: list[tuple[str, str]] = []
             try:
                 with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
                     for line in f:
@@ -131,24 +133,34 @@ def _read_mounts() -> list[tuple[str, str]]:
                         fields = left.split()
                         if not sep or len(fields) < 5 or not right.split():
                             continue
-                        found.append((_unescape_mount(fields[4]), right.split()[0]))
+                        fs_type = right.split()[0]
+                        major, _, minor = fields[2].partition(":")
+                        if major.isdigit() and minor.isdigit():
+                            by_dev.setdefault(os.makedev(int(major), int(minor)), fs_type)
+                        points.append((_unescape_mount(fields[4]), fs_type))
             except OSError:
                 pass
-            found.sort(key=lambda m: len(m[0]), reverse=True)
-            _mounts = found
+            points.sort(key=lambda m: len(m[0]), reverse=True)
+            _mounts = (by_dev, points)
         return _mounts
 
 
-def filesystem_type(path: str | os.PathLike[str]) -> str | None:
-    """The type of the filesystem holding ``path`` (``ext4``, ``cifs``...), None if unknown."""
+def filesystem_type(path: str | os.PathLike[str], st_dev: int | None = None) -> str | None:
+    """The type of the filesystem holding ``path`` (``ext4``, ``cifs``...), None if unknown.
+
+    By device number when given and listed (no path walk), else by the longest mount point
+    that holds the resolved path."""
+    by_dev, points = _read_mounts()
+    if st_dev is not None and st_dev in by_dev:
+        return by_dev[st_dev]
     real = os.path.realpath(path)
-    for mount_point, fs_type in _read_mounts():
+    for mount_point, fs_type in points:
         prefix = mount_point.rstrip("/") + "/"
         if real == mount_point or real.startswith(prefix) or mount_point == "/":
             return fs_type
     return None
 
 
-def _remote_filesystem(path: str | os.PathLike[str]) -> bool:
-    fs_type = filesystem_type(path)
+def _remote_filesystem(path: str | os.PathLike[str], st_dev: int | None = None) -> bool:
+    fs_type = filesystem_type(path, st_dev)
     return fs_type is not None and (fs_type in REMOTE_FS_TYPES or fs_type.startswith("fuse"))

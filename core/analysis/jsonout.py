@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vhdxray.core.analysis.guest.image import GuestOutcome
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.header import Header
+
+if TYPE_CHECKING:  # the guest code is imported only when the guest is looked at
+    from vhdxray.core.analysis.guest.image import GuestOutcome
 
 
 def header_json(h: Header) -> dict[str, Any]:
@@ -33,8 +35,11 @@ def header_json(h: Header) -> dict[str, Any]:
     }
 
 
-def report_json(report: Report, guest: GuestOutcome | None = None) -> dict[str, Any]:
-    """The document; ``guest`` (when looked at) adds ``guest`` and ``guest_error``."""
+def report_json(
+    report: Report, guest: GuestOutcome | None = None, full: bool = False
+) -> dict[str, Any]:
+    """The document; ``guest`` (when looked at) adds ``guest`` and ``guest_error``; ``full``
+    lists every stale log entry (see LogInfo.to_json)."""
     meta = report.metadata
     v = verdict(report)
     choice = report.header_choice
@@ -58,9 +63,14 @@ def report_json(report: Report, guest: GuestOutcome | None = None) -> dict[str, 
         "block_size": None if meta is None else meta.block_size,
         "logical_sector_size": None if meta is None else meta.logical_sector_size,
         "physical_sector_size": None if meta is None else meta.physical_sector_size,
-        "log": None if report.log is None else report.log.to_json(),
+        "log": None if report.log is None else report.log.to_json(full=full),
         "bat": None if report.bat is None else report.bat.to_json(),
-        "verdict": {"level": v.level, "headline": v.headline, "next_step": v.next_step},
+        "verdict": {
+            "level": v.level,
+            "headline": v.headline,
+            "next_step": v.next_step,
+            "repairs": list(v.repairs),
+        },
         "findings": [f.to_json() for f in report.findings],
         "guest": None if guest is None or guest.guest is None else guest.guest.to_json(),
         "guest_error": None if guest is None else guest.error_json(),

@@ -8,6 +8,7 @@ contents of the file; an unreadable file becomes a report with ``kind == "unread
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.fileio import NotRegularFile
@@ -125,7 +126,34 @@ def read_report(path: str | os.PathLike[str]) -> Report:
         )
 
 
-def _read(source: ImageSource, name: str) -> Report:
+class Source(Protocol):
+    """What the reader needs of an open image: its size and positional reads."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read_at(self, offset: int, length: int) -> bytes: ...
+
+    def probe(self, offset: int, length: int, step: int, signature: bytes) -> list[int]: ...
+
+
+def read_report_from(source: Source, name: str) -> Report:
+    """Like :func:`read_report`, through an image already open (a write session re-reads the
+    image through its locked descriptor). Never raises for a bad file."""
+    try:
+        return _read(source, name)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return Report(
+            path=name,
+            file_size=0,
+            kind="unreadable",
+            description=f"Reading the file failed: {reason}.",
+            findings=(error("file.io_error", name, f"reading the file failed: {reason}"),),
+        )
+
+
+def _read(source: Source, name: str) -> Report:
     size = source.size
     read = source.read_at
     head = read(0, layout.REGION_TABLE_OFFSETS[1] + layout.REGION_TABLE_SIZE)
@@ -242,7 +270,7 @@ def read_log(header: Header, read: ReadAt, file_size: int) -> tuple[LogInfo, byt
     return info, log_bytes, findings
 
 
-def analyse_log_in_file(header: Header, source: ImageSource) -> tuple[LogInfo, list[Finding]]:
+def analyse_log_in_file(header: Header, source: Source) -> tuple[LogInfo, list[Finding]]:
     """:func:`read_log`'s analysis without reading the log: the 4 KiB sectors are probed for
     ``loge`` and only the entries found are read (same results, same MAX_LOG_READ cap)."""
     offset = header.log_offset

@@ -18,25 +18,26 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import queue
-import stat
 import threading
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vhdxray.core.analysis.chain import ParentLookup
 from vhdxray.core.analysis.checked import read_checked
 from vhdxray.core.analysis.inuse import in_use
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.analysis.walk import Found, Matcher, walk
-from vhdxray.core.format.findings import Severity, error
+from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.record import record
 from vhdxray.core.progress import Progress
+
+if TYPE_CHECKING:
+    from vhdxray.core.analysis.guest.image import GuestOutcome
 
 # Verdicts, worst first (the summary's order).
 VERDICTS: tuple[str, ...] = ("error", "unreadable", "not_vhdx", "warning", "ok")
-NOT_REGULAR = "not_regular"
 
 ScanLine = dict[str, Any]
 """One image's result: the keys of :data:`LINE_KEYS` (documented in README.md)."""
@@ -62,7 +63,7 @@ LINE_KEYS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScanOptions:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -74,41 +75,39 @@ class ScanOptions:
 # --- one file ---------------------------------------------------------------------------------
 
 
-def _file_kind(mode: int) -> str:
-    for test, words in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return words
-    return "not a regular file"
-
-
 def read_regular(path: str) -> tuple[Report, ParentLookup | None]:
-    """:func:`read_checked` (what ``check`` reads), but a FIFO, socket, device or directory is
-    never opened.
-
-    TODO(harden): core/source.py refuses non-regular files itself once that lands on main;
-    this stat then becomes redundant (the report below has the same kind and finding code)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return read_checked(path)  # reports the error (no such file, link loop, permission)
-    if not stat.S_ISREG(st.st_mode):
-        what = _file_kind(st.st_mode)
-        return Report(
-            path=path,
-            file_size=0,
-            kind=NOT_REGULAR,
-            description=(
-                f"This is not a regular file: it is {what}. vhdxray reads image files only."
-            ),
-            findings=(error("file.not_regular", path, f"not a regular file ({what})"),),
-        ), None
+    """:func:`read_checked`: what ``check`` reads. A FIFO, socket, device or directory is
+    refused before it is opened (``kind == "not_regular"``, by :mod:`vhdxray.core.source`)."""
     return read_checked(path)
+
+
+def guest_json(outcome: GuestOutcome | None) -> dict[str, Any] | None:
+    """The compact guest triage (None when not looked at: ``--no-guest``, not a VHDX).
+
+    ``level`` (the worst guest finding: ok/info/warning/error), ``partition_table``,
+    ``filesystems`` (types, in disk order), ``findings`` (codes of the warnings and errors, as
+    ``check --json``'s ``guest.findings``), ``error`` (why the disk could not be opened: the
+    ``guest_error.code`` of ``check --json``, e.g. ``parent_missing``)."""
+    if outcome is None:
+        return None
+    guest = outcome.guest
+    if guest is None:
+        return {
+            "level": None,
+            "partition_table": None,
+            "filesystems": [],
+            "findings": [],
+            "error": outcome.error_code,
+        }
+    return {
+        "level": guest.level,
+        "partition_table": guest.partition_table,
+        "filesystems": [fs.type for _, fs in guest.filesystems()],
+        "findings": [
+            f.code for f in guest.sorted_findings() if f.severity.value in ("error", "warning")
+        ],
+        "error": None,
+    }
 
 
 def verdict_level(report: Report, level: str) -> str:
@@ -173,9 +172,17 @@ def scan_one(path: str, guest: bool = True) -> ScanLine:
     report, lookup = read_regular(path)
     readable = report.kind not in ("unreadable", NOT_REGULAR)
     busy = in_use(path) if readable else None
-    # TODO(guest): guest triage (``guest``) is filled once that module reaches main.
+    outcome = None
+    if guest and report.is_vhdx:
+        from vhdxray.core.analysis.guest.image import inspect_image  # not loaded for --no-guest
+
+        outcome = inspect_image(path, report)
     return line_from_report(
-        report, lookup, in_use_value=busy, guest=None, seconds=time.perf_counter() - started
+        report,
+        lookup,
+        in_use_value=busy,
+        guest=guest_json(outcome),
+        seconds=time.perf_counter() - started,
     )
 
 
@@ -205,7 +212,7 @@ _DONE = object()
 
 def scan(
     roots: Sequence[str | os.PathLike[str]],
-    options: ScanOptions = ScanOptions(),
+    options: ScanOptions | None = None,
     progress: Progress | None = None,
 ) -> Generator[ScanLine, None, None]:
     """Scan every image under ``roots``; yield each line as it finishes (completion order).
@@ -214,6 +221,8 @@ def scan(
     ``label`` is the file last finished. Cancelling it (:meth:`Progress.cancel`) stops the walk
     and the readers after the files already being read; closing the iterator does the same.
     """
+    if options is None:
+        options = ScanOptions()
     matcher = Matcher(options.include, options.exclude)
     jobs = max(1, options.jobs)
     found_q: queue.Queue[object] = queue.Queue()

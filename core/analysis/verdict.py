@@ -3,11 +3,14 @@ problem, and what is safe to do next. The CLI and the app both show it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.repairids import FIXES, NAMES, ORDER
+from vhdxray.core.analysis.updatebase import Refusal, choose_update_base
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason, Header
 from vhdxray.core.format.record import record
-from vhdxray.core.write.headerplan import Refusal, plan_header_update
 
 
 @record
@@ -16,6 +19,20 @@ class Verdict:
     headline: str
     header_line: str  # why this header is current (or why none is)
     next_step: str
+    repairs: tuple[str, ...] = ()
+    """Ids of the repairs that resolve an error finding; the views say how to start them."""
+
+
+def repairs_for(codes: Iterable[str]) -> tuple[str, ...]:
+    """The repairs (ids, in the order they run) whose findings are among ``codes``."""
+    present = set(codes)
+    return tuple(r for r in ORDER if present.intersection(FIXES.get(r, ())))
+
+
+def _sentence(message: str) -> str:
+    """A finding message as a sentence: capital first, one full stop at the end."""
+    text = message.rstrip().rstrip(".")
+    return text[:1].upper() + text[1:]
 
 
 def _short_reason(h: Header) -> str:
@@ -60,7 +77,7 @@ def verdict(report: Report) -> Verdict:
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     warnings = [f for f in report.findings if f.severity is Severity.WARNING]
     header_errors = [f for f in errors if f.code.startswith("header.slot")]
-    plan = plan_header_update(report)
+    plan = choose_update_base(report)
     log = report.log
     if log is not None and log.replay_needed:
         next_step = "A log replay is pending: do not update headers yet."
@@ -71,6 +88,9 @@ def verdict(report: Report) -> Verdict:
             next_step = f"Do not update headers: {plan.reason}."
     elif header_errors:
         next_step = "Safe to update headers."
+    elif fixable := repairs_for(f.code for f in errors):
+        names = [NAMES[r] for r in fixable]
+        next_step = f"Repair it: {', then '.join(names)}."
     elif errors:
         next_step = "Headers are fine; see the findings for what else is damaged."
     else:
@@ -84,8 +104,13 @@ def verdict(report: Report) -> Verdict:
         level = "ok"
     parts = [header_line]
     if other_errors and not (log is not None and log.replay_needed):
-        first = other_errors[0].message
         more = f" (+{len(other_errors) - 1} more)" if len(other_errors) > 1 else ""
-        parts.append(first[0].upper() + first[1:] + more + ".")
+        parts.append(_sentence(other_errors[0].message) + more + ".")
     parts.append(next_step)
-    return Verdict(level, " ".join(p for p in parts if p), header_line, next_step)
+    return Verdict(
+        level,
+        " ".join(p for p in parts if p),
+        header_line,
+        next_step,
+        repairs_for(f.code for f in errors),
+    )

@@ -41,7 +41,6 @@ from vhdxray.core.format import layout
 from vhdxray.core.format.bat import (
     BatGeometry,
     bat_geometry,
-    block_of_index,
     payload_index,
     sector_bitmap_index,
 )
@@ -74,17 +73,35 @@ GAP_REASONS: Final = {
 }
 
 MAX_CHAIN_DEPTH: Final = 256  # a longer chain is refused (it is a loop or hostile)
-_WINDOW_ENTRIES: Final = 1 << 17  # BAT entries read at a time (1 MiB)
-_NONZERO: Final = re.compile(rb"[^\x00]")
-_BIT_RUNS: Final = re.compile(rb"\x00+|\xff+|[\x01-\xfe]")
-_ZERO_STATES: Final = frozenset(
-    {
-        layout.PAYLOAD_BLOCK_UNDEFINED,
-        layout.PAYLOAD_BLOCK_ZERO,
-        layout.PAYLOAD_BLOCK_UNMAPPED,
-        layout.PAYLOAD_BLOCK_UNMAPPED_V095,
-    }
+_WINDOW_ENTRIES: Final = 1 << 17  # about this many BAT entries are read at a time (1 MiB)
+# Each payload entry's state, as one class letter: runs of blocks that read the same way
+# (zeros "z", from below "p", cut off "c") are found with a regex instead of block by block.
+_Z, _P, _D, _R, _C = b"z"[0], b"p"[0], b"d"[0], b"r"[0], b"c"[0]
+
+
+def _class_table(differencing: bool) -> bytes:
+    table = bytearray()
+    for value in range(256):
+        state = value & layout.BAT_STATE_MASK
+        if state == layout.PAYLOAD_BLOCK_NOT_PRESENT:
+            table.append(_P if differencing else _Z)
+        elif state in _ZERO_STATES_LIST:
+            table.append(_Z)
+        elif state in (layout.PAYLOAD_BLOCK_FULLY_PRESENT, layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT):
+            table.append(_D)
+        else:
+            table.append(_R)
+    return bytes(table)
+
+
+_ZERO_STATES_LIST: Final = (
+    layout.PAYLOAD_BLOCK_UNDEFINED,
+    layout.PAYLOAD_BLOCK_ZERO,
+    layout.PAYLOAD_BLOCK_UNMAPPED,
+    layout.PAYLOAD_BLOCK_UNMAPPED_V095,
 )
+_RUN: Final = {c: re.compile(bytes([c]) + b"+") for c in (_Z, _P, _C)}
+_BIT_RUNS: Final = re.compile(rb"\x00+|\xff+|[\x01-\xfe]")
 
 
 class OpenRefused(Exception):
@@ -140,6 +157,20 @@ class LogUse:
         return self.note or "no log replay was pending"
 
 
+@dataclass(frozen=True, slots=True)
+class _Window:
+    number: int
+    first_entry: int
+    first_block: int
+    raw: bytes
+    cut: tuple[tuple[int, int], ...]  # entry index ranges cut off
+    classes: bytes  # one letter per payload block from first_block
+
+
+_TABLE_PLAIN: Final = _class_table(False)
+_TABLE_DIFFERENCING: Final = _class_table(True)
+
+
 @dataclass(slots=True)
 class VirtualDisk:
     """One image's virtual disk (and its parents'). Use :func:`open_virtual_disk`; close it."""
@@ -158,7 +189,7 @@ class VirtualDisk:
     report: Report  # the structures as read (no BAT summary), for chain checks
     parent: VirtualDisk | None = None
     parent_missing: bool = False
-    _window: tuple[int, bytes, tuple[tuple[int, int], ...]] | None = field(default=None)
+    _window: _Window | None = field(default=None)
 
     # -- description -------------------------------------------------------------------
 
@@ -249,11 +280,19 @@ class VirtualDisk:
         pos = start
         while pos < end:
             block = pos // bs
-            last = (end - 1) // bs
-            nxt = self._next_block_of_interest(block, last)
-            if nxt > block:
-                stop = min(end, nxt * bs)
-                yield from self._below(pos, stop)
+            win = self._load_window(self._window_of_block(block))
+            i = block - win.first_block
+            c = win.classes[i] if i < len(win.classes) else _C
+            if c in _RUN:
+                m = _RUN[c].match(win.classes, i)
+                last = win.first_block + (m.end() if m is not None else i + 1)
+                stop = min(end, last * bs)
+                if c == _Z:
+                    yield Extent(pos, stop, ZERO, path=self.path)
+                elif c == _P:
+                    yield from self._below(pos, stop)
+                else:
+                    yield Extent(pos, stop, GAP, reason=BAT_CUT_OFF, path=self.path)
                 pos = stop
                 continue
             stop = min(end, (block + 1) * bs)
@@ -262,11 +301,22 @@ class VirtualDisk:
 
     # -- the BAT ---------------------------------------------------------------------------
 
-    def _load_window(self, w: int) -> tuple[int, bytes, tuple[tuple[int, int], ...]]:
-        if self._window is not None and self._window[0] == w:
+    @property
+    def _chunks_per_window(self) -> int:
+        return max(1, _WINDOW_ENTRIES // (self.geometry.chunk_ratio + 1))
+
+    def _window_of_block(self, block: int) -> int:
+        return block // (self._chunks_per_window * self.geometry.chunk_ratio)
+
+    def _load_window(self, w: int) -> _Window:
+        """Window ``w``: whole chunks of BAT entries (payload entries and their sector
+        bitmap entry), their bytes, which are cut off, and one class letter per payload block."""
+        if self._window is not None and self._window.number == w:
             return self._window
-        first = w * _WINDOW_ENTRIES
-        count = max(0, min(_WINDOW_ENTRIES, self.geometry.total_entries - first))
+        ratio = self.geometry.chunk_ratio
+        per = self._chunks_per_window * (ratio + 1)
+        first = w * per
+        count = max(0, min(per, self.geometry.total_entries - first))
         have = max(0, min(count, self.bat_entries - first))
         offset = self.bat_offset + first * layout.BAT_ENTRY_SIZE
         raw = self.file.read(offset, have * layout.BAT_ENTRY_SIZE)
@@ -278,43 +328,31 @@ class VirtualDisk:
                 cut.append((first + lo, first + hi))
         if have < count:  # the BAT region is shorter than the disk needs
             cut.append((first + have, first + count))
-        self._window = (w, raw, tuple(cut))
+        entry_classes = bytearray(raw[0 :: layout.BAT_ENTRY_SIZE].translate(self._table()))
+        entry_classes += bytes([_C]) * (count - len(entry_classes))
+        for lo, hi in cut:
+            entry_classes[lo - first : hi - first] = bytes([_C]) * (hi - lo)
+        classes = b"".join(
+            entry_classes[i : i + ratio] for i in range(0, len(entry_classes), ratio + 1)
+        )
+        first_block = w * self._chunks_per_window * ratio
+        classes = classes[: max(0, self.geometry.data_blocks_count - first_block)]
+        self._window = _Window(w, first, first_block, raw, tuple(cut), classes)
         return self._window
+
+    def _table(self) -> bytes:
+        return _TABLE_DIFFERENCING if self.differencing else _TABLE_PLAIN
 
     def _entry(self, index: int) -> int | None:
         """The BAT entry at ``index``, or None when it is cut off."""
-        w, within = divmod(index, _WINDOW_ENTRIES)
-        _, raw, cut = self._load_window(w)
-        if any(lo <= index < hi for lo, hi in cut):
+        per = self._chunks_per_window * (self.geometry.chunk_ratio + 1)
+        win = self._load_window(index // per)
+        if any(lo <= index < hi for lo, hi in win.cut):
             return None
-        start = within * layout.BAT_ENTRY_SIZE
-        return int.from_bytes(raw[start : start + layout.BAT_ENTRY_SIZE], "little")
-
-    def _next_block_of_interest(self, block: int, last: int) -> int:
-        """The first block in [block, last] whose entry is non-zero or cut off (last + 1 when
-        none): the blocks before it all read from below (zeros or the parent)."""
-        ratio = self.geometry.chunk_ratio
-        index = payload_index(block, ratio)
-        last_index = payload_index(last, ratio)
-        while index <= last_index:
-            w, within = divmod(index, _WINDOW_ENTRIES)
-            _, raw, cut = self._load_window(w)
-            found = w * _WINDOW_ENTRIES + _WINDOW_ENTRIES
-            for lo, hi in cut:
-                if hi > index:
-                    found = min(found, max(lo, index))
-            match = _NONZERO.search(raw, within * layout.BAT_ENTRY_SIZE)
-            if match is not None:
-                found = min(found, w * _WINDOW_ENTRIES + match.start() // layout.BAT_ENTRY_SIZE)
-            if found > last_index:
-                return last + 1
-            if found < w * _WINDOW_ENTRIES + _WINDOW_ENTRIES:
-                if found % (ratio + 1) == ratio:  # a sector bitmap entry: not a payload block
-                    index = found + 1
-                    continue
-                return block_of_index(found, ratio)
-            index = found
-        return last + 1
+        start = (index - win.first_entry) * layout.BAT_ENTRY_SIZE
+        if start + layout.BAT_ENTRY_SIZE > len(win.raw):
+            return None
+        return int.from_bytes(win.raw[start : start + layout.BAT_ENTRY_SIZE], "little")
 
     # -- one block -------------------------------------------------------------------------
 
@@ -343,7 +381,7 @@ class VirtualDisk:
             yield from self._partial(block, offset, start, end)
         elif state == layout.PAYLOAD_BLOCK_NOT_PRESENT:
             yield from self._below(start, end)
-        elif state in _ZERO_STATES:
+        elif state in _ZERO_STATES_LIST:
             yield Extent(start, end, ZERO, path=self.path)
         else:
             yield Extent(start, end, GAP, reason=RESERVED_STATE, path=self.path)

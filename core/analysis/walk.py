@@ -18,12 +18,13 @@ import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+
+from vhdxray.core.format.record import record
 
 DEFAULT_PATTERNS: tuple[str, ...] = ("*.vhdx", "*.avhdx")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Found:
     """A path to scan, or (``error`` set) a path the walk could not read."""
 

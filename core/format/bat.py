@@ -17,11 +17,15 @@ C-level bulk operations on bytes:
   ``re.finditer`` over a 0/1 flag string, or ``itertools.compress`` when they are many.
 * Allocated blocks are handled as arrays of FileOffsetMB values; uniqueness and overlap come
   from ``min(map(operator.sub, ...))`` over the (sorted) offsets, ranges from ``bisect``.
-* A fully allocated BAT whose offsets form one arithmetic progression (fixed images, disks
-  written once front to back) is recognised with three big-int conversions and then handled
-  arithmetically as a ``range`` (see ``_payload_progression``).
 
 Python loops run only over problem entries, and those loops are capped.
+
+The table is never held whole: :func:`analyse_bat_stream` reads it in chunks of about
+``BAT_CHUNK_BYTES`` (whole rows of ChunkRatio + 1 entries), classifies each chunk as above and
+keeps only counts, the first few positions of each class and the allocated offsets. A chunk in
+which all payload entries hold one value and all sector bitmap entries another (fresh sparse
+images) is recognised with one comparison. The previous whole-table implementation is kept in
+tests/core/bat_reference.py and compared with this one on random BATs.
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ that: ``__slots__``, an ``__init__`` taking the fields in order (defaults allowe
 
 Not supported (nothing here needs them): inheritance between records, ``field()``,
 ``__post_init__``, mutable defaults (a default is shared, so use immutable ones).
+
+Use :func:`replace` and :func:`fields` from here. The functions of :mod:`dataclasses`
+(``replace``, ``fields``, ``asdict``, ``is_dataclass``) also work on records, for code written
+against dataclasses: the first time one of them looks, ``__dataclass_fields__`` is built
+(importing :mod:`dataclasses` then, never on the check path).
 """
 
 from __future__ import annotations
@@ -98,9 +103,31 @@ def record(cls: type[T]) -> type[T]:
     ns["__setstate__"] = _setstate
     ns["__replace__"] = _replace
     ns["_record_fields"] = names
+    ns["_record_defaults"] = defaults
+    ns["__dataclass_fields__"] = _DataclassFields()
     new: type[T] = type(cls.__name__, cls.__bases__, ns)
     new.__qualname__ = cls.__qualname__
     return new
+
+
+class _DataclassFields:
+    """``__dataclass_fields__`` made on first use, so that :mod:`dataclasses` functions accept
+    records without the check path importing :mod:`dataclasses`."""
+
+    def __get__(self, obj: object, owner: type) -> dict[str, Any]:
+        import dataclasses
+
+        made: dict[str, Any] = {}
+        defaults: dict[str, object] = owner._record_defaults  # type: ignore[attr-defined]
+        annotations: dict[str, object] = getattr(owner, "__annotations__", {})
+        for name in owner._record_fields:  # type: ignore[attr-defined]
+            made_field: Any = dataclasses.field(default=defaults.get(name, dataclasses.MISSING))
+            made_field.name = name
+            made_field.type = annotations.get(name)
+            made_field._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
+            made[name] = made_field
+        type.__setattr__(owner, "__dataclass_fields__", made)
+        return made
 
 
 def _setstate(self: object, state: tuple[object, ...]) -> None:

@@ -24,6 +24,8 @@ from vhdxray.core.fileio import create_new, fsync_dir, open_regular, pread_exact
 
 FORMAT = "vhdxray-backup"
 VERSION = 1
+MAX_BACKUP_FILE = 1 << 30
+"""No backup is larger: a write saves at most the log's pages (256 MiB read at most), base64'd."""
 
 
 class BackupError(Exception):
@@ -153,7 +155,15 @@ def _read_doc(p: Path) -> Any:
     except OSError as exc:
         raise BackupError(f"cannot read {p}: {exc.strerror or exc}") from exc
     try:
-        raw = pread_exact(fd, 0, os.fstat(fd).st_size)
+        size = os.fstat(fd).st_size
+        if size > MAX_BACKUP_FILE:
+            raise BackupError(
+                f"{p} is {size} bytes, more than a vhdxray backup can be ({MAX_BACKUP_FILE}): "
+                "not a vhdxray backup"
+            )
+        if pread_exact(fd, 0, 64).lstrip()[:1] != b"{":
+            raise BackupError(f"{p} is not a vhdxray backup file (not a JSON object)")
+        raw = pread_exact(fd, 0, size)
     except OSError as exc:
         raise BackupError(f"cannot read {p}: {exc.strerror or exc}") from exc
     finally:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vhdxray import __version__
+from vhdxray.core.analysis.chain import windows_relative_path
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.fileio import create_new, fsync_dir, pwrite_all
 from vhdxray.core.format import layout
@@ -233,13 +234,6 @@ def create_image(
     return target
 
 
-def _win_relative(child: Path, parent: Path) -> str:
-    rel = os.path.relpath(parent.resolve(), child.resolve().parent)
-    return (
-        ".\\" + rel.replace(os.sep, "\\") if not rel.startswith("..") else rel.replace(os.sep, "\\")
-    )
-
-
 def create_child(
     path: str | os.PathLike[str],
     parent: str | os.PathLike[str],
@@ -270,7 +264,7 @@ def create_child(
     )
     locator = [
         ("parent_linkage", "{" + str(eff.data_write_guid) + "}"),
-        ("relative_path", _win_relative(Path(path), parent_path)),
+        ("relative_path", windows_relative_path(Path(path), parent_path)),
     ]
     if os.name == "nt":  # pragma: no cover - only Windows has a Win32 absolute path to give
         locator.append(("absolute_win32_path", str(parent_path.resolve())))

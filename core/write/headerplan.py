@@ -10,18 +10,16 @@ from __future__ import annotations
 import uuid
 
 from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.updatebase import choose_update_base
 from vhdxray.core.format import layout
 from vhdxray.core.format.guid import new_guid
-from vhdxray.core.format.header import MAX_SEQUENCE, Header, next_header
+from vhdxray.core.format.header import next_header
 from vhdxray.core.format.record import record
+from vhdxray.core.outcome import Refused
 
-
-@record
-class Refusal:
-    """Why an update will not be done; ``code`` is stable, ``reason`` is plain words."""
-
-    code: str
-    reason: str
+Refusal = Refused
+"""Why an update will not be done (the outcome model's :class:`Refused`: ``code``, ``params``,
+``reason``); plans return it instead of raising."""
 
 
 @record
@@ -100,13 +98,6 @@ class HeaderUpdatePlan:
         }
 
 
-def is_usable(h: Header) -> bool:
-    """A header this spec can process: Version 1, and LogVersion 0 unless LogGuid is zero."""
-    return h.version == layout.HEADER_VERSION and (
-        h.log_version == layout.LOG_VERSION or h.log_guid == layout.ZERO_GUID
-    )
-
-
 def plan_header_update(
     report: Report,
     *,
@@ -121,98 +112,13 @@ def plan_header_update(
     ``log_guid`` sets a new LogGuid (log replay and stale-GUID repairs); ``allow_pending_log``
     is for the replay itself, whose first header update must keep the pending log's GUID.
     """
-    if not report.is_vhdx:
-        return Refusal("not_vhdx", f"{report.path} is not a VHDX image: {report.description}")
-    headers, choice = report.headers, report.header_choice
-    assert headers is not None and choice is not None
-    if report.file_size < layout.HEADER_SLOT_OFFSETS[1] + layout.HEADER_SIZE:
-        return Refusal(
-            "truncated",
-            "the file ends inside the header section: writing headers would extend it; "
-            "nothing was written",
-        )
-    notes: list[str] = []
-    if from_slot is not None:
-        if from_slot not in (1, 2):
-            return Refusal("bad_slot", f"--from-slot must be 1 or 2, not {from_slot}")
-        current = headers[choice.current - 1] if choice.current is not None else None
-        if current is not None and choice.current != from_slot and is_usable(current):
-            return Refusal(
-                "from_slot_not_current",
-                f"header {choice.current} is current; the update is built from it. "
-                "--from-slot is only for images with no current header, or whose current "
-                "header declares an unsupported Version or LogVersion.",
-            )
-        base = headers[from_slot - 1]
-        if not base.valid:
-            return Refusal(
-                "from_slot_invalid",
-                f"header {from_slot} is not valid ({'; '.join(base.invalid_reasons())}): "
-                "a header cannot be rebuilt from it",
-            )
-        first_slot, second_slot = 3 - from_slot, from_slot
-        if choice.current is None:
-            notes.append(
-                f"There is no current header; you chose header {from_slot} as the source of "
-                f"truth. Header {3 - from_slot}'s differing fields will be lost."
-            )
-        elif current is not None and choice.current != from_slot:
-            notes.append(
-                f"Header {choice.current} is current but declares Version {current.version}, "
-                f"LogVersion {current.log_version}; you chose the older header {from_slot} "
-                f"(sequence {base.sequence_number}) as the source of truth. Header "
-                f"{choice.current}'s fields are replaced."
-            )
-    else:
-        if choice.current is None:
-            return Refusal(
-                "no_current_header",
-                choice.explain(headers)
-                + " Choose the slot to rebuild from with --from-slot 1 or --from-slot 2.",
-            )
-        base = headers[choice.current - 1]
-        first_slot, second_slot = 3 - choice.current, choice.current
-
-    if not is_usable(base) and from_slot is None:
-        other = headers[2 - base.slot]
-        alternative = (
-            f" --from-slot {other.slot} rebuilds from the older header {other.slot}, which "
-            "is valid and version 1;"
-            if other.valid and is_usable(other)
-            else ""
-        )
-        if base.version != layout.HEADER_VERSION:
-            return Refusal(
-                "unsupported_version",
-                f"header {base.slot} has Version {base.version}; rewriting it would declare a "
-                f"version 1 file.{alternative} if you are sure the file is version 1, use "
-                f"--from-slot {base.slot}.",
-            )
-        return Refusal(
-            "unsupported_log_version",
-            f"header {base.slot} has LogVersion {base.log_version} and a non-zero LogGuid: "
-            "its log is in a format this specification does not define, and writing "
-            f"LogVersion 0 would let readers replay it.{alternative} to rewrite it anyway, "
-            f"use --from-slot {base.slot}.",
-        )
-    if base.version != layout.HEADER_VERSION:
-        notes.append(
-            f"Header {base.slot} says Version {base.version}; the new headers say Version 1."
-        )
-    if base.log_version != layout.LOG_VERSION:
-        notes.append(f"LogVersion {base.log_version} will be written as 0.")
-    log = report.log
-    if log is not None and log.replay_needed and not allow_pending_log:
-        return Refusal(
-            "log_replay_pending",
-            "a log replay is pending: the log must be replayed first (vhdxray repair), or "
-            "its changes to the metadata and BAT would be lost",
-        )
-    if base.sequence_number > MAX_SEQUENCE - 2:
-        return Refusal(
-            "sequence_overflow",
-            f"sequence number {base.sequence_number} cannot grow by 2 without overflowing",
-        )
+    chosen = choose_update_base(report, from_slot=from_slot, allow_pending_log=allow_pending_log)
+    if isinstance(chosen, Refused):
+        return chosen
+    headers = report.headers
+    assert headers is not None
+    base, first_slot, second_slot = chosen.base, chosen.first_slot, chosen.second_slot
+    notes = list(chosen.notes)
     fwg = file_write_guid or new_guid()
     dwg = new_guid() if new_data_write_guid else base.data_write_guid
     lg = base.log_guid if log_guid is None else log_guid

@@ -21,15 +21,15 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.region import RegionEntry, RegionTable, parse_region_table
 from vhdxray.core.source import ReadAt
-from vhdxray.core.write.update import Refusal
-from vhdxray.core.write.writer import (
+from vhdxray.core.write.session import (
     PlannedWrite,
     Verify,
     WriteHooks,
     WritePlan,
     WriteResult,
-    execute,
+    WriteSession,
 )
+from vhdxray.core.write.update import Refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +215,11 @@ def run_region_repair(
     *,
     backup_dir: str | os.PathLike[str] | None = None,
     hooks: WriteHooks | None = None,
+    session: WriteSession | None = None,
 ) -> WriteResult:
-    """Write the plan through the writer (lock, backup, write, fsync, read back, verify)."""
-    return execute(Path(path), plan.write_plan(), backup_dir=backup_dir, hooks=hooks)
+    """Write the plan (lock, backup, write, fsync, read back, verify) in ``session`` or in a
+    session of its own."""
+    if session is not None:
+        return session.execute(plan.write_plan())
+    with WriteSession(Path(path), backup_dir=backup_dir, hooks=hooks) as own:
+        return own.execute(plan.write_plan())

@@ -25,75 +25,60 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from vhdxray.core.analysis.reader import Report, read_report
-from vhdxray.core.analysis.truncation import TruncationMap, truncation_map
-from vhdxray.core.format import layout
-from vhdxray.core.format.findings import Severity
-from vhdxray.core.format.header import CurrentReason, Header, differing_fields
-from vhdxray.core.progress import Cancelled, Progress
-from vhdxray.core.source import ImageSource
-from vhdxray.core.write.headerplan import is_usable
-from vhdxray.core.write.imagecopy import CopyError, copy_image
-from vhdxray.core.write.regionrepair import (
-    RegionTablePlan,
-    copy_summary,
-    plan_region_repair,
-    run_region_repair,
-)
-from vhdxray.core.write.repairids import (
+from vhdxray.core.analysis.repairids import (
     CLEAR_LOG_GUID,
+    FIXES,
     HEADERS,
     ORDER,
     REGION_TABLE,
     REPLAY,
     TRUNCATION,
 )
+from vhdxray.core.analysis.truncation import TruncationMap, truncation_map
+from vhdxray.core.analysis.updatebase import is_usable, source_slot
+from vhdxray.core.format import layout
+from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.header import CurrentReason, Header, differing_fields
+from vhdxray.core.progress import Cancelled, Progress
+from vhdxray.core.source import ImageSource
+from vhdxray.core.write.imagecopy import CopyError, copy_image
+from vhdxray.core.write.outcome import (
+    RefusalCode,
+    VhdxrayError,
+    WriteFailed,
+    WriteState,
+)
+from vhdxray.core.write.preflight import check_backup_dir, check_copy_target
+from vhdxray.core.write.regionrepair import (
+    RegionTablePlan,
+    copy_summary,
+    plan_region_repair,
+    run_region_repair,
+)
 from vhdxray.core.write.replay import (
     MAX_ZEROED_DATA,
-    ReplayFailed,
     ReplayPreview,
-    ReplayRefused,
     describe_replay,
     preview_replay,
     replay_from_slot,
     run_replay,
 )
+from vhdxray.core.write.session import WriteHooks, WriteSession
 from vhdxray.core.write.update import (
     HeaderUpdatePlan,
     Refusal,
-    UpdateVerificationFailed,
     plan_header_update,
     run_header_update,
 )
-from vhdxray.core.write.writer import WriteFailed, WriteHooks, WriteRefused
 
-# Header findings a header update resolves.
-_HEADER_CODES: Final = (
-    "header.slot1.signature",
-    "header.slot1.checksum",
-    "header.slot1.reserved",
-    "header.slot2.signature",
-    "header.slot2.checksum",
-    "header.slot2.reserved",
-    "header.equal_sequence_identical",
-    "header.equal_sequence_different",
-    "header.version",
-    "header.log_version_unused",
-)
-_REGION_CODES: Final = (
-    "region.copy1.signature",
-    "region.copy1.checksum",
-    "region.copy1.entries",
-    "region.copy2.signature",
-    "region.copy2.checksum",
-    "region.copy2.entries",
-    "region.copies_differ",
-    "region.using_copy2",
-)
+# Header and region findings a header update / a region table rewrite resolves.
+_HEADER_CODES: Final = FIXES[HEADERS]
+_REGION_CODES: Final = FIXES[REGION_TABLE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,27 +122,26 @@ class Refused:
         }
 
 
-class RepairError(Exception):
-    """A repair step stopped. ``refused``: the last action was refused before writing;
-    ``backups`` (oldest first) undo whatever the step did write before it stopped."""
-
-    def __init__(self, message: str, *, refused: bool, backups: tuple[Path, ...] = ()) -> None:
-        super().__init__(message)
-        self.refused = refused
-        self.backups = backups
+RepairError = VhdxrayError
+"""A repair step stopped: :class:`Refused` (that step wrote nothing) or :class:`WriteFailed`
+(``backups`` undo what it wrote). ``error.refused`` tells which."""
 
 
 @dataclass
 class RepairSession:
-    """State shared by the steps of one run (mutable on purpose)."""
+    """State shared by the steps of one run: the options and the one write session (lock,
+    descriptor, backups, the run's FileWriteGuid)."""
 
-    path: Path
     options: RepairOptions
-    backup_dir: Path | None = None
-    hooks: WriteHooks | None = None
-    file_write_guid: uuid.UUID | None = None  # set by the session's first header update
-    backups: list[Path] = field(default_factory=list)
-    meter: Progress | None = None  # bytes and cancel checks of the long steps (copy, replay)
+    write: WriteSession
+
+    @property
+    def path(self) -> Path:
+        return self.write.path
+
+    @property
+    def backups(self) -> list[Path]:
+        return self.write.backups
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,14 +181,10 @@ class Repair:
         backup_dir: str | os.PathLike[str] | None = None,
         hooks: WriteHooks | None = None,
     ) -> StepResult:
-        """Run this repair alone on ``path`` (raises :class:`RepairError`)."""
-        session = RepairSession(
-            Path(path),
-            self.options,
-            backup_dir=None if backup_dir is None else Path(backup_dir),
-            hooks=hooks,
-        )
-        return _run_step(self, session)
+        """Run this repair alone on ``path`` in a write session of its own (raises
+        :class:`Refused` or :class:`WriteFailed`)."""
+        with WriteSession(path, backup_dir=backup_dir, hooks=hooks) as write:
+            return _run_step(self, RepairSession(self.options, write))
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -259,15 +239,8 @@ def _codes(report: Report, wanted: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def header_from_slot(report: Report, from_slot: int | None) -> int | None:
-    """The slot a header update is built from: the user's choice; slot 1 for byte-identical
-    headers with equal sequence numbers (Disk2VHD: the choice makes no difference); else
-    None (the current header)."""
-    if from_slot is not None:
-        return from_slot
-    choice = report.header_choice
-    if choice is not None and choice.reason is CurrentReason.EQUAL_IDENTICAL:
-        return 1
-    return None
+    """The slot a header update is built from (see updatebase.source_slot)."""
+    return source_slot(report, from_slot)
 
 
 def _slot_text(h: Header) -> str:
@@ -351,52 +324,32 @@ def _header_consequences(report: Report, plan: HeaderUpdatePlan) -> list[str]:
 def _session_header_update(
     session: RepairSession, report: Report, operation: str, *, log_guid: uuid.UUID | None = None
 ) -> HeaderUpdatePlan:
-    """One header update through the writer, the session's FileWriteGuid reused."""
+    """One header update in the run's write session, the session's FileWriteGuid reused."""
+    write = session.write
     plan = plan_header_update(
         report,
         from_slot=header_from_slot(report, session.options.from_slot),
         log_guid=log_guid,
-        file_write_guid=session.file_write_guid,
+        file_write_guid=write.file_write_guid,
     )
     if isinstance(plan, Refusal):
-        raise RepairError(plan.reason, refused=True)
-    outcome = run_header_update(
-        session.path,
-        plan,
-        backup_dir=session.backup_dir,
-        hooks=session.hooks,
-        operation=operation,
-    )
-    session.backups.append(outcome.result.backup_path)
-    session.file_write_guid = plan.file_write_guid
+        raise plan
+    run_header_update(write.path, plan, operation=operation, session=write)
+    write.file_write_guid = plan.file_write_guid
     return plan
 
 
 def _run_step(repair: Repair, session: RepairSession) -> StepResult:
     start = len(session.backups)
-
-    def made() -> tuple[Path, ...]:
-        return tuple(session.backups[start:])
-
     try:
         return repair.action(session)
-    except RepairError as exc:
-        raise RepairError(str(exc), refused=exc.refused, backups=made()) from exc
-    except (ReplayRefused, WriteRefused) as exc:
-        raise RepairError(str(exc), refused=True, backups=made()) from exc
+    except Refusal:
+        raise
     except WriteFailed as exc:
-        if exc.backup_path is not None and exc.backup_path not in session.backups:
-            session.backups.append(exc.backup_path)
-        raise RepairError(str(exc), refused=False, backups=made()) from exc
-    except UpdateVerificationFailed as exc:
-        if exc.backup_path not in session.backups:
-            session.backups.append(exc.backup_path)
-        raise RepairError(str(exc), refused=False, backups=made()) from exc
-    except ReplayFailed as exc:
-        raise RepairError(str(exc), refused=False, backups=made()) from exc
+        raise exc.with_backups(tuple(session.backups[start:])) from exc
     except OSError as exc:
-        raise RepairError(
-            f"I/O error: {exc.strerror or exc}", refused=False, backups=made()
+        raise WriteFailed(
+            f"I/O error: {exc.strerror or exc}", tuple(session.backups[start:])
         ) from exc
 
 
@@ -406,24 +359,22 @@ def _run_step(repair: Repair, session: RepairSession) -> StepResult:
 
 def _replay_action(session: RepairSession) -> StepResult:
     start = len(session.backups)
-    report = read_report(session.path)
+    write = session.write
+    report = write.read_report()
     outcome = run_replay(
-        session.path,
+        write.path,
         from_slot=replay_from_slot(report, session.options.from_slot),
-        file_write_guid=session.file_write_guid,
-        backup_dir=session.backup_dir,
-        hooks=session.hooks,
-        backups_out=session.backups,
-        progress=session.meter,
+        file_write_guid=write.file_write_guid,
+        session=write,
     )
     if outcome.file_write_guid is not None:
-        session.file_write_guid = outcome.file_write_guid
+        write.file_write_guid = outcome.file_write_guid
     return StepResult(REPLAY, outcome.replayed, outcome.lines, tuple(session.backups[start:]))
 
 
 def _clear_guid_action(session: RepairSession) -> StepResult:
     start = len(session.backups)
-    report = read_report(session.path)
+    report = session.write.read_report()
     eff = report.effective_header
     log = report.log
     if eff is None or eff.log_guid == layout.ZERO_GUID or log is None or log.active is not None:
@@ -438,44 +389,38 @@ def _clear_guid_action(session: RepairSession) -> StepResult:
 
 def _region_action(session: RepairSession) -> StepResult:
     start = len(session.backups)
-    report = read_report(session.path)
-    with ImageSource(session.path) as source:
-        plan = plan_region_repair(
-            report, choose=session.options.region_table_from, read=source.read_at
-        )
+    write = session.write
+    report = write.read_report()
+    plan = plan_region_repair(report, choose=session.options.region_table_from, read=write.read_at)
     if plan is None:
         return StepResult(REGION_TABLE, False, ("The region tables need nothing.",), ())
     if isinstance(plan, Refusal):
-        raise RepairError(plan.reason, refused=True)
+        raise plan
     lines: list[str] = []
-    if session.file_write_guid is None:
+    if write.file_write_guid is None:
         hplan = _session_header_update(session, report, "region-table-headers")
         lines.append(
             f"Headers updated first (sequence {hplan.second.sequence_number}, new FileWriteGuid "
             f"{hplan.file_write_guid})."
         )
-        report = read_report(session.path)
-        with ImageSource(session.path) as source:
-            again = plan_region_repair(
-                report, choose=session.options.region_table_from, read=source.read_at
-            )
+        report = write.read_report()
+        again = plan_region_repair(
+            report, choose=session.options.region_table_from, read=write.read_at
+        )
         if not isinstance(again, RegionTablePlan):
-            raise RepairError(
+            raise Refusal(
+                RefusalCode.REGION_CHANGED,
                 "the region tables changed during the header update; nothing else was written",
-                refused=True,
             )
         plan = again
-    result = run_region_repair(
-        session.path, plan, backup_dir=session.backup_dir, hooks=session.hooks
-    )
-    session.backups.append(result.backup_path)
-    after = read_report(session.path)
+    run_region_repair(write.path, plan, session=write)
+    after = write.read_report()
     tables = after.region_tables
     if tables is None or not (tables[0].valid and tables[1].valid):
-        raise RepairError(
+        raise WriteFailed(
             "after the rewrite a region table copy still reads as invalid",
-            refused=False,
-            backups=tuple(session.backups[start:]),
+            tuple(session.backups[start:]),
+            WriteState.UNVERIFIED,
         )
     lines.append(f"Region table copy {plan.target} rewritten from copy {plan.source}.")
     return StepResult(REGION_TABLE, True, tuple(lines), tuple(session.backups[start:]))
@@ -483,7 +428,7 @@ def _region_action(session: RepairSession) -> StepResult:
 
 def _header_action(session: RepairSession) -> StepResult:
     start = len(session.backups)
-    report = read_report(session.path)
+    report = session.write.read_report()
     codes = _codes(report, _HEADER_CODES)
     if not codes:
         return StepResult(
@@ -638,7 +583,7 @@ def _plan_replay(
     report: Report, options: RepairOptions
 ) -> tuple[ReplayPreview | None, Repair | Refused]:
     title = "Replay the pending log"
-    codes = _codes(report, ("log.replay_needed",))
+    codes = _codes(report, FIXES[REPLAY])
     try:
         preview = preview_replay(report.path, report)
     except OSError as exc:
@@ -688,7 +633,7 @@ def _plan_clear_guid(report: Report, options: RepairOptions) -> Repair | Refused
     log = report.log
     eff = report.effective_header
     assert log is not None and eff is not None
-    codes = _codes(report, ("log.no_valid_sequence", "log.length_zero"))
+    codes = _codes(report, FIXES[CLEAR_LOG_GUID])
     if log.log_version != layout.LOG_VERSION:
         return Refused(
             CLEAR_LOG_GUID,
@@ -854,7 +799,7 @@ class RepairRun:
             "steps": [s.to_json() for s in self.steps],
             "backups": [str(b) for b in self.backups],
             "failed_step": self.failed_step,
-            "error": None if self.error is None else str(self.error),
+            "error": None if self.error is None else self.error.to_json(),
             "refused": None if self.error is None else self.error.refused,
         }
 
@@ -866,53 +811,74 @@ def run_repairs(
     backup_dir: str | os.PathLike[str] | None = None,
     hooks: WriteHooks | None = None,
     progress: Callable[[Repair], None] | None = None,
-    meter: Progress | None = None,
+    tracker: Progress | None = None,
 ) -> RepairRun:
-    """Carry out ``plan.repairs`` in order; stop at the first step that fails or is refused.
+    """Carry out ``plan.repairs`` in order, in ONE write session (the image is locked from the
+    first re-read to the last verification); stop at the first step that fails or is refused.
 
     With ``output`` the image is first copied there (sparsely; the ranges a replay zeroes
     are left as holes) and the copy is repaired; the original is never opened for writing.
-    ``progress`` is called before each step. Exceptions other than the known refusals and
-    failures (e.g. a test's simulated crash) propagate. ``meter`` counts the copy's and the
-    replay's bytes; when it is cancelled (:class:`~vhdxray.core.progress.Cancelled`
-    propagates) a copy made by this run is removed, so the original stays the only file.
+    Everything checkable (the backup folder, room for the copy) is checked before copying,
+    and a copy in which nothing was written is removed again when the run is refused.
+    ``progress`` is called before each step; ``tracker`` counts bytes written and may cancel
+    between steps (a step is never cut in the middle). Exceptions other than the outcome
+    model's (e.g. a test's simulated crash) propagate.
     """
     target = plan.path
     copied: Path | None = None
+    refusal = check_backup_dir(backup_dir, Path(output) if output is not None else plan.path)
+    if refusal is None and output is not None:
+        refusal = check_copy_target(plan.path, Path(output))
+    if refusal is not None:
+        return RepairRun(Path(output or plan.path), None, (), (), None, refusal, "preflight")
     if output is not None:
         holes = () if plan.replay is None else plan.replay.final_zero_runs
         try:
-            target = copy_image(plan.path, output, leave_holes=holes, progress=meter)
+            target = copy_image(plan.path, output, leave_holes=holes, progress=tracker)
+        except Cancelled:  # copy_image removed the partial copy
+            cancelled = Refusal(RefusalCode.CANCELLED, "cancelled while copying; no copy is left")
+            return RepairRun(Path(output), None, (), (), None, cancelled, "copy")
         except CopyError as exc:
             return RepairRun(
-                Path(output), None, (), (), None, RepairError(str(exc), refused=True), "copy"
+                Path(output), None, (), (), None, Refusal(RefusalCode.COPY_FAILED, str(exc)), "copy"
             )
         copied = plan.path
-    session = RepairSession(
-        target,
-        plan.options,
-        backup_dir=None if backup_dir is None else Path(backup_dir),
-        hooks=hooks,
-        meter=meter,
-    )
     steps: list[StepResult] = []
-    for repair in plan.repairs:
-        if progress is not None:
-            progress(repair)
-        try:
-            steps.append(_run_step(repair, session))
-        except Cancelled:
-            if copied is not None:
-                target.unlink(missing_ok=True)
-            raise
-        except RepairError as exc:
+    try:
+        with WriteSession(target, backup_dir=backup_dir, hooks=hooks, progress=tracker) as write:
+            session = RepairSession(plan.options, write)
+            for repair in plan.repairs:
+                if tracker is not None and tracker.cancelled:
+                    raise _Stop(
+                        repair.id,
+                        Refusal(
+                            RefusalCode.CANCELLED,
+                            "cancelled before this step; the steps before it are complete",
+                        ),
+                    )
+                if progress is not None:
+                    progress(repair)
+                try:
+                    steps.append(_run_step(repair, session))
+                except VhdxrayError as exc:
+                    raise _Stop(repair.id, exc) from exc
             return RepairRun(
-                target,
-                copied,
-                tuple(steps),
-                tuple(session.backups),
-                read_report(target),
-                exc,
-                repair.id,
+                target, copied, tuple(steps), tuple(write.backups), write.read_report()
             )
-    return RepairRun(target, copied, tuple(steps), tuple(session.backups), read_report(target))
+    except _Stop as stop:
+        backups = tuple(write.backups)
+        failed, error = stop.step, stop.error
+    except Refusal as exc:  # the session could not be opened (in use, no permission)
+        backups, error = (), exc
+        failed = plan.repairs[0].id if plan.repairs else "open"  # the first step cannot start
+    if copied is not None and error.refused and not backups:
+        Path(target).unlink(missing_ok=True)  # nothing was written into it: no copy is left
+        return RepairRun(target, None, (), (), None, error, failed)
+    return RepairRun(target, copied, tuple(steps), backups, read_report(target), error, failed)
+
+
+class _Stop(Exception):
+    def __init__(self, step: str, error: VhdxrayError) -> None:
+        super().__init__(str(error))
+        self.step = step
+        self.error = error

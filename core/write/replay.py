@@ -38,13 +38,14 @@ from typing import Final
 
 from vhdxray.core.analysis.logoverlay import end_result
 from vhdxray.core.analysis.reader import Report, read_log, read_report
+from vhdxray.core.analysis.updatebase import source_slot
 from vhdxray.core.fileio import pread_exact
 from vhdxray.core.format import layout
 from vhdxray.core.format.log import LogInfo, ReplayWrite, replay_plan
-from vhdxray.core.progress import Progress
 from vhdxray.core.write.imagecopy import CHUNK, ZERO_CHUNK, nonzero_chunks
+from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed, WriteState
+from vhdxray.core.write.session import PlannedWrite, WriteHooks, WritePlan, WriteSession
 from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
-from vhdxray.core.write.writer import PlannedWrite, WriteFailed, WriteHooks, WritePlan, execute
 
 PAGE: Final = layout.LOG_SECTOR_SIZE
 PENDING: Final = "pending"
@@ -61,23 +62,14 @@ MAX_TARGET_END: Final = 2 * layout.MAX_VIRTUAL_DISK_SIZE
 PROTECTED_END: Final = layout.REGION_TABLE_OFFSETS[0]
 
 
-class ReplayRefused(Exception):
-    """The replay was not done (or stopped before changing anything it should not); nothing
-    unsafe was written. ``code`` is stable, the message is plain words."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+ReplayRefused = Refused  # the replay was not done; nothing unsafe was written
+ReplayFailed = WriteFailed  # stopped part-way (state REPLAY_INCOMPLETE): run it again
 
 
-class ReplayFailed(Exception):
-    """The replay stopped part-way. The log is intact and LogGuid is still set, so running it
-    again finishes the job; ``backups`` (oldest first) undo what was written."""
-
-    def __init__(self, message: str, backups: tuple[Path, ...]) -> None:
-        super().__init__(message)
-        self.backups = backups
+def _incomplete(message: str, backups: list[Path]) -> WriteFailed:
+    """The replay stopped part-way: the log is intact and LogGuid still set, so running it
+    again finishes the job; ``backups`` undo what was written."""
+    return WriteFailed(message, tuple(backups), WriteState.REPLAY_INCOMPLETE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,14 +279,17 @@ def _surviving(start: int, end: int, pages: Sequence[int]) -> list[tuple[int, in
 
 
 def preview_replay(
-    path: str | os.PathLike[str], report: Report | None = None
+    path: str | os.PathLike[str], report: Report | None = None, *, fd: int | None = None
 ) -> ReplayPreview | None:
     """What replaying the log of ``path`` would do now, page by page; None when no replay is
-    needed (LogGuid zero, or no valid sequence). Read-only."""
+    needed (LogGuid zero, or no valid sequence). Read-only; reads through ``fd`` when given
+    (a write session's descriptor)."""
     report = read_report(path) if report is None else report
     if not report.is_vhdx or report.log is None or not report.log.replay_needed:
         return None
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    own = fd is None
+    if fd is None:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         read = _read_log(fd, report)
         if read is None:
@@ -304,7 +299,8 @@ def preview_replay(
             return None
         return _preview(fd, info, log_bytes)
     finally:
-        os.close(fd)
+        if own:
+            os.close(fd)
 
 
 def _preview(fd: int, info: LogInfo, log_bytes: bytes) -> ReplayPreview:
@@ -422,31 +418,9 @@ class ReplayOutcome:
 
 
 def replay_from_slot(report: Report, from_slot: int | None) -> int | None:
-    """The slot the first header update is built from: the caller's choice, else slot 1 when
-    the two headers are byte-identical with equal sequence numbers (Disk2VHD), else None."""
-    if from_slot is not None:
-        return from_slot
-    choice = report.header_choice
-    if choice is not None and choice.current is None and report.effective_header is not None:
-        return report.effective_header.slot
-    return None
-
-
-def _metered(
-    hooks: WriteHooks | None, plan: WritePlan, progress: Progress | None
-) -> WriteHooks | None:
-    """``hooks`` with each durable page write counted on ``progress`` and a cancel check."""
-    if progress is None:
-        return hooks
-    inner = hooks.after_write if hooks is not None else None
-
-    def after_write(i: int) -> None:
-        if inner is not None:
-            inner(i)
-        progress.advance(len(plan.writes[i].data))
-        progress.check()
-
-    return WriteHooks(tear=None if hooks is None else hooks.tear, after_write=after_write)
+    """The slot the replay's first header update is built from (see
+    updatebase.source_slot: the same rule as every header update)."""
+    return source_slot(report, from_slot)
 
 
 def run_replay(
@@ -456,36 +430,40 @@ def run_replay(
     file_write_guid: uuid.UUID | None = None,
     backup_dir: str | os.PathLike[str] | None = None,
     hooks: WriteHooks | None = None,
-    backups_out: list[Path] | None = None,
-    progress: Progress | None = None,
+    session: WriteSession | None = None,
 ) -> ReplayOutcome:
-    """Replay the pending log of ``path`` in place (see the module docstring).
-
-    ``progress`` counts the bytes of the logged pages as they are written and is checked
-    before anything is written and after each page write (each durable): a
-    :class:`~vhdxray.core.progress.Cancelled` raised there leaves either the image unchanged
-    or the log still pending with some of its pages in place, which the next replay (here,
-    Hyper-V or QEMU) completes.
+    """Replay the pending log of ``path`` in place (see the module docstring), in ``session``
+    (its locks held throughout) or in a session of its own.
 
     ``file_write_guid`` is the session's FileWriteGuid (a new one when None). Every backup made
-    is appended to ``backups_out`` as soon as it exists. Raises :class:`ReplayRefused` before
-    anything is written when the replay must not be done, :class:`ReplayFailed` when a check
-    after writing fails, and the writer's ``WriteRefused``/``WriteFailed`` from its steps.
+    is in ``session.backups`` as soon as it exists. Raises :class:`Refused` before anything is
+    written when the replay must not be done, and :class:`WriteFailed` when a write or a check
+    after writing fails.
     """
-    backups: list[Path] = [] if backups_out is None else backups_out
+    if session is None:
+        with WriteSession(path, backup_dir=backup_dir, hooks=hooks) as own:
+            return run_replay(
+                path, from_slot=from_slot, file_write_guid=file_write_guid, session=own
+            )
+    backups = session.backups
     start_count = len(backups)
-    report = read_report(path)
-    preview = preview_replay(path, report)
+    report = session.read_report()
+    preview = preview_replay(path, report, fd=session.fd)
     if preview is None:
         return ReplayOutcome(False, (), 0, None, None, report, ("No log replay is pending.",))
     if preview.blockers:
-        raise ReplayRefused("replay_blocked", "; ".join(preview.blockers))
+        raise Refused(
+            RefusalCode.REPLAY_BLOCKED,
+            "; ".join(preview.blockers),
+            {"blockers": len(preview.blockers)},
+        )
     if preview.zeroed_data_bytes > MAX_ZEROED_DATA:
-        raise ReplayRefused(
-            "zeroed_data_too_large",
+        raise Refused(
+            RefusalCode.ZEROED_DATA_TOO_LARGE,
             f"the replay would overwrite {preview.zeroed_data_bytes} bytes of existing data "
             f"with zeros, more than vhdxray backs up in one go ({MAX_ZEROED_DATA}); replay "
             "into a copy instead (--output COPY), which needs no such backup",
+            {"zeroed_data_bytes": preview.zeroed_data_bytes, "limit": MAX_ZEROED_DATA},
         )
     plan1 = plan_header_update(
         report,
@@ -494,45 +472,32 @@ def run_replay(
         allow_pending_log=True,
     )
     if isinstance(plan1, Refusal):
-        raise ReplayRefused(plan1.code, plan1.reason)
+        raise plan1
     if plan1.log_guid != preview.log_guid:  # pragma: no cover - plan_header_update keeps it
-        raise ReplayRefused("log_guid", "the header update would not keep the log's LogGuid")
+        raise Refused(RefusalCode.LOG_GUID, "the header update would not keep the log's LogGuid")
     lines: list[str] = []
-    if progress is not None:
-        progress.start(preview.bytes_to_write, "replaying the log")
-        progress.check()  # nothing written yet
-    out1 = run_header_update(
-        path, plan1, backup_dir=backup_dir, hooks=hooks, operation="replay-headers"
-    )
-    backups.append(out1.result.backup_path)
+    out1 = run_header_update(path, plan1, operation="replay-headers", session=session)
     fwg = plan1.file_write_guid
     lines.append(
         f"Headers updated (sequence {plan1.second.sequence_number}): new FileWriteGuid {fwg}, "
         f"LogGuid {plan1.log_guid} kept."
     )
 
-    preview2 = preview_replay(path, out1.report)
+    preview2 = preview_replay(path, out1.report, fd=session.fd)
     if preview2 is None or preview2.head_sequence_number != preview.head_sequence_number:
-        raise ReplayFailed(
+        raise _incomplete(
             "after the first header update the log no longer shows the same active sequence; "
             "nothing else was written",
-            tuple(backups[start_count:]),
+            backups[start_count:],
         )
     if preview2.blockers:
-        raise ReplayRefused("replay_blocked", "; ".join(preview2.blockers))
+        raise Refused(RefusalCode.REPLAY_BLOCKED, "; ".join(preview2.blockers))
     written = 0
     extended: int | None = None
     if preview2.writes or preview2.extend_to is not None:
-        page_plan = preview2.write_plan()
-        try:
-            result = execute(
-                path, page_plan, backup_dir=backup_dir, hooks=_metered(hooks, page_plan, progress)
-            )
-        except WriteFailed as exc:
-            if exc.backup_path is not None:
-                backups.append(exc.backup_path)
-            raise
-        backups.append(result.backup_path)
+        if session.progress is not None:
+            session.progress.start(preview2.bytes_to_write, "log replay")
+        result = session.execute(preview2.write_plan())
         written, extended = result.bytes_written, result.extended_to
         lines.append(
             f"Replayed {preview2.pending} pending descriptor(s): {written} bytes in "
@@ -542,27 +507,24 @@ def run_replay(
     else:
         lines.append("Every logged page already held its bytes; nothing to write.")
 
-    report3 = read_report(path)
-    preview3 = preview_replay(path, report3)
+    report3 = session.read_report()
+    preview3 = preview_replay(path, report3, fd=session.fd)
     if preview3 is None or preview3.state != APPLIED:
-        raise ReplayFailed(
+        raise _incomplete(
             "after writing, the log's pages do not all hold their logged bytes; LogGuid is "
             "still set, so the log is kept",
-            tuple(backups[start_count:]),
+            backups[start_count:],
         )
     plan3 = plan_header_update(
         report3, log_guid=layout.ZERO_GUID, file_write_guid=fwg, allow_pending_log=True
     )
     if isinstance(plan3, Refusal):
-        raise ReplayFailed(
+        raise _incomplete(
             f"the final header update was refused ({plan3.reason}); the log is replayed but "
             "LogGuid is still set: run the repair again",
-            tuple(backups[start_count:]),
+            backups[start_count:],
         )
-    out3 = run_header_update(
-        path, plan3, backup_dir=backup_dir, hooks=hooks, operation="replay-clear-log-guid"
-    )
-    backups.append(out3.result.backup_path)
+    out3 = run_header_update(path, plan3, operation="replay-clear-log-guid", session=session)
     lines.append(
         f"Headers updated (sequence {plan3.second.sequence_number}): LogGuid is now zero; the "
         "log is empty."
@@ -574,9 +536,8 @@ def run_replay(
         or eff.log_guid != layout.ZERO_GUID
         or (final.log is not None and final.log.replay_needed)
     ):
-        raise ReplayFailed(
-            "after the replay the image still reads as needing a replay",
-            tuple(backups[start_count:]),
+        raise _incomplete(
+            "after the replay the image still reads as needing a replay", backups[start_count:]
         )
     return ReplayOutcome(
         replayed=True,

@@ -16,14 +16,8 @@ from pathlib import Path
 
 from vhdxray.core.source import ImageSource
 from vhdxray.core.write.backup import Backup, backup_image, read_backup
-from vhdxray.core.write.writer import (
-    PlannedWrite,
-    WritePlan,
-    WriteRefused,
-    WriteResult,
-    execute,
-    truncate_image,
-)
+from vhdxray.core.write.outcome import RefusalCode, Refused
+from vhdxray.core.write.session import PlannedWrite, WritePlan, WriteResult, WriteSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +44,14 @@ class RestorePlan:
 def plan_restore(
     backup_path: str | os.PathLike[str], image: str | os.PathLike[str] | None = None
 ) -> RestorePlan:
-    """Check the backup against the image; raise WriteRefused (or BackupError) with why."""
+    """Check the backup against the image; raise Refused (or BackupError) with why."""
     target = Path(image) if image is not None else backup_image(backup_path)
     try:
         source = ImageSource(target)
     except OSError as exc:
-        raise WriteRefused(f"cannot open {target}: {exc.strerror or exc}") from exc
+        raise Refused(
+            RefusalCode.CANNOT_OPEN, f"cannot open {target}: {exc.strerror or exc}"
+        ) from exc
     writes: list[PlannedWrite] = []
     already = 0
     with source:
@@ -63,10 +59,11 @@ def plan_restore(
         # Checked against the real size before anything in the backup is decompressed.
         backup = read_backup(backup_path, image_size=size)
         if size not in (backup.size_before, backup.size_after):
-            raise WriteRefused(
+            raise Refused(
+                RefusalCode.RESTORE_MISMATCH,
                 f"{target} is {size} bytes; the backup was made when it was "
                 f"{backup.size_before} bytes (and the operation made it {backup.size_after}): "
-                "this is not the image that was backed up, or it changed since"
+                "this is not the image that was backed up, or it changed since",
             )
         for offset, before, after_sha in backup.ranges:
             now = source.read_at(offset, len(before))
@@ -74,10 +71,11 @@ def plan_restore(
                 already += 1
                 continue
             if hashlib.sha256(now).hexdigest() != after_sha:
-                raise WriteRefused(
+                raise Refused(
+                    RefusalCode.RESTORE_MISMATCH,
                     f"the bytes at offset 0x{offset:x} of {target} are neither those saved in "
                     "the backup nor those the operation wrote: the image changed since the "
-                    "backup (or it is another image); nothing was restored"
+                    "backup (or it is another image); nothing was restored",
                 )
             writes.append(PlannedWrite(offset, before, f"range at 0x{offset:x}", expected=now))
     truncate = backup.size_before if size > backup.size_before else None
@@ -94,10 +92,12 @@ def plan_restore(
 def run_restore(
     plan: RestorePlan, *, backup_dir: str | os.PathLike[str] | None = None
 ) -> WriteResult | None:
-    """Put the saved bytes back. Returns None when there was nothing to do."""
+    """Put the saved bytes back and cut the file back, in one write session. Returns None
+    when there were no bytes to put back."""
     result = None
-    if plan.plan.writes:
-        result = execute(plan.image, plan.plan, backup_dir=backup_dir)
-    if plan.truncate_to is not None:
-        truncate_image(plan.image, plan.truncate_to, expected_size=plan.backup.size_after)
+    with WriteSession(plan.image, backup_dir=backup_dir) as session:
+        if plan.plan.writes:
+            result = session.execute(plan.plan)
+        if plan.truncate_to is not None:
+            session.truncate(plan.truncate_to, expected_size=plan.backup.size_after)
     return result

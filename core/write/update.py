@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.header import Header, parse_header
 from vhdxray.core.write.headerplan import HeaderUpdatePlan, Refusal, SlotWrite, plan_header_update
-from vhdxray.core.write.writer import (
+from vhdxray.core.write.outcome import WriteFailed, WriteState
+from vhdxray.core.write.session import (
     PlannedWrite,
     Verify,
     WriteHooks,
     WritePlan,
     WriteResult,
-    execute,
+    WriteSession,
 )
 
 
@@ -62,10 +62,7 @@ class UpdateOutcome:
     report: Report  # the image as re-read after the update
 
 
-class UpdateVerificationFailed(Exception):
-    def __init__(self, message: str, backup_path: Path) -> None:
-        super().__init__(message)
-        self.backup_path = backup_path
+UpdateVerificationFailed = WriteFailed  # the update was written but does not read back right
 
 
 def run_header_update(
@@ -75,21 +72,33 @@ def run_header_update(
     backup_dir: str | os.PathLike[str] | None = None,
     hooks: WriteHooks | None = None,
     operation: str = "update-headers",
+    session: WriteSession | None = None,
 ) -> UpdateOutcome:
-    """Execute ``plan`` and check the outcome with a fresh read of the whole image."""
-    result = execute(path, write_plan(plan, operation), backup_dir=backup_dir, hooks=hooks)
-    after = read_report(path)
+    """Execute ``plan`` and check the outcome with a fresh read of the whole image, in
+    ``session`` (whose locks are held) or in a session of its own."""
+    if session is None:
+        with WriteSession(path, backup_dir=backup_dir, hooks=hooks) as own:
+            return _run(plan, operation, own)
+    return _run(plan, operation, session)
+
+
+def _run(plan: HeaderUpdatePlan, operation: str, session: WriteSession) -> UpdateOutcome:
+    result = session.execute(write_plan(plan, operation))
+    after = session.read_report()
     expected_current = plan.second.slot
     if after.current_header != expected_current or after.headers is None:
-        raise UpdateVerificationFailed(
+        raise WriteFailed(
             f"after the update header {expected_current} should be current, but the image "
             f"reads as current={after.current_header}",
             result.backup_path,
+            WriteState.UNVERIFIED,
         )
     for h in after.headers:
         if not h.valid:
-            raise UpdateVerificationFailed(
-                f"after the update header {h.slot} is not valid", result.backup_path
+            raise WriteFailed(
+                f"after the update header {h.slot} is not valid",
+                result.backup_path,
+                WriteState.UNVERIFIED,
             )
     return UpdateOutcome(plan=plan, result=result, report=after)
 

@@ -172,6 +172,7 @@ def test_update_headers_refusals(real_image: Callable[[str], Path], tmp_path: Pa
         "ok": False,
         "refused": True,
         "code": "log_replay_pending",
+        "params": {},
         "reason": doc["reason"],
     }
     twin = real_image("qemu-disk2vhd")
@@ -273,3 +274,31 @@ def test_internal_failure_exits_1(
     monkeypatch.delenv("VHDXRAY_DEBUG", raising=False)
     assert cli.main(["info", str(image)]) == 1
     assert "internal error" in capsys.readouterr().err
+
+
+def test_plain_report_arguments_are_parsed_by_hand_like_argparse() -> None:
+    from vhdxray.tui.cli import fast_report_args, parser_for
+
+    for argv in (
+        ["check", "x.vhdx"],
+        ["info", "--json", "x.vhdx"],
+        ["check", "x.vhdx", "--full", "--json"],
+        ["info", "--findings", "y"],
+        ["check", "--no-guest", "--json", "z"],
+    ):
+        fast = fast_report_args(argv)
+        parsed = parser_for(argv[0]).parse_args(argv[1:])
+        assert fast is not None
+        assert fast._asdict() == {**vars(parsed), "parent": getattr(parsed, "parent", None)}
+    # Anything else goes to argparse (help, errors, --parent, repeated or unknown options).
+    for argv in (
+        ["check"],
+        ["check", "--help"],
+        ["check", "a", "b"],
+        ["check", "--json", "--json", "x"],
+        ["check", "x", "--parent", "p"],
+        ["info", "-"],
+        ["info", "--jsn", "x"],
+        ["repair", "x"],
+    ):
+        assert fast_report_args(argv) is None

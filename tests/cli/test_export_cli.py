@@ -100,9 +100,10 @@ def test_clean_images_export_like_qemu_in_both_formats(
     expected = qemu_raw(image, tmp_path / "qemu.raw")
 
     out = tmp_path / "out.raw"
-    code, text, _ = vhdxray(capsys, "export", str(image), str(out))
+    code, text, err = vhdxray(capsys, "export", str(image), str(out))
     assert code == 0, text
     assert "No gaps" in text
+    assert err == ""  # not a terminal: no progress line
     assert out.read_bytes() == expected
     assert allocated_bytes(out) < len(expected)  # sparse: holes where the disk reads zeros
 
@@ -549,3 +550,67 @@ def test_modified_parent_found_through_the_locator_is_refused(
     doc = json.loads(text)
     assert doc["refused"] == "parent_mismatch" and "DataWriteGuid" in doc["reason"]
     assert not out.exists()
+
+
+def test_not_enough_free_space_is_refused_before_writing(
+    data_image: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = shutil.disk_usage
+
+    def tiny(path: str | os.PathLike[str]) -> object:
+        usage = real(path)
+        return type(usage)(usage.total, usage.used, 1 << 20)  # 1 MiB free
+
+    monkeypatch.setattr(shutil, "disk_usage", tiny)
+    out = tmp_path / "out.raw"
+    code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
+    assert code == 4 and json.loads(text)["refused"] == "no_space"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [data_image.name]
+
+
+def test_4096_byte_sectors_and_own_images_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # QEMU cannot open 4096-byte logical sectors: the reference is the data placed by create
+    data = [(0, b"\x01" * 4096), (3 * MiB + 8192, b"\x02" * (3 * MiB)), (30 * MiB, b"\x03" * MiB)]
+    image = create_image(
+        tmp_path / "4k.vhdx",
+        CreateOptions(virtual_size=32 * MiB, block_size=2 * MiB, logical_sector_size=4096),
+        data=data,
+    )
+    expected = bytearray(32 * MiB)
+    for offset, chunk in data:
+        expected[offset : offset + len(chunk)] = chunk
+    out = tmp_path / "out.raw"
+    assert vhdxray(capsys, "export", str(image), str(out), "--quiet")[0] == 0
+    assert out.read_bytes() == bytes(expected)
+    vhdx = tmp_path / "out.vhdx"
+    assert vhdxray(capsys, "export", str(image), str(vhdx), "--format", "vhdx", "--quiet")[0] == 0
+    meta = read_report(vhdx).metadata
+    assert meta is not None and meta.logical_sector_size == 4096 and meta.block_size == 2 * MiB
+    assert not read_report(vhdx).errors
+    back = tmp_path / "back.raw"
+    assert vhdxray(capsys, "export", str(vhdx), str(back), "--quiet")[0] == 0
+    assert back.read_bytes() == bytes(expected)
+    if imagefiles.have("vhdiinfo"):
+        done = subprocess.run(["vhdiinfo", str(vhdx)], capture_output=True, text=True)
+        assert done.returncode == 0 and "4096 bytes" in done.stdout
+
+
+def test_progress_line_shows_bytes_rate_and_time_left(capsys: pytest.CaptureFixture[str]) -> None:
+    from vhdxray.tui.cli_export import _ProgressLine
+
+    now = [0.0]
+    bar = _ProgressLine()
+    progress = Progress(on_update=bar, clock=lambda: now[0])
+    progress.start(100 * MiB)
+    now[0] = 2.0
+    progress.advance(100 * MiB)
+    bar.end()
+    err = capsys.readouterr().err
+    last = err.rstrip("\n").split("\r")[-1]
+    assert "100.0%" in last and "100.0 MiB of 100.0 MiB" in last
+    assert "52 MB/s" in last and "0:00 left" in last

@@ -25,7 +25,7 @@ from vhdxray.core.write.update import HeaderUpdatePlan, plan_header_update, run_
 
 MiB = layout.MiB
 BOMB_SIZE = 1 << 30  # what the bomb inflates to: 1 GiB of zeros
-MEMORY_BOUND = 150 * MiB  # the whole child process: Python, vhdxray, the image's metadata
+MEMORY_BOUND = 100 * MiB  # the whole child process: Python, vhdxray, the image's metadata
 
 
 @pytest.fixture
@@ -160,3 +160,18 @@ def test_the_real_backup_still_reads(real_backup: tuple[Path, dict[str, Any]]) -
     loaded = read_backup(backup, image_size=Path(doc["image"]).stat().st_size)
     assert [r[0] for r in loaded.ranges] == [r["offset"] for r in doc["ranges"]]
     assert all(len(r[1]) == d["length"] for r, d in zip(loaded.ranges, doc["ranges"], strict=True))
+
+
+def test_a_huge_file_is_not_read_as_a_backup(tmp_path: Path) -> None:
+    """A disk image passed as BACKUP by mistake: refused from its size, never read whole."""
+    from vhdxray.core.write.backup import MAX_BACKUP_FILE
+
+    path = tmp_path / "big.json"
+    with open(path, "wb") as f:
+        f.write(b"{")
+        f.truncate(MAX_BACKUP_FILE + 1)  # sparse
+    results, peak = _restore(path)
+    for code, text in results:
+        assert code == 2, text
+        assert "not a vhdxray backup" in text
+    assert peak < MEMORY_BOUND, peak

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -195,7 +196,7 @@ def test_a_locked_image_is_refused(capsys: pytest.CaptureFixture[str], data_imag
 def test_a_failed_write_exits_1_with_the_backup(
     capsys: pytest.CaptureFixture[str], data_image: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vhdxray.core.write import writer
+    from vhdxray.core.write import session as writer
 
     damage.break_header_checksum(data_image, 1)
     real = writer.pwrite_all
@@ -278,3 +279,78 @@ def test_check_child_finds_its_parent_or_fails(
     # info does not follow the locator.
     code, out, _ = vhdxray(capsys, "info", str(child))
     assert code == 0
+
+
+# --- refusals before copying, and results that must reach the user -----------------------------
+
+
+def test_a_refused_repair_into_a_copy_leaves_no_copy(
+    capsys: pytest.CaptureFixture[str], data_image: Path, tmp_path: Path
+) -> None:
+    damage.break_header_checksum(data_image, 2)
+    copy = tmp_path / "copy.vhdx"
+    missing = tmp_path / "no-such-folder"
+    code, out, err = vhdxray(
+        capsys,
+        "repair",
+        str(data_image),
+        "--output",
+        str(copy),
+        "--backup-dir",
+        str(missing),
+        "--yes",
+    )
+    assert code == 2, (out, err)
+    assert not copy.exists()
+    assert "does not exist" in err and "made on the copy" not in out
+    code, out, _ = vhdxray(
+        capsys,
+        "repair",
+        str(data_image),
+        "--output",
+        str(copy),
+        "--backup-dir",
+        str(missing),
+        "--yes",
+        "--json",
+    )
+    doc = json.loads(out)
+    assert code == 2 and not copy.exists()
+    assert doc["run"]["error"]["code"] == "backup_failed" and doc["run"]["copied_from"] is None
+    # An existing target is refused before anything, too (and left alone).
+    copy.write_bytes(b"keep me")
+    code, _, err = vhdxray(capsys, "repair", str(data_image), "--output", str(copy), "--yes")
+    assert code == 2 and "already exists" in err and copy.read_bytes() == b"keep me"
+
+
+def test_the_result_reaches_stderr_when_stdout_fails(data_image: Path) -> None:
+    """stdout on a full disk (/dev/full): with --json nothing is printed before the write, so
+    the write is done and its result, with the backup path, goes to stderr; the exit code
+    stays the write's (0). Without --json the plan cannot be shown, so nothing is written."""
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is not available here")
+    damage.break_header_checksum(data_image, 1)
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        with open("/dev/full", "w") as full:
+            return subprocess.run(
+                [sys.executable, "-m", "vhdxray", *argv],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+
+    digest = ri.file_sha256(data_image)
+    proc = run("update-headers", str(data_image), "--yes")
+    assert proc.returncode == 1 and "No space left" in proc.stderr
+    assert ri.file_sha256(data_image) == digest  # the plan was never shown: nothing written
+    proc = run("update-headers", str(data_image), "--yes", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    doc = json.loads(proc.stderr)
+    assert doc["ok"] and Path(doc["backup"]).exists()
+    assert not read_report(data_image).errors
+    damage.break_header_checksum(data_image, 2)
+    proc = run("repair", str(data_image), "--yes", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stderr)["run"]["backups"]

@@ -19,7 +19,6 @@ from tests.cli.test_cli import run
 from tests.conftest import require
 from tests.scantree import CONTROL_NAME, Tree, build_tree
 from tests.tui.helpers import make_image
-from vhdxray.core.analysis import reader
 from vhdxray.tui import cli
 
 pytestmark = pytest.mark.slow
@@ -67,6 +66,28 @@ def expected_from_check(doc: dict[str, Any]) -> dict[str, Any]:
         "parent": None
         if lookup is None
         else {"status": lookup["status"], "path": lookup["path"], "via": lookup["key"]},
+        "guest": guest_from_check(doc),
+    }
+
+
+def guest_from_check(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The compact guest the scan gives, from ``check --json``'s ``guest``/``guest_error``."""
+    guest, error = doc.get("guest"), doc.get("guest_error")
+    if guest is None and error is None:
+        return None
+    if guest is None:
+        return {
+            "level": None, "partition_table": None, "filesystems": [], "findings": [],
+            "error": error["code"],
+        }  # fmt: skip
+    filesystems = [guest["filesystem"]["type"]] if guest["filesystem"] else []
+    filesystems += [p["filesystem"]["type"] for p in guest["partitions"] if p["filesystem"]]
+    return {
+        "level": guest["level"],
+        "partition_table": guest["partition_table"],
+        "filesystems": filesystems,
+        "findings": [f["code"] for f in guest["findings"] if f["severity"] in ("error", "warning")],
+        "error": None,
     }
 
 
@@ -78,18 +99,12 @@ def test_one_line_per_file_agreeing_with_check(tree: Tree) -> None:
     assert set(by_path) == set(tree.expected), "wrong set of files (links followed?)"
     for outside in tree.outside:
         assert outside not in by_path
-    harden_landed = hasattr(reader, "NOT_REGULAR")
     for path, line in by_path.items():
         assert list(line) == [
             "path", "kind", "is_vhdx", "file_size", "disk_type", "virtual_size",
             "current_header", "replay_needed", "in_use", "verdict", "headline", "next_step",
             "errors", "warnings", "parent", "guest", "seconds",
         ]  # fmt: skip
-        if path == tree.fifo and not harden_landed:
-            # check (before core/source.py refuses FIFOs) would block opening it: the scan
-            # never opens it and says what it is.
-            assert line["kind"] == "not_regular" and line["errors"] == ["file.not_regular"]
-            continue
         want = expected_from_check(check_json(path))
         got = {k: line[k] for k in want}
         assert got == want, f"{tree.expected[path]}: {path}"
@@ -125,8 +140,11 @@ def test_verdicts_and_chain_status(tree: Tree) -> None:
         assert tag["vhd"]["kind"] == "vhd" and tag["vhd"]["verdict"] == "not_vhdx"
         assert tag["qemu-clean"]["verdict"] in ("ok", "warning")
     for line in lines:
-        assert line["guest"] is None  # guest triage has not landed
+        assert (line["guest"] is not None) == line["is_vhdx"]
         assert line["seconds"] >= 0
+    assert tag["child-missing"]["guest"]["error"] == "parent_missing"
+    no_guest, _ = scan_lines("--no-guest", str(tree.root))
+    assert all(line["guest"] is None for line in no_guest)
 
 
 def test_default_patterns_skip_other_names(tree: Tree) -> None:

@@ -1,4 +1,8 @@
-"""Block Allocation Table: geometry, entry decoding and whole-table analysis (MS-VHDX §2.4–2.5).
+"""The previous (whole-table) BAT analysis, kept as the reference the streaming one in
+core/format/bat.py is compared with (tests/core/test_bat.py); later changes to the results
+(e.g. the unread-entries fields) are ported here too.
+
+Block Allocation Table: geometry, entry decoding and whole-table analysis (MS-VHDX §2.4–2.5).
 
 How the analysis stays fast
 ---------------------------
@@ -176,6 +180,18 @@ def block_of_index(index: int, chunk_ratio: int) -> int:
     return index - index // (chunk_ratio + 1)
 
 
+def unread_virtual_start(geometry: BatGeometry, entries_read: int) -> int | None:
+    """The first virtual byte whose block's BAT entry is not among the first ``entries_read``
+    entries (so whether its data was in the file cannot be known); None when every payload
+    entry was read. Payload entries come in block order, so the rest of the disk follows."""
+    if entries_read >= geometry.total_entries:
+        return None
+    first_block = entries_read - entries_read // (geometry.chunk_ratio + 1)
+    if first_block >= geometry.data_blocks_count:
+        return None
+    return first_block * geometry.block_size
+
+
 def entry_at(raw: bytes | bytearray | memoryview, index: int) -> int | None:
     """The u64 BAT entry at ``index``, or None when ``raw`` does not reach it."""
     start = index * layout.BAT_ENTRY_SIZE
@@ -316,6 +332,17 @@ class BatSummary:
     lost_ranges: tuple[LostRange, ...]
     lost_virtual_bytes: int
     reserved_bits_entries: int
+    unknown_virtual_start: int | None = None
+    unread_past_eof: bool = False
+
+    @property
+    def unread_entries(self) -> int:
+        return self.geometry.total_entries - self.entries_read
+
+    @property
+    def unknown_virtual_bytes(self) -> int:
+        start = self.unknown_virtual_start
+        return 0 if start is None else self.geometry.virtual_size - start
 
     @property
     def lost_ranges_truncated(self) -> bool:
@@ -338,6 +365,10 @@ class BatSummary:
             "lost_ranges": [r.to_json() for r in self.lost_ranges],
             "lost_ranges_truncated": self.lost_ranges_truncated,
             "reserved_bits_entries": self.reserved_bits_entries,
+            "unread_entries": self.unread_entries,
+            "unread_past_eof": self.unread_past_eof,
+            "unknown_virtual_start": self.unknown_virtual_start,
+            "unknown_virtual_bytes": self.unknown_virtual_bytes,
         }
 
 
@@ -578,14 +609,23 @@ def analyse_bat(
         )
     needed = min(total, entries_in_region)
     region_end = bat_offset + max(bat_length, 0)
+    unknown_start = unread_virtual_start(g, n)
     if n < needed:
+        unknown = (
+            ""
+            if unknown_start is None
+            else f"; whether virtual bytes {unknown_start}..{g.virtual_size} "
+            f"({g.virtual_size - unknown_start} bytes) were in this file cannot be known, "
+            "so they count as lost"
+        )
         findings.append(
             error(
                 "bat.region.truncated",
                 where,
                 f"only {n} of the {needed} BAT entries in use could be read (file is "
                 f"{file_size} bytes, the BAT region ends at {region_end}): the file was "
-                f"probably truncated; the {needed - n} missing entries read as NOT_PRESENT",
+                f"probably truncated; the {needed - n} entries past the end of the file cannot "
+                f"be read{unknown}",
             )
         )
     elif region_end > file_size:
@@ -639,6 +679,8 @@ def analyse_bat(
         lost_ranges=tuple(eof.lost_ranges),
         lost_virtual_bytes=eof.lost_bytes,
         reserved_bits_entries=reserved_count,
+        unknown_virtual_start=unknown_start,
+        unread_past_eof=n < needed,
     )
     return summary, findings
 

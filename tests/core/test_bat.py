@@ -13,7 +13,6 @@ import random
 import re
 import struct
 import subprocess
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -443,16 +442,14 @@ def test_read_virtual_range_checks(qemu_image: QemuImage) -> None:
     assert block_state(b"", image.geometry, 3) == (layout.PAYLOAD_BLOCK_NOT_PRESENT, 0)
 
 
-def test_64_tib_image_is_fast(qemu_image: QemuImage) -> None:
+def test_64_tib_image_with_one_block(qemu_image: QemuImage) -> None:
     path = qemu_image("64T", "block_size=32M")
     imagefiles.qemu_io(path, f"write -P 0x5a {64 * layout.TiB - 4096} 4096")
     image = open_image(path)
     g = image.geometry
     assert g.data_blocks_count == 2 * 1024 * 1024
     raw = image.raw()
-    best = 1e9
-    for _ in range(3):
-        start = time.perf_counter()
+    for _ in range(3):  # speed is measured in bench/, never asserted here
         summary, findings = analyse_bat(
             raw,
             g,
@@ -462,8 +459,6 @@ def test_64_tib_image_is_fast(qemu_image: QemuImage) -> None:
             bat_length=image.bat_length,
             reserved=image.reserved(),
         )
-        best = min(best, time.perf_counter() - start)
-    assert best < 0.25  # about 20 ms on a slow machine; generous against CI noise
     assert codes(findings) == {"bat.states"}
     assert summary.allocated_blocks == 1
     assert summary.payload_states["PAYLOAD_BLOCK_ZERO"] == g.data_blocks_count - 1
@@ -995,7 +990,6 @@ def test_random_bytes_never_raise_and_are_fast(
     raw: bytes, block: int, blocks: int, diff: bool, file_size: int
 ) -> None:
     g = bat_geometry(blocks * block, block, 512, diff)
-    start = time.perf_counter()
     summary, findings = analyse_bat(
         raw,
         g,
@@ -1005,7 +999,6 @@ def test_random_bytes_never_raise_and_are_fast(
         bat_length=len(raw),
         reserved=[(0, MiB, "header section"), (MiB, MiB + len(raw), "BAT region")],
     )
-    assert time.perf_counter() - start < 1.0
     assert summary.entries_read == min(len(raw) // 8, g.total_entries)
     assert all(isinstance(f, Finding) for f in findings)
 

@@ -192,3 +192,26 @@ def test_gpt_primary_bad_through_vhdx(tmp_path: Path, capsys: pytest.CaptureFixt
     assert guest["flags"]["gpt_backup_bad"] is False
     assert guest["partitions"][0]["name"] == "Profile-jdoe"
     assert "sgdisk" in guest["findings"][0]["next_step"]
+
+
+def test_check_chain_looks_inside_through_the_parent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh differencing child holds nothing itself: its guest is the parent's ext4."""
+    parent = _ext4_needing_recovery(tmp_path)
+    child = tmp_path / "child.avhdx"
+    assert main(["create", str(child), "--parent", str(parent)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(child), "--parent", str(parent), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["guest"]["filesystem"]["type"] == "ext4"
+    assert doc["guest"]["filesystem"]["flags"]["needs_recovery"] is True
+    assert main(["check", str(child), "--parent", str(parent)]) == 0
+    assert "Inside:    no partition table; ext4" in capsys.readouterr().out
+
+
+def test_summary_for_tables(tmp_path: Path) -> None:
+    """GuestReport.summary(): the compact, word-free line for fleet tables (scan's Inside)."""
+    outcome = inspect_image(_ext4_needing_recovery(tmp_path))
+    assert outcome.guest is not None
+    assert outcome.guest.summary() == "none: ext4[needs_recovery]"

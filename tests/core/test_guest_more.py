@@ -169,3 +169,39 @@ def test_signatures_on_garbage(tmp_path: Path, signature: bytes) -> None:
     write_at(image, 510, b"\x55\xaa")
     report = inspect(image)
     assert report.to_json()["partition_table"] in ("gpt", "mbr", "none")
+
+
+def test_unreadable_partition_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    """A read error inside one partition (bad media under the image) names that partition;
+    the other partitions are still inspected."""
+    require_tool("sfdisk", "fdisk")
+    from tests.guestimages import make_fs, place
+
+    disk = blank(tmp_path / "disk.img", 64 * MiB)
+    subprocess.run(
+        ["sfdisk", "-q", str(disk)],
+        input="label: dos\n,20M,83\n,20M,83\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    place(disk, make_fs(tmp_path / "a.img", "ext4", 20 * MiB), 1 * MiB)
+    place(disk, make_fs(tmp_path / "b.img", "ext4", 20 * MiB), 21 * MiB)
+
+    class Failing(RawReader):
+        def read(self, offset: int, length: int) -> bytes:
+            if offset < 40 * MiB and offset + length > 21 * MiB:
+                raise OSError(5, "Input/output error")
+            return super().read(offset, length)
+
+    reader = Failing(disk)
+    try:
+        report = triage(reader)
+    finally:
+        reader.close()
+    first, second = report.partitions
+    assert first.filesystem is not None and first.filesystem.type == "ext4"
+    assert second.filesystem is None
+    failed = [f for f in report.findings if f.code == "guest.read_failed"]
+    assert [f.where for f in failed] == ["partition 2"]
+    assert failed[0].params["reason"] == "Input/output error"

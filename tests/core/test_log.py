@@ -23,12 +23,14 @@ from hypothesis import strategies as st
 
 from tests.conftest import require
 from tests.imagefiles import sparse_digest
+from tests.logwrite import build_log_entry, seal_entry, write_log_entries
 from vhdxray.core import fileio
 from vhdxray.core.analysis.reader import analyse_log_in_file
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, Severity
 from vhdxray.core.format.log import (
+    JSON_STALE_CAP,
     LogInfo,
     ReplayWrite,
     analyse_log,
@@ -37,7 +39,6 @@ from vhdxray.core.format.log import (
     replay_plan,
 )
 from vhdxray.core.source import ImageSource
-from vhdxray.core.write.logwrite import build_log_entry, seal_entry, write_log_entries
 
 MiB = layout.MiB
 SECTOR = 4096
@@ -953,3 +954,29 @@ def test_input_forms_and_plan_consistency() -> None:
     other[SECTOR : SECTOR + 4] = b"xxxx"  # not the bytes that were analysed
     with pytest.raises(ValueError):
         replay_plan(a, bytes(other))
+
+
+def test_json_caps_stale_entries_unless_full() -> None:
+    """Counts always; the stale entries themselves up to JSON_STALE_CAP, with a flag; all of
+    them with full=True. Active entries are always listed."""
+    stale_count = JSON_STALE_CAP + 37
+    junk = bytearray(SECTOR)
+    junk[:4] = b"loge"  # a signature and nothing valid after it: a damaged, stale entry
+    active = entry(9, 0)
+    log = active + bytes(junk) * stale_count
+    info, _ = analyse(log)
+    assert info.active is not None and len(info.stale_entries) == stale_count
+    capped = info.to_json()
+    assert capped["entry_count"] == stale_count + 1
+    assert capped["stale_entry_count"] == stale_count
+    assert capped["entries_truncated"] is True
+    entries = capped["entries"]
+    assert isinstance(entries, list) and len(entries) == JSON_STALE_CAP + 1
+    assert [e["active"] for e in entries].count(True) == 1
+    assert capped["stale_entries"] == [e.log_position for e in info.stale_entries][:JSON_STALE_CAP]
+    whole = info.to_json(full=True)
+    assert whole["entries_truncated"] is False
+    assert isinstance(whole["entries"], list) and len(whole["entries"]) == stale_count + 1
+    assert whole["stale_entries"] == [e.log_position for e in info.stale_entries]
+    small = analyse(active + bytes(junk) * 3)[0].to_json()
+    assert small["entries_truncated"] is False and small["stale_entry_count"] == 3

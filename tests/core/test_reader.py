@@ -105,7 +105,10 @@ def test_not_a_vhdx_says_what_it_is(tmp_path: Path, content: bytes, kind: str) -
 
 def test_unreadable(tmp_path: Path) -> None:
     assert read_report(tmp_path / "missing.vhdx").kind == "unreadable"
-    assert read_report(tmp_path).kind == "unreadable"  # a directory
+    directory = read_report(tmp_path)  # never opened: refused from its stat
+    assert directory.kind == "not_regular"
+    assert [f.code for f in directory.findings] == ["file.not_regular"]
+    assert "it is a directory" in directory.description
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from tests import repairimages as ri
 from tests.conftest import require
+from tests.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.write.create import CreateOptions, create_image
-from vhdxray.core.write.logwrite import build_log_entry, write_log_entries
 from vhdxray.core.write.replay import (
     APPLIED,
     PENDING,
@@ -414,44 +414,3 @@ def test_replay_equals_sequential_application(
     assert ri.read_at(path, 192 * 1024, size) == ri.read_at(expected, 192 * 1024, size)
     again = run_replay(path, backup_dir=folder)
     assert not again.replayed
-
-
-def test_replay_counts_its_pages_and_cancels_before_writing(
-    pending: ri.PendingImage, tmp_path: Path
-) -> None:
-    from vhdxray.core.progress import Cancelled, Progress
-
-    preview = preview_replay(pending.path)
-    assert preview is not None
-    before = ri.file_sha256(pending.path)
-    stop = Progress()
-    stop.cancel()
-    with pytest.raises(Cancelled):
-        run_replay(pending.path, backup_dir=tmp_path, progress=stop)
-    assert ri.file_sha256(pending.path) == before  # nothing written
-    assert stop.total == preview.bytes_to_write
-
-    meter = Progress()
-    outcome = run_replay(pending.path, backup_dir=tmp_path, progress=meter)
-    assert outcome.replayed
-    assert meter.done == meter.total == preview.bytes_to_write > 0
-
-
-def test_replay_cancelled_between_pages_keeps_the_log_pending(
-    pending: ri.PendingImage, tmp_path: Path
-) -> None:
-    """Cancelled after the first durable page: LogGuid stays set and a rerun completes."""
-    from vhdxray.core.progress import Cancelled, Progress
-
-    preview = preview_replay(pending.path)
-    assert preview is not None and len(preview.writes) > 1
-    meter = Progress(on_update=lambda p: p.cancel() if p.done > 0 else None)
-    with pytest.raises(Cancelled):
-        run_replay(pending.path, backup_dir=tmp_path, progress=meter)
-    assert 0 < meter.done < preview.bytes_to_write
-    report = read_report(pending.path)
-    assert report.log is not None and report.log.replay_needed
-    outcome = run_replay(pending.path, backup_dir=tmp_path)
-    assert outcome.replayed
-    assert ri.qemu_check_rc(pending.path) == 0
-    assert ri.read_at(ri.raw_of(pending.path), 0, 6 * MiB) == ri.expected_virtual_start()

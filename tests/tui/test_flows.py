@@ -538,3 +538,36 @@ async def test_small_terminal_stacks_the_slots_and_scrolls(tmp_path: Path) -> No
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert not slots.has_class("-narrow")
+
+
+async def test_quit_is_refused_while_a_write_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """q (and ctrl+q) during a write: the app stays, says why, and the write completes; after
+    it, q quits with 0."""
+    image = make_image(tmp_path / "slow.vhdx", damaged_slot=2)
+    release = threading.Event()
+
+    def slow_run(path: Path, plan: HeaderUpdatePlan) -> UpdateOutcome:
+        assert release.wait(10)
+        return run_header_update(path, plan)
+
+    monkeypatch.setattr(update_module, "run_header_update", slow_run)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u", "y")
+        await pilot.pause()
+        assert is_busy(app)
+        await pilot.press("q")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        assert any("write is in progress" in str(n.message) for n in app._notifications)
+        release.set()
+        await settle(pilot)
+        assert not is_busy(app) and app.last_write is not None
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    after = read_report(image)
+    assert after.headers is not None and all(h.valid for h in after.headers)

@@ -123,7 +123,7 @@ def qemu_reads_mbr(path: Path) -> bool:
 
 
 def test_every_repair_declares_its_backups() -> None:
-    from vhdxray.core.write import repairids
+    from vhdxray.core.analysis import repairids
 
     assert set(repairids.BACKUP_OPERATIONS) == set(repairids.ORDER)
 
@@ -566,7 +566,7 @@ async def test_a_failed_replay_shows_the_restore_commands(
     """The disk fills up at the replay's page write: the header update before it is done;
     both backups (the header update's and the failed step's) are listed with the restore
     commands, newest first."""
-    from vhdxray.core.write import writer
+    from vhdxray.core.write import session as writer
 
     image = real_image("discutils-log-replay")
     original_write = writer.pwrite_all

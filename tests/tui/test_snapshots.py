@@ -110,3 +110,14 @@ class TestOtherViews:
         image = make_image(tmp_path / "bad-slot.vhdx", damaged_slot=2)
         app = VhdxrayApp(image, display_name="bad-slot.vhdx", read_only=True)
         assert snap_compare(app, terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_not_a_regular_file_screen(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """A directory named as the image (a FIFO shows the same screen, never opened)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    app = VhdxrayApp(folder, display_name="images")
+    assert snap_compare(app, terminal_size=size)

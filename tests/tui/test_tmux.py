@@ -179,3 +179,16 @@ def test_not_vhdx_in_a_real_terminal(
     assert "Traceback" not in screen
     terminal.press("q")
     assert "VHDXRAY-EXIT=0" in terminal.wait_for("VHDXRAY-EXIT=")
+
+
+def test_demo_removes_its_folder_when_quit(terminal: Terminal, tmp_path: Path) -> None:
+    """``vhdxray --demo`` in a real terminal, with its temporary folder under tmp_path."""
+    command = f"TMPDIR={shlex.quote(str(tmp_path))} {shlex.quote(str(vhdxray_command()))} --demo"
+    terminal.start(command)
+    terminal.wait_for("CURRENT")
+    folders = list(tmp_path.glob("vhdxray-demo-*"))
+    assert len(folders) == 1 and (folders[0] / "demo.vhdx").is_file()
+    terminal.press("q")
+    screen = terminal.wait_for("VHDXRAY-EXIT=")
+    assert "VHDXRAY-EXIT=0" in screen
+    assert not folders[0].exists()

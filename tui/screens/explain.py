@@ -60,9 +60,8 @@ def explanation(report: Report, name: str) -> tuple[str, RenderableType]:
         title = "This is not a regular file"
         parts.append(
             plain(
-                "vhdxray opens image files only. A directory, a named pipe (FIFO), a socket or a "
-                "device is never read, so nothing here can hang or change it. Name the .vhdx "
-                "file itself."
+                "A directory, a named pipe (FIFO), a socket or a device is never opened, so "
+                "nothing here can hang or change it. Name the .vhdx file itself."
             )
         )
     elif report.kind == "unreadable":

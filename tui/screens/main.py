@@ -76,8 +76,11 @@ class MainScreen(Screen[None]):
     """Everything about one VHDX image."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(key, f"view('{view}')", title, show=False, id=f"view-{view}")
-        for view, title, key in VIEWS
+        *(
+            Binding(key, f"view('{view}')", title, show=False, id=f"view-{view}")
+            for view, title, key in VIEWS
+        ),
+        Binding("i", "inside", "Inside", show=False, id="inside"),
     ]
 
     def __init__(
@@ -218,6 +221,16 @@ class MainScreen(Screen[None]):
 
     def set_busy(self, busy: bool) -> None:
         self.query_one(HeadersView).loading = busy
+
+    def action_inside(self) -> None:
+        """Look inside the virtual disk (its own screen; the headline then names the layer)."""
+        if not self.report.is_vhdx:
+            return
+        from vhdxray.tui.widgets.inside import InsideScreen, headline
+
+        screen = InsideScreen(self.report, self._initial[1])
+        self.query_one(InfoBar).border_subtitle = plain(headline(self.report, screen.outcome))
+        self.app.push_screen(screen)
 
     def action_view(self, view: str) -> None:
         if view == "chain" and not self.is_child:

@@ -140,6 +140,23 @@ class GuestReport:
             "bytes_read": self.bytes_read,
         }
 
+    def summary(self) -> str:
+        """A compact, word-free line for tables: ``gpt: ntfs[dirty], -`` or ``none: ext4``."""
+        if self.blank:
+            return "blank"
+
+        def one(fs: Filesystem | None) -> str:
+            if fs is None:
+                return "-"
+            bad = [name for name, value in fs.flags.items() if value]
+            return fs.type + (f"[{','.join(bad)}]" if bad else "")
+
+        if self.partition_table == "none":
+            return f"none: {one(self.filesystem)}"
+        bad_table = [k for k in ("gpt_primary_bad", "gpt_backup_bad") if self.flags.get(k)]
+        table = self.partition_table + (f"[{','.join(bad_table)}]" if bad_table else "")
+        return f"{table}: " + (", ".join(one(p.filesystem) for p in self.partitions) or "-")
+
     def sorted_findings(self) -> list[GuestFinding]:
         return sorted(self.findings, key=lambda f: SEVERITY_ORDER[f.severity])
 
@@ -151,6 +168,11 @@ def probe_volume(vol: Volume, where: str, findings: list[GuestFinding]) -> Files
             fs = probe(vol, where)
         except ReadBudgetExceeded:
             findings.append(finding(Severity.WARNING, "guest.read_budget", where))
+            return None
+        except OSError as exc:  # the virtual disk could not be read here: say so, go on
+            findings.append(
+                finding(Severity.ERROR, "guest.read_failed", where, reason=exc.strerror or str(exc))
+            )
             return None
         except _PROBE_ERRORS as exc:  # a probe met bytes it did not expect: not a crash
             findings.append(
@@ -378,10 +400,17 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
             )
         if p.start >= disk.size or p.length <= 0:
             continue
-        vol = Volume(disk, p.start, min(p.length, disk.size - p.start))
+        try:
+            vol = Volume(disk, p.start, min(p.length, disk.size - p.start))
+        except OSError as exc:
+            report.findings.append(
+                finding(Severity.ERROR, "guest.read_failed", where, reason=exc.strerror or str(exc))
+            )
+            continue
         p.filesystem = probe_volume(vol, where, report.findings)
         if p.filesystem is not None:
             report.structures += p.filesystem.structures
+            p.filesystem.flags["larger_than_partition"] = False
             if p.filesystem.size is not None and p.filesystem.size > p.length:
                 _larger(report, p.filesystem, where, p.length)
         elif p.type_name not in NO_FILESYSTEM_TYPES:

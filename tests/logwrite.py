@@ -1,8 +1,8 @@
 """Writing VHDX log entries (MS-VHDX §2.3.1): build spec-correct entries, put them in the log.
 
-Used to make pending-log test images and, later, by repairs that change metadata through the
-log. Unlike the parsers, these functions raise ``ValueError`` on arguments that would produce a
-non-conforming entry: a writer must not produce damage.
+Test-only: makes pending-log test images. Unlike the parsers, these functions raise
+``ValueError`` on arguments that would produce a non-conforming entry: a writer must not
+produce damage.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
+from vhdxray.core.format.header import choose_current, effective_header, parse_header
 from vhdxray.core.format.log import CHECKSUM_OFFSET, SECTOR, descriptor_sectors
 
 _ENTRY_HEADER = struct.Struct("<4sIIIQII16sQQ")
@@ -118,24 +119,17 @@ def seal_entry(entry: bytes | bytearray) -> bytes:
 
 
 def _current_log_region(f: BinaryIO) -> tuple[int, int]:
-    """LogOffset and LogLength of the current header (§2.2.2: valid, higher sequence number)."""
-    best: tuple[int, int, int] | None = None
+    """LogOffset and LogLength of the header the reader uses (header.effective_header: the
+    current one, slot 1 for byte-identical equal headers, none for equal different ones)."""
+    raws = []
     for slot_offset in layout.HEADER_SLOT_OFFSETS:
         f.seek(slot_offset)
-        raw = f.read(layout.HEADER_SIZE)
-        if len(raw) != layout.HEADER_SIZE or raw[:4] != layout.HEADER_SIGNATURE:
-            continue
-        (stored,) = _U32.unpack_from(raw, 4)
-        if stored != checksum_with_field_zeroed(raw, 4):
-            continue
-        seq = int.from_bytes(raw[8:16], "little")
-        log_length = int.from_bytes(raw[68:72], "little")
-        log_offset = int.from_bytes(raw[72:80], "little")
-        if best is None or seq > best[0]:
-            best = (seq, log_offset, log_length)
-    if best is None:
-        raise ValueError("no valid header: cannot locate the log")
-    return best[1], best[2]
+        raws.append(f.read(layout.HEADER_SIZE))
+    headers = (parse_header(raws[0], 1), parse_header(raws[1], 2))
+    eff = effective_header(headers, choose_current(*headers))
+    if eff is None:
+        raise ValueError("no current header: cannot locate the log")
+    return eff.log_offset, eff.log_length
 
 
 def write_log_entries(path: str | os.PathLike[str], entries: Sequence[tuple[int, bytes]]) -> None:

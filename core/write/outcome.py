@@ -1,0 +1,20 @@
+"""The outcome model, as the write code imports it (defined in :mod:`vhdxray.core.outcome`,
+below both analysis and write, so plans in either layer return the same ``Refused``)."""
+
+from vhdxray.core.outcome import (
+    InternalError,
+    RefusalCode,
+    Refused,
+    VhdxrayError,
+    WriteFailed,
+    WriteState,
+)
+
+__all__ = [
+    "InternalError",
+    "RefusalCode",
+    "Refused",
+    "VhdxrayError",
+    "WriteFailed",
+    "WriteState",
+]

@@ -1,0 +1,73 @@
+"""Checks made before anything is written or copied: can the backups be written where they
+go, and is there room for a copy? A refusal here leaves no file behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from vhdxray.core.write.outcome import RefusalCode, Refused
+
+# Room kept free beyond what a copy needs (backups of the repairs in the copy, metadata).
+COPY_MARGIN = 16 * 1024 * 1024
+
+
+def check_backup_dir(backup_dir: str | os.PathLike[str] | None, image: Path) -> Refused | None:
+    """Why backups cannot be written to ``backup_dir`` (default: beside ``image``), or None."""
+    directory = Path(backup_dir) if backup_dir is not None else image.resolve().parent
+    if not directory.exists():
+        return Refused(
+            RefusalCode.BACKUP_FAILED,
+            f"the backup folder {directory} does not exist",
+            {"backup_dir": str(directory)},
+        )
+    if not directory.is_dir():
+        return Refused(
+            RefusalCode.BACKUP_FAILED,
+            f"the backup folder {directory} is not a folder",
+            {"backup_dir": str(directory)},
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return Refused(
+            RefusalCode.BACKUP_FAILED,
+            f"the backup folder {directory} is not writable",
+            {"backup_dir": str(directory)},
+        )
+    return None
+
+
+def allocated_bytes(path: Path) -> int:
+    """The bytes ``path`` occupies on disk (a sparse file's holes cost nothing)."""
+    st = os.stat(path)
+    blocks = getattr(st, "st_blocks", None)
+    return st.st_size if blocks is None else min(st.st_size, blocks * 512)
+
+
+def check_copy_target(source: Path, output: Path) -> Refused | None:
+    """Why a copy of ``source`` cannot be made at ``output``, or None."""
+    if output.exists() or output.is_symlink():
+        return Refused(
+            RefusalCode.OUTPUT_EXISTS,
+            f"{output} already exists; vhdxray never overwrites it",
+            {"output": str(output)},
+        )
+    folder = output.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        return Refused(
+            RefusalCode.COPY_FAILED,
+            f"cannot create {output}: {folder} is not a writable folder",
+            {"output": str(output)},
+        )
+    try:
+        need = allocated_bytes(source) + COPY_MARGIN
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None  # cannot tell; the copy itself reports a full disk
+    if free < need:
+        return Refused(
+            RefusalCode.NO_SPACE,
+            f"{folder} has {free} bytes free; the copy needs about {need}",
+            {"free": free, "need": need},
+        )
+    return None

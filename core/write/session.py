@@ -1,0 +1,294 @@
+"""The write session: the only code that writes to an image.
+
+``with WriteSession(path) as s:`` opens the image read-write once (never creating or
+truncating it), takes the exclusive lock and QEMU's lock bytes once (:mod:`.locking`) and holds
+them until the block ends, across every step of a repair: the re-reads between steps
+(:meth:`WriteSession.read_report`) go through the same descriptor, so no other program can
+open the image in the middle of a multi-step repair. For each :class:`WritePlan`,
+:meth:`WriteSession.execute`:
+
+1. checks every range still holds the bytes the planner saw (else: refused, nothing written);
+2. saves every byte range it will overwrite, and the file size, into a backup file (fsynced);
+3. for each write: write, fsync, read back and compare, run the plan's own verification;
+   stops at the first problem (:class:`WriteFailed`, naming the backup);
+4. extends the file when the plan asks (log replay).
+
+``session.backups`` lists every backup made in the session, oldest first. ``hooks.on_step`` is
+told each phase ("locked", "read", "backup", "write", "verify", "truncate", "unlock") so tests
+can watch the locks from another process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors, pwrite_all
+from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
+from vhdxray.core.write.locking import LockUnavailable, lock_image
+from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed
+
+if TYPE_CHECKING:
+    import uuid
+
+    from vhdxray.core.analysis.reader import Report
+    from vhdxray.core.progress import Progress
+
+Verify = Callable[[bytes], str | None]
+"""Given the bytes read back, return a problem in plain words, or None when all is well."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedWrite:
+    offset: int
+    data: bytes
+    label: str  # e.g. "header slot 2 (sequence 11)"
+    expected: bytes | None = None  # what the planner saw there; None: don't check
+    verify: Verify | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WritePlan:
+    operation: str  # e.g. "update-headers": names the backup file
+    writes: tuple[PlannedWrite, ...]
+    extend_to: int | None = None  # make the file at least this long after the writes
+    # Index of the write after which to extend (None: after the last write; -1: before the
+    # first write, so that metadata written later never points past the end of the file).
+    extend_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteHooks:
+    """Test hooks: ``tear`` may shorten a write's data (a torn write), ``after_write`` runs
+    after write *i* is durable and may raise to stop the run (a crash), ``on_step`` is told
+    each phase of the session."""
+
+    tear: Callable[[int, PlannedWrite], bytes] | None = None
+    after_write: Callable[[int], None] | None = None
+    on_step: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    backup_path: Path
+    writes_done: int
+    bytes_written: int
+    extended_to: int | None = None
+    labels: tuple[str, ...] = field(default=())
+
+
+def _open_locked(path: Path) -> int:
+    try:
+        fd = open_regular(path, os.O_RDWR)
+    except OSError as exc:
+        raise Refused(
+            RefusalCode.CANNOT_OPEN,
+            f"cannot open {path} for writing: {exc.strerror or exc}",
+            {"path": str(path)},
+        ) from exc
+    try:
+        lock_image(fd)
+    except LockUnavailable as exc:
+        os.close(fd)
+        raise Refused(RefusalCode.IN_USE, str(exc), {"path": str(path)}) from exc
+    except OSError as exc:
+        os.close(fd)
+        raise Refused(
+            RefusalCode.CANNOT_LOCK,
+            f"cannot lock {path} ({exc.strerror or exc}); vhdxray does not write unlocked",
+            {"path": str(path)},
+        ) from exc
+    return fd
+
+
+class WriteSession:
+    """One image opened for writing and locked for the whole ``with`` block."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        backup_dir: str | os.PathLike[str] | None = None,
+        hooks: WriteHooks | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.backup_dir = None if backup_dir is None else Path(backup_dir)
+        self.hooks = hooks
+        self.progress = progress
+        self.backups: list[Path] = []
+        self.file_write_guid: uuid.UUID | None = None  # set by the session's first header update
+        self._fd = -1
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def __enter__(self) -> WriteSession:
+        self._fd = _open_locked(self.path)
+        self.step("locked")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self.step("unlock")
+            os.close(self._fd)
+            self._fd = -1
+
+    @property
+    def fd(self) -> int:
+        if self._fd < 0:
+            raise RuntimeError("the write session is not open")
+        return self._fd
+
+    def step(self, name: str) -> None:
+        if self.hooks is not None and self.hooks.on_step is not None:
+            self.hooks.on_step(name)
+
+    # -- reading through the session's descriptor --------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        size = self.size
+        if length <= 0 or offset < 0 or offset >= size:
+            return b""
+        return pread_exact(self.fd, offset, min(length, size - offset))
+
+    def probe(self, offset: int, length: int, step: int, signature: bytes) -> list[int]:
+        """As :meth:`vhdxray.core.source.ImageSource.probe`, through the locked descriptor."""
+        length = min(length, self.size - offset)
+        if offset < 0 or length <= 0:
+            return []
+        return probe_sectors(self.fd, offset, length, step, signature)
+
+    def read_report(self) -> Report:
+        """The image as it is now, read through the locked descriptor."""
+        from vhdxray.core.analysis.reader import read_report_from
+
+        self.step("read")
+        return read_report_from(self, os.fspath(self.path))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def execute(self, plan: WritePlan) -> WriteResult:
+        """Carry out ``plan`` (see the module docstring); the backup is added to
+        :attr:`backups` as soon as it exists."""
+        fd = self.fd
+        hooks = self.hooks
+        size_before = os.fstat(fd).st_size
+        ranges: list[BackupRange] = []
+        for w in plan.writes:
+            before = pread_exact(fd, w.offset, len(w.data))
+            if w.expected is not None and before != w.expected[: len(w.data)]:
+                raise Refused(
+                    RefusalCode.CHANGED,
+                    f"{w.label} changed since the image was read; reload and try again",
+                    {"label": w.label, "offset": w.offset},
+                )
+            ranges.append(BackupRange(w.offset, before, w.data))
+        self.step("backup")
+        try:
+            backup_path = write_backup(
+                self.path,
+                operation=plan.operation,
+                ranges=ranges,
+                size_before=size_before,
+                size_after=_size_after(size_before, plan),
+                backup_dir=self.backup_dir,
+            )
+        except BackupError as exc:
+            raise Refused(RefusalCode.BACKUP_FAILED, str(exc)) from exc
+        self.backups.append(backup_path)
+        written = 0
+        extended: int | None = None
+        if plan.extend_to is not None and plan.extend_after == -1:
+            extended = self._extend(plan.extend_to, backup_path)
+        for i, w in enumerate(plan.writes):
+            self.step("write")
+            data = w.data if hooks is None or hooks.tear is None else hooks.tear(i, w)
+            try:
+                pwrite_all(fd, w.offset, data)
+                os.fsync(fd)
+                back = pread_exact(fd, w.offset, len(w.data))
+            except OSError as exc:
+                raise WriteFailed(
+                    f"writing {w.label} failed: {exc.strerror or exc}", backup_path
+                ) from exc
+            self.step("verify")
+            if back != w.data:
+                raise WriteFailed(
+                    f"{w.label} reads back differently from what was written", backup_path
+                )
+            problem = w.verify(back) if w.verify is not None else None
+            if problem is not None:
+                raise WriteFailed(f"{w.label}: {problem}", backup_path)
+            written += len(w.data)
+            if self.progress is not None:
+                self.progress.advance(len(w.data))
+            if hooks is not None and hooks.after_write is not None:
+                hooks.after_write(i)
+            if plan.extend_to is not None and plan.extend_after == i:
+                extended = self._extend(plan.extend_to, backup_path)
+        if plan.extend_to is not None and plan.extend_after is None:
+            extended = self._extend(plan.extend_to, backup_path)
+        return WriteResult(
+            backup_path=backup_path,
+            writes_done=len(plan.writes),
+            bytes_written=written,
+            extended_to=extended,
+            labels=tuple(w.label for w in plan.writes),
+        )
+
+    def _extend(self, size: int, backup_path: Path) -> int | None:
+        try:
+            if os.fstat(self.fd).st_size >= size:
+                return None
+            os.ftruncate(self.fd, size)
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise WriteFailed(
+                f"extending the file failed: {exc.strerror or exc}", backup_path
+            ) from exc
+        return size
+
+    def truncate(self, size: int, *, expected_size: int) -> None:
+        """Cut the image back to ``size`` (undoing an extension); refuse unless the file is
+        still ``expected_size`` bytes."""
+        current = os.fstat(self.fd).st_size
+        if current != expected_size:
+            raise Refused(
+                RefusalCode.RESTORE_MISMATCH,
+                f"the image is {current} bytes, expected {expected_size}; not truncating",
+                {"size": current, "expected": expected_size},
+            )
+        self.step("truncate")
+        os.ftruncate(self.fd, size)
+        os.fsync(self.fd)
+
+
+def _size_after(size_before: int, plan: WritePlan) -> int:
+    end = max((w.offset + len(w.data) for w in plan.writes), default=0)
+    return max(size_before, end, plan.extend_to or 0)
+
+
+__all__ = [
+    "PlannedWrite",
+    "Verify",
+    "WriteHooks",
+    "WritePlan",
+    "WriteResult",
+    "WriteSession",
+]

@@ -1,0 +1,38 @@
+"""``vhdxray --demo`` removes its temporary folder (image and any backups) when the app ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.tui import app as app_module
+from vhdxray.tui.cli import main
+
+
+def test_demo_folder_is_removed_when_the_app_exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Path] = []
+
+    def fake_run_app(image: Path, read_only: bool = False, display_name: str | None = None) -> int:
+        assert read_report(image).is_vhdx  # the real demo image, there while the app runs
+        (image.parent / "demo.vhdx.vhdxray-backup-x.json").write_text("{}")  # a write's backup
+        seen.append(image)
+        return 0
+
+    monkeypatch.setattr(app_module, "run_app", fake_run_app)
+    assert main(["--demo"]) == 0
+    assert len(seen) == 1
+    assert not seen[0].exists() and not seen[0].parent.exists()
+
+
+def test_demo_folder_is_removed_when_the_app_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Path] = []
+
+    def crashing(image: Path, read_only: bool = False, display_name: str | None = None) -> int:
+        seen.append(image)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(app_module, "run_app", crashing)
+    assert main(["--demo"]) == 130
+    assert seen and not seen[0].parent.exists()

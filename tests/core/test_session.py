@@ -1,0 +1,135 @@
+"""The write session: one open, one lock, held across every step of a multi-step repair.
+
+A second process probes the locks at every phase of a run (the log replay's three steps and a
+region-table rewrite, in one session): both the exclusive flock and QEMU's lock bytes must be
+held from the first re-read to the last verification, and free once the run ends.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests import damage
+from tests import repairimages as ri
+from tests.conftest import require
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed
+from vhdxray.core.write.repair import plan_repairs, run_repairs
+from vhdxray.core.write.session import PlannedWrite, WriteHooks, WritePlan, WriteSession
+
+# Run in another process: open read-only, try a shared flock and QEMU's shared read lock on
+# byte 100 (as qemu-img does); print which are held by someone else.
+PROBE = r"""
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+held = []
+try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+except OSError:
+    held.append("flock")
+try:
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 100, 1, 0))
+except OSError:
+    held.append("qemu")
+print(",".join(held))
+"""
+
+
+def probe(path: Path) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def two_step_image(qemu_image: Callable[..., Path]) -> Path:
+    require("qemu-io", "qemu-utils")
+    pending = ri.make_pending_image(qemu_image)
+    damage.break_region_checksum(pending.path, 2)
+    return pending.path
+
+
+def test_the_locks_are_held_from_first_read_to_last_verify(two_step_image: Path) -> None:
+    image = two_step_image
+    plan = plan_repairs(read_report(image))
+    assert [r.id for r in plan.repairs] == ["log.replay", "region.table"]
+    seen: list[tuple[str, str]] = []
+
+    def on_step(name: str) -> None:
+        seen.append((name, probe(image)))
+
+    run = run_repairs(plan, backup_dir=image.parent, hooks=WriteHooks(on_step=on_step))
+    assert run.ok, run.error
+    names = [n for n, _ in seen]
+    assert names[0] == "locked" and names[-1] == "unlock"
+    assert names.count("backup") == 4  # replay: headers, pages, headers; then the region copy
+    assert {"read", "write", "verify"} <= set(names)
+    # Every phase, from the first re-read to the last verification and the final read, saw
+    # both locks held by the session.
+    assert all(held == "flock,qemu" for _, held in seen), seen
+    assert probe(image) == ""  # released at the end
+    assert len(run.backups) == 4
+    assert not read_report(image).errors
+
+
+def test_a_held_image_is_refused_before_anything(two_step_image: Path) -> None:
+    holder = os.open(two_step_image, os.O_RDWR)
+    try:
+        import fcntl
+
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(Refused) as exc, WriteSession(two_step_image):
+            pass
+    finally:
+        os.close(holder)
+    assert exc.value.code is RefusalCode.IN_USE and exc.value.refused
+    assert exc.value.to_json()["code"] == "in_use"
+
+
+def test_a_plan_on_changed_bytes_is_refused_and_a_failed_write_names_its_backup(
+    two_step_image: Path,
+) -> None:
+    with WriteSession(two_step_image, backup_dir=two_step_image.parent) as s:
+        before = s.read_at(0x3000, 16)
+        stale = WritePlan("test", (PlannedWrite(0x3000, b"x" * 16, "test range", b"y" * 16),))
+        with pytest.raises(Refused) as refused:
+            s.execute(stale)
+        assert refused.value.code is RefusalCode.CHANGED and s.backups == []
+
+        def bad(_back: bytes) -> str | None:
+            return "never right"
+
+        plan = WritePlan("test", (PlannedWrite(0x3000, b"z" * 16, "test range", before, bad),))
+        with pytest.raises(WriteFailed) as failed:
+            s.execute(plan)
+        assert failed.value.backups == tuple(s.backups) and len(s.backups) == 1
+        assert failed.value.to_json()["state"] == "partial"
+
+
+def test_cancel_stops_between_steps_never_inside_one(two_step_image: Path) -> None:
+    """A cancel asked during the replay lets the replay finish (its three writes), then the run
+    stops before the region-table step: code 'cancelled', the replay's backups listed."""
+    from vhdxray.core.progress import Progress
+
+    image = two_step_image
+    plan = plan_repairs(read_report(image))
+    tracker = Progress()
+    run = run_repairs(
+        plan,
+        backup_dir=image.parent,
+        hooks=WriteHooks(after_write=lambda _i: tracker.cancel()),
+        tracker=tracker,
+    )
+    assert not run.ok and run.error is not None and run.error.refused
+    assert isinstance(run.error, Refused) and run.error.code is RefusalCode.CANCELLED
+    assert run.failed_step == "region.table" and [s.id for s in run.steps] == ["log.replay"]
+    assert len(run.backups) == 3 and tracker.done > 0
+    after = read_report(image)
+    assert after.log is not None and not after.log.replay_needed
+    assert after.region_tables is not None and not after.region_tables[1].valid

@@ -1,0 +1,68 @@
+"""The one-line verdict: one full stop per sentence, and the repair named when one applies."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from tests import damage
+from tests.repairimages import set_log_guid
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.analysis.repairids import CLEAR_LOG_GUID, HEADERS, REGION_TABLE, REPLAY
+from vhdxray.core.analysis.verdict import repairs_for, verdict
+from vhdxray.core.format import layout
+from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.tui.textreport import render
+
+
+def image(tmp_path: Path) -> Path:
+    return create_image(tmp_path / "v.vhdx", CreateOptions(virtual_size=8 * layout.MiB))
+
+
+def test_stale_log_guid_names_its_repair_with_single_full_stops(tmp_path: Path) -> None:
+    path = image(tmp_path)
+    set_log_guid(path, uuid.UUID("5d2e8f4c-1b3a-4c6d-9e7f-a1b2c3d4e5f6"))
+    report = read_report(path)
+    assert "log.no_valid_sequence" in {f.code for f in report.errors}
+    v = verdict(report)
+    assert ".." not in v.headline
+    assert "nothing was changed through the log yet. Repair it: clear the stale LogGuid." in (
+        v.headline
+    )
+    assert "Headers are fine" not in v.headline
+    assert v.repairs == (CLEAR_LOG_GUID,)
+    text = render(report)
+    assert f"Repair:    vhdxray repair {path}" in text
+    from vhdxray.core.analysis.jsonout import report_json
+
+    assert report_json(report)["verdict"]["repairs"] == [CLEAR_LOG_GUID]
+
+
+def test_damaged_region_copy_names_its_repair(tmp_path: Path) -> None:
+    path = image(tmp_path)
+    damage.break_region_checksum(path, 2)
+    v = verdict(read_report(path))
+    assert v.next_step == "Repair it: rewrite the damaged region table copy from the good one."
+    assert v.repairs == (REGION_TABLE,)
+    assert ".." not in v.headline
+
+
+def test_header_damage_keeps_its_own_advice(tmp_path: Path) -> None:
+    path = image(tmp_path)
+    damage.break_header_checksum(path, 1)
+    v = verdict(read_report(path))
+    assert v.next_step == "Safe to update headers."
+    assert v.repairs == (HEADERS,)
+
+
+def test_clean_image_has_no_repair(tmp_path: Path) -> None:
+    report = read_report(image(tmp_path))
+    v = verdict(report)
+    assert v.next_step == "No repair needed." and v.repairs == ()
+    assert "Repair:" not in render(report)
+
+
+def test_repairs_for_keeps_the_run_order() -> None:
+    codes = ["header.slot1.checksum", "region.copy2.checksum", "log.replay_needed"]
+    assert repairs_for(codes) == (REPLAY, REGION_TABLE, HEADERS)
+    assert repairs_for(["bat.block.past_eof"]) == ()

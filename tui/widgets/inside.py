@@ -1,0 +1,188 @@
+"""The Inside view: what the virtual disk holds (partition table, partitions, filesystems with
+their health flags), each guest problem with its next step, and the first bytes of every
+structure read. Opened with ``i`` from the main screen; Escape goes back.
+
+Looking inside opens the virtual disk (BAT and log applied in memory) and reads a few hundred
+KiB, so it runs only when the view is opened, never before the first paint.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from vhdxray.core.analysis.guest.image import GuestOutcome, inspect_image
+from vhdxray.core.analysis.guest.triage import GuestReport
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.verdict import verdict
+from vhdxray.tui.guestwords import (
+    flags_text,
+    fs_summary,
+    layered_headline,
+    layout_summary,
+    not_looked_at,
+    size_short,
+    words,
+)
+from vhdxray.tui.safe_text import join, plain, safe
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
+HEX_BYTES = 32
+MAX_STRUCTURES = 24
+
+
+def headline(report: Report, outcome: GuestOutcome) -> str:
+    replay = report.log is not None and report.log.replay_needed
+    return layered_headline(verdict(report).level, outcome.guest, replay_pending=replay)
+
+
+def _partitions(guest: GuestReport) -> Table:
+    table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+    for name, kwargs in (
+        ("#", {"no_wrap": True}),
+        ("start", {"justify": "right", "no_wrap": True}),
+        ("size", {"justify": "right", "no_wrap": True}),
+        ("type", {"ratio": 2}),
+        ("filesystem", {"ratio": 3}),
+        ("flags", {"ratio": 3}),
+    ):
+        table.add_column(name, overflow="fold", **kwargs)
+    for p in guest.partitions:
+        name = f" '{p.name}'" if p.name else ""
+        fs = p.filesystem
+        table.add_row(
+            plain(str(p.index)),
+            plain(str(p.start)),
+            plain(size_short(p.length)),
+            safe(f"{p.type_name}{name}"),
+            safe(fs_summary(fs)) if fs else plain("—", "dim"),
+            _flags(fs.flags if fs else {}),
+        )
+    return table
+
+
+def _flags(flags: dict[str, bool]) -> Text:
+    out = Text()
+    for i, (name, value) in enumerate(flags.items()):
+        if i:
+            out.append(", ")
+        out.append(f"{name}={'yes' if value else 'no'}", style="bold red" if value else "dim")
+    return out
+
+
+def _findings(guest: GuestReport, path: str) -> RenderableType:
+    rows: list[RenderableType] = []
+    for f in guest.sorted_findings():
+        w = words(f, path)
+        style = SEVERITY_STYLE.get(f.severity.value, "")
+        rows.append(
+            join(
+                (f"{f.severity.value.upper():<8}", style),
+                safe(w.message),
+                "  ",
+                safe(f"[{f.where}]", "dim"),
+            )
+        )
+        if w.next_step:
+            rows.append(join(("  next: ", "bold"), safe(w.next_step)))
+    return Group(*rows) if rows else plain("No problem found inside.", "green")
+
+
+def _structures(guest: GuestReport, first_bytes: dict[int, bytes]) -> Table:
+    table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
+    table.add_column("structure", ratio=2, overflow="fold")
+    table.add_column("offset", justify="right", no_wrap=True)
+    table.add_column("length", justify="right", no_wrap=True)
+    table.add_column(f"first {HEX_BYTES} bytes", ratio=5, overflow="fold")
+    for s in guest.structures[:MAX_STRUCTURES]:
+        raw = first_bytes.get(s.offset, b"")
+        table.add_row(
+            safe(s.name), plain(f"0x{s.offset:x}"), plain(str(s.length)), plain(raw.hex(" "))
+        )
+    return table
+
+
+def inside_renderable(
+    report: Report,
+    outcome: GuestOutcome,
+    first_bytes: dict[int, bytes] | None = None,
+    *,
+    name: str | None = None,
+) -> RenderableType:
+    title = join(("Inside  ", "bold"), safe(headline(report, outcome), "bold"))
+    guest = outcome.guest
+    if guest is None:
+        return Group(
+            title,
+            Text(""),
+            plain(f"Not looked at: {not_looked_at(outcome.error_code, outcome.error)}"),
+        )
+    parts: list[RenderableType] = [title, Text(""), safe(layout_summary(guest))]
+    if guest.partition_table == "gpt":
+        parts.append(_flags({k: v for k, v in guest.flags.items() if k.startswith("gpt_")}))
+    if guest.filesystem is not None:
+        parts.append(plain(flags_text(guest.filesystem.flags) or "no health flags recorded"))
+    if guest.partitions:
+        parts += [Text(""), _partitions(guest)]
+    parts += [
+        Text(""),
+        plain("Findings and next steps", "bold"),
+        _findings(guest, name or report.path),
+    ]
+    if guest.structures:
+        parts += [Text(""), plain("Structures read", "bold"), _structures(guest, first_bytes or {})]
+    return Group(*parts)
+
+
+def read_first_bytes(path: str, guest: GuestReport) -> dict[int, bytes]:
+    """The first bytes of each structure, read again through the virtual disk (bounded)."""
+    from vhdxray.core.analysis.virtual import OpenRefused, open_virtual_disk
+
+    out: dict[int, bytes] = {}
+    try:
+        with open_virtual_disk(path) as disk:
+            for s in guest.structures[:MAX_STRUCTURES]:
+                if 0 <= s.offset < disk.size:
+                    out[s.offset] = disk.read(
+                        s.offset, min(HEX_BYTES, s.length, disk.size - s.offset)
+                    )
+    except (OpenRefused, OSError):
+        pass
+    return out
+
+
+class InsideScreen(Screen[None]):
+    """The guest: partitions, filesystems, flags, next steps and structure bytes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="inside-back"),
+        Binding("i", "app.pop_screen", "Back", show=False),
+    ]
+
+    def __init__(
+        self, report: Report, name: str | None = None, outcome: GuestOutcome | None = None
+    ) -> None:
+        super().__init__()
+        self.report = report
+        self.display_name = name if name is not None else report.path
+        self.outcome = outcome if outcome is not None else inspect_image(report.path, report)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="inside-scroll"):
+            yield Static(id="inside-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        guest = self.outcome.guest
+        first = read_first_bytes(self.report.path, guest) if guest is not None else {}
+        self.query_one("#inside-view", Static).update(
+            inside_renderable(self.report, self.outcome, first, name=self.display_name)
+        )
