@@ -172,18 +172,18 @@ async def test_cancel_the_replay_into_a_copy_removes_the_copy(
 async def test_cancel_the_replay_in_place_before_writing_leaves_the_image(
     real_image: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vhdxray.core.write import replay
+    from vhdxray.core.write import repair
 
     image = real_image("discutils-log-replay")
     original = sha(image)
     release = threading.Event()
-    plan_header_update = replay.plan_header_update
+    check_backup_dir = repair.check_backup_dir
 
-    def slow_plan(*args: Any, **kwargs: Any) -> Any:
+    def slow_check(*args: Any, **kwargs: Any) -> Any:  # the run's first step: nothing written
         assert release.wait(10)
-        return plan_header_update(*args, **kwargs)
+        return check_backup_dir(*args, **kwargs)
 
-    monkeypatch.setattr(replay, "plan_header_update", slow_plan)
+    monkeypatch.setattr(repair, "check_backup_dir", slow_check)
     app = VhdxrayApp(image)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("l")
