@@ -11,6 +11,7 @@ States that need the real images are skipped when ../shared is absent.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from vhdxray.core.write.create import CreateOptions, create_image  # noqa: E402
 from vhdxray.tui.app import VhdxrayApp  # noqa: E402
 
 SIZE = (120, 40)
+SMALL = (80, 24)
 UNKNOWN_REGION = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
 
 Steps = Callable[[Pilot[int]], Awaitable[None]]
@@ -73,12 +75,40 @@ async def _replay(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def _progress(pilot: Pilot[int]) -> None:
+    """The progress dialog as a long replay into a copy shows it (a fixed point in time)."""
+    from vhdxray.core.progress import Progress
+    from vhdxray.tui.screens.progress import ProgressScreen
+
+    now = [0.0]
+    progress = Progress(clock=lambda: now[0])
+    progress.start(1536 * MiB, "copying the image")
+    progress.advance(512 * MiB)
+    now[0] = 4.0
+    screen: ProgressScreen[int] = ProgressScreen(
+        "Replay the pending log (into a copy)",
+        lambda p: 0,
+        progress=progress,
+        start=False,
+        note="Cancel removes the new copy; the original is never written.",
+    )
+    await pilot.app.push_screen(screen)
+    await pilot.pause()
+
+
+async def _backups(pilot: Pilot[int]) -> None:
+    await _update(pilot)
+    await pilot.press("b")
+    await pilot.pause()
+
+
 @dataclass(frozen=True)
 class Shot:
     name: str
     image: str  # "bad-slot", "clean", "hostile", "mbr", "regions-differ", "cut", or a real one
     display: str
     steps: Steps = _nothing
+    size: tuple[int, int] = SIZE
 
 
 SHOTS = (
@@ -103,6 +133,20 @@ SHOTS = (
     Shot("choose-region-copy", "regions-differ", "regions.vhdx", _press("R", "1")),
     Shot("choose-header-slot", "qemu-disk2vhd", "test-disk2vhd.vhdx", _press("R", "1")),
     Shot("truncation-map", "cut", "cut.vhdx", _press("5")),
+    # Issue 13: real terminal sizes, users' images, the newer screens.
+    Shot("small-slot1-bad", "slot1-bad", "slot1-bad.vhdx", size=SMALL),
+    Shot("small-confirm-update", "slot1-bad", "slot1-bad.vhdx", _press("u"), SMALL),
+    Shot("small-confirm-replay", "discutils-log-replay", "dirty-log.vhdx", _press("l"), SMALL),
+    Shot("small-dirty-log", "discutils-log-replay", "dirty-log.vhdx", size=SMALL),
+    Shot("qemu-quirk", "qemu", "qemu-made.vhdx", size=(100, 30)),
+    Shot("windows", "velociraptor", "windows-server.vhdx"),
+    Shot("truncated", "cut", "cut.vhdx"),
+    Shot("truncated-metadata", "cut-early", "cut-early.vhdx", _press("3")),
+    Shot("child-parent-missing", "dissect-differencing", "child.avhdx"),
+    Shot("chain-view", "dissect-differencing", "child.avhdx", _press("8")),
+    Shot("progress", "discutils-log-replay", "dirty-log.vhdx", _progress),
+    Shot("backups", "bad-slot", "bad-slot.vhdx", _backups),
+    Shot("open-image", "bad-slot", "bad-slot.vhdx", _press("o"), SMALL),
 )
 
 
@@ -119,6 +163,16 @@ def _image(kind: str, folder: Path, cache: Path) -> Path | None:
         return make_image(folder / "bad-slot.vhdx", damaged_slot=2)
     if kind == "clean":
         return make_image(folder / "clean.vhdx")
+    if kind == "slot1-bad":
+        return make_image(folder / "slot1-bad.vhdx", damaged_slot=1)
+    if kind == "qemu":  # a healthy image as QEMU makes it (with its harmless quirk)
+        if not imagefiles.have("qemu-img"):
+            return None
+        return imagefiles.qemu_img_create(folder / "qemu-made.vhdx", "1G")
+    if kind == "cut-early":  # cut inside the log: the metadata and the BAT are gone
+        image = make_image(folder / "cut-early.vhdx")
+        damage.truncate(image, 0x180000)
+        return image
     if kind == "hostile":
         return make_image(folder / "hostile.vhdx", creator=HOSTILE_CREATOR)
     if kind == "regions-differ":  # both copies valid, copy 2 lists one more region
@@ -146,6 +200,15 @@ def _image(kind: str, folder: Path, cache: Path) -> Path | None:
     return imagefiles.copy_sparse(cached, folder / cached.name)
 
 
+async def _drive(app: VhdxrayApp, shot: Shot) -> str:
+    async with app.run_test(size=shot.size) as pilot:
+        await pilot.pause()
+        await shot.steps(pilot)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        return app.export_screenshot(title=f"vhdxray {shot.display}")
+
+
 def png_ready(svg: str) -> str:
     """The SVG as rsvg-convert should see it: a monospace font it has (Fira Code is not
     installed, and fontconfig would substitute a proportional one), and plain spaces kept
@@ -162,12 +225,12 @@ async def take(shot: Shot, out: Path, cache: Path) -> Path | None:
             print(f"skip {shot.name}: real images not found at {imagefiles.REAL_DIR}")
             return None
         app = VhdxrayApp(image, display_name=shot.display)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            await shot.steps(pilot)
-            await pilot.wait_for_scheduled_animations()
-            await pilot.pause()
-            svg = app.export_screenshot(title=f"vhdxray {shot.display}")
+        cwd = Path.cwd()
+        os.chdir(tmp)  # the file picker shows paths relative to here
+        try:
+            svg = await _drive(app, shot)
+        finally:
+            os.chdir(cwd)
     svg_path = out / f"{shot.name}.svg"
     svg_path.write_text(svg, encoding="utf-8")
     png_path = out / f"{shot.name}.png"

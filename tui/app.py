@@ -33,22 +33,23 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.write.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
 from vhdxray.tui import repairs
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.screens.backups import BackupsScreen
 from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen, Offer, hanging
-from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen
+from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen, MessageScreen
 from vhdxray.tui.screens.explain import ExplainScreen, needs_explanation
 from vhdxray.tui.screens.main import VIEWS, MainScreen
+from vhdxray.tui.screens.openimage import OpenImageScreen
+from vhdxray.tui.screens.progress import Finished, ProgressScreen, amount
 from vhdxray.tui.screens.repairmenu import RepairMenuScreen
 from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.writeflow import (
@@ -177,6 +178,25 @@ class RepairAction:
         )
 
 
+@dataclass(frozen=True)
+class RestoreJob:
+    """A confirmed restore of one backup file."""
+
+    plan: Any  # vhdxray.core.write.restore.RestorePlan (loaded on use)
+    shown: str
+    title: str = "Restore a backup"
+
+    def run(self, image: Path, progress: Progress) -> WriteDone:
+        from vhdxray.core.write.restore import run_restore
+
+        progress.label = f"restoring {self.shown}"
+        result = run_restore(self.plan)
+        after = read_report(image)
+        backups = (result.backup_path,) if result is not None else ()
+        summary = f"Restored from {self.shown}: the image holds its bytes from before that write."
+        return WriteDone(report=after, backups=backups, summary=summary)
+
+
 def _update_headers_run(path: Path, plan: HeaderUpdatePlan) -> WriteDone:
     from vhdxray.core.write import update  # the writer is loaded on first use, not at start-up
 
@@ -194,8 +214,7 @@ def _update_headers_notes(refusal: Refusal) -> tuple[str, ...]:
     if refusal.code == "no_current_header":
         return (
             "Rebuild the headers from a slot you choose with s here (or R, Repair…): both slots "
-            "are shown side by side and each choice says what it changes. On the command line: "
-            "vhdxray repair --from-slot 1 (or 2) IMAGE.",
+            "are shown side by side and each choice says what it changes.",
         )
     if refusal.code == "log_replay_pending":
         return (
@@ -329,6 +348,19 @@ class VhdxrayApp(App[int]):
             tooltip="Every repair this image needs, each with its confirmation",
         ),
         Binding("r", "reload", "Reload", id="reload", tooltip="Read the image from disk again"),
+        Binding("o", "open", "Open", id="open", tooltip="Open another image"),
+        Binding(
+            "O",
+            "open_copy",
+            "Open copy",
+            id="open-copy",
+            key_display="O",
+            tooltip="Open the copy the last repair made",
+        ),
+        Binding(
+            "b", "backups", "Backups", id="backups", tooltip="This image's backups; restore one"
+        ),
+        Binding("T", "change_theme", "Theme", id="theme", show=False, key_display="T"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "back_to_fleet", "Back to the list", id="fleet"),
@@ -487,8 +519,17 @@ class VhdxrayApp(App[int]):
             if self.fleet and self.report_screen is None:
                 return False  # the fleet screen rescans with its own key
             return None if self.busy else True
+        if action == "backups" and self.report_screen is None:
+            return False  # the fleet list: no one image
+        if action in ("open", "backups"):
+            return None if self.busy else True
         if action == "back_to_fleet":
             if not self.fleet or self.report_screen is None:
+                return False
+            return None if self.busy else True
+        if action == "open_copy":
+            copy = self.last_write.copy if self.last_write is not None else None
+            if copy is None or not copy.exists():
                 return False
             return None if self.busy else True
         return True
@@ -514,6 +555,108 @@ class VhdxrayApp(App[int]):
         if main is not None:
             main.set_status(None)
         self.notify("Reloaded from disk.", timeout=2)
+
+    def switch_image(self, path: Path) -> None:
+        """Show ``path`` instead of the current image (``o``, ``O``); from the fleet screen,
+        open it over the fleet."""
+        if self.report_screen is None:
+            self.open_image(path)
+            return
+        self.image = Path(path)
+        self.display_name = str(path)
+        self.last_write = None
+        main = self.main_screen
+        self.show_report(read_report(self.image))
+        main = self.main_screen
+        if main is not None:
+            main.set_status(None)
+        self.notify(f"Opened {self.display_name}", timeout=3, markup=False)
+
+    def action_open(self) -> None:
+        if self.busy:
+            return
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.switch_image(path)
+
+        self.push_screen(OpenImageScreen(self.image.resolve().parent), chosen)
+
+    def action_open_copy(self) -> None:
+        if self.check_action("open_copy", ()) is not True or self.last_write is None:
+            return
+        copy = self.last_write.copy
+        if copy is not None:
+            self.switch_image(copy)
+
+    def action_backups(self) -> None:
+        if self.busy:
+            return
+        from vhdxray.tui.backuplist import list_backups
+
+        entries = list_backups(self.image)
+        read_only = self.read_only or not self.report.is_vhdx
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.ask_restore(path)
+
+        self.push_screen(BackupsScreen(entries, self.display_name, read_only), chosen)
+
+    def ask_restore(self, backup: Path) -> None:
+        """The restore's confirmation (or why not), then the restore in the worker."""
+        from vhdxray.core.write.backup import BackupError
+        from vhdxray.core.write.restore import plan_restore
+        from vhdxray.core.write.writer import WriteRefused
+
+        title = "Restore a backup"
+        question = "Put the saved bytes back into the image?"
+        try:
+            plan = plan_restore(backup, self.image)
+        except (WriteRefused, BackupError, OSError, ValueError) as exc:
+            confirmation = Confirmation(title=title, question=question, refusal=str(exc))
+            self.push_screen(ConfirmScreen(confirmation))
+            return
+        lines = [f"From {self.shown_path(backup)}", *plan.describe()[1:]]
+        busy_reason = in_use_reason(self.image)
+        if not plan.plan.writes and plan.truncate_to is None:
+            refusal: str | None = "the image already holds the bytes from before that write"
+        else:
+            refusal = busy_reason
+        confirmation = Confirmation(
+            title=title,
+            question=question,
+            lines=tuple(lines),
+            refusal=refusal,
+            notes=(
+                "The bytes the restore replaces are saved first in a new backup, so the "
+                "restore can be undone too.",
+            ),
+        )
+        job = RestoreJob(plan, self.shown_path(backup))
+
+        def answered(result: bool | Offer | None) -> None:
+            if result is True and not self.busy and refusal is None:
+                self.start_write(job)
+
+        self.push_screen(ConfirmScreen(confirmation), answered)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen in $VHDXRAY_SCREENSHOT_DIR (or the current folder)."""
+        import os
+
+        folder = path or os.environ.get("VHDXRAY_SCREENSHOT_DIR") or os.getcwd()
+        try:
+            saved = self.save_screenshot(filename, folder)
+        except OSError as exc:
+            self.notify(
+                f"The screenshot could not be saved in {folder}: {exc.strerror or exc}",
+                title="Screenshot",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.notify(f"Saved {saved}", title="Screenshot", markup=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -587,45 +730,85 @@ class VhdxrayApp(App[int]):
         self.ask(repairs.action_for(item.id))
 
     def start_write(self, job: Job) -> None:
+        """Run ``job`` in a worker behind the progress dialog (Escape / c cancels)."""
+        from vhdxray.tui.backuplist import backup_files
+
         self._write_started = time.perf_counter()
         self.busy = True
         self._progress(job.title.lower())
-        self._write_worker(job)
+        before = set(backup_files(self.image))
+        output: Path | None = getattr(job, "output", None)
+
+        def work(progress: Progress) -> WriteDone:
+            return job.run(self.image, progress)
+
+        def finished(outcome: Finished[WriteDone] | None) -> None:
+            self.busy = False
+            if outcome is None:
+                return
+            if outcome.cancelled:
+                self._write_cancelled(outcome.progress, before, output)
+            elif outcome.error is not None:
+                self._write_failed(outcome.error)
+            elif outcome.result is not None:
+                self._write_succeeded(outcome.result)
+
+        note = (
+            "Cancel removes the new copy; the original is never written."
+            if output is not None
+            else "Cancel stops between safe steps: the result says exactly what was written."
+        )
+        self.push_screen(ProgressScreen(job.title, work, group=WRITE_GROUP, note=note), finished)
 
     def _progress(self, what: str) -> None:
         main = self.main_screen
         if main is not None:
             main.set_status(
-                join(("Working: ", "bold"), safe(what), "… (do not stop vhdxray now)"),
+                join(("Working: ", "bold"), safe(what), "… (Esc or c cancels safely)"),
                 "busy",
             )
 
-    @work(
-        thread=True,
-        exclusive=True,
-        exit_on_error=False,
-        group=WRITE_GROUP,
-        description="write to the image",
-    )
-    def _write_worker(self, job: Job) -> WriteDone:
-        def progress(what: str) -> None:
-            self.call_from_thread(self._progress, what)
+    def _write_cancelled(self, progress: Progress, before: set[Path], output: Path | None) -> None:
+        """Say exactly what the cancelled write left behind."""
+        from vhdxray.tui.backuplist import backup_files
 
-        return job.run(self.image, progress)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group != WRITE_GROUP or event.state not in (
-            WorkerState.SUCCESS,
-            WorkerState.ERROR,
-            WorkerState.CANCELLED,
-        ):
-            return
-        self.busy = False
-        if event.state == WorkerState.SUCCESS and isinstance(worker.result, WriteDone):
-            self._write_succeeded(worker.result)
-        elif event.state == WorkerState.ERROR and worker.error is not None:
-            self._write_failed(worker.error)
+        report = read_report(self.image)
+        new = [b for b in backup_files(self.image) if b not in before]
+        parts: list[RenderableType] = []
+        if output is not None:
+            gone = not output.exists()
+            title = "Cancelled: the copy was removed" if gone else "Cancelled"
+            parts.append(
+                plain(
+                    "The original image is unchanged (it was only read); the partial copy "
+                    + ("was deleted." if gone else f"is left at {self.shown_path(output)}.")
+                )
+            )
+        elif not new:
+            title = "Cancelled: nothing was written"
+            parts.append(plain("Cancelled before anything was written: the image is unchanged."))
+        else:
+            title = "Cancelled part-way"
+            if report.log is not None and report.log.replay_needed:
+                parts.append(
+                    plain(
+                        f"The log is still pending: {amount(progress.done, progress.unit)} of "
+                        f"{amount(progress.total, progress.unit)} of its pages were written. "
+                        "Nothing is lost: replaying again (l) finishes the job, and Hyper-V or "
+                        "QEMU replay it themselves when they open the image."
+                    )
+                )
+            else:
+                parts.append(plain("Some steps were written before the cancel."))
+            parts += self._restore_lines(
+                new, "Backups of what was written (undo in this order, or press b):"
+            )
+        self.show_report(report)
+        main = self.main_screen
+        if main is not None:
+            main.set_status(join(("■ ", "bold"), safe(title)), "error")
+        self.write_seconds = time.perf_counter() - self._write_started
+        self.push_screen(MessageScreen(title, Group(*parts)))
 
     def _restore_lines(self, backups: Sequence[Path], heading: str) -> list[Text]:
         """Every backup, newest first, as the restore command that undoes it."""
@@ -736,7 +919,8 @@ class VhdxrayApp(App[int]):
     # --- command palette ----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Every action once, by name (Textual's own Keys panel is left out: Help lists the
+        keys; its Screenshot is ours: it says where the file went)."""
         if self._writable():
             for action in WRITE_ACTIONS.values():
                 if isinstance(action, RepairAction) and not action.in_palette(self):
@@ -754,16 +938,31 @@ class VhdxrayApp(App[int]):
                 "Every repair this image needs, each with its confirmation",
                 self.action_repair_menu,
             )
-        yield SystemCommand("Reload", "Read the image from disk again", self.action_reload)
-        yield SystemCommand("Help", "Keys and marks", self.action_help)
+        yield SystemCommand("Open…", "Open another image (o)", self.action_open)
+        if self.check_action("open_copy", ()) is True:
+            yield SystemCommand(
+                "Open the copy", "Open the copy the repair made (O)", self.action_open_copy
+            )
+        yield SystemCommand("Backups", "This image's backups; restore one (b)", self.action_backups)
+        yield SystemCommand("Reload", "Read the image from disk again (r)", self.action_reload)
+        yield SystemCommand("Help", "Keys and marks (?)", self.action_help)
+        yield SystemCommand("Theme", "Change the colours (T)", self.action_change_theme)
+        yield SystemCommand(
+            "Screenshot",
+            "Save an SVG of this screen in the current folder (or $VHDXRAY_SCREENSHOT_DIR)",
+            lambda: self.set_timer(0.1, self.action_screenshot),
+        )
         main = self.main_screen
         if main is not None:
-            for view, title, _key in VIEWS:
+            for view, title, key in VIEWS:
+                if view == "chain" and not main.is_child:
+                    continue
                 yield SystemCommand(
                     f"Show {title}",
-                    f"Switch to the {title.lower()} view",
+                    f"Switch to the {title.lower()} view ({key})",
                     lambda v=view: main.action_view(v),
                 )
+        yield SystemCommand("Quit", "Quit vhdxray (q)", self.action_quit)
 
     def action_write_any(self, action_id: str) -> None:
         """From the palette: any registered action, with or without a key of its own."""

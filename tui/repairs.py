@@ -155,6 +155,7 @@ class RepairJob:
     output_shown: str = ""
 
     def run(self, image: Path, progress: Progress) -> WriteDone:
+        from vhdxray.core.progress import Cancelled
         from vhdxray.core.write.repair import run_repairs
 
         count = len(self.repairs)
@@ -162,19 +163,21 @@ class RepairJob:
         def step(repair: Repair) -> None:
             where = f" (step {self.repairs.index(repair) + 1} of {count})" if count > 1 else ""
             into = f" on the copy {self.output_shown}" if self.output is not None else ""
-            progress(f"{repair.title.lower()}{into}{where}")
+            progress.label = f"{repair.title.lower()}{into}{where}"
 
         plan = dataclasses.replace(self.plan, repairs=self.repairs)
-        run = run_repairs(plan, output=self.output, progress=step)
+        run = run_repairs(plan, output=self.output, progress=step, tracker=progress)
+        if run.error is not None and progress.cancelled and run.error.refused:
+            raise Cancelled()  # the app says what the cancel left (copy removed, backups...)
         if run.error is not None:
             raise RepairRunFailed(run, self.output)
         lines = tuple(line for s in run.steps for line in s.lines)
         if self.output is not None:
             summary = (
                 f"{self.title}: done on the copy {self.output_shown}; the original is unchanged. "
-                f"In the copy: {_remaining(run.report)} Open it with: vhdxray {self.output_shown}"
+                f"In the copy: {_remaining(run.report)} Press O to open the copy."
             )
-            return WriteDone(read_report(image), run.backups, summary, lines)
+            return WriteDone(read_report(image), run.backups, summary, lines, copy=self.output)
         after = run.report if run.report is not None else read_report(image)
         summary = f"{self.title}: done. {_remaining(after)}"
         return WriteDone(after, run.backups, summary, lines)
@@ -285,11 +288,6 @@ def _choice_proposal(
             refusal=reason,
             choice_needed=True,
             offers=tuple(offers),
-            notes=tuple(
-                f"On the command line: vhdxray repair {CLI_FLAGS[option]} N IMAGE."
-                for option in dict.fromkeys(c[0] for c in choices)
-                if option in CLI_FLAGS
-            ),
         ),
         None,
     )

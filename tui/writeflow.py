@@ -6,18 +6,16 @@ the dialog shows with it (:class:`Proposal`), and what a finished write hands ba
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from vhdxray.core.analysis.reader import Report
+from vhdxray.core.progress import Progress  # the worker's: bytes, label, cancel checks
 from vhdxray.tui.screens.confirm import Confirmation
 
 if TYPE_CHECKING:
     from vhdxray.core.write.repair import RepairRun
-
-Progress = Callable[[str], None]  # "what is being written now", from the worker thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +26,7 @@ class WriteDone:
     backups: tuple[Path, ...]  # every backup file written, oldest first
     summary: str  # one plain-words sentence on the new state
     lines: tuple[str, ...] = ()  # what each step did
+    copy: Path | None = None  # a new copy the write made (the app offers to open it)
 
     @property
     def backup_path(self) -> Path | None:

@@ -16,6 +16,7 @@ from typing import Final
 
 from vhdxray.core.fileio import create_new, fsync_dir, pread_exact, pwrite_all
 from vhdxray.core.format import layout
+from vhdxray.core.progress import Cancelled, Progress
 
 CHUNK: Final = layout.MiB
 ZERO_CHUNK: Final = bytes(CHUNK)
@@ -90,11 +91,14 @@ def copy_image(
     target: str | os.PathLike[str],
     *,
     leave_holes: Sequence[tuple[int, int]] = (),
+    progress: Progress | None = None,
 ) -> Path:
     """Copy ``source`` to the new file ``target`` (never overwritten), sparsely, then fsync.
 
     ``leave_holes`` lists ranges that are not copied and read as zeros in the copy (a log
     replay into a copy passes the ranges it will zero anyway). Raises :class:`CopyError`.
+    ``progress`` counts the source's bytes (holes included) and is checked between chunks: on
+    :class:`~vhdxray.core.progress.Cancelled` the partial copy is removed and it propagates.
     """
     src_path, dst_path = Path(source), Path(target)
     try:
@@ -111,17 +115,32 @@ def copy_image(
         try:
             size = os.fstat(src).st_size
             holes = sorted(leave_holes)
+            if progress is not None:
+                progress.start(size, "copying the image")
+            counted = 0
             for seg_start, seg_end in data_segments(src, 0, size):
                 for a, b in _subtract(seg_start, seg_end, holes):
                     pos = a
                     while pos < b:
+                        if progress is not None:
+                            progress.check()
                         stop = min(b, (pos // CHUNK + 1) * CHUNK)
                         chunk = pread_exact(src, pos, stop - pos)
                         if chunk.count(0) != len(chunk):
                             pwrite_all(dst, pos, chunk)
                         pos = stop
+                        if progress is not None:
+                            progress.advance(stop - counted)
+                            counted = stop
+            if progress is not None:
+                progress.check()
+                progress.advance(size - counted)
             os.ftruncate(dst, size)
             os.fsync(dst)
+        except Cancelled:
+            os.close(dst)
+            dst_path.unlink(missing_ok=True)
+            raise
         except OSError as exc:
             os.close(dst)
             dst_path.unlink(missing_ok=True)

@@ -44,7 +44,7 @@ from vhdxray.core.analysis.updatebase import is_usable, source_slot
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason, Header, differing_fields
-from vhdxray.core.progress import Progress
+from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.source import ImageSource
 from vhdxray.core.write.imagecopy import CopyError, copy_image
 from vhdxray.core.write.outcome import (
@@ -834,7 +834,10 @@ def run_repairs(
     if output is not None:
         holes = () if plan.replay is None else plan.replay.final_zero_runs
         try:
-            target = copy_image(plan.path, output, leave_holes=holes)
+            target = copy_image(plan.path, output, leave_holes=holes, progress=tracker)
+        except Cancelled:  # copy_image removed the partial copy
+            cancelled = Refusal(RefusalCode.CANCELLED, "cancelled while copying; no copy is left")
+            return RepairRun(Path(output), None, (), (), None, cancelled, "copy")
         except CopyError as exc:
             return RepairRun(
                 Path(output), None, (), (), None, Refusal(RefusalCode.COPY_FAILED, str(exc)), "copy"

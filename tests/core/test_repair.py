@@ -499,3 +499,27 @@ def test_partially_present_blocks_and_lost_sector_bitmaps(data_image: Path, tmp_
     text = "\n".join(tmap.describe())
     assert "the others still come from the parent" in text
     assert "can no longer be known" in text
+
+
+def test_a_cancelled_copy_is_removed_and_the_original_untouched(
+    qemu_image: Callable[..., Path], tmp_path: Path
+) -> None:
+    from vhdxray.core.progress import Progress
+
+    require("qemu-io", "qemu-utils")
+    pending = ri.make_pending_image(qemu_image)
+    original = ri.file_sha256(pending.path)
+    plan = plan_repairs(read_report(pending.path), RepairOptions(into_copy=True))
+    copy = tmp_path / "copy.vhdx"
+
+    def cancel_while_copying(p: Progress) -> None:
+        if p.label == "copying the image" and p.done > 0:
+            p.cancel()
+
+    tracker = Progress(on_update=cancel_while_copying)
+    run = run_repairs(plan, output=copy, backup_dir=tmp_path, tracker=tracker)
+    assert not run.ok and run.error is not None and run.error.refused
+    assert run.failed_step == "copy" and "cancelled" in str(run.error)
+    assert 0 < tracker.done < tracker.total
+    assert not copy.exists()
+    assert ri.file_sha256(pending.path) == original

@@ -35,6 +35,7 @@ from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen
 from vhdxray.tui.screens.explain import ExplainScreen
 from vhdxray.tui.screens.main import MainScreen
+from vhdxray.tui.screens.progress import ProgressScreen
 
 SIZE = (120, 40)
 
@@ -155,7 +156,8 @@ async def test_pending_log_refuses(real_image: Callable[[str], Path]) -> None:
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         text = screen_text(app)
-        assert "A log replay is pending: do not update headers yet." in flat(text)
+        assert "a log replay is pending; do not update the headers first" in flat(text)
+        assert "Press l to replay it" in flat(text)
         await pilot.press("u")
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.confirmation.refused
@@ -183,7 +185,7 @@ async def test_no_current_header_refuses(real_image: Callable[[str], Path]) -> N
         assert "No header is current" in text
         await pilot.press("u")
         text = screen_text(app)
-        assert "REFUSED" in text and "--from-slot" in text
+        assert "REFUSED" in text and "R, Repair…" in text and "--from-slot" not in text
         await pilot.press("y", "escape")
         await settle(pilot)
     assert header_bytes(image) == original
@@ -271,11 +273,12 @@ async def test_busy_disables_actions(tmp_path: Path, monkeypatch: pytest.MonkeyP
         await pilot.press("u", "y")
         await pilot.pause()
         assert is_busy(app)
-        assert not key_enabled(app, "u")
-        assert not key_enabled(app, "r")
-        assert "Working: update headers" in screen_text(app)
+        assert isinstance(app.screen, ProgressScreen)  # the progress dialog covers the keys
+        assert not app.check_action("write", ("update-headers",))
+        assert not app.check_action("reload", ())
+        assert "Update headers" in screen_text(app)
         await pilot.press("u")  # disabled: no second confirmation
-        assert isinstance(app.screen, MainScreen)
+        assert isinstance(app.screen, ProgressScreen)
         release.set()
         await settle(pilot)
         assert not is_busy(app)
@@ -455,7 +458,7 @@ async def test_hex_view_marks_fields_and_differences(tmp_path: Path) -> None:
         await pilot.press("7")
         text = screen_text(app)
         rows = [r for r in text.splitlines() if "0x0010 │" in r]
-        assert len(rows) == 2 and all(r.lstrip().startswith("≠") for r in rows)  # GUID differs
+        assert len(rows) == 2 and all(r.lstrip(" ▌").startswith("≠") for r in rows)  # GUID
         assert "Signature Checksum SequenceNumber" in text
         assert "LogVersion Version LogLength LogOffset" in text
         assert "4016 reserved bytes, all zero" in text
@@ -501,6 +504,7 @@ async def test_help_screen(tmp_path: Path) -> None:
     app = VhdxrayApp(make_image(tmp_path / "help.vhdx"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
+        await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         assert "update headers" in screen_text(app)
         await pilot.press("escape")
@@ -531,7 +535,11 @@ async def test_small_terminal_stacks_the_slots_and_scrolls(tmp_path: Path) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         slots = app.screen.query_one("#slots")
         assert slots.has_class("-narrow")
-        assert "Slot 2 (128 KiB)" not in screen_text(app)  # below the fold
+        text = screen_text(app)
+        assert "Slot 2 (128 KiB) ━" not in text  # the full panel is below the fold...
+        summary = [line for line in text.splitlines() if "State" in line]
+        assert len(summary) == 1  # ...but the summary shows both slots' essentials
+        assert summary[0].index("★ CURRENT") < summary[0].index("✗ INVALID")
         view = app.screen.query_one("#headers-view")
         view.scroll_to_widget(app.screen.query_one("#slot2"), animate=False, top=True)
         await pilot.pause()

@@ -40,6 +40,7 @@ from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.dialogs import ErrorScreen
 from vhdxray.tui.screens.main import MainScreen
+from vhdxray.tui.screens.progress import ProgressScreen
 from vhdxray.tui.screens.repairmenu import RepairMenuScreen
 
 SIZE = (120, 40)
@@ -259,7 +260,7 @@ async def test_replay_into_a_copy_leaves_the_original_alone(
         assert isinstance(app.screen, MainScreen)
         status = status_text(app)
         assert f"done on the copy {copy}; the original is unchanged" in status
-        assert "A log replay is pending" in flat(screen_text(app))  # still the original
+        assert "a log replay is pending" in flat(screen_text(app))  # still the original
     assert sha(image) == original
     assert copy.exists() and all(b.exists() for b in predicted)
     after = read_report(copy)
@@ -550,13 +551,15 @@ async def test_busy_disables_the_repairs(
         await pilot.press("l", "y")
         await pilot.pause()
         assert app.busy
-        assert "Working: replay the pending log" in screen_text(app)
-        for key in ("u", "l", "R", "r"):
-            assert not app.active_bindings[key].enabled, key
+        assert isinstance(app.screen, ProgressScreen)
+        assert "Replay the pending log" in screen_text(app)
+        assert "Esc or c: cancel" in screen_text(app)
+        for action, params in (("write", ("update-headers",)), ("repair_menu", ()), ("reload", ())):
+            assert not app.check_action(action, params), action
         await pilot.press("R")
         await pilot.press("l")
         await pilot.pause()
-        assert isinstance(app.screen, MainScreen)
+        assert isinstance(app.screen, ProgressScreen)
         release.set()
         await settle(pilot)
         assert not is_busy(app)

@@ -52,10 +52,10 @@ class Terminal:
         )
         return done.stdout
 
-    def start(self, command: str) -> None:
+    def start(self, command: str, width: int = WIDTH, height: int = HEIGHT) -> None:
         # Keep the pane alive after the app exits, so the last screen can still be read.
         self.tmux(
-            "new-session", "-d", "-s", "app", "-x", str(WIDTH), "-y", str(HEIGHT),
+            "new-session", "-d", "-s", "app", "-x", str(width), "-y", str(height),
             f"{command}; echo VHDXRAY-EXIT=$?; sleep 60",
         )  # fmt: skip
 
@@ -106,7 +106,7 @@ def test_update_headers_in_a_real_terminal(terminal: Terminal, tmp_path: Path) -
     screen = terminal.wait_for("Slot 1 (64 KiB) ━ CURRENT")
     assert "┏━ Slot 1 (64 KiB) ━ CURRENT" in screen  # heavy border survives plain text
     assert "✗ INVALID" in screen
-    assert "Header 1 is current; header 2 fails its checksum" in screen
+    assert "Slot 2 fails its checksum; slot 1 is current. Press u to rewrite" in screen
 
     terminal.press("u")
     screen = terminal.wait_for("Write these two headers?")
@@ -130,6 +130,30 @@ def test_update_headers_in_a_real_terminal(terminal: Terminal, tmp_path: Path) -
     terminal.press("q")
     screen = terminal.wait_for("VHDXRAY-EXIT=")
     assert "VHDXRAY-EXIT=0" in screen
+
+
+def test_80x24_slot1_bad_shows_current_and_the_whole_update_question(
+    terminal: Terminal, tmp_path: Path
+) -> None:
+    """Issue 13's acceptance: at 80x24 the first screen says which slot is CURRENT, and the
+    update confirmation shows its question and both answers."""
+    image = make_image(tmp_path / "small.vhdx", damaged_slot=1)
+    terminal.start(_run(image), 80, 24)
+    screen = terminal.wait_for("★ CURRENT")
+    lines = screen.splitlines()
+    assert len(lines) <= 24
+    state = [line for line in lines if "State" in line]
+    assert len(state) == 1 and state[0].index("✗ INVALID") < state[0].index("★ CURRENT")
+    assert "Slot 1 fails its checksum; slot 2 is current." in screen
+
+    terminal.press("u")
+    screen = terminal.wait_for("Write these two headers?")
+    assert "Yes, write (y)" in screen and "No (n)" in screen
+    terminal.press("n")
+    terminal.press("q")
+    screen = terminal.wait_for("VHDXRAY-EXIT=")
+    assert "VHDXRAY-EXIT=0" in screen
+    assert read_report(image).headers[0].valid is False  # type: ignore[index]
 
 
 def test_hostile_creator_cannot_reach_the_terminal(terminal: Terminal, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ that offer; the app then shows the next confirmation. An offer never writes by i
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -24,7 +25,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from vhdxray.tui.headline import app_words
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.screens.dialogs import fit_dialog
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,12 @@ def _offers_table(offers: tuple[Offer, ...]) -> Table:
 
 
 def confirmation_body(c: Confirmation) -> Group:
+    c = dataclasses.replace(
+        c,
+        refusal=None if c.refusal is None else app_words(c.refusal),
+        lines=tuple(app_words(line) for line in c.lines),
+        notes=tuple(app_words(note) for note in c.notes),
+    )
     parts: list[RenderableType] = []
     if c.choice_needed:
         parts.append(
@@ -198,6 +207,10 @@ class ConfirmScreen(ModalScreen[bool | Offer]):
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        self.call_after_refresh(fit_dialog, self)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_dialog, self)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         refused = self.confirmation.refused

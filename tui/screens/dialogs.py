@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -11,7 +11,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.css.query import NoMatches
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
 
 from vhdxray.tui.safe_text import plain
@@ -38,6 +39,10 @@ class MessageScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
+        self.call_after_refresh(fit_dialog, self)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_dialog, self)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -60,8 +65,15 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("l", "replay the pending log (shown when a replay is pending; c in its dialog: into a copy)"),
     ("Enter", "in the findings view (6): the repair of the selected finding"),
     ("r", "reload the image from disk"),
-    ("1..7", "views: headers, regions, metadata, log, BAT, findings, hex"),
-    ("tab", "move the focus (scroll a view with the arrow keys)"),
+    ("o", "open another image (a file picker); O: open the copy a repair just made"),
+    ("b", "backups of this image, newest first; Enter restores one (after a confirmation)"),
+    ("Esc / c", "while long work runs: cancel it at the next safe step"),
+    (
+        "1..8",
+        "views: headers, regions, metadata, log, BAT, findings, hex, chain (a child's parent)",
+    ),
+    ("T", "theme: Textual's colour themes"),
+    ("tab", "move the focus (the focused view has a bar on its left; arrows scroll it)"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
     ("q", "quit (nothing is written unless you confirmed an action)"),
@@ -115,3 +127,17 @@ class HelpScreen(MessageScreen):
 
     def __init__(self, read_only: bool) -> None:
         super().__init__("vhdxray help", help_body(read_only), kind="info")
+
+
+def fit_dialog(screen: Screen[Any], body: str = "#dialog-scroll") -> None:
+    """Give the dialog's ``body`` the rows left after its other parts (title, question,
+    buttons), so a long body scrolls while the question and the answers stay on screen."""
+    try:
+        dialog = screen.query_one("#dialog")
+        scroll = screen.query_one(body)
+    except NoMatches:
+        return
+    others = sum(child.outer_size.height for child in dialog.children if child is not scroll)
+    frame = dialog.styles.gutter.height  # border and padding
+    available = screen.size.height - frame - others
+    scroll.styles.max_height = max(3, available)

@@ -20,7 +20,9 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
+from vhdxray.tui.chainstatus import NOT_CHILD, ParentStatus, parent_status
 from vhdxray.tui.safe_text import plain
+from vhdxray.tui.widgets.chainview import chain_renderable
 from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.hexview import hex_renderable
@@ -50,7 +52,11 @@ VIEWS: tuple[tuple[str, str, str], ...] = (
     ("bat", "BAT", "5"),
     ("findings", "Findings", "6"),
     ("hex", "Hex", "7"),
+    ("chain", "Chain", "8"),
 )
+
+# Tab labels: short enough that all fit in 80 columns (the Chain tab only for a child).
+TAB_LABELS = {"regions": "Regions"}
 
 SECTIONS = {
     "regions": regions_renderable,
@@ -92,16 +98,19 @@ class MainScreen(Screen[None]):
         self.plan_source = plan_source
         self.report = report
         self.plan_shown: RepairPlan | None = None  # the plan the views show now
+        self.parent_status: ParentStatus | None = None  # a child's parent (the Chain view)
 
     def compose(self) -> ComposeResult:
         yield InfoBar(id="info")
         with TabbedContent(initial="tab-headers", id="views"):
             for view, title, key in VIEWS:
-                with TabPane(f"{key} {title}", id=f"tab-{view}"):
+                with TabPane(f"{key} {TAB_LABELS.get(view, title)}", id=f"tab-{view}"):
                     if view == "headers":
                         yield HeadersView(id="headers-view")
                     elif view == "findings":
                         yield FindingsView(id="view-findings")
+                    elif view == "chain":
+                        yield SectionView(lambda _r: plain(""), id="view-chain")
                     else:
                         yield SectionView(SECTIONS[view], id=f"view-{view}")
         yield Static(id="status", classes="-empty")
@@ -111,25 +120,39 @@ class MainScreen(Screen[None]):
         if self.read_only:
             self.query_one(InfoBar).border_title = plain("read-only: write actions are hidden")
         self.show(*self._initial)
+        self.query_one(HeadersView).focus()
 
     def show(self, report: Report, name: str, v: Verdict) -> None:
         """Fill every view from ``report``."""
         self.report = report
         self.plan_shown = None
-        self.query_one(InfoBar).show(report, name, v)
+        self.parent_status = parent_status(report) if report.is_vhdx else None
+        self.query_one(InfoBar).show(report, name, v, self.parent_status)
         self.query_one(HeadersView).show(report)
         for section in self.query(SectionView):
             section.show(report)
         self.query_one(FindingsView).show(report, hint=self._findings_hint(None))
-        findings_tab = self.query_one(TabbedContent).get_tab("tab-findings")
+        tabs = self.query_one(TabbedContent)
+        findings_tab = tabs.get_tab("tab-findings")
         errors = len(report.errors)
         findings_tab.label = (
-            f"6 Findings ({len(report.findings)})"
-            if not errors
-            else (f"6 Findings ({errors} error{'s' if errors != 1 else ''})")
+            f"6 Findings ({len(report.findings)})" if not errors else f"6 Findings ({errors} ✗)"
         )
+        if self.is_child:
+            tabs.show_tab("tab-chain")
+            chain = self.query_one("#view-chain", SectionView)
+            chain.query_one(".section-body", Static).update(
+                chain_renderable(report, self.parent_status)
+            )
+        else:
+            tabs.hide_tab("tab-chain")
         if self.active_view in PLANNED_VIEWS:
             self.show_plan()
+
+    @property
+    def is_child(self) -> bool:
+        """A differencing disk (the Chain view is shown)."""
+        return self.parent_status is not None and self.parent_status.kind != NOT_CHILD
 
     @property
     def active_view(self) -> str:
@@ -165,7 +188,9 @@ class MainScreen(Screen[None]):
             log.show_extra(replay_preview_renderable(plan.replay, hint=hint))
         bat = self.query_one("#view-bat", SectionView)
         if plan.truncation is not None:
-            bat.show_extra(truncation_renderable(plan.truncation))
+            bat.show_extra(
+                truncation_renderable(plan.truncation, bat_unread=self.report.bat is None)
+            )
         meta = self.report.metadata
         if meta is not None and meta.has_parent:
             from vhdxray.core.analysis.chain import describe_locator
@@ -181,6 +206,10 @@ class MainScreen(Screen[None]):
             self.show_plan()
         if view == "findings":
             self.query_one(FindingsView).focus_list()
+        elif view == "headers":
+            self.query_one(HeadersView).focus()
+        else:
+            self.query_one(f"#view-{view}", SectionView).focus()
 
     def set_status(self, text: RenderableType | None, kind: str = "") -> None:
         """The line above the Footer: busy, done (with the backup path) or empty."""
@@ -204,4 +233,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(screen)
 
     def action_view(self, view: str) -> None:
+        if view == "chain" and not self.is_child:
+            self.notify("This is not a differencing disk: it has no parent.", timeout=3)
+            return
         self.query_one(TabbedContent).active = f"tab-{view}"

@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 
 from vhdxray.tui.repairs import MenuItem
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.screens.dialogs import fit_dialog
 
 STATE_MARK = {
     "repair": ("⚒", "bold green"),
@@ -98,7 +99,11 @@ class RepairMenuScreen(ModalScreen[str | None]):
             with Horizontal(id="dialog-buttons"):
                 yield Button("Close (Esc)", id="close", variant="primary")
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_dialog, self, "#menu-list")
+
     def on_mount(self) -> None:
+        self.call_after_refresh(fit_dialog, self, "#menu-list")
         if self.items:
             listing = self.query_one("#menu-list", OptionList)
             listing.highlighted = 0

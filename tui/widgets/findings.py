@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format.findings import Finding, Severity
+from vhdxray.tui.headline import HARMLESS
 from vhdxray.tui.safe_text import join, plain, safe
 
 SEVERITY_STYLE = {
@@ -66,6 +67,8 @@ def finding_prompt(f: Finding, code_width: int, repair: FindingRepair | None) ->
         safe(f.where),
         safe(f.message),
     )
+    if f.code in HARMLESS:
+        table.add_row(plain(""), plain(""), plain(""), plain("harmless writer quirk", "dim italic"))
     if repair is not None:
         table.add_row(plain(""), plain(""), plain(""), _repair_text(repair))
     return table

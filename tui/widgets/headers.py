@@ -134,11 +134,20 @@ def slot_status(h: Header, choice: HeaderChoice | None) -> RenderableType:
     return Group(*parts)
 
 
-def header_table(h: Header, differ: frozenset[str]) -> Table:
-    """Every field of one slot; differing fields marked with ``≠`` and highlighted."""
+LABEL_WIDTH = max(len(label) for label, _a, _r in FIELDS)
+GUID_WIDTH = 36
+
+
+def header_table(h: Header, differ: frozenset[str], width: int | None = None) -> Table:
+    """Every field of one slot; differing fields marked with ``≠`` and highlighted.
+
+    ``width`` (the panel's inner width): when a GUID does not fit beside its label, it goes on
+    the line below, indented, so a GUID never wraps in the middle."""
+    guid_below = width is not None and width < 1 + 1 + LABEL_WIDTH + 1 + GUID_WIDTH
     table = Table.grid(padding=(0, 1))
     table.add_column(width=1, no_wrap=True)
-    table.add_column(no_wrap=True, style="bold")
+    if not guid_below:
+        table.add_column(no_wrap=True, style="bold")
     table.add_column(overflow="fold")
     for label, attr, render in FIELDS:
         value = render(h)
@@ -146,12 +155,64 @@ def header_table(h: Header, differ: frozenset[str]) -> Table:
         if attr is not None and attr in differ:
             mark = plain(DIFFER_MARK, "bold yellow")
             value.stylize(DIFFER_STYLE, 0, len(value.plain.split("  ")[0]))
-        table.add_row(mark, plain(label), value)
+        if not guid_below:
+            table.add_row(mark, plain(label), value)
+        elif label.endswith("Guid"):
+            table.add_row(mark, plain(label, "bold"))
+            table.add_row(plain(" "), join("  ", value))
+        else:
+            table.add_row(mark, join((label.ljust(LABEL_WIDTH), "bold"), " ", value))
     return table
 
 
-def panel_body(h: Header, choice: HeaderChoice | None, differ: frozenset[str]) -> RenderableType:
-    return Group(slot_status(h, choice), Text(""), header_table(h, differ))
+def panel_body(
+    h: Header, choice: HeaderChoice | None, differ: frozenset[str], width: int | None = None
+) -> RenderableType:
+    return Group(slot_status(h, choice), Text(""), header_table(h, differ, width))
+
+
+def _summary_state(h: Header, choice: HeaderChoice | None) -> Text:
+    if choice is not None and choice.current == h.slot:
+        return plain("★ CURRENT", "bold green")
+    if h.valid:
+        return plain("valid, not current", GOOD_STYLE)
+    if not h.present:
+        return plain("✗ MISSING", BAD_STYLE)
+    return plain("✗ INVALID", BAD_STYLE)
+
+
+def _summary_check(h: Header) -> Text:
+    if not h.present:
+        return plain("—", "dim")
+    parts = []
+    parts.append(
+        plain("signature ok", GOOD_STYLE) if h.signature_ok else plain("BAD signature", BAD_STYLE)
+    )
+    parts.append(
+        plain("checksum ok", GOOD_STYLE) if h.checksum_ok else plain("checksum ✗", BAD_STYLE)
+    )
+    return join(parts[0], ", ", parts[1])
+
+
+def summary_table(report: Report) -> Table:
+    """Both slots' essentials in two columns (state, sequence, checks): fits 80x24."""
+    table = Table.grid(padding=(0, 2), expand=True)
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(ratio=1, overflow="fold")
+    table.add_column(ratio=1, overflow="fold")
+    if report.headers is None:
+        return table
+    h1, h2 = report.headers
+    choice = report.header_choice
+    table.add_row(
+        plain(""),
+        plain("Slot 1 (64 KiB)", "bold underline"),
+        plain("Slot 2 (128 KiB)", "bold underline"),
+    )
+    table.add_row(plain("State"), _summary_state(h1, choice), _summary_state(h2, choice))
+    table.add_row(plain("Sequence"), plain(str(h1.sequence_number)), plain(str(h2.sequence_number)))
+    table.add_row(plain("Checks"), _summary_check(h1), _summary_check(h2))
+    return table
 
 
 def slot_title(h: Header, choice: HeaderChoice | None) -> Text:
@@ -174,13 +235,19 @@ def why_line(report: Report) -> Text:
 class HeaderPanel(Static):
     """One header slot."""
 
-    def show(self, h: Header, choice: HeaderChoice | None, differ: frozenset[str]) -> None:
+    def show(
+        self,
+        h: Header,
+        choice: HeaderChoice | None,
+        differ: frozenset[str],
+        width: int | None = None,
+    ) -> None:
         current = choice is not None and choice.current == h.slot
         self.set_class(current, "-current")
         self.set_class(not h.valid, "-invalid")
         self.border_title = slot_title(h, choice)
         self.border_subtitle = plain(f"offset 0x{h.offset:x}")
-        self.update(panel_body(h, choice, differ))
+        self.update(panel_body(h, choice, differ, width))
 
 
 NARROW = 100  # below this width the two slots are stacked instead of side by side
@@ -188,16 +255,35 @@ NARROW = 100  # below this width the two slots are stacked instead of side by si
 
 class HeadersView(VerticalScroll):
     """Both slots side by side, the reason for the choice, and a legend (scrolls when the
-    terminal is small; the slots stack below ``NARROW`` columns)."""
+    terminal is small). Below ``NARROW`` columns a two-column summary of the slots comes
+    first (state, sequence, checks: visible at 80x24 without scrolling) and the full panels
+    follow, stacked."""
+
+    _report: Report | None = None
 
     def on_mount(self) -> None:
         # Decide before the first frame (the widget has no size yet: use the terminal's).
-        self.query_one("#slots").set_class(self.app.size.width < NARROW, "-narrow")
+        self._set_narrow(self.app.size.width)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.query_one("#slots").set_class(event.size.width < NARROW, "-narrow")
+        self._set_narrow(self.app.size.width)
+        if self._report is not None:
+            self.show(self._report)
+
+    def _set_narrow(self, width: int) -> None:
+        self.set_class(width < NARROW, "-narrow")
+        self.query_one("#slots").set_class(width < NARROW, "-narrow")
+
+    def panel_width(self) -> int:
+        """The inner width of one slot panel now (border 2, padding 2, focus edge and
+        scrollbar 3)."""
+        width = self.app.size.width - 3
+        if width + 3 >= NARROW:
+            width //= 2
+        return width - 4
 
     def compose(self) -> ComposeResult:
+        yield Static(id="slot-summary")
         with Horizontal(id="slots"):
             yield HeaderPanel(id="slot1", classes="slot")
             yield HeaderPanel(id="slot2", classes="slot")
@@ -211,10 +297,13 @@ class HeadersView(VerticalScroll):
         )
 
     def show(self, report: Report) -> None:
+        self._report = report
         if report.headers is None:
             return
         h1, h2 = report.headers
         differ = frozenset(differing_fields(h1, h2))
-        self.query_one("#slot1", HeaderPanel).show(h1, report.header_choice, differ)
-        self.query_one("#slot2", HeaderPanel).show(h2, report.header_choice, differ)
+        width = self.panel_width()
+        self.query_one("#slot-summary", Static).update(summary_table(report))
+        self.query_one("#slot1", HeaderPanel).show(h1, report.header_choice, differ, width)
+        self.query_one("#slot2", HeaderPanel).show(h2, report.header_choice, differ, width)
         self.query_one("#why", Static).update(why_line(report))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import humanize
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.widgets import Static
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
+from vhdxray.tui.chainstatus import ParentStatus
+from vhdxray.tui.headline import Headline, headline
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 
@@ -20,12 +24,44 @@ LEVEL_WORDS = {
 }
 
 
-def verdict_text(v: Verdict) -> Text:
+COMPACT_WIDTH = 100  # below this the facts fit in two short lines
+
+
+def verdict_text(v: Verdict | Headline) -> Text:
     word, style = LEVEL_WORDS.get(v.level, (v.level.upper(), "bold"))
-    return join((f"{word}  ", style), safe(v.headline))
+    text = v.text if isinstance(v, Headline) else v.headline
+    return join((f"{word}  ", style), safe(text))
 
 
-def info_renderable(report: Report, name: str, v: Verdict) -> RenderableType:
+def short_size(value: int | None) -> str:
+    return "unknown" if value is None else humanize.naturalsize(value, binary=True)
+
+
+def compact_renderable(report: Report, name: str, h: Headline) -> RenderableType:
+    """Two lines of facts (no byte counts) and the headline: for 80-column terminals."""
+    meta = report.metadata
+    virtual = None if meta is None else meta.virtual_size
+    block = None if meta is None else meta.block_size
+    line1 = join(("File ", "bold"), safe(name), " · ", (report.disk_type or "unknown", "bold"))
+    line2 = join(
+        ("Size ", "bold"),
+        short_size(report.file_size),
+        " · ",
+        ("Virtual ", "bold"),
+        short_size(virtual),
+        " · ",
+        ("Block ", "bold"),
+        short_size(block),
+        " · ",
+        ("Creator ", "bold"),
+        safe(report.creator) if report.creator else plain("(empty)", "dim"),
+    )
+    line1.no_wrap = line2.no_wrap = True
+    line1.overflow = line2.overflow = "ellipsis"
+    return Group(line1, line2, verdict_text(h))
+
+
+def info_renderable(report: Report, name: str, v: Verdict | Headline) -> RenderableType:
     meta = report.metadata
     grid = Table.grid(padding=(0, 2), expand=True)
     grid.add_column(style="bold", no_wrap=True)
@@ -55,9 +91,33 @@ def info_renderable(report: Report, name: str, v: Verdict) -> RenderableType:
 
 
 class InfoBar(Static):
-    """File facts and the verdict; its class follows the verdict level (for the border)."""
+    """File facts and the headline; its class follows the level (for the border). Below
+    :data:`COMPACT_WIDTH` columns the facts take two lines instead of four."""
 
-    def show(self, report: Report, name: str, v: Verdict) -> None:
+    _shown: tuple[Report, str, Headline] | None = None
+
+    def show(
+        self, report: Report, name: str, v: Verdict, parent: ParentStatus | None = None
+    ) -> None:
+        h = headline(
+            report,
+            v,
+            parent.sentence if parent is not None else "",
+            parent is not None and parent.bad,
+        )
         for level in LEVEL_WORDS:
-            self.set_class(v.level == level, f"-{level}")
-        self.update(info_renderable(report, name, v))
+            self.set_class(h.level == level, f"-{level}")
+        self._shown = (report, name, h)
+        self._render_shown(self.app.size.width)
+
+    def _render_shown(self, width: int) -> None:
+        if self._shown is None:
+            return
+        report, name, h = self._shown
+        if width < COMPACT_WIDTH:
+            self.update(compact_renderable(report, name, h))
+        else:
+            self.update(info_renderable(report, name, h))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._render_shown(self.app.size.width)

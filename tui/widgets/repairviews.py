@@ -82,8 +82,24 @@ def replay_preview_renderable(preview: ReplayPreview, *, hint: str | None = None
     return Group(*parts)
 
 
-def truncation_renderable(tmap: TruncationMap, *, hint: str | None = None) -> RenderableType:
-    """The truncation map: lost virtual ranges and the size the file should have."""
+NO_BLOCK_LOST = "No payload block of the virtual disk lies past the end of the file."
+
+
+def truncation_renderable(
+    tmap: TruncationMap, *, hint: str | None = None, bat_unread: bool = False
+) -> RenderableType:
+    """The truncation map: lost virtual ranges and the size the file should have.
+
+    ``bat_unread``: the BAT itself is not in the file, so "no block lost" cannot be said."""
+    described = tmap.describe()[1:]
+    if bat_unread:
+        described = [
+            "Which payload blocks are lost is unknown: the BAT (the list of blocks) is itself "
+            "not in the file."
+            if line == NO_BLOCK_LOST
+            else line
+            for line in described
+        ]
     parts: list[RenderableType] = [
         plain("Truncation map: the file was cut short", TITLE),
         _lines(
@@ -92,7 +108,7 @@ def truncation_renderable(tmap: TruncationMap, *, hint: str | None = None) -> Re
                 f"{tmap.expected_size} bytes ({tmap.missing_bytes} bytes missing).",
             ]
         ),
-        _lines(tmap.describe()[1:]),
+        _lines(described),
     ]
     if hint:
         parts += [Text(""), plain(hint, "dim")]

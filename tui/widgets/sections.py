@@ -7,6 +7,7 @@ a scrollable pane. Every value taken from the image goes through :mod:`vhdxray.t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from rich.console import Group, RenderableType
@@ -17,6 +18,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.text import clip
 from vhdxray.tui.safe_text import join, plain, safe
@@ -93,10 +95,48 @@ def regions_renderable(report: Report) -> RenderableType:
 # --- metadata -------------------------------------------------------------------------------
 
 
+NOT_READ = "not read: the file ends before this structure"
+
+
+def cut_short(report: Report, offset: int, length: int) -> str | None:
+    """Why a structure at ``[offset, offset+length)`` is not (fully) in the file, or None."""
+    size = report.file_size
+    if offset >= size:
+        return (
+            f"{NOT_READ} (it starts at {_hex(offset)}; the file is only {size:,} bytes: "
+            "the truncation map in the BAT view (5) lists what is lost)"
+        )
+    if offset + length > size:
+        return (
+            f"partly read: the file ends {size - offset:,} bytes into this structure "
+            f"({length:,} bytes long); the rest is not in the file"
+        )
+    return None
+
+
+def _region_entry(report: Report, guid: uuid.UUID) -> tuple[int, int] | None:
+    tables, active = report.region_tables, report.active_region_table
+    if tables is None or active is None:
+        return None
+    entry = tables[active - 1].find(guid)
+    return None if entry is None else (entry.file_offset, entry.length)
+
+
 def metadata_renderable(report: Report) -> RenderableType:
     meta = report.metadata
     if meta is None:
+        where = _region_entry(report, layout.METADATA_REGION_GUID)
+        why = None if where is None else cut_short(report, *where)
+        if why is not None:
+            return plain(f"Metadata region: {why}.", BAD)
         return plain("The metadata region was not read (no usable region table lists it).", BAD)
+    missing = cut_short(report, meta.offset, meta.length)
+    if missing is not None and meta.offset >= report.file_size:
+        return Group(
+            plain(f"Metadata region @ {_hex(meta.offset)}, {size_text(meta.length)}", TITLE),
+            plain(missing[:1].upper() + missing[1:] + ".", BAD),
+            plain("Without it the disk's size, block size and type are unknown.", BAD),
+        )
     parts: list[RenderableType] = [
         plain(f"Metadata region @ {_hex(meta.offset)}, {size_text(meta.length)}", TITLE),
         join(
@@ -166,11 +206,19 @@ def log_renderable(report: Report) -> RenderableType:
     log = report.log
     if log is None:
         return plain("The log was not examined (no header describes the file).", BAD)
-    state = (
-        plain("REPLAY NEEDED: do not update headers or write to the image yet", BAD)
-        if log.replay_needed
-        else plain("clean: nothing to replay", GOOD)
-    )
+    missing = cut_short(report, log.log_offset, log.log_length)
+    if missing is not None and log.log_offset >= report.file_size:
+        state = plain(NOT_READ, BAD)
+    elif log.replay_needed:
+        state = plain("REPLAY NEEDED: do not update headers or write to the image yet", BAD)
+    elif missing is not None:
+        state = plain(
+            "no pending entry in the part that is in the file; the rest is cut off, so "
+            "whether it held a pending entry is unknown",
+            BAD,
+        )
+    else:
+        state = plain("clean: nothing to replay", GOOD)
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column()
@@ -180,7 +228,10 @@ def log_renderable(report: Report) -> RenderableType:
         plain("Region"),
         plain(f"{_hex(log.log_offset)}, {size_text(log.log_length)}; LogVersion {log.log_version}"),
     )
-    facts.add_row(plain("Examined"), plain(f"{log.bytes_examined} bytes"))
+    examined = plain(f"{log.bytes_examined:,} of {log.log_length:,} bytes")
+    if missing is not None:
+        examined.append(f"  ({missing})", BAD)
+    facts.add_row(plain("Examined"), examined)
     if log.active is not None:
         active = log.active
         seqs = [e.sequence_number for e in active.entries]
@@ -251,6 +302,17 @@ def _state_table(title: str, counts: dict[str, int]) -> RenderableType:
 def bat_renderable(report: Report) -> RenderableType:
     bat = report.bat
     if bat is None:
+        where = _region_entry(report, layout.BAT_GUID)
+        why = None if where is None else cut_short(report, *where)
+        if why is not None:
+            return plain(f"BAT region: {why}.", BAD)
+        meta_where = _region_entry(report, layout.METADATA_REGION_GUID)
+        if meta_where is not None and cut_short(report, *meta_where) is not None:
+            return plain(
+                "The BAT was not analysed: the metadata region (which gives the block size "
+                "and the disk size) is not in the file: the file ends before it.",
+                BAD,
+            )
         return plain(
             "The BAT was not analysed (the region table or the metadata is unusable).", BAD
         )

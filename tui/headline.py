@@ -1,0 +1,204 @@
+"""The app's one-line verdict: the worst layer in plain words, and the key to press.
+
+The CLI's :class:`~vhdxray.core.analysis.verdict.Verdict` speaks in command-line terms; the app
+says which slot, which structure, and which key (``u``, ``l``, ``R``, ``6``, ``8``). Findings
+that only record a harmless habit of a writer (:data:`HARMLESS`) do not make the image a
+WARNING: the headline names them as what they are. Planning is never needed here (first paint).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.verdict import Verdict
+from vhdxray.core.format.findings import Finding, Severity
+from vhdxray.core.format.header import CurrentReason, Header
+
+# Writer habits that Windows and QEMU accept; a finding with one of these codes is a quirk.
+HARMLESS: dict[str, str] = {
+    "region.not_required": (
+        "the BAT and Metadata regions are not marked required (QEMU writes them so; Windows "
+        "and QEMU accept it)"
+    ),
+}
+
+LAYERS = {
+    "file": "The file",
+    "identifier": "The file identifier",
+    "header": "The headers",
+    "region": "The region tables",
+    "metadata": "The metadata",
+    "log": "The log",
+    "bat": "The block table (BAT)",
+    "layout": "The layout",
+    "parent": "The parent link",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    level: str  # ok | warning | error | not_vhdx
+    text: str
+
+
+def _slot_fault(h: Header) -> str:
+    if not h.present:
+        return f"Slot {h.slot} is missing (the file ends before it)"
+    if not h.signature_ok and not h.checksum_ok:
+        return f"Slot {h.slot} has a wrong signature and fails its checksum"
+    if not h.signature_ok:
+        return f"Slot {h.slot} has a wrong signature"
+    return f"Slot {h.slot} fails its checksum"
+
+
+def _layer(f: Finding) -> str:
+    return LAYERS.get(f.code.split(".", 1)[0], "The image")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return (text[:1].upper() + text[1:] + ".") if text else ""
+
+
+def _lower(text: str) -> str:
+    """A finding's message inside a sentence (no capital, no final period)."""
+    text = text.strip().rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+CUT_NAMES = {"region": None, "log": "the log", "bat": "the BAT", "metadata": "the metadata"}
+
+
+def _cut_names(cut: list[Finding]) -> str:
+    names: list[str] = []
+    for f in cut:
+        layer = f.code.split(".", 1)[0]
+        name = CUT_NAMES.get(layer, "its structures")
+        if layer == "region":
+            name = "the BAT" if "BAT" in f.message else "the metadata"
+        if name is not None and name not in names:
+            names.append(name)
+    if not names:
+        return "its structures"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# Core's refusals speak to the command line; in the app the same choice is a key.
+_CLI_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"with --from-slot (\d) or --from-slot (\d)"),
+        r"(slot \1 or slot \2) in R, Repair…",
+    ),
+    (re.compile(r"--from-slot (\d)"), r"a rebuild from slot \1 (R, Repair…)"),
+    (re.compile(r"\(--from-slot\)"), "(chosen in R, Repair…)"),
+    (re.compile(r"--from-slot"), "the slot choice (R, Repair…)"),
+    (re.compile(r"\(--output COPY\)"), "(c in the replay dialog)"),
+    (re.compile(r"--output( COPY)?"), "into a copy"),
+    (re.compile(r"--region-table-from (\d)"), r"copy \1 (R, Repair…)"),
+)
+
+
+def app_words(text: str) -> str:
+    """``text`` (often core's) with command-line flags replaced by the app's keys."""
+    for pattern, words in _CLI_WORDS:
+        text = pattern.sub(words, text)
+    return text
+
+
+def quirks(report: Report) -> list[Finding]:
+    return [f for f in report.findings if f.code in HARMLESS]
+
+
+def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = False) -> Headline:
+    """The headline for ``report`` (``parent``: the parent-link sentence of a child)."""
+    if not report.is_vhdx:
+        return Headline("not_vhdx", v.headline)
+    headers, choice = report.headers, report.header_choice
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    warnings = [
+        f for f in report.findings if f.severity is Severity.WARNING and f.code not in HARMLESS
+    ]
+    log = report.log
+    if log is not None and log.replay_needed:
+        return Headline(
+            "error",
+            "The log holds writes that are not yet in place (a log replay is pending; do not "
+            "update the headers first). Press l to replay it, or R for every repair.",
+        )
+    if headers is not None and choice is not None:
+        h1, h2 = headers
+        if choice.reason is CurrentReason.ONLY_VALID and choice.current is not None:
+            bad = headers[2 - choice.current]
+            return Headline(
+                "error",
+                f"{_slot_fault(bad)}; slot {choice.current} is current. "
+                "Press u to rewrite both slots.",
+            )
+        if choice.reason is CurrentReason.EQUAL_IDENTICAL:
+            return Headline(
+                "warning",
+                f"Neither slot is current: both are identical with sequence {h1.sequence_number} "
+                "(Disk2VHD writes them so). Press R to rebuild both from one slot.",
+            )
+        if choice.reason is CurrentReason.EQUAL_DIFFERENT:
+            return Headline(
+                "error",
+                f"Neither slot is current: both are valid with sequence {h1.sequence_number} but "
+                "differ. Press R to choose the slot to rebuild both from.",
+            )
+        if choice.current is None:
+            return Headline(
+                "error",
+                f"Neither slot is valid: {_slot_fault(h1).lower()}; {_slot_fault(h2).lower()}. "
+                "Press R for what can be done.",
+            )
+    header_errors = [f for f in errors if f.code.startswith("header.")]
+    other = [f for f in errors if f not in header_errors]
+    if parent_bad:
+        return Headline("error", parent)
+    cut = [f for f in errors if f.code.endswith("past_eof") or f.code == "file.truncated"]
+    if cut:
+        return Headline(
+            "error",
+            f"The file is cut short: it ends at {report.file_size:,} bytes, before the end of "
+            f"{_cut_names(cut)}. Nothing invents the lost bytes: press 5 for what is lost "
+            "(the truncation map).",
+        )
+    if other:
+        worst = other[0]
+        more = f" (and {len(other) - 1} more)" if len(other) > 1 else ""
+        return Headline(
+            "error",
+            f"{_layer(worst)}: {_lower(worst.message)}{more}. "
+            "Press R for the repairs, 6 for every finding.",
+        )
+    if header_errors:
+        return Headline(
+            "error",
+            f"{_sentence(header_errors[0].message)} Press u to rewrite both slots, R for every "
+            "repair.",
+        )
+    current = ""
+    if choice is not None and choice.current is not None and headers is not None:
+        current = f"slot {choice.current} is current and both slots are valid"
+    tail = f" {parent}" if parent else ""
+    if warnings:
+        w = warnings[0]
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        return Headline(
+            "warning",
+            f"{_layer(w)}: {_lower(w.message)}{more}; {current}. Press 6 for the findings.{tail}",
+        )
+    quirk = quirks(report)
+    if quirk:
+        return Headline(
+            "ok",
+            f"Healthy: {current}. One harmless writer quirk: {HARMLESS[quirk[0].code]}. "
+            f"Nothing to repair.{tail}",
+        )
+    return Headline("ok", f"Healthy: {current}. Nothing to repair.{tail}")
+
+
+__all__ = ["HARMLESS", "Headline", "headline", "quirks"]

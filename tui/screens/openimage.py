@@ -1,0 +1,108 @@
+"""Open another image (``o``): a folder tree beside a path field.
+
+The tree starts in the shown image's folder and lists folders and disk images (``.vhdx``,
+``.avhdx``, ``.vhds``; any file when the filter is off with ``a``). Enter on a file opens it;
+the path field takes any path (Enter: a folder re-roots the tree, a file opens). File names
+come from the disk: the tree shows them as text, never as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import suppress
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DirectoryTree, Input, Static
+
+from vhdxray.tui.safe_text import plain
+from vhdxray.tui.screens.dialogs import fit_dialog
+
+IMAGE_SUFFIXES = (".vhdx", ".avhdx", ".vhds")
+
+
+class ImageTree(DirectoryTree):
+    """Folders and disk images only (unless ``show_all``)."""
+
+    show_all = False
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        out = []
+        for path in paths:
+            try:
+                if path.name.startswith("."):
+                    continue
+                if path.is_dir() or self.show_all or path.suffix.lower() in IMAGE_SUFFIXES:
+                    out.append(path)
+            except OSError:
+                continue
+        return out
+
+
+class OpenImageScreen(ModalScreen[Path | None]):
+    """Pick an image file; dismisses with its path, or None (Escape)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("a", "toggle_all", "All files", show=False),
+    ]
+
+    def __init__(self, start: Path) -> None:
+        super().__init__()
+        start = start if start.is_dir() else start.parent
+        with suppress(ValueError, OSError):  # relative to the current folder when inside it
+            start = start.resolve().relative_to(Path.cwd().resolve())
+        self.start = start
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="-menu"):
+            yield Static(plain("Open an image"), id="dialog-title")
+            yield Input(str(self.start), id="open-path", placeholder="a folder or an image file")
+            yield ImageTree(self.start, id="open-tree")
+            yield Static(
+                plain(
+                    "Enter: open the file (or go into the folder)   a: all files / images only"
+                    "   Esc: close"
+                ),
+                id="dialog-question",
+            )
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(fit_dialog, self, "#open-tree")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(fit_dialog, self, "#open-tree")
+        self.query_one(ImageTree).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_toggle_all(self) -> None:
+        tree = self.query_one(ImageTree)
+        tree.show_all = not tree.show_all
+        tree.reload()
+
+    @on(DirectoryTree.FileSelected)
+    def _file(self, event: DirectoryTree.FileSelected) -> None:
+        event.stop()
+        self.dismiss(Path(event.path))
+
+    @on(Input.Submitted, "#open-path")
+    def _typed(self, event: Input.Submitted) -> None:
+        path = Path(event.value).expanduser()
+        if path.is_dir():
+            tree = self.query_one(ImageTree)
+            tree.path = path
+            tree.focus()
+        elif path.is_file():
+            self.dismiss(path)
+        else:
+            self.notify(f"{path} does not exist.", severity="warning", markup=False)
+
+
+__all__ = ["IMAGE_SUFFIXES", "ImageTree", "OpenImageScreen"]
