@@ -172,12 +172,12 @@ async def test_cancel_the_replay_into_a_copy_removes_the_copy(
 async def test_cancel_the_replay_in_place_before_writing_leaves_the_image(
     real_image: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vhdxray.core.write import repair
+    from vhdxray.core.write import preflight, repair
 
     image = real_image("discutils-log-replay")
     original = sha(image)
     release = threading.Event()
-    check_backup_dir = repair.check_backup_dir
+    check_backup_dir = preflight.check_backup_dir
 
     def slow_check(*args: Any, **kwargs: Any) -> Any:  # the run's first step: nothing written
         assert release.wait(10)
