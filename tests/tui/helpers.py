@@ -142,10 +142,18 @@ async def settle(pilot: Any) -> None:
     """Let a started write finish and its results reach the screen."""
     from contextlib import suppress
 
-    from textual.worker import WorkerCancelled, WorkerFailed
+    from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
-    await pilot.pause()
-    with suppress(WorkerFailed, WorkerCancelled):
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    from vhdxray.tui.screens.progress import ProgressScreen
+
+    # A finished write dismisses its progress dialog, and the result may start a re-read in a
+    # worker of its own: wait until no worker runs and no progress dialog is up (bounded).
+    for _ in range(100):
+        await pilot.pause()
+        with suppress(WorkerFailed, WorkerCancelled):
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers)
+        if not busy and not isinstance(pilot.app.screen, ProgressScreen):
+            break
     await pilot.pause()
