@@ -156,18 +156,7 @@ def read_report_from(source: Source, name: str) -> Report:
 def _read(source: Source, name: str) -> Report:
     size = source.size
     read = source.read_at
-    head = read(0, layout.REGION_TABLE_OFFSETS[1] + layout.REGION_TABLE_SIZE)
-    identifier, findings = parse_identifier(head)
-    h_off = layout.HEADER_SLOT_OFFSETS
-    headers = (
-        parse_header(head[h_off[0] : h_off[0] + layout.HEADER_SIZE], 1),
-        parse_header(head[h_off[1] : h_off[1] + layout.HEADER_SIZE], 2),
-    )
-    r_off = layout.REGION_TABLE_OFFSETS
-    tables = (
-        parse_region_table(head[r_off[0] : r_off[0] + layout.REGION_TABLE_SIZE], 1),
-        parse_region_table(head[r_off[1] : r_off[1] + layout.REGION_TABLE_SIZE], 2),
-    )
+    identifier, findings, headers, tables = read_header_section(read)
     if not looks_like_vhdx(identifier, headers, tables):
         kind, description = identify_other(read, size)
         return Report(
@@ -241,6 +230,26 @@ def _read(source: Source, name: str) -> Report:
         findings=sort_findings(findings),
         **report_args,  # type: ignore[arg-type]
     )
+
+
+def read_header_section(
+    read: ReadAt,
+) -> tuple[FileIdentifier, list[Finding], tuple[Header, Header], tuple[RegionTable, RegionTable]]:
+    """The file identifier (with its findings), both header slots and both region table copies,
+    from one read of the start of the file (short files give short, invalid structures)."""
+    head = read(0, layout.REGION_TABLE_OFFSETS[1] + layout.REGION_TABLE_SIZE)
+    identifier, findings = parse_identifier(head)
+    h_off = layout.HEADER_SLOT_OFFSETS
+    headers = (
+        parse_header(head[h_off[0] : h_off[0] + layout.HEADER_SIZE], 1),
+        parse_header(head[h_off[1] : h_off[1] + layout.HEADER_SIZE], 2),
+    )
+    r_off = layout.REGION_TABLE_OFFSETS
+    tables = (
+        parse_region_table(head[r_off[0] : r_off[0] + layout.REGION_TABLE_SIZE], 1),
+        parse_region_table(head[r_off[1] : r_off[1] + layout.REGION_TABLE_SIZE], 2),
+    )
+    return identifier, findings, headers, tables
 
 
 def looks_like_vhdx(

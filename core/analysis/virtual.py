@@ -35,7 +35,7 @@ from vhdxray.core.analysis.chain import (
     locate_parent,
 )
 from vhdxray.core.analysis.logoverlay import LoggedFile
-from vhdxray.core.analysis.reader import Report, looks_like_vhdx, read_log
+from vhdxray.core.analysis.reader import Report, looks_like_vhdx, read_header_section, read_log
 from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import (
@@ -44,8 +44,7 @@ from vhdxray.core.format.bat import (
     payload_index,
     sector_bitmap_index,
 )
-from vhdxray.core.format.header import Header, choose_current, effective_header, parse_header
-from vhdxray.core.format.identifier import parse_identifier
+from vhdxray.core.format.header import Header, choose_current, effective_header
 from vhdxray.core.format.log import ReplayWrite, replay_plan
 from vhdxray.core.format.metadata import Metadata, parse_metadata
 from vhdxray.core.format.region import choose_active, parse_region_table
@@ -489,18 +488,7 @@ def _open_layer(path: str, from_slot: int | None) -> VirtualDisk:
 def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> VirtualDisk:
     size = source.size
     read = source.read_at
-    head = read(0, layout.REGION_TABLE_OFFSETS[1] + layout.REGION_TABLE_SIZE)
-    identifier, _ = parse_identifier(head)
-    h_off = layout.HEADER_SLOT_OFFSETS
-    headers = (
-        parse_header(head[h_off[0] : h_off[0] + layout.HEADER_SIZE], 1),
-        parse_header(head[h_off[1] : h_off[1] + layout.HEADER_SIZE], 2),
-    )
-    r_off = layout.REGION_TABLE_OFFSETS
-    raw_tables = (
-        parse_region_table(head[r_off[0] : r_off[0] + layout.REGION_TABLE_SIZE], 1),
-        parse_region_table(head[r_off[1] : r_off[1] + layout.REGION_TABLE_SIZE], 2),
-    )
+    identifier, _, headers, raw_tables = read_header_section(read)
     if not looks_like_vhdx(identifier, headers, raw_tables):
         _, description = identify_other(read, size)
         raise OpenRefused("not_vhdx", f"{path} is not a VHDX image: {description}")
@@ -547,8 +535,8 @@ def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> Virtu
         )
 
     tables = (
-        parse_region_table(file.read(r_off[0], layout.REGION_TABLE_SIZE), 1),
-        parse_region_table(file.read(r_off[1], layout.REGION_TABLE_SIZE), 2),
+        parse_region_table(file.read(layout.REGION_TABLE_OFFSETS[0], layout.REGION_TABLE_SIZE), 1),
+        parse_region_table(file.read(layout.REGION_TABLE_OFFSETS[1], layout.REGION_TABLE_SIZE), 2),
     )
     active = choose_active(tables)
     if active is None:
