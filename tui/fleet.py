@@ -18,7 +18,7 @@ from typing import Any
 import humanize
 from rich.text import Text
 
-from vhdxray.core.analysis.scan import VERDICTS, ScanLine
+from vhdxray.core.analysis.scan import LINE_KEYS, VERDICTS, ScanLine
 from vhdxray.tui.safe_text import plain, safe
 
 VERDICT_STYLES = {
@@ -143,21 +143,9 @@ def matches(line: ScanLine, name: str, text: str) -> bool:
     return any(needle in h.lower() for h in haystack)
 
 
-CSV_FIELDS = (
-    "path",
-    "kind",
-    "is_vhdx",
-    "file_size",
-    "disk_type",
-    "virtual_size",
-    "current_header",
-    "replay_needed",
-    "in_use",
-    "verdict",
-    "headline",
-    "errors",
-    "warnings",
-    "parent",
+# Every key of a scan line but the ones that do not fit a flat cell (next step, guest, time).
+CSV_FIELDS: tuple[str, ...] = tuple(
+    key for key in LINE_KEYS if key not in ("next_step", "guest", "seconds")
 )
 
 
