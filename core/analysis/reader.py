@@ -112,18 +112,8 @@ def read_report(path: str | os.PathLike[str]) -> Report:
             description=f"The file cannot be opened: {reason}.",
             findings=(error("file.unreadable", name, f"cannot open the file: {reason}"),),
         )
-    try:
-        with source:
-            return _read(source, name)
-    except OSError as exc:  # an I/O error in the middle of reading (bad media, vanished file)
-        reason = exc.strerror or str(exc)
-        return Report(
-            path=name,
-            file_size=0,
-            kind="unreadable",
-            description=f"Reading the file failed: {reason}.",
-            findings=(error("file.io_error", name, f"reading the file failed: {reason}"),),
-        )
+    with source:
+        return read_report_from(source, name)
 
 
 class Source(Protocol):
@@ -142,7 +132,7 @@ def read_report_from(source: Source, name: str) -> Report:
     image through its locked descriptor). Never raises for a bad file."""
     try:
         return _read(source, name)
-    except OSError as exc:
+    except OSError as exc:  # an I/O error in the middle of reading (bad media, vanished file)
         reason = exc.strerror or str(exc)
         return Report(
             path=name,
