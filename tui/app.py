@@ -38,7 +38,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.write.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
 from vhdxray.tui import repairs
@@ -191,7 +191,7 @@ class RestoreJob:
 
         progress.label = f"restoring {self.shown}"
         result = run_restore(self.plan)
-        after = read_report(image)
+        after = load_report(image)
         backups = (result.backup_path,) if result is not None else ()
         summary = f"Restored from {self.shown}: the image holds its bytes from before that write."
         return WriteDone(report=after, backups=backups, summary=summary)
@@ -385,7 +385,7 @@ class VhdxrayApp(App[int]):
         self.fleet = None if fleet is None else [Path(f) for f in fleet]
         """Folders listed on the fleet screen (the first screen); Enter opens an image."""
         if report is None:
-            report = fleet_placeholder(self.image) if self.fleet else read_report(self.image)
+            report = fleet_placeholder(self.image) if self.fleet else load_report(self.image)
         self.report: Report = report
         self.last_write: WriteDone | None = None
         self.last_error: BaseException | None = None
@@ -419,7 +419,7 @@ class VhdxrayApp(App[int]):
         """From the fleet screen: show one image's own screen (Escape comes back)."""
         self.image = Path(path)
         self.display_name = str(path)
-        self.report = read_report(self.image)
+        self.report = load_report(self.image)
         self.last_write, self.last_error = None, None
         self.push_screen(self._screen_for(self.report))
 
@@ -550,7 +550,7 @@ class VhdxrayApp(App[int]):
     def action_reload(self) -> None:
         if self.busy:
             return
-        self.show_report(read_report(self.image))
+        self.show_report(load_report(self.image))
         main = self.main_screen
         if main is not None:
             main.set_status(None)
@@ -566,7 +566,7 @@ class VhdxrayApp(App[int]):
         self.display_name = str(path)
         self.last_write = None
         main = self.main_screen
-        self.show_report(read_report(self.image))
+        self.show_report(load_report(self.image))
         main = self.main_screen
         if main is not None:
             main.set_status(None)
@@ -772,7 +772,7 @@ class VhdxrayApp(App[int]):
         """Say exactly what the cancelled write left behind."""
         from vhdxray.tui.backuplist import backup_files
 
-        report = read_report(self.image)
+        report = load_report(self.image)
         new = [b for b in backup_files(self.image) if b not in before]
         parts: list[RenderableType] = []
         if output is not None:
@@ -818,8 +818,10 @@ class VhdxrayApp(App[int]):
         return lines
 
     def _write_succeeded(self, done: WriteDone) -> None:
+        from vhdxray.core.analysis.checked import with_chain_findings
+
         self.last_write = done
-        self.show_report(done.report)
+        self.show_report(with_chain_findings(self.image, done.report)[0])
         main = self.main_screen
         if main is not None:
             parts: list[RenderableType] = [join(("✓ ", "bold"), safe(done.summary))]
@@ -866,7 +868,7 @@ class VhdxrayApp(App[int]):
                 Text(""),
                 plain("Reload (r) to see the image as it is on disk now."),
             )
-        self.show_report(read_report(self.image))
+        self.show_report(load_report(self.image))
         main = self.main_screen
         if main is not None:
             main.set_status(join(("✗ ", "bold"), safe(title)), "error")
@@ -968,6 +970,14 @@ class VhdxrayApp(App[int]):
         """From the palette: any registered action, with or without a key of its own."""
         if self._writable() and not self.busy:
             self.ask(action_id)
+
+
+def load_report(path: Path) -> Report:
+    """The image as ``check`` reads it: a differencing disk's missing or wrong parent is an
+    error finding (the Findings tab and the headline agree with ``check``)."""
+    from vhdxray.core.analysis.checked import read_checked
+
+    return read_checked(path)[0]
 
 
 def fleet_placeholder(folder: Path) -> Report:
