@@ -429,11 +429,28 @@ class VhdxrayApp(App[int]):
 
     @property
     def report_screen(self) -> Screen[Any] | None:
-        """The main or explanation screen shown now (below any dialog)."""
+        """The main or explanation screen shown now (below any dialog; a fleet list opened
+        over an image hides it)."""
         for screen in reversed(self.screen_stack):
             if isinstance(screen, MainScreen | ExplainScreen):
                 return screen
+            if getattr(screen, "lists_images", False):
+                return None
         return None
+
+    def open_folder(self, folder: Path) -> None:
+        """``o`` on a folder: the fleet list of every image in it, in place of what was
+        shown (Enter opens an image, Escape comes back to the list)."""
+        from vhdxray.tui.screens.fleet import FleetScreen
+
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.fleet = [Path(folder)]
+        self.image = Path(folder)
+        self.display_name = str(folder)
+        self.report = fleet_placeholder(self.image)
+        self.last_write, self.last_error = None, None
+        self.push_screen(FleetScreen(self.fleet))
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -558,7 +575,10 @@ class VhdxrayApp(App[int]):
 
     def switch_image(self, path: Path) -> None:
         """Show ``path`` instead of the current image (``o``, ``O``); from the fleet screen,
-        open it over the fleet."""
+        open it over the fleet. A folder opens the fleet list."""
+        if Path(path).is_dir():
+            self.open_folder(Path(path))
+            return
         if self.report_screen is None:
             self.open_image(path)
             return
