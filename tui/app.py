@@ -348,6 +348,13 @@ class VhdxrayApp(App[int]):
             tooltip="Every repair this image needs, each with its confirmation",
         ),
         Binding("r", "reload", "Reload", id="reload", tooltip="Read the image from disk again"),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            id="export",
+            tooltip="Copy the virtual disk into a new raw or VHDX file (the image is only read)",
+        ),
         Binding("o", "open", "Open", id="open", tooltip="Open another image"),
         Binding(
             "O",
@@ -539,6 +546,10 @@ class VhdxrayApp(App[int]):
         if action == "backups" and self.report_screen is None:
             return False  # the fleet list: no one image
         if action in ("open", "backups"):
+            return None if self.busy else True
+        if action == "export":
+            if self.main_screen is None or not self.report.is_vhdx:
+                return False
             return None if self.busy else True
         if action == "back_to_fleet":
             if not self.fleet or self.report_screen is None:
@@ -938,6 +949,118 @@ class VhdxrayApp(App[int]):
             )
         return title, Group(*parts)
 
+    # --- export (e) ----------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        """Ask for the output file, then export in a worker behind the progress dialog."""
+        if self.check_action("export", ()) is not True:
+            return
+        from vhdxray.tui.screens.export import ExportRequest, ExportScreen
+
+        notes: list[str] = []
+        if any(f.code == "chain.missing" for f in self.report.findings):
+            notes.append(
+                "The parent is missing: the sectors this child leaves to it are zero-filled "
+                "and listed as gaps."
+            )
+        if any(
+            f.code == "file.truncated" or f.code.endswith("past_eof") for f in self.report.findings
+        ):
+            notes.append("The file is cut short: what lies past its end is zero-filled and listed.")
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is not None and not self.busy:
+                self.start_export(request.output, request.fmt)
+
+        self.push_screen(ExportScreen(self.image, notes), chosen)
+
+    def start_export(self, output: Path, fmt: str) -> None:
+        from vhdxray.tui.exportflow import ExportDone, run_export
+
+        self.busy = True
+        self._progress(f"exporting to {output.name}")
+        image = self.image
+
+        def work(progress: Progress) -> ExportDone:
+            return run_export(image, output, fmt, progress)
+
+        def finished(outcome: Finished[ExportDone] | None) -> None:
+            self.busy = False
+            if outcome is not None:
+                self._export_finished(outcome, output)
+
+        self.push_screen(
+            ProgressScreen(
+                "Export the virtual disk",
+                work,
+                group="export",
+                note="Cancel removes the partial file; the image is only read.",
+            ),
+            finished,
+        )
+
+    def _export_finished(self, outcome: Finished[Any], output: Path) -> None:
+        from vhdxray.tui import exportflow
+
+        main = self.main_screen
+        shown = self.shown_path(output)
+        if outcome.cancelled or outcome.error is not None:
+            left = exportflow.leftovers(output)
+            if outcome.cancelled:
+                title = "Export cancelled" + ("" if left else ": the partial file was removed")
+                body: RenderableType = exportflow.cancelled_renderable(shown, left)
+            else:
+                title, body = self._export_error(outcome.error, left)
+            if main is not None:
+                main.set_status(join(("■ ", "bold"), safe(title)), "error")
+            self.push_screen(
+                MessageScreen(title, body) if outcome.cancelled else ErrorScreen(title, body)
+            )
+            return
+        done = outcome.result
+        if not isinstance(done, exportflow.ExportDone):
+            return
+        if done.result.format == "vhdx":  # O opens it, as it opens the copy a repair made
+            self.last_write = WriteDone(
+                report=self.report, backups=(), summary="", copy=done.output
+            )
+        title = exportflow.summary_title(done)
+        if main is not None:
+            more = "; press O to open it" if done.result.format == "vhdx" else ""
+            main.set_status(join(("✓ ", "bold"), safe(f"{title}: {shown}{more}")), "done")
+        body = exportflow.summary_renderable(
+            done, self.display_name, self.shown_path, exportflow.areas_of(self.guest_report())
+        )
+        self.push_screen(MessageScreen(title, body))
+
+    def _export_error(
+        self, error: BaseException | None, left: Sequence[Path]
+    ) -> tuple[str, RenderableType]:
+        from vhdxray.core.analysis.virtual import OpenRefused
+        from vhdxray.core.write.export import ExportRefused
+        from vhdxray.tui.headline import app_words
+
+        if isinstance(error, OpenRefused | ExportRefused):
+            return "Export refused: nothing was written", Group(
+                safe(app_words(error.reason)), Text(""), plain("The image is unchanged.")
+            )
+        title = "Export failed"
+        gone = (
+            "The partial file was removed."
+            if not left
+            else "Still on disk: " + ", ".join(str(p) for p in left)
+        )
+        return title, Group(
+            safe(f"{type(error).__name__}: {error}"),
+            Text(""),
+            plain(gone),
+            plain("The image was only read and is unchanged."),
+        )
+
+    def guest_report(self) -> Any:
+        """What is inside the image, when it has been looked at (None otherwise)."""
+        return None
+
     # --- command palette ----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -960,7 +1083,13 @@ class VhdxrayApp(App[int]):
                 "Every repair this image needs, each with its confirmation",
                 self.action_repair_menu,
             )
-        yield SystemCommand("Open…", "Open another image (o)", self.action_open)
+        if self.check_action("export", ()) is True:
+            yield SystemCommand(
+                "Export…",
+                "Copy the virtual disk into a new raw or VHDX file; the image is only read (e)",
+                self.action_export,
+            )
+        yield SystemCommand("Open…", "Open another image or a folder (o)", self.action_open)
         if self.check_action("open_copy", ()) is True:
             yield SystemCommand(
                 "Open the copy", "Open the copy the repair made (O)", self.action_open_copy

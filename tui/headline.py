@@ -37,6 +37,11 @@ LAYERS = {
 }
 
 
+EXPORT_MISSING_PARENT = (
+    "Press e to export what this child holds (its parent's part zero-filled), 8 for the chain."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Headline:
     level: str  # ok | warning | error | not_vhdx
@@ -157,14 +162,17 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
     header_errors = [f for f in errors if f.code.startswith("header.")]
     other = [f for f in errors if f not in header_errors]
     if parent_bad:
+        if any(f.code == "chain.missing" for f in errors):  # data at risk: offer export first
+            said = parent.replace(" Press 8 for the chain.", "")
+            return Headline("error", f"{said} {EXPORT_MISSING_PARENT}")
         return Headline("error", parent)
     cut = [f for f in errors if f.code.endswith("past_eof") or f.code == "file.truncated"]
     if cut:
         return Headline(
             "error",
             f"The file is cut short: it ends at {report.file_size:,} bytes, before the end of "
-            f"{_cut_names(cut)}. Nothing invents the lost bytes: press 5 for what is lost "
-            "(the truncation map).",
+            f"{_cut_names(cut)}. Nothing invents the lost bytes: press e to export what is "
+            "readable (the lost ranges zero-filled and listed), 5 for what is lost.",
         )
     if other:
         worst = other[0]

@@ -4,17 +4,25 @@ findings in the Findings tab, and SIGHUP during a write."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Input
+import pytest
+from textual.widgets import Input, RadioButton
 
-from tests.tui.helpers import current_screen, flat, make_image, screen_text, settle
-from vhdxray.core.write.create import create_child
+from tests import damage, imagefiles
+from tests.tui.helpers import current_screen, flat, make_image, return_code, screen_text, settle
+from vhdxray.core.format.layout import MiB
+from vhdxray.core.write.create import CreateOptions, create_child, create_image
 from vhdxray.tui.app import VhdxrayApp
+from vhdxray.tui.screens.dialogs import MessageScreen
+from vhdxray.tui.screens.export import ExportScreen
 from vhdxray.tui.screens.fleet import FleetScreen
 from vhdxray.tui.screens.main import MainScreen
 from vhdxray.tui.screens.openimage import ImageTree, OpenImageScreen
+from vhdxray.tui.screens.progress import ProgressScreen
 from vhdxray.tui.widgets.info import InfoBar
 
 
@@ -106,3 +114,158 @@ async def test_f_in_the_picker_lists_the_highlighted_folder(tmp_path: Path) -> N
         await _fleet_filled(pilot)
         assert app.fleet == [shelf]
         assert "only.vhdx" in screen_text(app)
+
+
+# --- 1: export from the app ------------------------------------------------------------------
+
+
+def cut_image(folder: Path) -> Path:
+    """8 blocks of data, the last 2.5 MiB of the file missing (data past the end)."""
+    data = [(b * MiB, bytes([0x10 + b]) * MiB) for b in range(8)]
+    opts = CreateOptions(virtual_size=64 * MiB, block_size=MiB, creator="vhdxray test")
+    image = create_image(folder / "cut.vhdx", opts, data=data)
+    damage.truncate(image, image.stat().st_size - 2 * MiB - 512 * 1024)
+    return image
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_export_raw_complete_shows_the_summary(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "disk.vhdx")
+    before = sha(image)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)
+        field = app.screen.query_one("#export-path", Input)
+        assert field.value == str(tmp_path / "disk.raw")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        text = flat(screen_text(app))
+        assert "Exported: complete and exact" in text
+        assert "No gaps: every byte of the virtual disk was read." in text
+        assert "e2fsck -f" in text and "disk.raw" in text
+    out = tmp_path / "disk.raw"
+    assert out.stat().st_size == 64 * MiB
+    with open(out, "rb") as f:
+        assert f.read(512) == b"vhdxray test disk\n".ljust(512, b"\0")
+    assert sha(image) == before  # the image was only read
+    if imagefiles.have("qemu-img"):  # an independent reader agrees byte for byte
+        reference = imagefiles.virtual_disk_bytes(image, tmp_path / "qemu.raw")
+        assert sha(reference) == sha(out)
+
+
+async def test_export_of_a_truncated_image_lists_the_gaps(tmp_path: Path) -> None:
+    image = cut_image(tmp_path)
+    app = VhdxrayApp(image, display_name="cut.vhdx")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "press e to export what is readable" in flat(screen_text(app))
+        await pilot.press("e")
+        await pilot.pause()
+        assert "The file is cut short" in flat(screen_text(app))
+        await pilot.press("enter")
+        await settle(pilot)
+        text = flat(screen_text(app))
+        assert "Exported with 1 gap (zero-filled, listed)" in text
+        assert "0x580000..0x800000 (2.5 MiB): its data lies past the end of the file" in text
+    out = tmp_path / "cut.raw"
+    with open(out, "rb") as f:
+        f.seek(4 * MiB)
+        assert f.read(MiB) == bytes([0x14]) * MiB  # the last whole block
+        assert f.read(MiB // 2) == bytes([0x15]) * (MiB // 2)  # what is left of the next
+        f.seek(0x580000)
+        assert f.read(0x280000) == bytes(0x280000)  # the gap reads zeros
+
+
+async def test_export_refuses_an_existing_name_in_words(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "disk.vhdx")
+    taken = tmp_path / "taken.raw"
+    taken.write_bytes(b"keep me")
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        field = app.screen.query_one("#export-path", Input)
+        field.value = str(taken)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)  # the dialog stays for another name
+        text = flat(screen_text(app))
+        assert "already exists: export never overwrites a file" in text
+    assert taken.read_bytes() == b"keep me"
+
+
+async def test_export_cancel_removes_the_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vhdxray.core.write import export as core_export
+
+    image = make_image(tmp_path / "disk.vhdx")
+    started, release = threading.Event(), threading.Event()
+    write_raw = core_export._write_raw
+
+    def slow_write(*args: Any, **kwargs: Any) -> Any:  # the partial file exists by now
+        started.set()
+        assert release.wait(10)
+        return write_raw(*args, **kwargs)
+
+    monkeypatch.setattr(core_export, "_write_raw", slow_write)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("enter")
+        assert started.wait(10)
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        assert list(tmp_path.glob(".disk.raw.vhdxray-partial-*"))  # being written
+        await pilot.press("q")  # refused while the export runs
+        await pilot.pause()
+        assert return_code(app) is None
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Cancelling" in screen_text(app)
+        release.set()
+        await settle(pilot)
+        assert isinstance(app.screen, MessageScreen)
+        text = flat(screen_text(app))
+        assert "Export cancelled: the partial file was removed" in text
+        assert "The image was only read and is unchanged" in text
+    assert not (tmp_path / "disk.raw").exists()
+    assert not list(tmp_path.glob(".disk.raw.vhdxray-partial-*"))
+
+
+async def test_export_to_vhdx_then_O_opens_it(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "disk.vhdx")
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#format-vhdx", RadioButton).value = True
+        await pilot.pause()
+        assert app.screen.query_one("#export-path", Input).value == str(
+            tmp_path / "disk.export.vhdx"
+        )
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "press O to open the exported VHDX" in flat(screen_text(app))
+        await pilot.press("escape", "O")
+        await pilot.pause()
+        assert app.image == tmp_path / "disk.export.vhdx"
+        assert "Healthy" in flat(screen_text(app))
+    if imagefiles.have("qemu-img"):
+        assert imagefiles.qemu_img_check(tmp_path / "disk.export.vhdx").returncode == 0
+
+
+async def test_export_is_in_the_palette(tmp_path: Path) -> None:
+    app = VhdxrayApp(make_image(tmp_path / "disk.vhdx"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Export…" in titles
