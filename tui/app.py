@@ -1059,7 +1059,9 @@ class VhdxrayApp(App[int]):
 
     def guest_report(self) -> Any:
         """What is inside the image, when it has been looked at (None otherwise)."""
-        return None
+        main = self.main_screen
+        outcome = None if main is None else main.guest_outcome
+        return None if outcome is None else outcome.guest
 
     # --- command palette ----------------------------------------------------------------------
 

@@ -269,3 +269,55 @@ async def test_export_is_in_the_palette(tmp_path: Path) -> None:
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Export…" in titles
+
+
+# --- 3: the headline names the guest layer on load --------------------------------------------
+
+
+async def test_guest_headline_after_load_from_a_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first paint shows the container's headline; guest triage runs in a worker after
+    it, and the headline then names the guest layer and the command to run."""
+    from tests.tui.test_inside import ext4_needing_recovery
+    from vhdxray.tui.screens import main as main_module
+
+    image = ext4_needing_recovery(tmp_path)
+    monkeypatch.setattr(MainScreen, "guest_inline", False)
+    release = threading.Event()
+    look_inside = main_module.look_inside
+
+    def held(report: Any) -> Any:
+        assert release.wait(10)
+        return look_inside(report)
+
+    monkeypatch.setattr(main_module, "look_inside", held)
+    app = VhdxrayApp(image, display_name="ext4.vhdx")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        first = flat(screen_text(app))
+        assert "OK  Healthy" in first  # painted before the guest was looked at
+        assert "journal recovery" not in first
+        release.set()
+        await settle(pilot)
+        text = flat(screen_text(app))
+        assert "WARNING  Healthy: slot 2 is current and both slots are valid." in text
+        assert "Nothing to repair in the container. Inside, ext4 needs journal recovery" in text
+        assert "Next: run e2fsck -f (on Windows: wsl --mount --vhd ext4.vhdx --bare" in text
+        info = app.screen.query_one(InfoBar)
+        assert info.has_class("-warning")
+        assert "container OK; ext4 needs recovery" in str(info.border_subtitle)
+        main = app.screen
+        assert isinstance(main, MainScreen) and main.guest_outcome is not None
+        await pilot.press("i")  # the Inside screen reuses what the worker found
+        await pilot.pause()
+        assert "needs_recovery=yes" in screen_text(app)
+
+
+async def test_guest_layer_named_for_an_unrecognised_disk(tmp_path: Path) -> None:
+    app = VhdxrayApp(make_image(tmp_path / "disk.vhdx"), display_name="disk.vhdx")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = flat(screen_text(app))
+        assert "Nothing to repair in the container. Inside, the disk holds data" in text
+        assert "Press i for the inside." in text
