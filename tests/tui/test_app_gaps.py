@@ -326,6 +326,11 @@ async def test_guest_layer_named_for_an_unrecognised_disk(tmp_path: Path) -> Non
 # --- 5: the compact slot summary expands on Enter -----------------------------------------------
 
 
+def displayed(widget: Any) -> bool:
+    """``widget.display`` read afresh (see helpers.confirmation_shown for why a call)."""
+    return bool(widget.display)
+
+
 async def test_enter_expands_the_slot_summary_at_80x24(tmp_path: Path) -> None:
     app = VhdxrayApp(make_image(tmp_path / "s1.vhdx", damaged_slot=1), display_name="s1")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -333,16 +338,16 @@ async def test_enter_expands_the_slot_summary_at_80x24(tmp_path: Path) -> None:
         slots = app.screen.query_one("#slots")
         text = screen_text(app)
         assert "Enter: both slots in full" in text
-        assert "Slot 2 (128 KiB) ━ CURRENT" not in text and not slots.display
+        assert "Slot 2 (128 KiB) ━ CURRENT" not in text and not displayed(slots)
         await pilot.press("enter")
         await pilot.pause()
         text = screen_text(app)
-        assert slots.display
+        assert displayed(slots)
         assert "Slot 1 (64 KiB) ━ INVALID" in text  # the first full panel, on screen
         assert "Enter: back to the summary" in text
         await pilot.press("enter")
         await pilot.pause()
-        assert not slots.display
+        assert not displayed(slots)
         await pilot.resize_terminal(120, 40)  # wide: both panels side by side, always
         await pilot.pause()
-        assert slots.display and "Slot 2 (128 KiB) ━ CURRENT" in screen_text(app)
+        assert displayed(slots) and "Slot 2 (128 KiB) ━ CURRENT" in screen_text(app)
