@@ -5,6 +5,7 @@ findings in the Findings tab, and SIGHUP during a write."""
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -351,3 +352,38 @@ async def test_enter_expands_the_slot_summary_at_80x24(tmp_path: Path) -> None:
         await pilot.resize_terminal(120, 40)  # wide: both panels side by side, always
         await pilot.pause()
         assert displayed(slots) and "Slot 2 (128 KiB) ━ CURRENT" in screen_text(app)
+
+
+# --- 4: Inside linked to the bytes of the virtual disk -----------------------------------------
+
+
+async def test_inside_enter_shows_the_structure_bytes_and_where_the_file_holds_them(
+    tmp_path: Path,
+) -> None:
+    from tests.tui.test_inside import ext4_needing_recovery
+    from vhdxray.tui.screens.virtualhex import VirtualHexScreen
+    from vhdxray.tui.widgets.inside import InsideScreen
+
+    image = ext4_needing_recovery(tmp_path)
+    app = VhdxrayApp(image, display_name="ext4.vhdx")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("i")
+        await pilot.pause()
+        assert isinstance(app.screen, InsideScreen)
+        assert "Enter: the virtual disk's bytes there" in screen_text(app)
+        await pilot.press("enter")  # the first structure: the ext superblock at 0x400
+        await pilot.pause()
+        assert isinstance(app.screen, VirtualHexScreen)
+        text = screen_text(app)
+        assert "Virtual disk bytes  ext superblock" in text
+        assert "Virtual offset 0x400, 1024 bytes" in text
+        mapped = re.search(r"0x400\.\.0x800  file offset 0x([0-9a-f]+) of this image", text)
+        assert mapped is not None, text
+        assert "53 ef" in text  # the ext magic at 0x438
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(current_screen(app), InsideScreen)
+    # The mapping is true: the file holds the superblock where the screen says.
+    with open(image, "rb") as f:
+        f.seek(int(mapped.group(1), 16) + 0x38)
+        assert f.read(2) == b"\x53\xef"
