@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -400,6 +401,7 @@ class VhdxrayApp(App[int]):
         self._write_started = 0.0
         self._plans: dict[RepairOptions, RepairPlan] = {}
         self._plans_for: Report | None = None
+        self.last_hangup_state: str | None = None  # what a hang-up said it left behind
 
     # --- screens ---------------------------------------------------------------------------
 
@@ -783,6 +785,8 @@ class VhdxrayApp(App[int]):
                 self._write_failed(outcome.error)
             elif outcome.result is not None:
                 self._write_succeeded(outcome.result)
+            if self.terminal_lost:
+                self._exit_after_hangup(self._write_state(outcome, before, output))
 
         note = (
             "Cancel removes the new copy; the original is never written."
@@ -839,7 +843,7 @@ class VhdxrayApp(App[int]):
         if main is not None:
             main.set_status(join(("■ ", "bold"), safe(title)), "error")
         self.write_seconds = time.perf_counter() - self._write_started
-        self.push_screen(MessageScreen(title, Group(*parts)))
+        self.tell(MessageScreen(title, Group(*parts)))
 
     def _restore_lines(self, backups: Sequence[Path], heading: str) -> list[Text]:
         """Every backup, newest first, as the restore command that undoes it."""
@@ -903,7 +907,7 @@ class VhdxrayApp(App[int]):
         main = self.main_screen
         if main is not None:
             main.set_status(join(("✗ ", "bold"), safe(title)), "error")
-        self.push_screen(ErrorScreen(title, body))
+        self.tell(ErrorScreen(title, body))
 
     def _repair_failure(self, failure: RepairRunFailed) -> tuple[str, Group]:
         run = failure.run
@@ -988,6 +992,8 @@ class VhdxrayApp(App[int]):
             self.busy = False
             if outcome is not None:
                 self._export_finished(outcome, output)
+                if self.terminal_lost:
+                    self._exit_after_hangup(self._export_state(outcome, output))
 
         self.push_screen(
             ProgressScreen(
@@ -1013,9 +1019,7 @@ class VhdxrayApp(App[int]):
                 title, body = self._export_error(outcome.error, left)
             if main is not None:
                 main.set_status(join(("■ ", "bold"), safe(title)), "error")
-            self.push_screen(
-                MessageScreen(title, body) if outcome.cancelled else ErrorScreen(title, body)
-            )
+            self.tell(MessageScreen(title, body) if outcome.cancelled else ErrorScreen(title, body))
             return
         done = outcome.result
         if not isinstance(done, exportflow.ExportDone):
@@ -1031,7 +1035,7 @@ class VhdxrayApp(App[int]):
         body = exportflow.summary_renderable(
             done, self.display_name, self.shown_path, exportflow.areas_of(self.guest_report())
         )
-        self.push_screen(MessageScreen(title, body))
+        self.tell(MessageScreen(title, body))
 
     def _export_error(
         self, error: BaseException | None, left: Sequence[Path]
@@ -1062,6 +1066,118 @@ class VhdxrayApp(App[int]):
         main = self.main_screen
         outcome = None if main is None else main.guest_outcome
         return None if outcome is None else outcome.guest
+
+    # --- the terminal closed (SIGHUP) while a write runs ---------------------------------------
+
+    watch_hangup = False
+    """Handle SIGHUP (set by :func:`run_app`; tests drive :meth:`hang_up` themselves)."""
+    terminal_lost = False
+    _panic_pending: tuple[RenderableType, ...] | None = None
+
+    def on_mount(self) -> None:
+        if self.watch_hangup:
+            import asyncio
+            import signal
+
+            with suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+
+    def hang_up(self) -> None:
+        """The terminal is gone. Like q during a write, vhdxray does not stop between two
+        writes: the running write is cancelled through its progress (core stops at its next
+        safe step, or finishes), then the app exits and says what state it left, on stderr
+        (if it still goes anywhere) and in a log file."""
+        self.terminal_lost = True
+        if not self.busy:
+            self._exit_after_hangup("no write was running; nothing was changed")
+            return
+        self._cancel_running()
+
+    def panic(self, *renderables: RenderableType) -> None:
+        """A closed terminal also ends Textual's input thread (a panic): during a write that
+        waits for the write to stop at a safe step, as a hang-up does."""
+        if self.busy:
+            self.terminal_lost = True
+            self._panic_pending = renderables
+            self._cancel_running()
+            return
+        super().panic(*renderables)
+
+    def tell(self, dialog: MessageScreen) -> None:
+        """Show how a write ended (not when the terminal is gone: the app is exiting and the
+        hang-up log says it instead)."""
+        if not self.terminal_lost:
+            self.push_screen(dialog)
+
+    def _cancel_running(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ProgressScreen):
+                screen.action_cancel()
+
+    def hangup_log_path(self) -> Path:
+        """Where the hang-up's outcome is written: $VHDXRAY_LOG, or next to the image."""
+        import os
+
+        named = os.environ.get("VHDXRAY_LOG")
+        if named:
+            return Path(named)
+        folder = self.image if self.image.is_dir() else self.image.parent
+        return folder / f"{self.image.name}.vhdxray-hangup.log"
+
+    def _exit_after_hangup(self, state: str) -> None:
+        import sys
+
+        line = f"vhdxray: the terminal was closed (SIGHUP): {state}"
+        with suppress(OSError, ValueError):
+            print(line, file=sys.__stderr__, flush=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with suppress(OSError), open(self.hangup_log_path(), "a", encoding="utf-8") as log:
+            log.write(f"{stamp} {self.display_name}: {line}\n")
+        self.last_hangup_state = line
+        pending, self._panic_pending = self._panic_pending, None
+        if pending is not None:
+            super().panic(*pending)
+        else:
+            self.exit(return_code=129)
+
+    def _write_state(
+        self, outcome: Finished[WriteDone], before: set[Path], output: Path | None
+    ) -> str:
+        """What a write that ended after a hang-up left behind, in one plain line."""
+        from vhdxray.tui.backuplist import backup_files
+
+        new = [b for b in backup_files(self.image) if b not in before]
+        undo = (
+            "; undo with " + ", then ".join(f"vhdxray restore {b}" for b in reversed(new))
+            if new
+            else ""
+        )
+        if outcome.cancelled and output is not None:
+            if output.exists():
+                return f"cancelled; the partial copy {output} is left (delete it)"
+            return f"cancelled; the partial copy {output} was removed; the original is unchanged"
+        if outcome.cancelled:
+            if not new:
+                return f"cancelled before anything was written; {self.image} is unchanged"
+            return f"cancelled part-way; {self.image} was partly written{undo}"
+        if outcome.error is not None:
+            return f"the write failed: {outcome.error}{undo}"
+        done = outcome.result
+        copy = f" (the copy: {done.copy})" if done is not None and done.copy else ""
+        summary = done.summary if done is not None else "the write completed"
+        summary = summary.replace(" Press O to open the copy.", "")  # no keys left to press
+        return f"the write completed: {summary}{copy}{undo}"
+
+    def _export_state(self, outcome: Finished[Any], output: Path) -> str:
+        from vhdxray.tui.exportflow import leftovers
+
+        left = leftovers(output)
+        if outcome.cancelled or outcome.error is not None:
+            what = "export cancelled" if outcome.cancelled else f"export failed: {outcome.error}"
+            if left:
+                return f"{what}; still on disk: {', '.join(str(p) for p in left)}"
+            return f"{what}; the partial file was removed; the image is unchanged"
+        return f"export completed: {output}"
 
     # --- command palette ----------------------------------------------------------------------
 
@@ -1140,7 +1256,12 @@ def run_app(image: Path, read_only: bool = False, display_name: str | None = Non
     """Open the app on ``image``, or on the fleet screen when it is a folder."""
     fleet = [image] if image.is_dir() else None
     app = VhdxrayApp(image, read_only=read_only, display_name=display_name, fleet=fleet)
-    app.run()
+    app.watch_hangup = True
+    try:
+        app.run()
+    except OSError:  # the terminal went away while Textual restored it
+        if not app.terminal_lost:
+            raise
     return app.return_code or 0
 
 

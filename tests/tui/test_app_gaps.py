@@ -387,3 +387,59 @@ async def test_inside_enter_shows_the_structure_bytes_and_where_the_file_holds_t
     with open(image, "rb") as f:
         f.seek(int(mapped.group(1), 16) + 0x38)
         assert f.read(2) == b"\x53\xef"
+
+
+# --- 7: the terminal closed mid-write (SIGHUP) --------------------------------------------------
+
+
+async def test_hang_up_during_an_export_cancels_it_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vhdxray.core.write import export as core_export
+
+    image = make_image(tmp_path / "disk.vhdx")
+    log = tmp_path / "hangup.log"
+    monkeypatch.setenv("VHDXRAY_LOG", str(log))
+    started, release = threading.Event(), threading.Event()
+    write_raw = core_export._write_raw
+
+    def slow_write(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        assert release.wait(10)
+        return write_raw(*args, **kwargs)
+
+    monkeypatch.setattr(core_export, "_write_raw", slow_write)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("enter")
+        assert started.wait(10)
+        await pilot.pause()
+        app.hang_up()  # what SIGHUP calls
+        await pilot.pause()
+        assert return_code(app) is None  # not between two writes: it waits
+        assert app.terminal_lost
+        release.set()
+        await settle(pilot)
+    assert app.return_code == 129
+    said = log.read_text()
+    assert "the terminal was closed (SIGHUP): export cancelled; the partial file was removed" in (
+        said
+    )
+    assert not (tmp_path / "disk.raw").exists()
+    assert not list(tmp_path.glob(".disk.raw.vhdxray-partial-*"))
+
+
+async def test_hang_up_when_idle_exits_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "hangup.log"
+    monkeypatch.setenv("VHDXRAY_LOG", str(log))
+    app = VhdxrayApp(make_image(tmp_path / "disk.vhdx"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.hang_up()
+        await pilot.pause()
+    assert app.return_code == 129
+    assert "no write was running; nothing was changed" in log.read_text()
