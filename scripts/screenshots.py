@@ -103,6 +103,19 @@ async def _backups(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def _export(pilot: Pilot[int]) -> None:
+    await pilot.press("e")
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+    for _ in range(50):  # the export runs behind its progress dialog (bounded wait)
+        with suppress(WorkerFailed, WorkerCancelled):
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not pilot.app.workers._workers:  # noqa: SLF001
+            break
+
+
 @dataclass(frozen=True)
 class Shot:
     name: str
@@ -148,6 +161,12 @@ SHOTS = (
     Shot("progress", "discutils-log-replay", "dirty-log.vhdx", _progress),
     Shot("backups", "bad-slot", "bad-slot.vhdx", _backups),
     Shot("open-image", "bad-slot", "bad-slot.vhdx", _press("o"), SMALL),
+    # The app's gaps: export, the expanded slot summary, the bytes of a guest structure.
+    Shot("export-dialog", "cut", "cut.vhdx", _press("e"), SMALL),
+    Shot("export-summary", "cut", "cut.vhdx", _export),
+    Shot("small-slots-expanded", "slot1-bad", "slot1-bad.vhdx", _press("enter"), SMALL),
+    Shot("guest-headline", "ext4", "ext4.vhdx"),
+    Shot("inside-structure-bytes", "ext4", "ext4.vhdx", _press("i", "enter")),
 )
 
 
@@ -190,6 +209,12 @@ def _image(kind: str, folder: Path, cache: Path) -> Path | None:
         image = create_image(folder / "cut.vhdx", opts, data=data)
         damage.truncate(image, image.stat().st_size - 2 * MiB - 512 * 1024)
         return image
+    if kind == "ext4":  # mkfs.ext4, marked for journal recovery by debugfs, qemu-img convert
+        if not all(imagefiles.have(t) for t in ("mkfs.ext4", "debugfs", "qemu-img")):
+            return None
+        from tests.tui.test_inside import ext4_needing_recovery
+
+        return ext4_needing_recovery(folder)
     if kind == "mbr":
         sector = bytearray(1 << 20)
         sector[446 + 4] = 0x83
@@ -224,11 +249,12 @@ async def take(shot: Shot, out: Path, cache: Path) -> Path | None:
     with tempfile.TemporaryDirectory(prefix="vhdxray-shot-") as tmp:
         image = _image(shot.image, Path(tmp), cache)
         if image is None:
-            print(f"skip {shot.name}: real images not found at {imagefiles.REAL_DIR}")
+            print(f"skip {shot.name}: its image cannot be made here (real images at "
+                  f"{imagefiles.REAL_DIR}, or mkfs.ext4/debugfs/qemu-img)")
             return None
-        app = VhdxrayApp(image, display_name=shot.display)
         cwd = Path.cwd()
-        os.chdir(tmp)  # the file picker shows paths relative to here
+        os.chdir(tmp)  # the file picker and the export dialog show paths relative to here
+        app = VhdxrayApp(Path(image.name), display_name=shot.display)
         try:
             svg = await _drive(app, shot)
         finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.helpers import settle
+from tests.tui.helpers import make_image, settle
 from tests.tui.test_app_gaps import cut_image
 from vhdxray.tui.app import VhdxrayApp
 
@@ -55,3 +55,21 @@ class TestExport:
 
         app = _cut_app(tmp_path, monkeypatch)
         assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+class TestGaps:
+    def test_slots_expanded_on_enter(
+        self, snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
+        image = make_image(tmp_path / "slot1-bad.vhdx", damaged_slot=1)
+        app = VhdxrayApp(image, display_name="slot1-bad.vhdx")
+        assert snap_compare(app, press=["enter"], terminal_size=size)
+
+    def test_virtual_disk_bytes_of_a_structure(
+        self, snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+    ) -> None:
+        from tests.tui.test_inside import ext4_needing_recovery
+
+        app = VhdxrayApp(ext4_needing_recovery(tmp_path), display_name="ext4.vhdx")
+        assert snap_compare(app, press=["i", "enter"], terminal_size=size)

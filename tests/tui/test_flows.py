@@ -144,6 +144,7 @@ async def test_cancel_by_clicking_no(tmp_path: Path) -> None:
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
+        await pilot.pause()  # the dialog is composed before it is clicked
         await pilot.click("#no")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
