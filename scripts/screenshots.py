@@ -108,11 +108,13 @@ async def _export(pilot: Pilot[int]) -> None:
     await pilot.pause()
     await pilot.press("enter")
     await pilot.pause()
+    from vhdxray.tui.screens.progress import ProgressScreen
+
     for _ in range(50):  # the export runs behind its progress dialog (bounded wait)
         with suppress(WorkerFailed, WorkerCancelled):
             await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        if not pilot.app.workers._workers:  # noqa: SLF001
+        if not isinstance(pilot.app.screen, ProgressScreen):
             break
 
 
