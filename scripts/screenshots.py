@@ -251,8 +251,10 @@ async def take(shot: Shot, out: Path, cache: Path) -> Path | None:
     with tempfile.TemporaryDirectory(prefix="vhdxray-shot-") as tmp:
         image = _image(shot.image, Path(tmp), cache)
         if image is None:
-            print(f"skip {shot.name}: its image cannot be made here (real images at "
-                  f"{imagefiles.REAL_DIR}, or mkfs.ext4/debugfs/qemu-img)")
+            print(
+                f"skip {shot.name}: its image cannot be made here (real images at "
+                f"{imagefiles.REAL_DIR}, or mkfs.ext4/debugfs/qemu-img)"
+            )
             return None
         cwd = Path.cwd()
         os.chdir(tmp)  # the file picker and the export dialog show paths relative to here
