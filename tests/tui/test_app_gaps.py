@@ -443,3 +443,21 @@ async def test_hang_up_when_idle_exits_at_once(
         await pilot.pause()
     assert app.return_code == 129
     assert "no write was running; nothing was changed" in log.read_text()
+
+
+# --- 8: the Backups row keeps its gap ------------------------------------------------------------
+
+
+async def test_backups_row_has_a_gap_after_the_time(tmp_path: Path) -> None:
+    """The row is "…UTC  header update" on the terminal. (A PNG made from the SVG by plain
+    rsvg-convert loses leading no-break spaces of a text run and shows "UTCheader";
+    scripts/screenshots.py's png_ready is the conversion to use.)"""
+    app = VhdxrayApp(make_image(tmp_path / "disk.vhdx", damaged_slot=1))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("u")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        assert re.search(r"UTC  header update  \d+ bytes", screen_text(app))
