@@ -461,3 +461,23 @@ async def test_backups_row_has_a_gap_after_the_time(tmp_path: Path) -> None:
         await pilot.press("b")
         await pilot.pause()
         assert re.search(r"UTC  header update  \d+ bytes", screen_text(app))
+
+
+def test_a_gap_names_the_partition_it_falls_in() -> None:
+    from vhdxray.core.analysis.guest.base import Filesystem
+    from vhdxray.core.analysis.guest.triage import GuestReport, Partition
+    from vhdxray.core.write.export import Gap
+    from vhdxray.tui.exportflow import areas_of, gap_line
+
+    guest = GuestReport(
+        disk_size=64 * MiB,
+        partition_table="mbr",
+        partitions=[
+            Partition(1, MiB, 8 * MiB, "0x83", "Linux", None, Filesystem("ext4")),
+            Partition(2, 9 * MiB, 8 * MiB, "0x07", "NTFS", None, None),
+        ],
+    )
+    areas = areas_of(guest)
+    line = gap_line(Gap(8 * MiB, 10 * MiB, "past_end_of_file"), areas)
+    assert line.endswith("— in partition 1 (ext4), partition 2")
+    assert "—" not in gap_line(Gap(20 * MiB, 21 * MiB, "past_end_of_file"), areas)
