@@ -118,19 +118,18 @@ def verdict_level(report: Report, level: str) -> str:
 
 
 def parent_json(lookup: ParentLookup | None) -> dict[str, Any] | None:
-    """The compact parent status of a differencing disk (None for any other file).
+    """The compact parent status of a differencing disk (None for any other file):
+    :meth:`ParentLookup.compact_json`, ``{status, reason, path, via}``.
 
-    ``status`` is :func:`locate_parent`'s: ``found`` (a locator path leads to the parent and
-    the chain holds), ``missing``, ``modified`` (the file there has another DataWriteGuid),
-    ``geometry_mismatch``, ``not_a_parent``, ``no_locator``. ``path`` is the file the
-    locator led to, ``via`` the locator key used."""
+    ``status`` is ``found`` (a locator path leads to the parent and the chain holds),
+    ``missing`` (no locator path leads to a file here, or no readable locator) or ``mismatch``
+    (the file found is not this child's parent: modified, another geometry, not a VHDX);
+    ``reason`` the finer word: ``found``, ``moved`` (found, but a locator path names another
+    place), ``missing``, ``no_locator``, ``modified``, ``geometry_mismatch``,
+    ``not_a_parent``. ``path`` is the file the locator led to, ``via`` the locator key used."""
     if lookup is None:
         return None
-    return {
-        "status": lookup.status,
-        "path": None if lookup.path is None else str(lookup.path),
-        "via": lookup.key,
-    }
+    return lookup.compact_json()
 
 
 def line_from_report(
