@@ -35,7 +35,12 @@ from vhdxray.core.analysis.chain import (
     locate_parent,
 )
 from vhdxray.core.analysis.logoverlay import LoggedFile
-from vhdxray.core.analysis.reader import Report, looks_like_vhdx, read_header_section, read_log
+from vhdxray.core.analysis.reader import (
+    Report,
+    analyse_log_in_file,
+    looks_like_vhdx,
+    read_header_section,
+)
 from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import (
@@ -45,7 +50,6 @@ from vhdxray.core.format.bat import (
     sector_bitmap_index,
 )
 from vhdxray.core.format.header import Header, choose_current, effective_header
-from vhdxray.core.format.log import ReplayWrite, replay_plan
 from vhdxray.core.format.metadata import Metadata, parse_metadata
 from vhdxray.core.format.region import choose_active, parse_region_table
 from vhdxray.core.source import ImageSource
@@ -510,11 +514,13 @@ def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> Virtu
             )
         header = chosen
 
-    writes: list[ReplayWrite] = []
+    writes: list[logoverlay.Write] = []
     log_use = LogUse(applied=False)
     log_info = None
     if header.log_guid != layout.ZERO_GUID:
-        log_info, log_bytes, _ = read_log(header, read, size)
+        # Probed by sector signature: only the entries found are read, and the overlay keeps
+        # references to the logged pages, not their bytes (memory bounded by the descriptors).
+        log_info, _ = analyse_log_in_file(header, source)
         if log_info.replay_needed and log_info.active is not None:
             if log_info.replay_blockers:
                 log_use = LogUse(
@@ -522,8 +528,8 @@ def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> Virtu
                     note="the pending log was NOT applied: " + "; ".join(log_info.replay_blockers),
                 )
             else:
-                writes = replay_plan(log_info, log_bytes)
-    file = LoggedFile(read, size, writes)
+                writes = logoverlay.log_pages(log_info)
+    file = LoggedFile(read, size, writes, header.log_offset)
     if writes:
         assert log_info is not None and log_info.active is not None
         log_use = LogUse(
