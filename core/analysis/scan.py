@@ -32,6 +32,7 @@ from vhdxray.core.analysis.walk import Found, Matcher, walk
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.record import record
 from vhdxray.core.progress import Progress
+from vhdxray.core.source import ImageSource
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.guest.image import GuestOutcome
@@ -168,14 +169,26 @@ def line_from_report(
 def scan_one(path: str, guest: bool = True) -> ScanLine:
     """Read one file (never writing, never locking) into its scan line."""
     started = time.perf_counter()
-    report, lookup = read_regular(path)
-    readable = report.kind not in ("unreadable", NOT_REGULAR)
-    busy = in_use(path) if readable else None
-    outcome = None
-    if guest and report.is_vhdx:
-        from vhdxray.core.analysis.guest.image import inspect_image  # not loaded for --no-guest
+    try:
+        source = ImageSource(path)  # opened once: the check and the guest both read it
+    except OSError:  # the report says why (not a regular file, cannot be opened)
+        report, lookup = read_regular(path)
+        return line_from_report(
+            report,
+            lookup,
+            in_use_value=None,
+            guest=None,
+            seconds=time.perf_counter() - started,
+        )
+    with source:
+        report, lookup = read_checked(path, source)
+        readable = report.kind not in ("unreadable", NOT_REGULAR)
+        busy = in_use(path) if readable else None
+        outcome = None
+        if guest and report.is_vhdx:
+            from vhdxray.core.analysis.guest.image import inspect_image  # not for --no-guest
 
-        outcome = inspect_image(path, report)
+            outcome = inspect_image(path, report, source=source)
     return line_from_report(
         report,
         lookup,
