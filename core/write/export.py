@@ -29,7 +29,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray import __version__
 from vhdxray.core.analysis.virtual import DATA, FILE, GAP, GAP_REASONS, ZERO, VirtualDisk
@@ -41,6 +41,10 @@ from vhdxray.core.progress import Progress, advance, check
 from vhdxray.core.write.create import BAT_OFFSET, CreateError, CreateOptions, skeleton
 from vhdxray.core.write.imagecopy import data_segments
 from vhdxray.core.write.writeback import Writeback
+
+if TYPE_CHECKING:
+    from vhdxray.core.analysis.guest.locate import Place
+    from vhdxray.core.analysis.window import DiskWindow
 
 RAW: Final = "raw"
 VHDX: Final = "vhdx"
@@ -77,16 +81,18 @@ class Gap:
     virtual_start: int
     virtual_end: int
     reason: str
+    where: tuple[Place, ...] = ()  # the partitions/filesystem it falls in (guest triage)
 
     @property
     def length(self) -> int:
         return self.virtual_end - self.virtual_start
 
     def describe(self) -> str:
+        """One line; partition names and labels come from the guest: print it safely."""
         why = GAP_REASONS.get(self.reason, self.reason)
         return (
             f"0x{self.virtual_start:x}..0x{self.virtual_end:x} ({self.length} bytes): "
-            f"zero-filled, {why}"
+            f"zero-filled, {why}{_where_words(self.where)}"
         )
 
     def to_json(self) -> dict[str, object]:
@@ -94,7 +100,39 @@ class Gap:
             "virtual_start": self.virtual_start,
             "virtual_end": self.virtual_end,
             "reason": self.reason,
+            "where": [p.to_json() for p in self.where],
         }
+
+
+def _where_words(where: tuple[Place, ...]) -> str:
+    parts = []
+    for p in where:
+        fs = "no filesystem found" if p.filesystem is None else p.filesystem
+        if p.label:
+            fs += f" '{p.label}'"
+        if p.partition is None:
+            parts.append(f"the disk's {fs}")
+        else:
+            kind = p.partition_type or "?"
+            if p.partition_name:
+                kind += f" '{p.partition_name}'"
+            parts.append(f"partition {p.partition} ({kind}; {fs})")
+    return "; in " + ", ".join(parts) if parts else ""
+
+
+def locate_gaps(disk: VirtualDisk | DiskWindow, gaps: tuple[Gap, ...]) -> tuple[Gap, ...]:
+    """``gaps`` with the partitions and filesystem each falls in, from guest triage of the
+    disk (which reads only its tables and filesystem headers; lost bytes read as zeros)."""
+    if not gaps:
+        return gaps
+    from vhdxray.core.analysis.guest.locate import places
+    from vhdxray.core.analysis.guest.triage import triage
+
+    guest = triage(disk, sector_size=disk.logical_sector_size)
+    return tuple(
+        Gap(g.virtual_start, g.virtual_end, g.reason, places(guest, g.virtual_start, g.virtual_end))
+        for g in gaps
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +453,7 @@ def export(
             raise ExportFailed(f"writing {target} failed: {exc.strerror or exc}") from exc
         raise
     fsync_dir(folder)
-    return ExportResult(target, fmt, disk.size, copied, plan.gaps, allocated)
+    return ExportResult(target, fmt, disk.size, copied, locate_gaps(disk, plan.gaps), allocated)
 
 
 def _publish(temp: Path, target: Path) -> None:
@@ -449,5 +487,6 @@ __all__ = [
     "Gap",
     "check_output",
     "export",
+    "locate_gaps",
     "plan_export",
 ]
