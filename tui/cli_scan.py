@@ -192,7 +192,8 @@ def summary(counts: Counter[str], attention: list[ScanLine], seconds: float) -> 
             notes.append("in use")
         parent = line["parent"]
         if isinstance(parent, dict) and parent.get("status") != "found":
-            notes.append(f"parent {parent.get('status')}")
+            status, reason = parent.get("status"), parent.get("reason")
+            notes.append(f"parent {status}" + (f": {reason}" if reason != status else ""))
         extra = f"  ({', '.join(notes)})" if notes else ""
         out.append(f"{line['verdict']:<11} {printable(str(line['path']))}{extra}\n")
         text = str(line["headline"])

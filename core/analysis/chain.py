@@ -413,7 +413,7 @@ def _check_geometry(child: Report, parent: Report, add: Add) -> None:
 # --------------------------------------------------------------------------------------------
 # Finding the parent through the locator
 
-# Outcomes of :func:`locate_parent` (stable: JSON ``parent_lookup.status``).
+# Outcomes of :func:`locate_parent` (stable: JSON ``parent_lookup.reason``).
 NOT_DIFFERENCING: Final = "not_differencing"  # no parent to find
 FOUND: Final = "found"  # a locator path leads to the parent and the chain holds
 NO_LOCATOR: Final = "no_locator"  # no readable locator: the parent is unknown
@@ -421,6 +421,21 @@ MISSING: Final = "missing"  # no locator path leads to an existing file here
 NOT_A_PARENT: Final = "not_a_parent"  # the file found is not a readable VHDX
 MODIFIED: Final = "modified"  # the file found has another DataWriteGuid: changed since
 MISMATCH_GEOMETRY: Final = "geometry_mismatch"  # identity matches, geometry does not
+MOVED: Final = "moved"  # found and matching, but a locator path names another place (a reason)
+
+# The coarse parent states of ``scan``/``check --json`` (``parent.status``), each lookup
+# outcome mapped to one; the outcome itself (or MOVED) is ``parent.reason``.
+PARENT_FOUND: Final = "found"
+PARENT_MISSING: Final = "missing"
+PARENT_MISMATCH: Final = "mismatch"
+_STATE: Final = {
+    FOUND: PARENT_FOUND,
+    NO_LOCATOR: PARENT_MISSING,
+    MISSING: PARENT_MISSING,
+    NOT_A_PARENT: PARENT_MISMATCH,
+    MODIFIED: PARENT_MISMATCH,
+    MISMATCH_GEOMETRY: PARENT_MISMATCH,
+}
 
 
 @record
@@ -461,6 +476,30 @@ class ParentLookup:
     def ok(self) -> bool:
         return self.status in (FOUND, NOT_DIFFERENCING)
 
+    @property
+    def state(self) -> str | None:
+        """``found``, ``missing`` or ``mismatch`` (None: not a differencing disk)."""
+        return _STATE.get(self.status)
+
+    @property
+    def reason(self) -> str:
+        """The finer word: :attr:`status`, or ``moved`` when the parent was found and matches
+        but a locator path names another place (relinking refreshes the paths)."""
+        items = () if self.check is None else self.check.items
+        if self.status == FOUND and any(i.status == WARNING and i.name in PATH_KEYS for i in items):
+            return MOVED
+        return self.status
+
+    def compact_json(self) -> dict[str, object]:
+        """``{status, reason, path, via}``: ``scan``'s ``parent``, also in ``check --json``'s
+        ``parent_lookup`` (the same values, so the two agree exactly)."""
+        return {
+            "status": self.state,
+            "reason": self.reason,
+            "path": None if self.path is None else str(self.path),
+            "via": self.key,
+        }
+
     def findings(self, where: str) -> tuple[Finding, ...]:
         """The lookup as error findings for ``check`` (a child without its parent cannot be
         read, so a missing or wrong parent is an error)."""
@@ -484,9 +523,11 @@ class ParentLookup:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "status": self.status,
+            "status": self.state,
+            "reason": self.reason,
             "ok": self.ok,
             "path": None if self.path is None else str(self.path),
+            "via": self.key,
             "key": self.key,
             "candidates": [c.to_json() for c in self.candidates],
             "check": None if self.check is None else self.check.to_json(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.analysis.reader import Report, Source, read_report, read_report_from
 from vhdxray.core.format.findings import sort_findings
 from vhdxray.core.format.record import replace
 
@@ -37,6 +37,10 @@ def with_chain_findings(
     return report, lookup
 
 
-def read_checked(path: str | os.PathLike[str]) -> tuple[Report, ParentLookup | None]:
-    """(report, parent lookup or None when the file is not a differencing disk)."""
-    return with_chain_findings(path, read_report(path))
+def read_checked(
+    path: str | os.PathLike[str], source: Source | None = None
+) -> tuple[Report, ParentLookup | None]:
+    """(report, parent lookup or None when the file is not a differencing disk). ``source``:
+    ``path`` already open (``scan`` reads the file once for the check and the guest)."""
+    report = read_report(path) if source is None else read_report_from(source, os.fspath(path))
+    return with_chain_findings(path, report)

@@ -6,17 +6,23 @@ too). :class:`LoggedFile` overlays that end result on the file's bytes: readers 
 pages and zero ranges where the log puts them, and the file's own bytes elsewhere. It also says
 which byte ranges are untouched file bytes (so they can be copied kernel-side) and which lie
 past the end of the file with nothing in the log to supply them (lost).
+
+The overlay need not hold the logged pages: :func:`log_pages` turns the active sequence into
+:class:`LogPage` references (where each page's data sector lies in the log, plus the 12 bytes
+its descriptor holds), and :class:`LoggedFile` reads a page's 4 KiB from the log only when a
+reader reaches it. So the memory is a few dozen bytes per descriptor, whatever the log's size.
 """
 
 from __future__ import annotations
 
 import bisect
+import errno
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from vhdxray.core.format import layout
-from vhdxray.core.format.log import ReplayWrite
+from vhdxray.core.format.log import LogInfo, ReplayWrite
 from vhdxray.core.source import ReadAt
 
 PAGE: Final = layout.LOG_SECTOR_SIZE
@@ -28,8 +34,53 @@ ZEROS: Final = "zeros"  # a logged zero range
 ABSENT: Final = "absent"  # past the end of the file, and the log does not supply it
 
 
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """A data descriptor's page, left in the log: its data sector is at log position
+    ``data_position``; the page is LeadingBytes + that sector's bytes 8..4092 +
+    TrailingBytes (as :func:`~vhdxray.core.format.log.replay_plan` rebuilds it)."""
+
+    file_offset: int
+    data_position: int
+    leading: bytes
+    trailing: bytes
+
+    @property
+    def is_zero(self) -> bool:
+        return False
+
+    @property
+    def end(self) -> int:
+        return self.file_offset + PAGE
+
+
+Write = ReplayWrite | LogPage
+
+
+def log_pages(info: LogInfo) -> list[Write]:
+    """The active sequence's descriptors in replay order (:func:`replay_plan`'s order), data
+    pages as :class:`LogPage` references: nothing of the log's data is read here."""
+    if info.active is None or not info.replay_needed:
+        return []
+    out: list[Write] = []
+    for entry in info.active.entries:
+        for d in entry.descriptors:
+            if d.kind == "zero":
+                out.append(
+                    ReplayWrite(
+                        d.file_offset, b"", entry.sequence_number, d.index, d.length,
+                        entry.log_position,
+                    )
+                )  # fmt: skip
+            elif d.data_log_position is not None:
+                out.append(
+                    LogPage(d.file_offset, d.data_log_position, d.leading_bytes, d.trailing_bytes)
+                )
+    return out
+
+
 def end_result(
-    writes: Sequence[ReplayWrite],
+    writes: Sequence[Write],
 ) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """The end result of applying ``writes`` in order: the pages whose last writer is a data
     descriptor (page offset -> index in ``writes``) and the zeroed runs (merged, sorted, without
@@ -83,15 +134,26 @@ class LoggedFile:
     """A read-only file with the end result of a log sequence laid over it.
 
     ``read_at`` is the file's own reader (short at end of file); ``size`` its real size.
-    With no writes this is just the file, with bytes past its end reported ABSENT.
+    With no writes this is just the file, with bytes past its end reported ABSENT. ``writes``
+    may hold :class:`LogPage` references (see :func:`log_pages`), read from the log at
+    ``log_offset`` when reached.
     """
 
-    def __init__(self, read_at: ReadAt, size: int, writes: Sequence[ReplayWrite] = ()) -> None:
+    def __init__(
+        self,
+        read_at: ReadAt,
+        size: int,
+        writes: Sequence[Write] = (),
+        log_offset: int = 0,
+    ) -> None:
         self._read_at = read_at
         self.size = size
+        self.log_offset = log_offset
         last_data, zero_runs = end_result(writes)
-        spans: list[tuple[int, int, bytes]] = [(s, e, b"") for s, e in zero_runs]
-        spans += [(page, page + PAGE, writes[i].data) for page, i in last_data.items()]
+        spans: list[tuple[int, int, bytes | LogPage]] = [(s, e, b"") for s, e in zero_runs]
+        for page, i in last_data.items():
+            w = writes[i]
+            spans.append((page, page + PAGE, w if isinstance(w, LogPage) else w.data))
         spans.sort()
         self._spans = spans
         self._starts = [s for s, _, _ in spans]
@@ -112,9 +174,10 @@ class LoggedFile:
             i += 1
         while pos < end:
             if i < len(spans) and spans[i][0] <= pos:
-                s, e, data = spans[i]
+                s, e, payload = spans[i]
                 stop = min(end, e)
-                if data:
+                if payload:
+                    data = self._page(payload) if isinstance(payload, LogPage) else payload
                     yield Piece(pos, stop, PAGE_DATA, data[pos - s : stop - s])
                 else:
                     yield Piece(pos, stop, ZEROS)
@@ -127,6 +190,17 @@ class LoggedFile:
             if stop > self.size:
                 yield Piece(max(pos, self.size), stop, ABSENT)
             pos = stop
+
+    def _page(self, page: LogPage) -> bytes:
+        """The page's 4 KiB, rebuilt from its data sector in the log (read now)."""
+        sector = self._read_at(self.log_offset + page.data_position, PAGE)
+        if len(sector) < PAGE or sector[:4] != layout.LOG_DATA_SIGNATURE:
+            raise OSError(
+                errno.EIO,
+                f"the log's data sector at file offset {self.log_offset + page.data_position} "
+                "no longer matches the analysed log (was the file changed while being read?)",
+            )
+        return page.leading + sector[8 : PAGE - 4] + page.trailing
 
     def read(self, offset: int, length: int) -> bytes:
         """Exactly ``length`` bytes: absent bytes read as zeros."""
@@ -149,4 +223,14 @@ class LoggedFile:
         return self.read(offset, length), complete
 
 
-__all__ = ["ABSENT", "FILE", "PAGE_DATA", "ZEROS", "LoggedFile", "Piece", "end_result"]
+__all__ = [
+    "ABSENT",
+    "FILE",
+    "PAGE_DATA",
+    "ZEROS",
+    "LogPage",
+    "LoggedFile",
+    "Piece",
+    "end_result",
+    "log_pages",
+]

@@ -32,6 +32,7 @@ from vhdxray.core.analysis.walk import Found, Matcher, walk
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.record import record
 from vhdxray.core.progress import Progress
+from vhdxray.core.source import ImageSource
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.guest.image import GuestOutcome
@@ -118,19 +119,18 @@ def verdict_level(report: Report, level: str) -> str:
 
 
 def parent_json(lookup: ParentLookup | None) -> dict[str, Any] | None:
-    """The compact parent status of a differencing disk (None for any other file).
+    """The compact parent status of a differencing disk (None for any other file):
+    :meth:`ParentLookup.compact_json`, ``{status, reason, path, via}``.
 
-    ``status`` is :func:`locate_parent`'s: ``found`` (a locator path leads to the parent and
-    the chain holds), ``missing``, ``modified`` (the file there has another DataWriteGuid),
-    ``geometry_mismatch``, ``not_a_parent``, ``no_locator``. ``path`` is the file the
-    locator led to, ``via`` the locator key used."""
+    ``status`` is ``found`` (a locator path leads to the parent and the chain holds),
+    ``missing`` (no locator path leads to a file here, or no readable locator) or ``mismatch``
+    (the file found is not this child's parent: modified, another geometry, not a VHDX);
+    ``reason`` the finer word: ``found``, ``moved`` (found, but a locator path names another
+    place), ``missing``, ``no_locator``, ``modified``, ``geometry_mismatch``,
+    ``not_a_parent``. ``path`` is the file the locator led to, ``via`` the locator key used."""
     if lookup is None:
         return None
-    return {
-        "status": lookup.status,
-        "path": None if lookup.path is None else str(lookup.path),
-        "via": lookup.key,
-    }
+    return lookup.compact_json()
 
 
 def line_from_report(
@@ -169,14 +169,26 @@ def line_from_report(
 def scan_one(path: str, guest: bool = True) -> ScanLine:
     """Read one file (never writing, never locking) into its scan line."""
     started = time.perf_counter()
-    report, lookup = read_regular(path)
-    readable = report.kind not in ("unreadable", NOT_REGULAR)
-    busy = in_use(path) if readable else None
-    outcome = None
-    if guest and report.is_vhdx:
-        from vhdxray.core.analysis.guest.image import inspect_image  # not loaded for --no-guest
+    try:
+        source = ImageSource(path)  # opened once: the check and the guest both read it
+    except OSError:  # the report says why (not a regular file, cannot be opened)
+        report, lookup = read_regular(path)
+        return line_from_report(
+            report,
+            lookup,
+            in_use_value=None,
+            guest=None,
+            seconds=time.perf_counter() - started,
+        )
+    with source:
+        report, lookup = read_checked(path, source)
+        readable = report.kind not in ("unreadable", NOT_REGULAR)
+        busy = in_use(path) if readable else None
+        outcome = None
+        if guest and report.is_vhdx:
+            from vhdxray.core.analysis.guest.image import inspect_image  # not for --no-guest
 
-        outcome = inspect_image(path, report)
+            outcome = inspect_image(path, report, source=source)
     return line_from_report(
         report,
         lookup,

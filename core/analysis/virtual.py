@@ -35,7 +35,12 @@ from vhdxray.core.analysis.chain import (
     locate_parent,
 )
 from vhdxray.core.analysis.logoverlay import LoggedFile
-from vhdxray.core.analysis.reader import Report, looks_like_vhdx, read_header_section, read_log
+from vhdxray.core.analysis.reader import (
+    Report,
+    analyse_log_in_file,
+    looks_like_vhdx,
+    read_header_section,
+)
 from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import (
@@ -45,7 +50,6 @@ from vhdxray.core.format.bat import (
     sector_bitmap_index,
 )
 from vhdxray.core.format.header import Header, choose_current, effective_header
-from vhdxray.core.format.log import ReplayWrite, replay_plan
 from vhdxray.core.format.metadata import Metadata, parse_metadata
 from vhdxray.core.format.region import choose_active, parse_region_table
 from vhdxray.core.source import ImageSource
@@ -188,6 +192,7 @@ class VirtualDisk:
     report: Report  # the structures as read (no BAT summary), for chain checks
     parent: VirtualDisk | None = None
     parent_missing: bool = False
+    owns_source: bool = True  # False: the caller opened ``source`` and closes it
     _window: _Window | None = field(default=None)
 
     # -- description -------------------------------------------------------------------
@@ -223,7 +228,8 @@ class VirtualDisk:
 
     def close(self) -> None:
         for disk in self.chain():
-            disk.source.close()
+            if disk.owns_source:
+                disk.source.close()
 
     def __enter__(self) -> VirtualDisk:
         return self
@@ -237,18 +243,29 @@ class VirtualDisk:
         """``length`` bytes of the virtual disk from ``offset``; lost bytes read as zeros."""
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ValueError(f"range {offset}+{length} is outside the {self.size}-byte disk")
-        out = bytearray()
-        for ext in self.extents(offset, offset + length):
+        extents = list(self.extents(offset, offset + length))
+        if len(extents) == 1:  # one piece: no assembly (and no copies of a large buffer)
+            ext = extents[0]
             if ext.kind == FILE:
                 data = os.pread(ext.fd, ext.length, ext.file_offset)
-                out += data
-                if len(data) < ext.length:
-                    out += bytes(ext.length - len(data))
+                return data if len(data) == ext.length else data + bytes(ext.length - len(data))
+            return ext.data if ext.kind == DATA else bytes(ext.length)
+        out = bytearray(length)  # zeros: only the file ranges and logged pages are filled in
+        view = memoryview(out)
+        for ext in extents:
+            at = ext.start - offset
+            if ext.kind == FILE:
+                data = os.pread(ext.fd, ext.length, ext.file_offset)
+                view[at : at + len(data)] = data
             elif ext.kind == DATA:
-                out += ext.data
-            else:
-                out += bytes(ext.length)
+                view[at : at + ext.length] = ext.data
+        view.release()
         return bytes(out)
+
+    def may_hold_data(self, offset: int, length: int) -> bool:
+        """Whether virtual [offset, offset + length) has any byte that may be non-zero (file
+        ranges or logged pages), known from the BAT and the log alone: no payload is read."""
+        return any(e.kind in (FILE, DATA) for e in self.extents(offset, offset + length))
 
     def runs(self, start: int = 0, end: int | None = None) -> Iterator[Extent]:
         """:meth:`extents` with neighbours of the same kind merged (contiguous file ranges of
@@ -485,13 +502,27 @@ def _open_layer(path: str, from_slot: int | None) -> VirtualDisk:
         raise OpenRefused("unreadable", f"reading {path} failed: {exc.strerror or exc}") from exc
 
 
-def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> VirtualDisk:
+def _parse_layer(
+    path: str, source: ImageSource, from_slot: int | None, known: Report | None = None
+) -> VirtualDisk:
+    """One layer, parsed from ``source``; ``known`` (the report ``check`` made of this same
+    open file) saves reading the header section, the log and, when no log is applied, the
+    region tables and metadata again."""
     size = source.size
     read = source.read_at
-    identifier, _, headers, raw_tables = read_header_section(read)
-    if not looks_like_vhdx(identifier, headers, raw_tables):
-        _, description = identify_other(read, size)
-        raise OpenRefused("not_vhdx", f"{path} is not a VHDX image: {description}")
+    if (
+        known is not None
+        and known.is_vhdx
+        and known.headers is not None
+        and known.identifier is not None
+    ):
+        identifier, headers = known.identifier, known.headers
+    else:
+        known = None
+        identifier, _, headers, raw_tables = read_header_section(read)
+        if not looks_like_vhdx(identifier, headers, raw_tables):
+            _, description = identify_other(read, size)
+            raise OpenRefused("not_vhdx", f"{path} is not a VHDX image: {description}")
     choice = choose_current(*headers)
     if from_slot is not None:
         if from_slot not in (1, 2):
@@ -510,11 +541,16 @@ def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> Virtu
             )
         header = chosen
 
-    writes: list[ReplayWrite] = []
+    writes: list[logoverlay.Write] = []
     log_use = LogUse(applied=False)
     log_info = None
     if header.log_guid != layout.ZERO_GUID:
-        log_info, log_bytes, _ = read_log(header, read, size)
+        # Probed by sector signature: only the entries found are read, and the overlay keeps
+        # references to the logged pages, not their bytes (memory bounded by the descriptors).
+        same_log = known is not None and known.log is not None and from_slot is None
+        log_info = known.log if same_log and known is not None else None
+        if log_info is None:
+            log_info, _ = analyse_log_in_file(header, source)
         if log_info.replay_needed and log_info.active is not None:
             if log_info.replay_blockers:
                 log_use = LogUse(
@@ -522,8 +558,8 @@ def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> Virtu
                     note="the pending log was NOT applied: " + "; ".join(log_info.replay_blockers),
                 )
             else:
-                writes = replay_plan(log_info, log_bytes)
-    file = LoggedFile(read, size, writes)
+                writes = logoverlay.log_pages(log_info)
+    file = LoggedFile(read, size, writes, header.log_offset)
     if writes:
         assert log_info is not None and log_info.active is not None
         log_use = LogUse(
@@ -534,10 +570,17 @@ def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> Virtu
             entries=len(log_info.active.entries),
         )
 
-    tables = (
-        parse_region_table(file.read(layout.REGION_TABLE_OFFSETS[0], layout.REGION_TABLE_SIZE), 1),
-        parse_region_table(file.read(layout.REGION_TABLE_OFFSETS[1], layout.REGION_TABLE_SIZE), 2),
-    )
+    if known is not None and not writes and known.region_tables is not None:
+        tables = known.region_tables  # nothing laid over the file: what check read holds
+    else:
+        tables = (
+            parse_region_table(
+                file.read(layout.REGION_TABLE_OFFSETS[0], layout.REGION_TABLE_SIZE), 1
+            ),
+            parse_region_table(
+                file.read(layout.REGION_TABLE_OFFSETS[1], layout.REGION_TABLE_SIZE), 2
+            ),
+        )
     active = choose_active(tables)
     if active is None:
         raise OpenRefused("no_region_table", f"{path} has no valid region table copy")
@@ -548,7 +591,15 @@ def _parse_layer(path: str, source: ImageSource, from_slot: int | None) -> Virtu
         raise OpenRefused(
             "no_region_table", f"the active region table of {path} lacks the BAT or metadata"
         )
-    metadata, _ = parse_metadata(meta_entry.file_offset, meta_entry.length, file.read)
+    if (
+        known is not None
+        and not writes
+        and known.metadata is not None
+        and known.active_region_table == active
+    ):
+        metadata = known.metadata
+    else:
+        metadata, _ = parse_metadata(meta_entry.file_offset, meta_entry.length, file.read)
     disk_type = metadata.disk_type
     if (
         metadata.block_size is None
@@ -626,6 +677,8 @@ def open_virtual_disk(
     parents: Sequence[str | os.PathLike[str]] = (),
     from_slot: int | None = None,
     allow_missing_parent: bool = False,
+    source: ImageSource | None = None,
+    report: Report | None = None,
 ) -> VirtualDisk:
     """Open ``path`` read-only as a virtual disk.
 
@@ -634,8 +687,20 @@ def open_virtual_disk(
     must pass :func:`check_chain` (identity and geometry). A parent that cannot be found is
     refused unless ``allow_missing_parent``, which reads its sectors as gaps. ``from_slot``
     applies to ``path`` only. Raises :class:`OpenRefused`.
+
+    ``source``: ``path`` already open (the caller keeps it and closes it); with ``report``,
+    the report read through that same source, whose parsed structures are reused.
     """
-    top = _open_layer(os.fspath(path), from_slot)
+    if source is None:
+        top = _open_layer(os.fspath(path), from_slot)
+    else:
+        try:
+            top = _parse_layer(os.fspath(path), source, from_slot, report)
+        except OSError as exc:
+            raise OpenRefused(
+                "unreadable", f"reading {path} failed: {exc.strerror or exc}"
+            ) from exc
+        top.owns_source = False
     given = [os.fspath(p) for p in parents]
     try:
         disk = top

@@ -9,7 +9,8 @@ temporary file is removed.
 Copying: untouched file ranges go kernel-side (``os.copy_file_range``; ``pread``/``pwrite``
 when the kernel or filesystem refuses), holes in the source stay holes, zeros are never
 written; only logged pages pass through Python. Work is streamed a run at a time, so memory
-does not depend on the virtual size.
+does not depend on the virtual size. The disk writes each finished range while the copy goes on
+(:mod:`writeback`), so the fsync before the rename has little left to do.
 
 Raw output is the virtual disk byte for byte (what ``qemu-img convert -O raw`` gives). VHDX
 output has the source's block size, sector sizes and virtual size, no log, and only blocks that
@@ -28,7 +29,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray import __version__
 from vhdxray.core.analysis.virtual import DATA, FILE, GAP, GAP_REASONS, ZERO, VirtualDisk
@@ -39,6 +40,11 @@ from vhdxray.core.format.guid import new_guid
 from vhdxray.core.progress import Progress, advance, check
 from vhdxray.core.write.create import BAT_OFFSET, CreateError, CreateOptions, skeleton
 from vhdxray.core.write.imagecopy import data_segments
+from vhdxray.core.write.writeback import Writeback
+
+if TYPE_CHECKING:
+    from vhdxray.core.analysis.guest.locate import Place
+    from vhdxray.core.analysis.window import DiskWindow
 
 RAW: Final = "raw"
 VHDX: Final = "vhdx"
@@ -75,16 +81,18 @@ class Gap:
     virtual_start: int
     virtual_end: int
     reason: str
+    where: tuple[Place, ...] = ()  # the partitions/filesystem it falls in (guest triage)
 
     @property
     def length(self) -> int:
         return self.virtual_end - self.virtual_start
 
     def describe(self) -> str:
+        """One line; partition names and labels come from the guest: print it safely."""
         why = GAP_REASONS.get(self.reason, self.reason)
         return (
             f"0x{self.virtual_start:x}..0x{self.virtual_end:x} ({self.length} bytes): "
-            f"zero-filled, {why}"
+            f"zero-filled, {why}{_where_words(self.where)}"
         )
 
     def to_json(self) -> dict[str, object]:
@@ -92,7 +100,39 @@ class Gap:
             "virtual_start": self.virtual_start,
             "virtual_end": self.virtual_end,
             "reason": self.reason,
+            "where": [p.to_json() for p in self.where],
         }
+
+
+def _where_words(where: tuple[Place, ...]) -> str:
+    parts = []
+    for p in where:
+        fs = "no filesystem found" if p.filesystem is None else p.filesystem
+        if p.label:
+            fs += f" '{p.label}'"
+        if p.partition is None:
+            parts.append(f"the disk's {fs}")
+        else:
+            kind = p.partition_type or "?"
+            if p.partition_name:
+                kind += f" '{p.partition_name}'"
+            parts.append(f"partition {p.partition} ({kind}; {fs})")
+    return "; in " + ", ".join(parts) if parts else ""
+
+
+def locate_gaps(disk: VirtualDisk | DiskWindow, gaps: tuple[Gap, ...]) -> tuple[Gap, ...]:
+    """``gaps`` with the partitions and filesystem each falls in, from guest triage of the
+    disk (which reads only its tables and filesystem headers; lost bytes read as zeros)."""
+    if not gaps:
+        return gaps
+    from vhdxray.core.analysis.guest.locate import places
+    from vhdxray.core.analysis.guest.triage import triage
+
+    guest = triage(disk, sector_size=disk.logical_sector_size)
+    return tuple(
+        Gap(g.virtual_start, g.virtual_end, g.reason, places(guest, g.virtual_start, g.virtual_end))
+        for g in gaps
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +242,13 @@ def plan_export(disk: VirtualDisk, fmt: str = RAW, progress: Progress | None = N
 
 
 def _copy_range(
-    src: int, src_offset: int, out: int, out_offset: int, length: int, progress: Progress | None
+    src: int,
+    src_offset: int,
+    out: int,
+    out_offset: int,
+    length: int,
+    progress: Progress | None,
+    wb: Writeback | None = None,
 ) -> None:
     """``length`` bytes from ``src`` to ``out``, kernel-side when possible."""
     done = 0
@@ -226,26 +272,34 @@ def _copy_range(
                 return
             pwrite_all(out, out_offset + done, data)
             n = len(data)
+        if wb is not None:
+            wb.wrote(out_offset + done, n)
         done += n
         advance(progress, n)
 
 
-def _write_unit(u: _Unit, out: int, out_offset: int, progress: Progress | None) -> int:
+def _write_unit(
+    u: _Unit, out: int, out_offset: int, progress: Progress | None, wb: Writeback | None
+) -> int:
     if u.kind == FILE:
-        _copy_range(u.fd, u.file_offset, out, out_offset, u.end - u.start, progress)
+        _copy_range(u.fd, u.file_offset, out, out_offset, u.end - u.start, progress, wb)
         return u.end - u.start
     if u.kind == DATA:
         pwrite_all(out, out_offset, u.data)
+        if wb is not None:
+            wb.wrote(out_offset, len(u.data))
         advance(progress, len(u.data))
         return len(u.data)
     return 0
 
 
-def _write_raw(disk: VirtualDisk, out: int, progress: Progress | None) -> tuple[int, int]:
+def _write_raw(
+    disk: VirtualDisk, out: int, progress: Progress | None, wb: Writeback | None = None
+) -> tuple[int, int]:
     os.ftruncate(out, disk.size)
     copied = 0
     for u in _units(disk):
-        copied += _write_unit(u, out, u.start, progress)
+        copied += _write_unit(u, out, u.start, progress, wb)
     return copied, 0
 
 
@@ -270,7 +324,9 @@ def _block_pieces(units: list[_Unit]) -> Iterator[tuple[int, bytes]]:
             pos += len(data)
 
 
-def _write_vhdx(disk: VirtualDisk, out: int, progress: Progress | None) -> tuple[int, int]:
+def _write_vhdx(
+    disk: VirtualDisk, out: int, progress: Progress | None, wb: Writeback | None = None
+) -> tuple[int, int]:
     """Blocks are allocated in order, each at its first non-zero byte; zero pieces stay holes."""
     opts = CreateOptions(
         virtual_size=disk.size,
@@ -301,6 +357,8 @@ def _write_vhdx(disk: VirtualDisk, out: int, progress: Progress | None) -> tuple
                     entry = struct.pack("<Q", where | layout.PAYLOAD_BLOCK_FULLY_PRESENT)
                     pwrite_all(out, BAT_OFFSET + payload_index(block, ratio) * 8, entry)
                 pwrite_all(out, where + (vpos - block * bs), data)
+                if wb is not None:
+                    wb.wrote(where + (vpos - block * bs), len(data))
             copied += len(data)
             advance(progress, len(data))
 
@@ -377,13 +435,15 @@ def export(
     except OSError as exc:
         raise ExportFailed(f"cannot create {temp}: {exc.strerror or exc}") from exc
     try:
+        wb = Writeback(fd)
         try:
             if fmt == RAW:
-                copied, allocated = _write_raw(disk, fd, progress)
+                copied, allocated = _write_raw(disk, fd, progress, wb)
             else:
-                copied, allocated = _write_vhdx(disk, fd, progress)
-            os.fsync(fd)
+                copied, allocated = _write_vhdx(disk, fd, progress, wb)
+            wb.finish()  # durable before it gets its name; little is left to flush by now
         finally:
+            wb.close()
             os.close(fd)
         check(progress)  # a cancel during the last step still leaves nothing behind
         _publish(temp, target)
@@ -393,7 +453,7 @@ def export(
             raise ExportFailed(f"writing {target} failed: {exc.strerror or exc}") from exc
         raise
     fsync_dir(folder)
-    return ExportResult(target, fmt, disk.size, copied, plan.gaps, allocated)
+    return ExportResult(target, fmt, disk.size, copied, locate_gaps(disk, plan.gaps), allocated)
 
 
 def _publish(temp: Path, target: Path) -> None:
@@ -427,5 +487,6 @@ __all__ = [
     "Gap",
     "check_output",
     "export",
+    "locate_gaps",
     "plan_export",
 ]

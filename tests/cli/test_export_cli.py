@@ -284,8 +284,18 @@ def test_truncated_payload_gives_exit_2_and_exact_gaps(
     assert code == 2
     doc = json.loads(text)
     expected_gaps = [
-        {"virtual_start": 5 * MiB + MiB // 2, "virtual_end": 6 * MiB, "reason": "past_end_of_file"},
-        {"virtual_start": 9 * MiB, "virtual_end": 10 * MiB, "reason": "past_end_of_file"},
+        {
+            "virtual_start": 5 * MiB + MiB // 2,
+            "virtual_end": 6 * MiB,
+            "reason": "past_end_of_file",
+            "where": [],  # qemu-io's patterns: no partition table, no filesystem
+        },
+        {
+            "virtual_start": 9 * MiB,
+            "virtual_end": 10 * MiB,
+            "reason": "past_end_of_file",
+            "where": [],
+        },
     ]
     assert doc["gaps"] == expected_gaps and doc["complete"] is False
     assert json.loads(gaps.read_text())["gaps"] == expected_gaps
@@ -309,8 +319,13 @@ def test_truncated_inside_the_bat(tmp_path: Path, capsys: pytest.CaptureFixture[
     code, text, _ = vhdxray(capsys, "export", str(image), str(out), "--json")
     assert code == 2
     assert json.loads(text)["gaps"] == [
-        {"virtual_start": 0, "virtual_end": MiB, "reason": "past_end_of_file"},
-        {"virtual_start": 3 * MiB, "virtual_end": 64 * MiB, "reason": "bat_entry_cut_off"},
+        {"virtual_start": 0, "virtual_end": MiB, "reason": "past_end_of_file", "where": []},
+        {
+            "virtual_start": 3 * MiB,
+            "virtual_end": 64 * MiB,
+            "reason": "bat_entry_cut_off",
+            "where": [],
+        },
     ]
     assert out.read_bytes() == bytes(64 * MiB)
 

@@ -65,7 +65,7 @@ def expected_from_check(doc: dict[str, Any]) -> dict[str, Any]:
         "warnings": [f["code"] for f in findings if f["severity"] == "warning"],
         "parent": None
         if lookup is None
-        else {"status": lookup["status"], "path": lookup["path"], "via": lookup["key"]},
+        else {k: lookup[k] for k in ("status", "reason", "path", "via")},
         "guest": guest_from_check(doc),
     }
 
@@ -132,7 +132,10 @@ def test_verdicts_and_chain_status(tree: Tree) -> None:
     assert tag["child-found"]["parent"]["status"] == "found"
     assert tag["child-found"]["parent"]["path"] == str(tree.root / "chains" / "base.vhdx")
     assert tag["child-missing"]["parent"]["status"] == "missing"
-    assert tag["child-mismatch"]["parent"]["status"] == "modified"
+    assert tag["child-found"]["parent"]["reason"] == "found"
+    assert tag["child-missing"]["parent"]["reason"] == "missing"
+    assert tag["child-mismatch"]["parent"]["status"] == "mismatch"
+    assert tag["child-mismatch"]["parent"]["reason"] == "modified"
     assert "chain.modified" in tag["child-mismatch"]["errors"]
     assert "chain.missing" in tag["child-missing"]["errors"]
     assert tag["child-missing"]["verdict"] == "error"
@@ -228,7 +231,7 @@ def test_human_summary(tree: Tree) -> None:
     ranks = {"error": 0, "unreadable": 1, "not_vhdx": 2, "warning": 3, "ok": 4}
     assert order == sorted(order, key=ranks.__getitem__), "worst first"
     assert "Profile_bob.VHDX" in table and "Safe to update headers." in table
-    assert "parent missing" in table and "parent modified" in table
+    assert "parent missing" in table and "parent mismatch: modified" in table
     assert "Profile_alice" not in table  # a clean image needs no attention
     assert "\\x1b" not in table  # the control-name image is clean: not listed
 

@@ -349,3 +349,44 @@ def test_locate_parent_of_a_plain_disk(pair: tuple[Path, Path]) -> None:
 
     parent, _ = pair
     assert locate_parent(parent, read_report(parent)).status == NOT_DIFFERENCING
+
+
+def test_parent_state_and_reason(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """scan's and check --json's ``parent``: the coarse status and the finer reason."""
+    from vhdxray.core.analysis.chain import locate_parent
+
+    parent, child = pair
+    lookup = locate_parent(child, read_report(child))
+    assert (lookup.state, lookup.reason) == ("found", "found")
+    assert lookup.compact_json() == {
+        "status": "found",
+        "reason": "found",
+        "path": str(lookup.path),
+        "via": "relative_path",
+    }
+    # The relative path is stale; the absolute one still leads to the parent: moved.
+    link = read_report(parent).effective_header
+    assert link is not None
+    rewrite_locator(
+        child,
+        [
+            ("parent_linkage", "{" + str(link.data_write_guid) + "}"),
+            ("relative_path", ".\\old\\parent.vhdx"),
+            ("absolute_win32_path", str(parent.resolve())),
+        ],
+    )
+    lookup = locate_parent(child, read_report(child))
+    assert (lookup.state, lookup.reason, lookup.key) == ("found", "moved", "absolute_win32_path")
+    parent.rename(tmp_path / "gone.vhdx")
+    lookup = locate_parent(child, read_report(child))
+    assert (lookup.state, lookup.reason) == ("missing", "missing")
+    (tmp_path / "gone.vhdx").rename(parent)
+    subprocess.run(
+        ["qemu-io", "-f", "vhdx", "-c", "write -P 0x45 1M 1M", str(parent)],
+        check=True,
+        capture_output=True,
+    )
+    lookup = locate_parent(child, read_report(child))
+    assert (lookup.state, lookup.reason) == ("mismatch", "modified")
+    doc = lookup.to_json()
+    assert (doc["status"], doc["reason"], doc["via"]) == ("mismatch", "modified", lookup.key)

@@ -46,6 +46,15 @@ class Disk:
         self.size = max(0, int(reader.size))
         self.bytes_read = 0
 
+    def may_hold_data(self, offset: int, length: int) -> bool:
+        """False only when the reader knows (without reading) that the range reads as zeros:
+        a VHDX's BAT and log say so (``VirtualDisk.may_hold_data``); other readers cannot."""
+        probe = getattr(self._reader, "may_hold_data", None)
+        if probe is None:
+            return True
+        start, end = max(0, offset), min(self.size, offset + length)
+        return end > start and bool(probe(start, end - start))
+
     def read(self, offset: int, length: int) -> bytes:
         if length <= 0 or offset < 0 or offset >= self.size:
             return bytes(max(0, length))

@@ -10,6 +10,7 @@ from typing import Any
 
 from vhdxray.core.analysis.guest.triage import GuestReport, triage
 from vhdxray.core.analysis.reader import Report
+from vhdxray.core.source import ImageSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +32,22 @@ def inspect_image(
     report: Report | None = None,
     *,
     parents: Sequence[str | os.PathLike[str]] = (),
+    source: ImageSource | None = None,
 ) -> GuestOutcome:
-    """Look inside the image at ``path`` (``report``, when given, saves nothing but tells
-    a non-VHDX file early). Never writes and never raises on the image's contents."""
+    """Look inside the image at ``path``. ``report``, when given, tells a non-VHDX file
+    early; with ``source`` (``path`` already open, the report read through it) the file is
+    not opened or parsed again. Never writes and never raises on the image's contents."""
     from vhdxray.core.analysis.virtual import OpenRefused, open_virtual_disk
 
     if report is not None and not report.is_vhdx:
         return GuestOutcome(None, "not_vhdx", report.description)
     try:
-        disk = open_virtual_disk(path, parents=parents)
+        disk = open_virtual_disk(
+            path,
+            parents=parents,
+            source=source,
+            report=report if source is not None else None,
+        )
     except OpenRefused as exc:
         return GuestOutcome(None, exc.code, exc.reason)
     except OSError as exc:

@@ -231,8 +231,20 @@ def triage(reader: VirtualReader, sector_size: int = 512) -> GuestReport:
     return report
 
 
+def _is_zero(data: bytes) -> bool:
+    """All zero bytes: a memcmp that stops at the first non-zero byte (any() would walk the
+    bytes in Python)."""
+    return not data or (data[0] == 0 and data == bytes(len(data)))
+
+
 def _triage(disk: Disk, report: GuestReport, sector_size: int) -> None:
-    if disk.size < 512:
+    head_end = min(BLANK_HEAD, disk.size)
+    tail_start = max(0, disk.size - BLANK_TAIL)
+    if disk.size < 512 or not (
+        disk.may_hold_data(0, head_end) or disk.may_hold_data(tail_start, disk.size - tail_start)
+    ):
+        # Too small for anything, or no byte of where a table or filesystem would be is
+        # stored (no allocated block, no logged page there): blank, known without reading.
         report.blank = True
         report.findings.append(finding(Severity.INFO, "guest.blank", "disk", size=disk.size))
         return
@@ -260,13 +272,26 @@ def _triage(disk: Disk, report: GuestReport, sector_size: int) -> None:
             _larger(report, bare, "disk", disk.size)
         return
     report.findings += bare_findings
-    head = whole.head + disk.read(len(whole.head), BLANK_HEAD - len(whole.head))
-    tail = disk.read(max(0, disk.size - BLANK_TAIL), min(BLANK_TAIL, disk.size))
-    if not any(head) and not any(tail):
+    if _is_zero(whole.head) and _blank_beyond_head(disk, len(whole.head)):
         report.blank = True
         report.findings.append(finding(Severity.INFO, "guest.blank", "disk", size=disk.size))
     else:
         report.findings.append(finding(Severity.WARNING, "guest.unrecognised", "disk"))
+
+
+def _blank_beyond_head(disk: Disk, head: int) -> bool:
+    """The rest of the first BLANK_HEAD bytes and the last BLANK_TAIL read as zeros; only the
+    parts that may hold data are read."""
+    tail_start = max(0, disk.size - BLANK_TAIL)
+    for start, end in ((head, BLANK_HEAD), (tail_start, disk.size)):
+        end = min(end, disk.size)
+        if (
+            end > start
+            and disk.may_hold_data(start, end - start)
+            and not _is_zero(disk.read(start, end - start))
+        ):
+            return False
+    return True
 
 
 def _find_gpt(disk: Disk, sector0: bytes, sector_size: int) -> Gpt | None:
@@ -414,7 +439,7 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
             if p.filesystem.size is not None and p.filesystem.size > p.length:
                 _larger(report, p.filesystem, where, p.length)
         elif p.type_name not in NO_FILESYSTEM_TYPES:
-            empty = not any(vol.head)
+            empty = _is_zero(vol.head)
             report.findings.append(
                 finding(
                     Severity.INFO if empty else Severity.WARNING,
