@@ -23,7 +23,7 @@ import struct
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.chain import check_chain, windows_relative_path
 from vhdxray.core.analysis.reader import Report, read_report
@@ -31,8 +31,9 @@ from vhdxray.core.format import layout
 from vhdxray.core.format.metadata import MetadataEntry, parse_metadata, serialise_locator
 from vhdxray.core.write.headerplan import Refusal, plan_header_update
 from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed, WriteState
-from vhdxray.core.write.session import PlannedWrite, WriteHooks, WritePlan, WriteSession
-from vhdxray.core.write.update import run_header_update
+
+if TYPE_CHECKING:  # the writer is loaded when a relink runs (the registry reads this module)
+    from vhdxray.core.write.session import WriteHooks, WriteSession
 
 ID: Final = "chain.relink"
 TITLE: Final = "Relink the child to its parent"
@@ -261,6 +262,9 @@ def run_relink(
 ) -> RelinkOutcome:
     """Carry out ``plan`` in one write session (see the module docstring). Raises
     :class:`Refused` before anything is written, :class:`WriteFailed` after."""
+    from vhdxray.core.write.session import PlannedWrite, WritePlan, WriteSession
+    from vhdxray.core.write.update import run_header_update
+
     with WriteSession(plan.child, backup_dir=backup_dir, hooks=hooks) as session:
         report = session.read_report()
         again = plan_relink(report, plan.parent, ignore_id_mismatch=plan.id_mismatch)
