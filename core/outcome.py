@@ -51,6 +51,7 @@ class RefusalCode(StrEnum):
     NO_SPACE = "no_space"
     NOT_DIFFERENCING = "not_differencing"
     NO_LOCATOR = "no_locator"
+    PARENT_MISSING = "parent_missing"  # no parent where the locator points: name it
     PARENT_UNREADABLE = "parent_unreadable"
     PARENT_ID_MISMATCH = "parent_id_mismatch"
     PARENT_GEOMETRY_MISMATCH = "parent_geometry_mismatch"

@@ -41,7 +41,7 @@ from textual.screen import Screen
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
-from vhdxray.core.write.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
+from vhdxray.core.outcome import Refused as Refusal
 from vhdxray.tui import repairs
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.backups import BackupsScreen
@@ -69,7 +69,7 @@ P = TypeVar("P")
 
 WRITE_GROUP = "write"
 
-Options = Sequence[tuple[str, int]]
+Options = Sequence[tuple[str, int | str]]
 
 
 @dataclass(frozen=True)
@@ -198,17 +198,36 @@ class RestoreJob:
         return WriteDone(report=after, backups=backups, summary=summary)
 
 
-def _update_headers_run(path: Path, plan: HeaderUpdatePlan) -> WriteDone:
-    from vhdxray.core.write import update  # the writer is loaded on first use, not at start-up
+def _update_headers_plan(report: Report) -> Any:
+    """The registry's header repair, asked for by name (planned on a healthy image too): the
+    one header-update path, shared with ``update-headers`` and the repair engine."""
+    from vhdxray.core.write.repair import Refused, RepairOptions, plan_repairs
+    from vhdxray.core.write.repairs import headers
 
-    outcome = update.run_header_update(path, plan)
-    after = outcome.report
+    kind_id = headers.KIND.id
+    plan = plan_repairs(report, RepairOptions(), only=(kind_id,), requested=(kind_id,))
+    item = plan.item(kind_id)
+    if item is None:  # pragma: no cover - a requested update is always planned or refused
+        return Refusal("nothing_to_do", "nothing to update")
+    if isinstance(item, Refused):
+        return Refusal(item.code, item.reason, item.params)
+    return plan
+
+
+def _update_headers_run(path: Path, plan: RepairPlan) -> WriteDone:
+    from vhdxray.core.write.repair import run_repairs  # the writer is loaded on first use
+
+    run = run_repairs(plan)
+    if run.error is not None:
+        raise run.error
+    after = run.report if run.report is not None else load_report(path)
+    hplan = plan.repairs[0].carry.plan  # type: ignore[attr-defined]
     summary = (
-        f"Headers updated: slot {plan.first.slot} got sequence {plan.first.sequence_number}, "
-        f"slot {plan.second.slot} got {plan.second.sequence_number}; header "
+        f"Headers updated: slot {hplan.first.slot} got sequence {hplan.first.sequence_number}, "
+        f"slot {hplan.second.slot} got {hplan.second.sequence_number}; header "
         f"{after.current_header} is current and both slots are valid."
     )
-    return WriteDone(report=after, backups=(outcome.result.backup_path,), summary=summary)
+    return WriteDone(report=after, backups=run.backups, summary=summary)
 
 
 def _update_headers_notes(refusal: Refusal) -> tuple[str, ...]:
@@ -233,7 +252,7 @@ def _update_headers_offers(refusal: Refusal) -> tuple[Offer, ...]:
                 key="s",
                 button="Choose a slot",
                 label="rebuild both headers from a slot you choose",
-                action=repairs.ACTIONS[repairs.HEADERS],
+                action=repairs.action_for(repairs.HEADERS),
             ),
         )
     if refusal.code == "log_replay_pending":
@@ -242,76 +261,65 @@ def _update_headers_offers(refusal: Refusal) -> tuple[Offer, ...]:
                 key="l",
                 button="Replay the log",
                 label="open the log replay (its own confirmation follows)",
-                action=repairs.ACTIONS[repairs.REPLAY],
+                action=repairs.action_for(repairs.REPLAY),
             ),
         )
     return ()
 
 
-UPDATE_HEADERS: WriteAction[HeaderUpdatePlan] = WriteAction(
+UPDATE_HEADERS: WriteAction[Any] = WriteAction(
     id="update-headers",
     key="u",
     title="Update headers",
     help="Rewrite both header slots (MS-VHDX 2.2.2.1 double update), after a confirmation",
     question="Write these two headers?",
-    plan=lambda report: plan_header_update(report),
-    describe=lambda plan: plan.describe(),
+    plan=_update_headers_plan,
+    describe=lambda plan: plan.repairs[0].lines,
     run=_update_headers_run,
     refusal_notes=_update_headers_notes,
     refusal_offers=_update_headers_offers,
 )
 
 
-def _replay_pending(report: Report) -> bool:
-    return report.log is not None and report.log.replay_needed
+def _has_finding(codes: tuple[str, ...]) -> Callable[[Report], bool]:
+    def offered(report: Report) -> bool:
+        return any(f.code in codes for f in report.findings)
+
+    return offered
 
 
-REPAIR_ACTIONS: tuple[RepairAction, ...] = (
-    RepairAction(
-        id=repairs.ACTIONS[repairs.REPLAY],
-        key="l",
-        title="Replay log",
-        help="Replay the pending log in place (MS-VHDX 2.3.3), after a page-by-page preview",
-        repair_id=repairs.REPLAY,
-        footer=_replay_pending,
-    ),
-    RepairAction(
-        id=repairs.REPLAY_COPY_ACTION,
-        key=None,
-        title="Replay log into a copy",
-        help="Copy the image beside it and replay the log in the copy; the original stays",
-        repair_id=repairs.REPLAY,
-        into_copy=True,
-    ),
-    RepairAction(
-        id=repairs.ACTIONS[repairs.CLEAR_LOG_GUID],
-        key=None,
-        title="Clear the stale LogGuid",
-        help="Set a LogGuid that no valid log sequence carries to zero (headers only)",
-        repair_id=repairs.CLEAR_LOG_GUID,
-    ),
-    RepairAction(
-        id=repairs.ACTIONS[repairs.REGION_TABLE],
-        key=None,
-        title="Repair the region tables",
-        help="Rewrite a damaged (or differing) region table copy from the other",
-        repair_id=repairs.REGION_TABLE,
-    ),
-    RepairAction(
-        id=repairs.ACTIONS[repairs.HEADERS],
-        key=None,
-        title="Repair the headers",
-        help="Rebuild both header slots (from a slot you choose when none is current)",
-        repair_id=repairs.HEADERS,
-    ),
-    RepairAction(
-        id=repairs.ACTIONS[repairs.TRUNCATION],
-        key=None,
-        title="Truncation map",
-        help="What the cut-short file has lost (never repaired by inventing data)",
-        repair_id=repairs.TRUNCATION,
-    ),
-)
+def _repair_actions() -> tuple[RepairAction, ...]:
+    """One action per registered repair kind (and its "into a copy" variant), from the
+    kinds' declarations: no repair is named here."""
+    from vhdxray.core.write.repairs import kinds
+
+    out: list[RepairAction] = []
+    for k in kinds():
+        out.append(
+            RepairAction(
+                id=k.action,
+                key=k.key,
+                title=k.label,
+                help=k.help,
+                repair_id=k.id,
+                footer=_has_finding(k.finding_codes) if k.key else lambda _r: False,
+            )
+        )
+        if k.copy_action is not None:
+            out.append(
+                RepairAction(
+                    id=k.copy_action,
+                    key=None,
+                    title=k.copy_label,
+                    help=k.copy_help,
+                    repair_id=k.id,
+                    into_copy=True,
+                )
+            )
+    return tuple(out)
+
+
+REPAIR_ACTIONS: tuple[RepairAction, ...] = _repair_actions()
 
 WRITE_ACTIONS: dict[str, WriteAction[Any] | RepairAction] = {
     UPDATE_HEADERS.id: UPDATE_HEADERS,
@@ -323,6 +331,8 @@ def write_action(action_id: str) -> WriteAction[Any] | RepairAction | None:
     """The registered action, or an ad-hoc one for a repair id the planner knows
     (``repair:ID``) but this app has no entry for."""
     action = WRITE_ACTIONS.get(action_id)
+    if action is None:  # a kind registered after start-up (a plug-in, a test)
+        action = next((a for a in _repair_actions() if a.id == action_id), None)
     if action is None and action_id.startswith("repair:"):
         rid = action_id.removeprefix("repair:")
         return RepairAction(id=action_id, key=None, title=rid, help=rid, repair_id=rid)
@@ -531,7 +541,7 @@ class VhdxrayApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "write":
-            action_obj = WRITE_ACTIONS.get(str(parameters[0])) if parameters else None
+            action_obj = write_action(str(parameters[0])) if parameters else None
             if not self._writable() or action_obj is None:
                 return False
             if not action_obj.offered(self.report):
@@ -718,12 +728,29 @@ class VhdxrayApp(App[int]):
             return
 
         def answered(result: bool | Offer | None) -> None:
-            if isinstance(result, Offer):
+            if isinstance(result, Offer) and result.ask_path is not None:
+                self.ask_path(result)
+            elif isinstance(result, Offer):
                 self.ask(result.action, result.options)
             elif result and proposal.job is not None and not self.busy:
                 self.start_write(proposal.job)
 
         self.push_screen(ConfirmScreen(proposal.confirmation), answered)
+
+    def ask_path(self, offer: Offer) -> None:
+        """An offer whose option is a path (relink's parent): pick the file, then the
+        action's dialog with it."""
+        name = offer.ask_path
+        assert name is not None
+
+        def chosen(path: Path | None) -> None:
+            if path is not None and path.is_dir():
+                self.notify(f"{path} is a folder: choose a file.", severity="warning", markup=False)
+            elif path is not None:
+                self.ask(offer.action, (*offer.options, (name, str(path))))
+
+        title = offer.label[:1].upper() + offer.label[1:]
+        self.push_screen(OpenImageScreen(self.image.resolve().parent, title), chosen)
 
     def action_repair_menu(self) -> None:
         if self.check_action("repair_menu", ()) is not True:
@@ -732,7 +759,8 @@ class VhdxrayApp(App[int]):
         if plan is None:
             return
         copy_plan = None
-        if any(r.id == repairs.REPLAY for r in plan.refusals):
+        kinds_with_copy = {a.repair_id for a in REPAIR_ACTIONS if a.into_copy}
+        if any(r.id in kinds_with_copy for r in plan.refusals):
             from vhdxray.core.write.repair import RepairOptions
 
             copy_plan = self.repair_plan(RepairOptions(into_copy=True))

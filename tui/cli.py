@@ -141,26 +141,37 @@ def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
 
 
 def cmd_update_headers(args: argparse.Namespace) -> int:
+    """The registry's header repair, asked for by name: planned on a healthy image too."""
     from vhdxray.core.analysis.reader import read_report
-    from vhdxray.core.outcome import VhdxrayError
     from vhdxray.core.write.locking import image_in_use
-    from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
+    from vhdxray.core.write.repair import Refused, plan_repairs, run_repairs
+    from vhdxray.core.write.repairs import headers
+    from vhdxray.tui.cli_repair import choice_text, options_from
     from vhdxray.tui.outcome import exit_code, outcome_json, outcome_lines
 
     report = read_report(args.image)
     if not report.is_vhdx:
         return not_vhdx_exit(report, json_out=args.json)
-    plan = plan_header_update(
-        report, from_slot=args.from_slot, new_data_write_guid=args.new_data_write_guid
-    )
-    if isinstance(plan, Refusal):
+    kind = headers.KIND
+    options = options_from(args, kind.options)
+    repair_plan = plan_repairs(report, options, only=(kind.id,), requested=(kind.id,))
+    item = repair_plan.item(kind.id)
+    if item is None or isinstance(item, Refused):
         if args.json:
-            _emit_json({"ok": False, **outcome_json(plan)})
-        else:
-            _err(f"refused: {plan.reason}")
+            doc = {"ok": False, "refused": True, "code": "nothing_to_do", "params": {}}
+            if item is not None:
+                doc.update(code=item.code.value, params=item.to_json()["params"])
+            _emit_json({**doc, "reason": "" if item is None else item.reason})
+        elif item is not None:
+            _err(f"refused: {item.reason}")
+            for c in item.choices:
+                _err(f"  {choice_text(c)}")
         return EXIT_REFUSED
+    requested = item.carry
+    assert isinstance(requested, headers.Requested)
+    plan = requested.plan
     if not args.json:
-        _out("Header update plan:\n" + "".join(f"  {line}\n" for line in plan.describe()))
+        _out("Header update plan:\n" + "".join(f"  {line}\n" for line in item.lines))
     if args.dry_run:
         if args.json:
             _emit_json({"ok": True, "dry_run": True, "plan": plan.to_json()})
@@ -177,30 +188,26 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     if not args.yes and not _confirm("Write these two headers?"):
         _out("Cancelled: nothing was written.\n")
         return EXIT_REFUSED
-    try:
-        _mark_written()  # from here the result must reach the user
-        outcome = run_header_update(args.image, plan, backup_dir=args.backup_dir)
-    except VhdxrayError as exc:
+    _mark_written()  # from here the result must reach the user
+    run = run_repairs(repair_plan, backup_dir=args.backup_dir)
+    if run.error is not None:
         if args.json:
-            _emit_json({"ok": False, **outcome_json(exc)})
+            _emit_json({"ok": False, **outcome_json(run.error)})
         else:
-            for text in outcome_lines(exc):
+            for text in outcome_lines(run.error):
                 _err(text)
-        return exit_code(exc)
-    after = outcome.report
+        return exit_code(run.error)
+    after = run.report
+    backup = run.backups[-1]
+    current = None if after is None else after.current_header
     if args.json:
         _emit_json(
-            {
-                "ok": True,
-                "backup": str(outcome.result.backup_path),
-                "plan": plan.to_json(),
-                "current_header": after.current_header,
-            }
+            {"ok": True, "backup": str(backup), "plan": plan.to_json(), "current_header": current}
         )
     else:
-        _out(f"Backup of the overwritten bytes: {outcome.result.backup_path}\n")
-        _out(f"Done: header {after.current_header} is current; both slots are valid.\n")
-        _out(f"Undo with: vhdxray restore {outcome.result.backup_path}\n")
+        _out(f"Backup of the overwritten bytes: {backup}\n")
+        _out(f"Done: header {current} is current; both slots are valid.\n")
+        _out(f"Undo with: vhdxray restore {backup}\n")
     return EXIT_OK
 
 
@@ -455,20 +462,13 @@ def args_check(s: argparse.ArgumentParser) -> None:
 
 
 def args_update_headers(s: argparse.ArgumentParser) -> None:
+    from vhdxray.core.write.repairs import headers
+    from vhdxray.tui.cli_repair import add_option_arguments
+
     s.add_argument("image")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     s.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
-    s.add_argument(
-        "--from-slot",
-        type=int,
-        choices=(1, 2),
-        help="build from this slot when no header is current (expert)",
-    )
-    s.add_argument(
-        "--new-data-write-guid",
-        action="store_true",
-        help="also give the disk a new DataWriteGuid (breaks children's links)",
-    )
+    add_option_arguments(s, headers.KIND.options)
     s.add_argument("--backup-dir", help="where to write the backup (default: beside the image)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -29,8 +29,11 @@ from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import mark_written as _mark_written
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from vhdxray.core.analysis.chain import ParentLookup
-    from vhdxray.core.write.repair import Repair, RepairPlan
+    from vhdxray.core.write.repair import Choice, Refused, Repair, RepairOptions, RepairPlan
+    from vhdxray.core.write.repairs import OptionSpec
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -38,11 +41,66 @@ EXIT_REFUSED = 2
 EXIT_NOT_VHDX = 3
 
 
-_OPTION_FLAGS = {"from_slot": "--from-slot", "region_table_from": "--region-table-from"}
+# --- the registry's options as flags (the one place a repair option becomes a flag) ----------
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a declared option: ``from_slot`` -> ``--from-slot``."""
+    return "--" + name.replace("_", "-")
+
+
+def add_option_arguments(s: argparse.ArgumentParser, specs: Iterable[OptionSpec]) -> None:
+    """One flag per declared repair option, typed by its kind (a slot or copy number, a
+    path, an on/off flag)."""
+    from vhdxray.core.write.repairs import OptionKind
+
+    for spec in specs:
+        dest = spec.name
+        if spec.kind is OptionKind.FLAG:
+            s.add_argument(flag(spec.name), dest=dest, action="store_true", help=spec.help)
+        elif spec.kind is OptionKind.PATH:
+            s.add_argument(flag(spec.name), dest=dest, metavar="PATH", help=spec.help)
+        else:
+            s.add_argument(
+                flag(spec.name), dest=dest, type=int, choices=spec.values, help=spec.help
+            )
+
+
+def options_from(
+    args: argparse.Namespace, specs: Iterable[OptionSpec], *, into_copy: bool = False
+) -> RepairOptions:
+    """The :class:`RepairOptions` the declared flags in ``args`` give."""
+    from vhdxray.core.write.repair import RepairOptions
+
+    values = {spec.name: getattr(args, spec.name, None) for spec in specs}
+    return RepairOptions(into_copy=into_copy, **values)
+
+
+def choice_text(c: Choice) -> str:
+    """A planner's choice as the flag that makes it (a flag option takes no value)."""
+    from vhdxray.core.write.repairs import OptionKind, option_specs
+
+    spec = next((s for s in option_specs() if s.name == c.option), None)
+    if spec is not None and spec.kind is OptionKind.FLAG:
+        return f"choose with {flag(c.option)}: {c.label}"
+    value = "PATH" if c.value is None else str(c.value)
+    return f"choose with {flag(c.option)} {value}: {c.label}"
+
+
+def refusal_hint(refused: Refused) -> str | None:
+    """What the command line offers for a refusal code, beyond its choices."""
+    from vhdxray.core.outcome import RefusalCode
+
+    if refused.code is RefusalCode.ZEROED_DATA_TOO_LARGE:
+        return "repair into a copy instead: --output COPY"
+    return None
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
-    """The ``repair`` subcommand's arguments."""
+    """The ``repair`` subcommand's arguments: the common ones, then every option the
+    registered repair kinds declare."""
+    from vhdxray.core.write.repairs import option_specs
+
     s.add_argument("image")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     s.add_argument(
@@ -55,18 +113,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
         metavar="COPY",
         help="repair a new copy at COPY; the original is left untouched",
     )
-    s.add_argument(
-        "--from-slot",
-        type=int,
-        choices=(1, 2),
-        help="the header slot to rebuild from when no header is current (expert)",
-    )
-    s.add_argument(
-        "--region-table-from",
-        type=int,
-        choices=(1, 2),
-        help="the region table copy that wins when both are valid but differ",
-    )
+    add_option_arguments(s, option_specs())
     s.add_argument("--backup-dir", help="where to write the backups (default: beside the image)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -97,8 +144,10 @@ def _print_plan(plan: RepairPlan, *, dry_run: bool) -> None:
             for text in f.lines:
                 _line(f"       {text}")
             for c in f.choices:
-                flag = _OPTION_FLAGS.get(c.option, c.option)
-                _line(f"       choose with {flag} {c.value}: {c.label}")
+                _line(f"       {choice_text(c)}")
+            hint = refusal_hint(f)
+            if hint is not None:
+                _line(f"       {hint}")
     for note in plan.notes:
         _line(f"Note: {note}")
     if dry_run and plan.replay is not None:
@@ -121,7 +170,8 @@ def _print_backups(backups: tuple[Path, ...]) -> None:
 def cmd_repair(args: argparse.Namespace) -> int:
     from vhdxray.core.analysis.reader import read_report
     from vhdxray.core.write.locking import image_in_use
-    from vhdxray.core.write.repair import RepairOptions, plan_repairs, run_repairs
+    from vhdxray.core.write.repair import plan_repairs, run_repairs
+    from vhdxray.core.write.repairs import option_specs
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -129,11 +179,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
         return not_vhdx_exit(report, json_out=args.json)
     output = getattr(args, "output", None)
-    options = RepairOptions(
-        from_slot=args.from_slot,
-        region_table_from=args.region_table_from,
-        into_copy=output is not None,
-    )
+    options = options_from(args, option_specs(), into_copy=output is not None)
     plan = plan_repairs(report, options)
     doc: dict[str, Any] = {
         "image": str(args.image),

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.repairids import (
-    BACKUP_OPERATIONS,
     CLEAR_LOG_GUID,
     HEADERS,
     REGION_TABLE,
@@ -39,6 +38,7 @@ from vhdxray.core.analysis.repairids import (
 )
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason
+from vhdxray.core.write.repairs import OptionKind, RepairKind, kind, kinds
 from vhdxray.tui.screens.confirm import Confirmation, Offer
 from vhdxray.tui.widgets.findings import FindingRepair
 from vhdxray.tui.widgets.repairviews import replay_pages_table, truncation_renderable
@@ -48,25 +48,32 @@ if TYPE_CHECKING:
     from vhdxray.core.write.repair import Refused, Repair, RepairOptions, RepairPlan
 
 
-# The app's action id for each repair (Footer key, palette, menu), and the replay into a copy.
-ACTIONS: Final = {
-    REPLAY: "replay-log",
-    CLEAR_LOG_GUID: "clear-log-guid",
-    REGION_TABLE: "repair-region-tables",
-    HEADERS: "repair-headers",
-    TRUNCATION: "truncation-map",
-}
-REPLAY_COPY_ACTION: Final = "replay-log-copy"
-
-QUESTIONS: Final = {
-    REPLAY: "Replay the log now?",
-    CLEAR_LOG_GUID: "Clear the LogGuid now?",
-    REGION_TABLE: "Rewrite this region table copy now?",
-    HEADERS: "Rewrite both headers now?",
+# The app's words for each kind of option a repair declares (the choice buttons).
+CHOICE_WORDS: Final = {
+    OptionKind.SLOT: "Header",
+    OptionKind.COPY: "Copy",
+    OptionKind.PATH: "Path",
+    OptionKind.FLAG: "Flag",
 }
 
-CHOICE_WORDS: Final = {"from_slot": "Header", "region_table_from": "Copy"}
-CLI_FLAGS: Final = {"from_slot": "--from-slot", "region_table_from": "--region-table-from"}
+
+def _option_kind(name: str) -> OptionKind | None:
+    for k in kinds():
+        for spec in k.options:
+            if spec.name == name:
+                return spec.kind
+    return None
+
+
+def choice_word(option: str) -> str:
+    kind_of = _option_kind(option)
+    return option if kind_of is None else CHOICE_WORDS[kind_of]
+
+
+def copy_kind(action: str) -> RepairKind | None:
+    """The kind whose "into a copy" action is ``action``."""
+    return next((k for k in kinds() if k.copy_action == action), None)
+
 
 COPY_SUFFIX: Final = ".replayed"
 MAX_CHOICE_LINES: Final = 3  # a choice's own lines shown under it; its confirmation has all
@@ -83,32 +90,28 @@ class RepairHost(Protocol):
     def shown_path(self, path: Path) -> str: ...
 
 
-def _options(pairs: Sequence[tuple[str, int]], into_copy: bool) -> RepairOptions:
+Options = Sequence[tuple[str, "int | str"]]
+
+
+def _options(pairs: Options, into_copy: bool) -> RepairOptions:
     from vhdxray.core.write.repair import RepairOptions
 
-    values = dict(pairs)
-    return RepairOptions(
-        from_slot=values.get("from_slot"),
-        region_table_from=values.get("region_table_from"),
-        into_copy=into_copy,
-    )
+    return RepairOptions(into_copy=into_copy, **dict(pairs))
 
 
 def find_item(plan: RepairPlan, repair_id: str) -> Repair | Refused | None:
     """The repair (or refusal) with ``repair_id`` in ``plan``."""
-    for repair in plan.repairs:
-        if repair.id == repair_id:
-            return repair
-    for refused in plan.refusals:
-        if refused.id == repair_id:
-            return refused
-    return None
+    return plan.item(repair_id)
 
 
 def action_for(repair_id: str, *, into_copy: bool = False) -> str:
-    if into_copy:
-        return REPLAY_COPY_ACTION
-    return ACTIONS.get(repair_id, f"repair:{repair_id}")
+    """The app's action id of a repair kind (declared by the kind)."""
+    k = kind(repair_id)
+    if k is None:
+        return f"repair:{repair_id}"
+    if into_copy and k.copy_action is not None:
+        return k.copy_action
+    return k.action
 
 
 def copy_path(image: Path) -> Path:
@@ -128,7 +131,8 @@ def predicted_backups(repair_id: str, plan: RepairPlan, target: Path) -> list[Pa
     an operation whose file exists already gets ``-2``, ``-3``...)."""
     from vhdxray.core.write import backup
 
-    operations = list(BACKUP_OPERATIONS.get(repair_id, ()))
+    k = kind(repair_id)
+    operations = list(k.backup_operations if k is not None else ())
     if repair_id == REPLAY and plan.replay is not None and plan.replay.state != "pending":
         operations.remove("log-replay")  # every page holds its bytes: nothing to write
     return [backup.free_backup_path(target, operation) for operation in operations]
@@ -209,13 +213,19 @@ def _refused(
     )
 
 
-def _copy_offer(host: RepairHost) -> Offer:
+def _copy_offers(host: RepairHost, repair_id: str, into_copy: bool) -> tuple[Offer, ...]:
+    """The "into a copy" offer of a kind that declares one (none when already into a copy)."""
+    k = kind(repair_id)
+    if into_copy or k is None or k.copy_action is None:
+        return ()
     copy = copy_path(host.image)
-    return Offer(
-        key="c",
-        button="Into a copy",
-        label=f"replay into a new copy, {host.shown_path(copy)}: the original stays untouched",
-        action=REPLAY_COPY_ACTION,
+    return (
+        Offer(
+            key="c",
+            button="Into a copy",
+            label=f"{k.copy_offer}, {host.shown_path(copy)}: the original stays untouched",
+            action=k.copy_action,
+        ),
     )
 
 
@@ -224,8 +234,13 @@ def _replay_offer() -> Offer:
         key="l",
         button="Replay the log",
         label="open the log replay (its own confirmation follows)",
-        action=ACTIONS[REPLAY],
+        action=action_for(REPLAY),
     )
+
+
+def _question(repair_id: str) -> str:
+    k = kind(repair_id)
+    return k.question if k is not None and k.question else "Carry out this repair now?"
 
 
 def _consequences(lines: list[str]) -> list[str]:
@@ -245,38 +260,69 @@ def _choice_proposal(
     title: str,
     reason: str,
     lines: Sequence[str],
-    choices: Sequence[tuple[str, int, str]],
-    base: Sequence[tuple[str, int]],
+    choices: Sequence[tuple[str, int | str | None, str]],
+    base: Options,
     into_copy: bool,
 ) -> Proposal:
     """A dialog that needs a choice first; each choice's own lines (the ones the other
     choices do not share) are its consequences."""
     from vhdxray.core.write.repair import Repair
 
+    def with_choice(option: str, value: int | str) -> tuple[tuple[str, int | str], ...]:
+        return (*((k, v) for k, v in base if k != option), (option, value))
+
     planned: list[list[str]] = []
     for option, value, _label in choices:
-        chosen = (*((k, v) for k, v in base if k != option), (option, value))
-        item = find_item(host.repair_plan(_options(chosen, into_copy)), repair_id)
+        if value is None:  # the user types the value (a path): planned once it is known
+            planned.append([])
+            continue
+        item = find_item(
+            host.repair_plan(_options(with_choice(option, value), into_copy)), repair_id
+        )
         if item is None:
             planned.append(["(nothing left to repair with this choice)"])
         elif isinstance(item, Repair):
             planned.append(list(item.lines))
         else:
             planned.append([f"Refused with this choice: {item.reason}"])
-    common = set.intersection(*(set(p) for p in planned)) if len(planned) > 1 else set()
+    valued = [p for p, c in zip(planned, choices, strict=True) if c[1] is not None]
+    common = set.intersection(*(set(p) for p in valued)) if len(valued) > 1 else set()
     offers = []
     for (option, value, label), lines_of in zip(choices, planned, strict=True):
-        chosen = (*((k, v) for k, v in base if k != option), (option, value))
+        if value is None:
+            offers.append(
+                Offer(
+                    key="p",
+                    button=f"Choose a {choice_word(option).lower()}",
+                    label=label,
+                    action=action_for(repair_id, into_copy=into_copy),
+                    options=tuple(base),
+                    ask_path=option,
+                )
+            )
+            continue
         lines_of = _consequences([line for line in lines_of if line not in common])
+        if _option_kind(option) is OptionKind.FLAG:  # an on/off choice: its own key, its words
+            offers.append(
+                Offer(
+                    key=option[:1],
+                    button=option.replace("_", " ").capitalize(),
+                    label=label,
+                    action=action_for(repair_id, into_copy=into_copy),
+                    options=tuple(sorted(with_choice(option, 1), key=lambda kv: kv[0])),
+                    lines=tuple(lines_of),
+                )
+            )
+            continue
         if option == "from_slot":
             lines_of.append(f"Afterwards header {value} is current.")
         offers.append(
             Offer(
                 key=str(value),
-                button=f"{CHOICE_WORDS.get(option, option)} {value}",
+                button=f"{choice_word(option)} {value}",
                 label=label,
                 action=action_for(repair_id, into_copy=into_copy),
-                options=tuple(sorted(chosen)),
+                options=tuple(sorted(with_choice(option, value), key=lambda kv: kv[0])),
                 lines=tuple(lines_of),
             )
         )
@@ -303,7 +349,7 @@ def _slot_text(report: Report, slot: int) -> str:
 
 
 def _identical_headers_choice(
-    host: RepairHost, title: str, base: Sequence[tuple[str, int]], into_copy: bool
+    host: RepairHost, title: str, base: Options, into_copy: bool
 ) -> Proposal:
     """Byte-identical headers with equal sequence numbers (Disk2VHD): the planner would
     rebuild from slot 1; the app lets the user pick the slot, saying what it changes."""
@@ -339,7 +385,7 @@ def propose_repair(
     host: RepairHost,
     repair_id: str,
     *,
-    options: Sequence[tuple[str, int]] = (),
+    options: Options = (),
     into_copy: bool = False,
 ) -> Proposal:
     """The dialog (and job) for the repair ``repair_id`` of the image as loaded now."""
@@ -366,7 +412,7 @@ def propose_repair(
                 base=options,
                 into_copy=into_copy,
             )
-        offers = (_copy_offer(host),) if repair_id == REPLAY and not into_copy else ()
+        offers = _copy_offers(host, repair_id, into_copy)
         if repair_id == TRUNCATION and plan.truncation is not None:
             return _refused(
                 title,
@@ -434,10 +480,10 @@ def propose_repair(
     if details and plan.replay is not None:  # the pages right after the replay's summary
         summary = plan.replay.describe()
         details_at = lines.index(summary[-1]) + 1 if summary[-1] in lines else None
-    offers = (_copy_offer(host),) if repair_id == REPLAY and not into_copy else ()
+    offers = _copy_offers(host, repair_id, into_copy)
     confirmation = Confirmation(
         title=title,
-        question=QUESTIONS.get(repair_id, "Carry out this repair now?"),
+        question=_question(repair_id),
         lines=tuple(lines),
         backup=backups[0] if len(backups) == 1 else None,
         backups=tuple(backups) if len(backups) > 1 else (),
@@ -469,28 +515,29 @@ class MenuItem:
 
 
 def menu_items(plan: RepairPlan, copy_plan: RepairPlan | None = None) -> list[MenuItem]:
-    """The repairs in the order they should run, the replay into a copy (``copy_plan``: the
-    plan with ``into_copy``, which lifts the in-place size limit), then the refusals."""
+    """The repairs in the order they should run, each kind's "into a copy" variant after it
+    (``copy_plan``: the plan with ``into_copy``, which may lift an in-place limit), then the
+    refusals."""
     from vhdxray.core.write.repair import Repair
 
-    copy_item = MenuItem(
-        REPLAY_COPY_ACTION,
-        "Replay the log into a copy",
-        "repair",
-        ("a new file beside the image; the original stays untouched",),
-    )
+    def copy_item(repair_id: str) -> list[MenuItem]:
+        k = kind(repair_id)
+        if k is None or k.copy_action is None:
+            return []
+        words = ("a new file beside the image; the original stays untouched",)
+        return [MenuItem(k.copy_action, k.copy_title, "repair", words)]
+
     items: list[MenuItem] = []
     for repair in plan.repairs:
         fixes = ", ".join(repair.finding_codes) or "-"
         items.append(MenuItem(action_for(repair.id), repair.title, "repair", (f"fixes: {fixes}",)))
-        if repair.id == REPLAY:
-            items.append(copy_item)
+        items += copy_item(repair.id)
     for refused in plan.refusals:
         state = "choice" if refused.choices else "refused"
         items.append(MenuItem(action_for(refused.id), refused.title, state, (refused.reason,)))
-        copy_works = copy_plan is not None and isinstance(find_item(copy_plan, REPLAY), Repair)
-        if refused.id == REPLAY and not refused.choices and copy_works:
-            items.append(copy_item)
+        copy_works = copy_plan is not None and isinstance(find_item(copy_plan, refused.id), Repair)
+        if not refused.choices and copy_works:
+            items += copy_item(refused.id)
     return items
 
 
@@ -513,12 +560,10 @@ def finding_repairs(plan: RepairPlan) -> dict[str, FindingRepair]:
 
 
 __all__ = [
-    "ACTIONS",
     "CLEAR_LOG_GUID",
     "HEADERS",
     "REGION_TABLE",
     "REPLAY",
-    "REPLAY_COPY_ACTION",
     "TRUNCATION",
     "MenuItem",
     "RepairJob",

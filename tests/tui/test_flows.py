@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -264,9 +265,9 @@ async def test_busy_disables_actions(tmp_path: Path, monkeypatch: pytest.MonkeyP
     image = make_image(tmp_path / "slow.vhdx", damaged_slot=2)
     release = threading.Event()
 
-    def slow_run(path: Path, plan: HeaderUpdatePlan) -> UpdateOutcome:
+    def slow_run(path: Path, plan: HeaderUpdatePlan, **kwargs: Any) -> UpdateOutcome:
         assert release.wait(10)
-        return run_header_update(path, plan)
+        return run_header_update(path, plan, **kwargs)
 
     monkeypatch.setattr(update_module, "run_header_update", slow_run)
     app = VhdxrayApp(image)
@@ -563,9 +564,9 @@ async def test_quit_is_refused_while_a_write_runs(
     image = make_image(tmp_path / "slow.vhdx", damaged_slot=2)
     release = threading.Event()
 
-    def slow_run(path: Path, plan: HeaderUpdatePlan) -> UpdateOutcome:
+    def slow_run(path: Path, plan: HeaderUpdatePlan, **kwargs: Any) -> UpdateOutcome:
         assert release.wait(10)
-        return run_header_update(path, plan)
+        return run_header_update(path, plan, **kwargs)
 
     monkeypatch.setattr(update_module, "run_header_update", slow_run)
     app = VhdxrayApp(image)

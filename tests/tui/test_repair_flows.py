@@ -33,6 +33,7 @@ from tests.tui.helpers import (
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.write import repair as core_repair
+from vhdxray.core.write import replay as replay_module
 from vhdxray.core.write.create import CreateOptions, create_image
 from vhdxray.core.write.repair import RepairOptions, plan_repairs
 from vhdxray.tui import repairs
@@ -703,7 +704,7 @@ def test_menu_offers_the_copy_when_in_place_is_too_big(
 ) -> None:
     """A replay refused in place (more zeroed data than a backup holds) is offered into a copy."""
     image = real_image("discutils-log-replay")
-    monkeypatch.setattr(core_repair, "MAX_ZEROED_DATA", -1)
+    monkeypatch.setattr(replay_module, "MAX_ZEROED_DATA", -1)
     report = read_report(image)
     plan = plan_repairs(report)
     assert [r.id for r in plan.refusals] == [repairs.REPLAY]

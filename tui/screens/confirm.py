@@ -38,8 +38,9 @@ class Offer:
     button: str  # short button text, our own words (never image data)
     label: str  # what it leads to; may hold image data (shown literally)
     action: str  # the write action the app asks about next
-    options: tuple[tuple[str, int], ...] = ()  # e.g. (("region_table_from", 2),)
+    options: tuple[tuple[str, int | str], ...] = ()  # e.g. (("region_table_from", 2),)
     lines: tuple[str, ...] = ()  # its consequences, shown under the label
+    ask_path: str | None = None  # the option whose value (a path) the user types first
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,14 @@ from textual.worker import Worker, WorkerState
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
-from vhdxray.tui.chainstatus import NOT_CHILD, ParentStatus, parent_status
+from vhdxray.tui.chainstatus import (
+    MISSING,
+    MODIFIED,
+    MOVED,
+    NOT_CHILD,
+    ParentStatus,
+    parent_status,
+)
 from vhdxray.tui.safe_text import plain
 from vhdxray.tui.widgets.chainview import chain_renderable
 from vhdxray.tui.widgets.findings import FindingsView
@@ -75,6 +82,9 @@ PlanSource = Callable[[], "RepairPlan | None"]
 
 GUEST_GROUP = "guest"
 
+RELINK = "chain.relink"  # the registry's relink repair (the Chain view's k)
+RELINKABLE = frozenset({MOVED, MISSING, MODIFIED})
+
 
 def look_inside(report: Report) -> tuple[Report, GuestOutcome]:
     """Guest triage of ``report``'s image (what ``check`` does; reads, never writes)."""
@@ -92,6 +102,7 @@ class MainScreen(Screen[None]):
             for view, title, key in VIEWS
         ),
         Binding("i", "inside", "Inside", show=False, id="inside"),
+        Binding("k", "relink", "Relink", id="relink", tooltip="Point this child at its parent"),
     ]
 
     def __init__(
@@ -139,6 +150,7 @@ class MainScreen(Screen[None]):
         self.report = report
         self.plan_shown = None
         self.parent_status = parent_status(report) if report.is_vhdx else None
+        self.refresh_bindings()  # the Chain view's k follows the parent's status
         self.query_one(InfoBar).show(report, name, v, self.parent_status)
         self.query_one(HeadersView).show(report)
         for section in self.query(SectionView):
@@ -272,6 +284,34 @@ class MainScreen(Screen[None]):
 
     def set_busy(self, busy: bool) -> None:
         self.query_one(HeadersView).loading = busy
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "relink":  # a child whose parent moved, is missing or was modified
+            status = self.parent_status
+            if self.read_only or status is None or status.kind not in RELINKABLE:
+                return False
+            return None if getattr(self.app, "busy", False) else True
+        return True
+
+    def action_relink(self) -> None:
+        """The relink repair from the Chain view: a parent found moved is confirmed as it
+        is; a missing one is chosen first; a modified one gets the repair's refusal and its
+        choices (another file, or the risk spelt out)."""
+        from vhdxray.core.write.repairs import kind
+        from vhdxray.tui.screens.confirm import Offer
+
+        relink = kind(RELINK)
+        status = self.parent_status
+        app: Any = self.app
+        if relink is None or status is None or self.check_action("relink", ()) is not True:
+            return
+        if status.kind == MOVED and status.path is not None:
+            app.ask(relink.action, (("parent", str(status.path)),))
+        elif status.kind == MISSING:
+            label = "choose the parent at its new place"
+            app.ask_path(Offer("k", "Relink", label, relink.action, ask_path="parent"))
+        else:
+            app.ask(relink.action)
 
     def action_inside(self) -> None:
         """Look inside the virtual disk (its own screen; the headline then names the layer)."""

@@ -56,8 +56,9 @@ class OpenImageScreen(ModalScreen[Path | None]):
         Binding("backspace", "up", "Up", show=False),
     ]
 
-    def __init__(self, start: Path) -> None:
+    def __init__(self, start: Path, title: str = "Open an image or a folder") -> None:
         super().__init__()
+        self.title_text = title
         start = start if start.is_dir() else start.parent
         with suppress(ValueError, OSError):  # relative to the current folder when inside it
             start = start.resolve().relative_to(Path.cwd().resolve())
@@ -65,7 +66,7 @@ class OpenImageScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-menu"):
-            yield Static(plain("Open an image or a folder"), id="dialog-title")
+            yield Static(plain(self.title_text), id="dialog-title")
             yield Input(str(self.start), id="open-path", placeholder="a folder or an image file")
             yield ImageTree(self.start, id="open-tree")
             yield Static(

@@ -36,18 +36,19 @@ NEXT_STEP = {
     FOUND: "Nothing to do: the chain holds.",
     MOVED: (
         "The chain holds, but a path in the locator is out of date: Windows may not find the "
-        "parent. Relinking rewrites the locator's paths (not yet in this app: vhdxray's relink "
-        "repair arrives with the chain repairs)."
+        "parent. Press k to relink: the locator's paths are rewritten to the parent found "
+        "(after a confirmation, with backups)."
     ),
     MODIFIED: (
         "Do not use this child with this parent: its blocks were written against an earlier "
         "state of the parent. Find the parent's original (a backup, a snapshot) and put it "
-        "where the locator points."
+        "where the locator points, or press k to relink to it. Relinking to this file anyway "
+        "is refused unless you choose the risk."
     ),
     MISSING: (
-        "Put the parent back where the locator points (the relative path below, from this "
-        "file's folder), then reload (r). Without its parent a child shows only its own "
-        "blocks."
+        "Press k to choose the parent at its new place and relink (its identity is checked "
+        "first), or put it back where the locator points (the relative path below, from this "
+        "file's folder) and reload (r). Without its parent a child shows only its own blocks."
     ),
 }
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 import struct
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.chain import check_chain, windows_relative_path
 from vhdxray.core.analysis.reader import Report, read_report
@@ -31,8 +32,12 @@ from vhdxray.core.format import layout
 from vhdxray.core.format.metadata import MetadataEntry, parse_metadata, serialise_locator
 from vhdxray.core.write.headerplan import Refusal, plan_header_update
 from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed, WriteState
-from vhdxray.core.write.session import PlannedWrite, WriteHooks, WritePlan, WriteSession
-from vhdxray.core.write.update import run_header_update
+from vhdxray.core.write.repairs import OptionKind, OptionSpec, RepairKind
+
+if TYPE_CHECKING:  # the writer is loaded when a relink runs (the registry reads this module)
+    from vhdxray.core.write.repair import PlanContext, Repair, RepairSession, StepResult
+    from vhdxray.core.write.repair import Refused as RefusedItem
+    from vhdxray.core.write.session import WriteHooks, WriteSession
 
 ID: Final = "chain.relink"
 TITLE: Final = "Relink the child to its parent"
@@ -261,50 +266,196 @@ def run_relink(
 ) -> RelinkOutcome:
     """Carry out ``plan`` in one write session (see the module docstring). Raises
     :class:`Refused` before anything is written, :class:`WriteFailed` after."""
+    from vhdxray.core.write.session import WriteSession
+
     with WriteSession(plan.child, backup_dir=backup_dir, hooks=hooks) as session:
-        report = session.read_report()
-        again = plan_relink(report, plan.parent, ignore_id_mismatch=plan.id_mismatch)
-        if isinstance(again, Refused):
-            raise again
-        if again.new_entries != plan.new_entries or again.item_offset != plan.item_offset:
-            raise Refused(RefusalCode.CHANGED, "the child changed since the plan; plan again")
-        hplan = plan_header_update(report)
-        if isinstance(hplan, Refusal):
-            raise hplan
-        run_header_update(plan.child, hplan, operation=BACKUP_OPERATIONS[0], session=session)
-        session.execute(
-            WritePlan(
-                BACKUP_OPERATIONS[1],
-                (
-                    PlannedWrite(
-                        plan.item_offset,
-                        plan.item_bytes,
-                        "new parent locator item (free space in the metadata region)",
-                        expected=plan.expected_item_area,
-                    ),
-                    PlannedWrite(
-                        plan.entry_offset,
-                        plan.entry_after,
-                        "parent locator table entry (offset and length)",
-                        expected=plan.entry_before,
-                    ),
+        return _run_in(plan, session)
+
+
+def _run_in(plan: RelinkPlan, session: WriteSession) -> RelinkOutcome:
+    """The relink inside ``session`` (its own, or a repair run's: the run's FileWriteGuid is
+    reused)."""
+    from vhdxray.core.write.session import PlannedWrite, WritePlan
+    from vhdxray.core.write.update import run_header_update
+
+    report = session.read_report()
+    again = plan_relink(report, plan.parent, ignore_id_mismatch=plan.id_mismatch)
+    if isinstance(again, Refused):
+        raise again
+    if again.new_entries != plan.new_entries or again.item_offset != plan.item_offset:
+        raise Refused(RefusalCode.CHANGED, "the child changed since the plan; plan again")
+    hplan = plan_header_update(report, file_write_guid=session.file_write_guid)
+    if isinstance(hplan, Refusal):
+        raise hplan
+    run_header_update(plan.child, hplan, operation=BACKUP_OPERATIONS[0], session=session)
+    session.file_write_guid = hplan.file_write_guid
+    session.execute(
+        WritePlan(
+            BACKUP_OPERATIONS[1],
+            (
+                PlannedWrite(
+                    plan.item_offset,
+                    plan.item_bytes,
+                    "new parent locator item (free space in the metadata region)",
+                    expected=plan.expected_item_area,
                 ),
-            )
+                PlannedWrite(
+                    plan.entry_offset,
+                    plan.entry_after,
+                    "parent locator table entry (offset and length)",
+                    expected=plan.entry_before,
+                ),
+            ),
         )
-        problem = _verify_entry(plan, session)
-        if problem is not None:
-            raise WriteFailed(problem, tuple(session.backups), WriteState.UNVERIFIED)
-        final = session.read_report()
-        return RelinkOutcome(plan, tuple(session.backups), final)
+    )
+    problem = _verify_entry(plan, session)
+    if problem is not None:
+        raise WriteFailed(problem, tuple(session.backups), WriteState.UNVERIFIED)
+    final = session.read_report()
+    return RelinkOutcome(plan, tuple(session.backups), final)
+
+
+# --- the registry's relink repair (``repair CHILD --parent PATH``, the app's menu and Chain view)
+
+PARENT: Final = OptionSpec(
+    "parent", OptionKind.PATH, "the parent at its new place (relink a child whose parent moved)"
+)
+IGNORE_ID_MISMATCH: Final = OptionSpec(
+    "ignore_id_mismatch",
+    OptionKind.FLAG,
+    "relink even when the parent's DataWriteGuid is not the one the child was linked to "
+    "(the parent was modified; expert)",
+    risk=(
+        "the parent's DataWriteGuid differs from the one the child was linked to, so its data "
+        "changed after the child was made (or it is another disk). The child stores only the "
+        "blocks written to it; every other block is read from the parent, so the guest may see "
+        "a mix of old and new data: a corrupt file system. Only go on when the parent's data "
+        "did not change (e.g. only its headers were rewritten by a tool that renewed "
+        "DataWriteGuid)."
+    ),
+)
+
+KIND: Final = RepairKind(
+    id=ID,
+    title=TITLE,
+    label="Relink to the parent",
+    help="Point a differencing child at its moved parent (the parent's identity is checked)",
+    question="Rewrite the child's parent locator now?",
+    finding_codes=FINDING_CODES,
+    options=(PARENT, IGNORE_ID_MISMATCH),
+    backup_operations=BACKUP_OPERATIONS,
+    order=50,
+    module=__name__,
+    action="relink",
+    updates_headers=True,
+)
+
+
+def describe(plan: RelinkPlan) -> list[str]:
+    """The relink plan in words (the CLI and the app's confirmation)."""
+    lines = [f"Point the child at the parent {plan.parent}."]
+    if plan.id_mismatch:
+        lines.append("RISK: " + IGNORE_ID_MISMATCH.risk)
+        lines.append("parent_linkage is set to the parent's current DataWriteGuid.")
+    else:
+        lines.append(
+            "The parent has the DataWriteGuid the child was linked to: it was moved, not "
+            "modified, so relinking is safe."
+        )
+    for key, old, new in plan.changes:
+        lines.append(
+            f"{key}: {old if old is not None else '(none)'} -> "
+            f"{new if new is not None else '(removed)'}"
+        )
+    lines.append(
+        "Steps: update both headers (new FileWriteGuid), write the new locator into free space "
+        "of the metadata region, then switch its table entry to it; each write is backed up, "
+        "fsynced and read back. Until the last 8 bytes are written the old locator is intact."
+    )
+    return lines
+
+
+def plan(ctx: PlanContext) -> Iterable[Repair | RefusedItem]:
+    """Relink when the user names the parent (option ``parent``), or when the locator finds
+    the parent but some of its paths are out of date (it moved); say what is needed when the
+    parent is missing or modified."""
+    from vhdxray.core.analysis import chain
+    from vhdxray.core.format.metadata import PATH_KEYS
+    from vhdxray.core.write.repair import Choice, Repair
+    from vhdxray.core.write.repair import Refused as RefusedItem
+
+    report = ctx.report
+    meta = report.metadata
+    if meta is None or not meta.has_parent:
+        return ()
+    ignore = bool(ctx.options.get(IGNORE_ID_MISMATCH.name))
+    given = ctx.options.get(PARENT.name)
+    ask = Choice(PARENT.name, None, "name the parent's file at its new place")
+    codes = ctx.codes(FINDING_CODES)
+    if isinstance(given, str):
+        parent_path = Path(given)
+    else:
+        lookup = chain.locate_parent(report.path, report)
+        status = lookup.status
+        if status in (chain.NOT_DIFFERENCING, chain.NO_LOCATOR):
+            return ()
+        if status != chain.FOUND:
+            codes = codes or (f"chain.{status}",)
+        if status == chain.MISSING or lookup.path is None:
+            reason = (
+                "no path of the parent locator leads to a file from here: the parent was "
+                "moved, renamed or deleted; name it at its new place to relink"
+            )
+            refused = Refused(RefusalCode.PARENT_MISSING, reason)
+            return (RefusedItem.of(ID, TITLE, refused, (), (ask,), codes),)
+        check = lookup.check
+        stale = check is not None and any(
+            i.status == chain.WARNING and i.name in PATH_KEYS for i in check.items
+        )
+        if status == chain.FOUND and not stale:
+            return ()
+        parent_path = lookup.path
+    result = plan_relink(report, parent_path, ignore_id_mismatch=ignore)
+    if isinstance(result, Refused):
+        choices = [ask]
+        if result.code is RefusalCode.PARENT_ID_MISMATCH:
+            choices.append(
+                Choice(
+                    IGNORE_ID_MISMATCH.name,
+                    1,
+                    "relink anyway, at a risk: " + IGNORE_ID_MISMATCH.risk,
+                )
+            )
+        return (RefusedItem.of(ID, TITLE, result, (), choices, codes),)
+    if not result.changes:
+        return ()
+    options = ctx.options.with_values(parent=str(parent_path))
+    return (Repair(ID, TITLE, tuple(describe(result)), codes, options, KIND, result),)
+
+
+def run(session: RepairSession, repair: Repair) -> StepResult:
+    """The relink inside the run's write session (after the steps before it)."""
+    from vhdxray.core.write.repair import StepResult
+
+    planned = repair.carry
+    assert isinstance(planned, RelinkPlan)
+    start = len(session.backups)
+    _run_in(planned, session.write)
+    lines = (f"The child now points at {planned.parent}.",)
+    return StepResult(ID, True, lines, tuple(session.backups[start:]))
 
 
 __all__ = [
     "BACKUP_OPERATIONS",
     "FINDING_CODES",
     "ID",
+    "IGNORE_ID_MISMATCH",
+    "KIND",
+    "PARENT",
     "TITLE",
     "RelinkOutcome",
     "RelinkPlan",
+    "describe",
     "new_locator",
     "plan_relink",
     "run_relink",

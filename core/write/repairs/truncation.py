@@ -1,0 +1,66 @@
+"""The truncation map: a file cut short is never "repaired" (vhdxray does not invent the
+missing bytes); this kind only says what is lost, as a refusal with the map."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+from vhdxray.core.analysis.repairids import TRUNCATION
+from vhdxray.core.write.repairs import RepairKind
+
+if TYPE_CHECKING:
+    from vhdxray.core.write.repair import PlanContext, Refused, Repair, RepairSession, StepResult
+
+FINDING_CODES: Final = (
+    "bat.block.past_eof",
+    "bat.sector_bitmap.past_eof",
+    "bat.region.truncated",
+    "region.past_eof",
+    "log.file_too_short",
+    "log.past_eof",
+    "file.truncated",
+)
+
+KIND: Final = RepairKind(
+    id=TRUNCATION,
+    title="The file is truncated",
+    label="Truncation map",
+    help="What the cut-short file has lost (never repaired by inventing data)",
+    question="",
+    finding_codes=FINDING_CODES,
+    options=(),
+    backup_operations=(),
+    order=0,
+    module=__name__,
+    action="truncation-map",
+    applies=False,
+)
+
+
+def plan(ctx: PlanContext) -> Iterable[Repair | Refused]:
+    from vhdxray.core.analysis.truncation import truncation_map
+    from vhdxray.core.write.outcome import RefusalCode
+    from vhdxray.core.write.repair import Refused
+
+    trunc = truncation_map(ctx.report, ctx.path)
+    if trunc is None:
+        return ()
+    ctx.truncation = trunc
+    return (
+        Refused(
+            TRUNCATION,
+            KIND.title,
+            RefusalCode.FILE_TRUNCATED,
+            f"{trunc.missing_bytes} bytes are missing from the end of the file and "
+            f"{trunc.lost_bytes} bytes of the virtual disk are lost; vhdxray never invents "
+            "the missing data",
+            tuple(trunc.describe()),
+            finding_codes=ctx.codes(FINDING_CODES),
+            params={"missing_bytes": trunc.missing_bytes, "lost_bytes": trunc.lost_bytes},
+        ),
+    )
+
+
+def run(session: RepairSession, repair: Repair) -> StepResult:  # pragma: no cover - never planned
+    raise AssertionError("the truncation map is never run")

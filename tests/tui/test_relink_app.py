@@ -1,0 +1,120 @@
+"""Relink from the app's Chain view (``k``): a missing parent is chosen in a path dialog, the
+registry's relink repair is confirmed with its plan's words and run behind the progress dialog;
+a modified parent is refused unless the risk is chosen. The repair menu lists relink too."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from textual.widgets import Input
+
+from tests import damage
+from tests.tui.helpers import confirmation_shown, current_screen, flat, screen_text, settle
+from vhdxray.core.analysis.chain import FOUND, locate_parent
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.tui import cli
+from vhdxray.tui.app import VhdxrayApp
+from vhdxray.tui.chainstatus import FOUND as APP_FOUND
+from vhdxray.tui.chainstatus import MISSING as APP_MISSING
+from vhdxray.tui.screens.main import MainScreen
+from vhdxray.tui.screens.openimage import OpenImageScreen
+from vhdxray.tui.screens.repairmenu import RepairMenuScreen
+
+MiB = layout.MiB
+SIZE = (120, 40)
+
+
+def moved_child(tmp_path: Path) -> tuple[Path, Path]:
+    """A child made by ``vhdxray create --parent``; its parent then moved to store/."""
+    parent = create_image(
+        tmp_path / "base.vhdx",
+        CreateOptions(virtual_size=64 * MiB, block_size=MiB),
+        data=[(0, b"\x44" * MiB)],
+    )
+    child = tmp_path / "child.avhdx"
+    assert cli.main(["create", str(child), "--parent", str(parent)]) == 0
+    (tmp_path / "store").mkdir()
+    new = tmp_path / "store" / "base.vhdx"
+    parent.rename(new)
+    return child, new
+
+
+def main_screen(app: VhdxrayApp) -> MainScreen:
+    screen = app.main_screen
+    assert screen is not None
+    return screen
+
+
+async def test_chain_view_relinks_a_missing_parent(tmp_path: Path) -> None:
+    child, parent = moved_child(tmp_path)
+    app = VhdxrayApp(child)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        status = main_screen(app).parent_status
+        assert status is not None and status.kind == APP_MISSING
+        assert "Press k to choose the parent" in flat(screen_text(app))
+        await pilot.press("k")
+        await pilot.pause()
+        assert isinstance(current_screen(app), OpenImageScreen)
+        field = app.screen.query_one("#open-path", Input)
+        field.value = str(parent)
+        field.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        c = confirmation_shown(app)
+        assert c.refusal is None and c.question == "Rewrite the child's parent locator now?"
+        assert "relative_path: .\\base.vhdx -> .\\store\\base.vhdx" in c.lines
+        assert len(c.backups) == 2  # relink-headers, relink-locator
+        await pilot.press("y")
+        await settle(pilot)
+        status = main_screen(app).parent_status
+        assert status is not None and status.kind == APP_FOUND
+        assert "Relink the child to its parent: done" in screen_text(app)
+    lookup = locate_parent(child, read_report(child))
+    assert lookup.status == FOUND and lookup.path is not None and lookup.path.samefile(parent)
+
+
+async def test_chain_view_refuses_a_modified_parent_unless_the_risk_is_chosen(
+    tmp_path: Path,
+) -> None:
+    child, parent = moved_child(tmp_path)
+    for slot in (1, 2):
+        damage.set_header_field(parent, slot, "data_write_guid", uuid.UUID(int=slot))
+    before = child.read_bytes()
+    app = VhdxrayApp(child)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("8", "k")
+        await pilot.pause()
+        field = app.screen.query_one("#open-path", Input)
+        field.value = str(parent)
+        field.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        c = confirmation_shown(app)
+        assert c.refusal is not None and "DataWriteGuid" in c.refusal
+        assert [o.key for o in c.offers] == ["p", "i"]
+        assert "at a risk" in c.offers[1].label
+        assert child.read_bytes() == before
+        await pilot.press("i")
+        await pilot.pause()
+        c = confirmation_shown(app)
+        assert c.refusal is None
+        assert any(line.startswith("RISK: ") for line in c.lines)
+        await pilot.press("escape")  # declined: nothing written
+        await pilot.pause()
+    assert child.read_bytes() == before
+
+
+async def test_the_repair_menu_lists_relink(tmp_path: Path) -> None:
+    child, _ = moved_child(tmp_path)
+    app = VhdxrayApp(child)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("R")
+        await pilot.pause()
+        screen = current_screen(app)
+        assert isinstance(screen, RepairMenuScreen)
+        assert [(i.action, i.state) for i in screen.items] == [("relink", "choice")]
