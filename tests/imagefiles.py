@@ -7,6 +7,7 @@ then copied (sparsely) into each test's tmp_path so tests may damage them freely
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import hashlib
 import io
@@ -14,7 +15,7 @@ import os
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -78,8 +79,20 @@ def write_sparse(source: Stream, target: Path) -> int:
 
 
 def copy_sparse(source: Path, target: Path) -> Path:
-    with open(source, "rb") as src:
-        write_sparse(src, target)
+    """A copy of ``source`` with holes where it has holes: only its data segments are read and
+    written, so copying a sparse multi-GiB image costs what its data costs."""
+    with open(source, "rb") as src, open(target, "wb") as out:
+        size = os.fstat(src.fileno()).st_size
+        for start, end in data_segments(src.fileno(), size):
+            src.seek(start)
+            out.seek(start)
+            while start < end:
+                chunk = src.read(min(CHUNK, end - start))
+                if not chunk:
+                    break
+                out.write(chunk)
+                start += len(chunk)
+        out.truncate(size)
     return target
 
 
@@ -146,27 +159,56 @@ def iter_chunks(path: Path, size: int = CHUNK) -> Iterator[bytes]:
             yield chunk
 
 
-def sparse_digest(path: Path) -> tuple[int, str]:
-    """(size, digest of every non-zero 64 KiB piece with its offset): equal iff bytes equal.
-    Holes are skipped, so a 10 GiB sparse raw image costs little."""
+PIECE = 64 * 1024
+_ZERO_PIECE = bytes(PIECE)
+
+
+def piece_digest(
+    size: int, read: Callable[[int, int], bytes], ranges: Iterable[tuple[int, int]]
+) -> tuple[int, str]:
+    """(size, digest of every non-zero 64 KiB-aligned piece with its offset) over the bytes
+    ``read(offset, length)`` gives, looking only inside ``ranges`` (sorted; every non-zero byte
+    must lie in one). Two sources digest equal iff their bytes are equal, however their ranges
+    were cut, so a sparse file and a virtual disk's allocated runs compare directly."""
     h = hashlib.sha256()
+    done = 0  # every piece below this offset has been looked at
+    for start, end in ranges:
+        pos = max(start // PIECE * PIECE, done)
+        stop = min(-(-end // PIECE) * PIECE, size)
+        while pos < stop:
+            data = read(pos, min(16 * CHUNK, stop - pos))
+            assert data, (pos, stop)
+            view = memoryview(data)
+            for at in range(0, len(data), PIECE):
+                piece = view[at : at + PIECE]
+                if piece != _ZERO_PIECE[: len(piece)]:
+                    h.update((pos + at).to_bytes(8, "little"))
+                    h.update(piece)
+            pos += len(data)
+        done = max(done, stop)
+    return size, h.hexdigest()
+
+
+def data_segments(fd: int, size: int) -> Iterator[tuple[int, int]]:
+    """The file's data segments (SEEK_DATA/SEEK_HOLE); the whole file where holes are unknown."""
+    pos = 0
+    while pos < size:
+        try:
+            start = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # only a hole is left
+                return
+            yield pos, size  # no hole support here: read everything
+            return
+        end = os.lseek(fd, start, os.SEEK_HOLE)
+        yield start, end
+        pos = end
+
+
+def sparse_digest(path: Path) -> tuple[int, str]:
+    """:func:`piece_digest` of a file: equal iff bytes equal. Holes are skipped, so a 10 GiB
+    sparse raw image costs little."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         fd = f.fileno()
-        pos = 0
-        while pos < size:
-            try:
-                start = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError:
-                break
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-            f.seek(start)
-            at = start
-            while at < end:
-                chunk = f.read(min(64 * 1024, end - at))
-                if chunk.count(0) != len(chunk):
-                    h.update(at.to_bytes(8, "little"))
-                    h.update(chunk)
-                at += len(chunk)
-            pos = end
-    return size, h.hexdigest()
+        return piece_digest(size, lambda at, n: os.pread(fd, n, at), list(data_segments(fd, size)))

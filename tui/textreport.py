@@ -146,7 +146,7 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
         )
         states = ", ".join(f"{k} {n}" for k, n in bat.payload_states.items() if n)
         add(f"  payload states: {states or 'none'}")
-        if bat.past_eof_blocks:
+        if bat.past_eof_blocks or bat.required_file_size > report.file_size:
             from vhdxray.core.analysis.truncation import truncation_map
 
             lost = truncation_map(report, report.path)

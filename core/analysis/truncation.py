@@ -8,8 +8,10 @@ end of the file, merged, so the user can get them back from elsewhere or knows w
 from __future__ import annotations
 
 import os
+import re
 import sys
 from array import array
+from bisect import bisect_right
 from itertools import compress, count
 from typing import Final
 
@@ -24,6 +26,11 @@ PARTIAL: Final = "partial"  # PARTIALLY_PRESENT blocks: sectors held here are lo
 UNKNOWN: Final = "unknown"  # their BAT entries could not be read: lost or never written
 UNREAD_PAST_EOF: Final = "BAT entry past end of file"
 UNREAD_OUTSIDE: Final = "BAT entry outside the BAT region"
+# Differencing disks: a PARTIALLY_PRESENT block needs its chunk's sector bitmap to tell the
+# sectors held here from those of the parent; without it the whole block is unknown.
+SB_ENTRY_PAST_EOF: Final = "sector bitmap entry past end of file"
+SB_PAST_EOF: Final = "sector bitmap past end of file"
+SB_REASONS: Final = (SB_ENTRY_PAST_EOF, SB_PAST_EOF)
 MAX_LISTED: Final = 20  # spans spelled out by describe()
 
 
@@ -58,7 +65,9 @@ class TruncationMap:
     expected_size: int  # what the structures need (BAT blocks, regions, log)
     spans: tuple[LostSpan, ...]  # merged, in virtual order
     lost_bytes: int
-    uncertain: tuple[tuple[int, int], ...]  # virtual ranges whose sector bitmap is lost
+    # Virtual ranges of PARTIALLY_PRESENT blocks whose sector bitmap is lost (its BAT entry or
+    # its bytes past the end): also in ``spans`` as UNKNOWN, with an SB_REASONS reason.
+    uncertain: tuple[tuple[int, int], ...]
     logical_sector_size: int
     notes: tuple[str, ...]
     unread_entries: int = 0  # BAT entries that could not be read
@@ -81,7 +90,8 @@ class TruncationMap:
                 "listed as unknown (their data may have been in the missing part of the file)."
             )
         if self.spans:
-            label = "Lost or unknown" if self.unread_entries else "Lost"
+            unknown = any(s.kind == UNKNOWN for s in self.spans)
+            label = "Lost or unknown" if unknown else "Lost"
             lines.append(
                 f"{label}: {self.lost_bytes} bytes of the virtual disk in {len(self.spans)} "
                 "range(s):"
@@ -97,6 +107,9 @@ class TruncationMap:
                     text += "from the parent"
                 elif s.kind == UNKNOWN:
                     text += f": unknown ({s.reason})"
+                    if s.reason in SB_REASONS:
+                        text += ": which sectors are in this file and which come from the "
+                        text += "parent can no longer be known"
                 lines.append(text)
             if len(self.spans) > MAX_LISTED:
                 lines.append(f"  ... and {len(self.spans) - MAX_LISTED} more range(s)")
@@ -108,11 +121,6 @@ class TruncationMap:
             )
         else:
             lines.append("No payload block of the virtual disk lies past the end of the file.")
-        for start, end in self.uncertain[:MAX_LISTED]:
-            lines.append(
-                f"  virtual bytes {start}-{end - 1}: their sector bitmap is past the end, so which "
-                "sectors are in this file and which come from the parent can no longer be known"
-            )
         lines.extend(self.notes)
         lines.append(
             "vhdxray does not extend the file with zeros: the lost ranges would then read as "
@@ -154,41 +162,38 @@ def _merge(spans: list[LostSpan]) -> list[LostSpan]:
     return out
 
 
-def _scan_bat(
-    raw: bytes, geometry: BatGeometry, file_size: int
-) -> tuple[list[LostSpan], list[tuple[int, int]]]:
-    """Every allocated block and sector bitmap past ``file_size``: one pass over the BAT,
-    run only for a truncated file."""
+def _entries(raw: bytes, geometry: BatGeometry) -> array[int]:
     n = min(len(raw) // layout.BAT_ENTRY_SIZE, geometry.total_entries)
     entries = array("Q")
     entries.frombytes(raw[: n * layout.BAT_ENTRY_SIZE])
     if sys.byteorder != "little":  # pragma: no cover
         entries.byteswap()
+    return entries
+
+
+def _scan_bat(raw: bytes, geometry: BatGeometry, file_size: int) -> list[LostSpan]:
+    """Every allocated block past ``file_size``: one pass over the BAT, run only for a
+    truncated file."""
+    entries = _entries(raw, geometry)
     block_size = geometry.block_size
     ratio = geometry.chunk_ratio
     spans: list[LostSpan] = []
-    uncertain: list[tuple[int, int]] = []
-    # An entry can reach past the end only if its offset is above file_size - block_size (a
-    # sector bitmap block, 1 MiB, is never larger than a payload block). FileOffsetMB is the
-    # top of the u64, so comparing whole entries against the threshold with its low 20 bits
-    # set selects them in C; Python only looks at those few.
+    # An entry can reach past the end only if its offset is above file_size - block_size.
+    # FileOffsetMB is the top of the u64, so comparing whole entries against the threshold with
+    # its low 20 bits set selects them in C; Python only looks at those few.
     threshold = max(0, file_size - block_size) | ((1 << 20) - 1)
     candidates = compress(count(), map(threshold.__lt__, entries))
     for index in candidates:
+        if index % (ratio + 1) == ratio:
+            continue  # a sector bitmap entry: see _lost_bitmaps
         entry = entries[index]
         state = entry & layout.BAT_STATE_MASK
         if state not in (
             layout.PAYLOAD_BLOCK_FULLY_PRESENT,
             layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT,
         ):
-            continue  # SB_BLOCK_PRESENT is 6 too; sector bitmap slots are told apart below
-        start = entry & layout.BAT_OFFSET_MASK
-        if index % (ratio + 1) == ratio:  # a sector bitmap entry
-            if start + layout.SECTOR_BITMAP_BLOCK_SIZE > file_size:
-                chunk = index // (ratio + 1)
-                begin = chunk * geometry.chunk_size
-                uncertain.append((begin, min(begin + geometry.chunk_size, geometry.virtual_size)))
             continue
+        start = entry & layout.BAT_OFFSET_MASK
         block = block_of_index(index, ratio)
         if block >= geometry.data_blocks_count:
             continue
@@ -199,7 +204,89 @@ def _scan_bat(
         base = block * block_size
         kind = PARTIAL if state == layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT else LOST
         spans.append(LostSpan(base + inside, base + length, 1, kind))
-    return spans, uncertain
+    return spans
+
+
+# One byte per payload entry (its first byte): PARTIALLY_PRESENT has the low three bits 111.
+_PARTIAL_MARK: Final = bytes(
+    1 if b & layout.BAT_STATE_MASK == layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT else 0
+    for b in range(256)
+)
+_MARKED_RUNS: Final = re.compile(b"\x01+")
+
+
+def _lost_bitmaps(raw: bytes, geometry: BatGeometry, file_size: int) -> list[LostSpan]:
+    """Differencing disks: the PARTIALLY_PRESENT blocks whose sector bitmap cannot be read,
+    because the chunk's sector bitmap entry is cut off (the file ends inside the BAT, after the
+    block's own entry) or because the bytes of the bitmap that cover the block lie past the end
+    of the file. Each such block is unknown as a whole, as the virtual-disk reader reads it.
+
+    Python looks at each chunk's one sector bitmap entry (at most 16384 chunks: 2^23 sectors
+    each, 64 TiB at most); the payload entries of an affected chunk are searched in C.
+    """
+    g = geometry
+    if not g.differencing:
+        return []
+    n = min(len(raw) // layout.BAT_ENTRY_SIZE, g.total_entries)
+    entries = _entries(raw, g)
+    ratio = g.chunk_ratio
+    row = ratio + 1
+    lss = g.logical_sector_size
+    bitmap_bytes = g.block_size // lss // 8  # of one block's sectors
+    out: list[LostSpan] = []
+    for chunk in range(-(-n // row)):
+        first = chunk * row
+        sb_index = first + ratio
+        if sb_index < n:
+            sb = entries[sb_index]
+            if sb & layout.BAT_STATE_MASK != layout.SB_BLOCK_PRESENT:
+                continue  # not a truncation matter (the BAT analysis reports it)
+            sb_offset = sb & layout.BAT_OFFSET_MASK
+            if sb_offset + layout.SECTOR_BITMAP_BLOCK_SIZE <= file_size:
+                continue
+            # Block j's bits start at byte j * bitmap_bytes: j is lost once they pass the end.
+            from_j = max(0, (file_size - sb_offset) // bitmap_bytes)
+            reason = SB_PAST_EOF
+        else:
+            from_j = 0
+            reason = SB_ENTRY_PAST_EOF
+        first_block = chunk * ratio
+        stop = min(first + ratio, n)
+        marks = raw[first * layout.BAT_ENTRY_SIZE : stop * layout.BAT_ENTRY_SIZE]
+        marks = marks[:: layout.BAT_ENTRY_SIZE].translate(_PARTIAL_MARK)
+        for m in _MARKED_RUNS.finditer(marks, from_j):
+            lo = first_block + m.start()
+            hi = min(first_block + m.end(), g.data_blocks_count)
+            if lo >= hi:
+                continue
+            if reason == SB_PAST_EOF and hi == g.data_blocks_count:
+                # The last block may be shorter: it has fewer bits, maybe all inside the file.
+                last = hi - 1
+                sectors = -(-g.block_length(last) // lss)
+                end = sb_offset + (last - first_block) * bitmap_bytes + -(-sectors // 8)
+                if end <= file_size:
+                    hi -= 1
+                    if lo >= hi:
+                        continue
+            start = lo * g.block_size
+            end_v = min(hi * g.block_size, g.virtual_size)
+            out.append(LostSpan(start, end_v, hi - lo, UNKNOWN, reason))
+    return out
+
+
+def _without_blocks(spans: list[LostSpan], unknown: list[LostSpan]) -> list[LostSpan]:
+    """``spans`` less those inside an ``unknown`` range (a partial block whose bitmap is lost
+    is unknown as a whole, not "partially lost")."""
+    if not unknown:
+        return spans
+    ordered = sorted((u.virtual_start, u.virtual_end) for u in unknown)
+    starts = [a for a, _ in ordered]
+
+    def covered(s: LostSpan) -> bool:
+        k = bisect_right(starts, s.virtual_start) - 1
+        return k >= 0 and ordered[k][0] <= s.virtual_start and s.virtual_end <= ordered[k][1]
+
+    return [s for s in spans if not covered(s)]
 
 
 def truncation_map(
@@ -253,13 +340,14 @@ def truncation_map(
                 "written (FlushedFileOffset): the log must not be replayed on the cut file."
             )
     spans: list[LostSpan] = []
-    uncertain: list[tuple[int, int]] = []
     lss = 512
     bat = report.bat
     if bat is not None:
-        lss = bat.geometry.logical_sector_size
+        g = bat.geometry
+        lss = g.logical_sector_size
         needs.append(bat.required_file_size)
-        if bat.past_eof_blocks or bat.required_file_size > size:
+        partial = bat.payload_states.get("PAYLOAD_BLOCK_PARTIALLY_PRESENT", 0) > 0
+        if bat.past_eof_blocks or bat.required_file_size > size or bat.unread_entries:
             bat_entry = None
             if report.region_tables is not None and report.active_region_table is not None:
                 table = report.region_tables[report.active_region_table - 1]
@@ -269,21 +357,29 @@ def truncation_map(
             scan = (
                 bat.lost_ranges_truncated
                 or bat.sector_bitmap_states.get("SB_BLOCK_PRESENT", 0) > 0
-                or bat.payload_states.get("PAYLOAD_BLOCK_PARTIALLY_PRESENT", 0) > 0
+                or partial
             )
             if scan and path is not None and bat_entry is not None:
                 with ImageSource(path) as source:
                     raw = source.read_at(
                         bat_entry.file_offset,
-                        min(bat_entry.length, bat.geometry.total_entries * layout.BAT_ENTRY_SIZE),
+                        min(bat_entry.length, g.total_entries * layout.BAT_ENTRY_SIZE),
                     )
-                spans, uncertain = _scan_bat(raw, bat.geometry, size)
+                spans = _scan_bat(raw, g, size)
+                if partial:
+                    unknown = _lost_bitmaps(raw, g, size)
+                    spans = _without_blocks(spans, unknown) + unknown
             else:
                 spans = [LostSpan(r.virtual_start, r.virtual_end, 1, LOST) for r in bat.lost_ranges]
                 if bat.lost_ranges_truncated:
                     notes.append(
                         f"Only the first {len(bat.lost_ranges)} of {bat.past_eof_blocks} lost "
                         "blocks are listed."
+                    )
+                if partial and g.differencing:
+                    notes.append(
+                        "The sector bitmaps of the partially present blocks were not checked "
+                        "(the file was not read again)."
                     )
     unread = 0
     if bat is not None and bat.unknown_virtual_start is not None:
@@ -294,8 +390,11 @@ def truncation_map(
         blocks = g.data_blocks_count - start // g.block_size
         spans = [s for s in spans if s.virtual_end <= start]
         spans.append(LostSpan(start, g.virtual_size, blocks, UNKNOWN, reason))
+    elif bat is not None and bat.geometry.differencing:
+        unread = bat.unread_entries  # only sector bitmap entries (see _lost_bitmaps)
     merged = _merge(spans)
-    if not merged and not uncertain and not cut:
+    uncertain = [(s.virtual_start, s.virtual_end) for s in merged if s.reason in SB_REASONS]
+    if not merged and not cut:
         return None
     return TruncationMap(
         file_size=size,

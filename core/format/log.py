@@ -50,6 +50,7 @@ MAX_DAMAGED_REPORTED: Final = 5  # one finding each; the rest are summed up in o
 MAX_KEPT_BROKEN: Final = 8  # descriptors kept for an entry that is not sound
 # CRC work allowed for entries that are already known to be broken, beyond the log size.
 _EXTRA_CRC_BUDGET: Final = 64 * layout.MiB
+_STRUCT_PIECE: Final = 64 * 1024  # bytes of records fetched at a time (iter_structs)
 
 
 def descriptor_sectors(descriptor_count: int) -> int:
@@ -347,22 +348,22 @@ class _Ring:
     def iter_structs(self, fmt: struct.Struct, pos: int, count: int) -> Iterator[tuple[Any, ...]]:
         """``count`` consecutive ``fmt`` records from ``pos``, wrapping once.
 
-        The caller has checked that the span is readable and no longer than the ring.
+        The caller has checked that the span is readable and no longer than the ring. The
+        records are fetched :data:`_STRUCT_PIECE` bytes at a time, so a caller that stops early
+        (a broken descriptor) has read little, whatever count the entry claims.
         """
         size = fmt.size
+        per_piece = max(1, _STRUCT_PIECE // size)
         pos %= self.size
-        first = min(count, (self.size - pos) // size)
-        yield from fmt.iter_unpack(self.fetch(pos, first * size))
-        left = count - first
-        if not left:
-            return
-        at = pos + first * size
-        if at < self.size:  # a record straddles the end of the ring (LogLength not aligned)
-            yield self.unpack(fmt, at)
-            left -= 1
-            at += size
-        at %= self.size
-        yield from fmt.iter_unpack(self.fetch(at, left * size))
+        while count > 0:
+            n = min(count, (self.size - pos) // size, per_piece)
+            if n == 0:  # a record straddles the end of the ring (LogLength not aligned)
+                yield self.unpack(fmt, pos)
+                n = 1
+            else:
+                yield from fmt.iter_unpack(self.fetch(pos, n * size))
+            count -= n
+            pos = (pos + n * size) % self.size
 
 
 def _find_signatures(raw: bytes, limit: int) -> list[int]:

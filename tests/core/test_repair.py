@@ -485,23 +485,32 @@ def test_more_than_a_thousand_lost_blocks_are_all_mapped(tmp_path: Path) -> None
 
 
 def test_partially_present_blocks_and_lost_sector_bitmaps(data_image: Path, tmp_path: Path) -> None:
-    from vhdxray.core.analysis.truncation import PARTIAL
+    from vhdxray.core.analysis.truncation import PARTIAL, SB_PAST_EOF, UNKNOWN
     from vhdxray.core.write.create import create_child
 
     child = create_child(tmp_path / "child.vhdx", data_image)
     size = child.stat().st_size
     ratio = 4096  # 1 MiB blocks, 512-byte sectors
-    block0 = size | layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT
-    sb0 = (size + MiB) | layout.SB_BLOCK_PRESENT
+    sb0 = size | layout.SB_BLOCK_PRESENT  # the bitmap in the file, block 0's data past its end
+    block0 = (size + MiB) | layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT
+    damage.write_at(child, size, bytes(MiB))
     damage.write_at(child, 3 * MiB, block0.to_bytes(8, "little"))
     damage.write_at(child, 3 * MiB + ratio * 8, sb0.to_bytes(8, "little"))
     tmap = truncation_map(read_report(child), child)
     assert tmap is not None
     assert [(s.virtual_start, s.virtual_end, s.kind) for s in tmap.spans] == [(0, MiB, PARTIAL)]
-    assert tmap.uncertain == ((0, 64 * MiB),)
+    assert tmap.uncertain == ()
+    assert "the others still come from the parent" in "\n".join(tmap.describe())
+    # The bitmap cut too: which sectors were this file's can no longer be known.
+    damage.truncate(child, size + 100)
+    tmap = truncation_map(read_report(child), child)
+    assert tmap is not None
+    assert [(s.virtual_start, s.virtual_end, s.kind, s.reason) for s in tmap.spans] == [
+        (0, MiB, UNKNOWN, SB_PAST_EOF)
+    ]
+    assert tmap.uncertain == ((0, MiB),) and tmap.lost_bytes == MiB
     text = "\n".join(tmap.describe())
-    assert "the others still come from the parent" in text
-    assert "can no longer be known" in text
+    assert "can no longer be known" in text and "still come from the parent" not in text
 
 
 def test_a_cancelled_copy_is_removed_and_the_original_untouched(

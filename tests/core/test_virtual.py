@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -21,41 +19,35 @@ from vhdxray.core.analysis.virtual import (
     open_virtual_disk,
 )
 
-PIECE = 16 << 20
+
+def disk_digest(disk: VirtualDisk) -> tuple[int, str]:
+    """The virtual disk's :func:`imagefiles.piece_digest`: its non-zero runs are read whole, and
+    each zero run is read at both ends (it must read as zeros, as its kind says)."""
+    ranges = []
+    for run in disk.runs():
+        if run.kind == ZERO:
+            for at in {run.start, max(run.start, run.end - 4096)}:
+                n = min(4096, run.end - at)
+                assert disk.read(at, n) == bytes(n), (run, at)
+        else:
+            ranges.append((run.start, run.end))
+    return imagefiles.piece_digest(disk.size, disk.read, ranges)
 
 
-def disk_digest(disk: VirtualDisk) -> str:
-    h = hashlib.sha256()
-    pos = 0
-    while pos < disk.size:
-        n = min(PIECE, disk.size - pos)
-        h.update(disk.read(pos, n))
-        pos += n
-    return h.hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(PIECE):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def qemu_content(image: Path, tmp: Path, *, replay: bool = False) -> str:
-    """SHA-256 of the virtual disk as QEMU reads it; with ``replay``, after QEMU replays the
-    log on a copy (``qemu-img check -r all``)."""
+def qemu_content(image: Path, tmp: Path, *, replay: bool = False) -> tuple[int, str]:
+    """The virtual disk as QEMU reads it (:func:`imagefiles.sparse_digest` of qemu-img
+    convert's sparse raw output); with ``replay``, after QEMU replays the log on a copy
+    (``qemu-img check -r all``)."""
     source = image
     if replay:
-        source = tmp / (image.name + ".qemu-replayed")
-        shutil.copyfile(image, source)
+        source = imagefiles.copy_sparse(image, tmp / (image.name + ".qemu-replayed"))
         subprocess.run(
             ["qemu-img", "check", "-q", "-r", "all", "-f", "vhdx", str(source)],
             capture_output=True,
         )
     raw = tmp / (image.name + ".qemu.raw")
     imagefiles.virtual_disk_bytes(source, raw)
-    digest = file_digest(raw)
+    digest = imagefiles.sparse_digest(raw)
     raw.unlink()
     return digest
 
@@ -109,11 +101,11 @@ def test_dirty_logs_read_like_qemus_replay(
 ) -> None:
     require("qemu-img", "qemu-utils")
     image = real_image(name)
-    before = file_digest(image)
+    before = imagefiles.sparse_digest(image)
     with open_virtual_disk(image) as disk:
         assert disk.log.applied and disk.log.data_pages >= 1
         mine = disk_digest(disk)
-    assert file_digest(image) == before  # applied in memory only
+    assert imagefiles.sparse_digest(image) == before  # applied in memory only
     assert mine == qemu_content(image, tmp_path, replay=True)
     if name == "discutils-log-replay":  # without the log every BAT entry is 0: all zeros
         with open_virtual_disk(image) as disk:

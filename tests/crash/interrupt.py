@@ -63,3 +63,17 @@ def tear_points(size: int) -> list[int]:
     """Prefixes at 512-byte boundaries: nothing, one sector, half, all but one sector."""
     points = {0, 512, (size // 2) // 512 * 512, size - 512}
     return sorted(p for p in points if 0 <= p < size)
+
+
+def sampled_tear_points(sizes: list[int], per_write: int = 2) -> list[tuple[int, int]]:
+    """(write, kept) pairs: ``per_write`` of each write's :func:`tear_points`, taken in turn
+    (write k gets kinds 2k, 2k+1, ... modulo their number), so that every write is torn and
+    every kind of boundary (nothing, one sector, half, all but one sector) is covered, with
+    fewer runs than the full product. No randomness: the same pairs on every run."""
+    pairs: list[tuple[int, int]] = []
+    for k, size in enumerate(sizes):
+        points = tear_points(size)
+        start = k * per_write
+        chosen = {points[(start + j) % len(points)] for j in range(min(per_write, len(points)))}
+        pairs += [(k, kept) for kept in sorted(chosen)]
+    return pairs

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 __all__ = ["terminal"]  # the fixture, used by name
 
-COUNT = 1500
+COUNT = 40  # enough for the progress line to be drawn while files remain (the first is drawn)
 
 
 def share(tmp_path: Path) -> Path:
@@ -35,11 +35,17 @@ def share(tmp_path: Path) -> Path:
 def test_progress_then_summary(terminal: Terminal, tmp_path: Path) -> None:
     root = share(tmp_path)
     stream = tmp_path / "pane.log"
+    go = tmp_path / "go"
     # Everything the terminal receives is logged (the progress line is redrawn in place and
     # cleared at the end, so a fast run could finish between two screen captures). The scan
-    # starts after a second, once the log is attached.
-    terminal.start(f"sleep 1; {shlex.quote(str(vhdxray_command()))} scan {shlex.quote(str(root))}")
+    # starts once the log is attached: the shell waits for the file ``go`` (a hang here ends
+    # with wait_for's timeout and the tmux server's teardown).
+    terminal.start(
+        f"until [ -e {shlex.quote(str(go))} ]; do sleep 0.05; done; "
+        f"{shlex.quote(str(vhdxray_command()))} scan {shlex.quote(str(root))}"
+    )
     terminal.tmux("pipe-pane", "-t", "app", "-o", f"cat >> {shlex.quote(str(stream))}")
+    go.touch()
     screen = terminal.wait_for("VHDXRAY-EXIT=", timeout=300)
     # The bar, files done / found, the rate, the time left and the file just read.
     bar = r"\[[#-]{20}\] \d+/\d+ files  [\d.]+ images/s  ETA [\d:-]+  \S"
