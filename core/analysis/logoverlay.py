@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.log import ReplayWrite
+from vhdxray.core.format.record import record
 from vhdxray.core.source import ReadAt
 
 PAGE: Final = layout.LOG_SECTOR_SIZE
@@ -69,7 +69,7 @@ def end_result(
     return last_data, runs
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Piece:
     """File bytes [start, end) and where they come from (see the kind constants)."""
 
