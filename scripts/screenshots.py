@@ -39,6 +39,7 @@ from tests.tui.helpers import (  # noqa: E402
 from vhdxray.core.format.layout import MiB  # noqa: E402
 from vhdxray.core.write.create import CreateOptions, create_image  # noqa: E402
 from vhdxray.tui.app import VhdxrayApp  # noqa: E402
+from vhdxray.tui.screens.main import MainScreen  # noqa: E402
 
 SIZE = (120, 40)
 SMALL = (80, 24)
@@ -155,6 +156,7 @@ def _deterministic() -> None:
     state; the original functions stay reachable through vhdxray.core.format.guid/backup.)"""
     rebind_everywhere("new_guid", guid_sequence())
     rebind_everywhere("backup_name", fixed_backup_name)
+    MainScreen.guest_inline = True  # the guest headline in the frame, not after a thread
 
 
 def _image(kind: str, folder: Path, cache: Path) -> Path | None:

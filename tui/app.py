@@ -38,7 +38,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from vhdxray.core.analysis.reader import Report, read_report
+from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.write.headerplan import HeaderUpdatePlan, Refusal, plan_header_update
 from vhdxray.tui import repairs
@@ -191,7 +191,7 @@ class RestoreJob:
 
         progress.label = f"restoring {self.shown}"
         result = run_restore(self.plan)
-        after = read_report(image)
+        after = load_report(image)
         backups = (result.backup_path,) if result is not None else ()
         summary = f"Restored from {self.shown}: the image holds its bytes from before that write."
         return WriteDone(report=after, backups=backups, summary=summary)
@@ -348,6 +348,13 @@ class VhdxrayApp(App[int]):
             tooltip="Every repair this image needs, each with its confirmation",
         ),
         Binding("r", "reload", "Reload", id="reload", tooltip="Read the image from disk again"),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            id="export",
+            tooltip="Copy the virtual disk into a new raw or VHDX file (the image is only read)",
+        ),
         Binding("o", "open", "Open", id="open", tooltip="Open another image"),
         Binding(
             "O",
@@ -385,7 +392,7 @@ class VhdxrayApp(App[int]):
         self.fleet = None if fleet is None else [Path(f) for f in fleet]
         """Folders listed on the fleet screen (the first screen); Enter opens an image."""
         if report is None:
-            report = fleet_placeholder(self.image) if self.fleet else read_report(self.image)
+            report = fleet_placeholder(self.image) if self.fleet else load_report(self.image)
         self.report: Report = report
         self.last_write: WriteDone | None = None
         self.last_error: BaseException | None = None
@@ -419,7 +426,7 @@ class VhdxrayApp(App[int]):
         """From the fleet screen: show one image's own screen (Escape comes back)."""
         self.image = Path(path)
         self.display_name = str(path)
-        self.report = read_report(self.image)
+        self.report = load_report(self.image)
         self.last_write, self.last_error = None, None
         self.push_screen(self._screen_for(self.report))
 
@@ -429,11 +436,28 @@ class VhdxrayApp(App[int]):
 
     @property
     def report_screen(self) -> Screen[Any] | None:
-        """The main or explanation screen shown now (below any dialog)."""
+        """The main or explanation screen shown now (below any dialog; a fleet list opened
+        over an image hides it)."""
         for screen in reversed(self.screen_stack):
             if isinstance(screen, MainScreen | ExplainScreen):
                 return screen
+            if getattr(screen, "lists_images", False):
+                return None
         return None
+
+    def open_folder(self, folder: Path) -> None:
+        """``o`` on a folder: the fleet list of every image in it, in place of what was
+        shown (Enter opens an image, Escape comes back to the list)."""
+        from vhdxray.tui.screens.fleet import FleetScreen
+
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.fleet = [Path(folder)]
+        self.image = Path(folder)
+        self.display_name = str(folder)
+        self.report = fleet_placeholder(self.image)
+        self.last_write, self.last_error = None, None
+        self.push_screen(FleetScreen(self.fleet))
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -523,6 +547,10 @@ class VhdxrayApp(App[int]):
             return False  # the fleet list: no one image
         if action in ("open", "backups"):
             return None if self.busy else True
+        if action == "export":
+            if self.main_screen is None or not self.report.is_vhdx:
+                return False
+            return None if self.busy else True
         if action == "back_to_fleet":
             if not self.fleet or self.report_screen is None:
                 return False
@@ -550,7 +578,7 @@ class VhdxrayApp(App[int]):
     def action_reload(self) -> None:
         if self.busy:
             return
-        self.show_report(read_report(self.image))
+        self.show_report(load_report(self.image))
         main = self.main_screen
         if main is not None:
             main.set_status(None)
@@ -558,7 +586,10 @@ class VhdxrayApp(App[int]):
 
     def switch_image(self, path: Path) -> None:
         """Show ``path`` instead of the current image (``o``, ``O``); from the fleet screen,
-        open it over the fleet."""
+        open it over the fleet. A folder opens the fleet list."""
+        if Path(path).is_dir():
+            self.open_folder(Path(path))
+            return
         if self.report_screen is None:
             self.open_image(path)
             return
@@ -566,7 +597,7 @@ class VhdxrayApp(App[int]):
         self.display_name = str(path)
         self.last_write = None
         main = self.main_screen
-        self.show_report(read_report(self.image))
+        self.show_report(load_report(self.image))
         main = self.main_screen
         if main is not None:
             main.set_status(None)
@@ -772,7 +803,7 @@ class VhdxrayApp(App[int]):
         """Say exactly what the cancelled write left behind."""
         from vhdxray.tui.backuplist import backup_files
 
-        report = read_report(self.image)
+        report = load_report(self.image)
         new = [b for b in backup_files(self.image) if b not in before]
         parts: list[RenderableType] = []
         if output is not None:
@@ -818,8 +849,10 @@ class VhdxrayApp(App[int]):
         return lines
 
     def _write_succeeded(self, done: WriteDone) -> None:
+        from vhdxray.core.analysis.checked import with_chain_findings
+
         self.last_write = done
-        self.show_report(done.report)
+        self.show_report(with_chain_findings(self.image, done.report)[0])
         main = self.main_screen
         if main is not None:
             parts: list[RenderableType] = [join(("✓ ", "bold"), safe(done.summary))]
@@ -866,7 +899,7 @@ class VhdxrayApp(App[int]):
                 Text(""),
                 plain("Reload (r) to see the image as it is on disk now."),
             )
-        self.show_report(read_report(self.image))
+        self.show_report(load_report(self.image))
         main = self.main_screen
         if main is not None:
             main.set_status(join(("✗ ", "bold"), safe(title)), "error")
@@ -916,6 +949,120 @@ class VhdxrayApp(App[int]):
             )
         return title, Group(*parts)
 
+    # --- export (e) ----------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        """Ask for the output file, then export in a worker behind the progress dialog."""
+        if self.check_action("export", ()) is not True:
+            return
+        from vhdxray.tui.screens.export import ExportRequest, ExportScreen
+
+        notes: list[str] = []
+        if any(f.code == "chain.missing" for f in self.report.findings):
+            notes.append(
+                "The parent is missing: the sectors this child leaves to it are zero-filled "
+                "and listed as gaps."
+            )
+        if any(
+            f.code == "file.truncated" or f.code.endswith("past_eof") for f in self.report.findings
+        ):
+            notes.append("The file is cut short: what lies past its end is zero-filled and listed.")
+
+        def chosen(request: ExportRequest | None) -> None:
+            if request is not None and not self.busy:
+                self.start_export(request.output, request.fmt)
+
+        self.push_screen(ExportScreen(self.image, notes), chosen)
+
+    def start_export(self, output: Path, fmt: str) -> None:
+        from vhdxray.tui.exportflow import ExportDone, run_export
+
+        self.busy = True
+        self._progress(f"exporting to {output.name}")
+        image = self.image
+
+        def work(progress: Progress) -> ExportDone:
+            return run_export(image, output, fmt, progress)
+
+        def finished(outcome: Finished[ExportDone] | None) -> None:
+            self.busy = False
+            if outcome is not None:
+                self._export_finished(outcome, output)
+
+        self.push_screen(
+            ProgressScreen(
+                "Export the virtual disk",
+                work,
+                group="export",
+                note="Cancel removes the partial file; the image is only read.",
+            ),
+            finished,
+        )
+
+    def _export_finished(self, outcome: Finished[Any], output: Path) -> None:
+        from vhdxray.tui import exportflow
+
+        main = self.main_screen
+        shown = self.shown_path(output)
+        if outcome.cancelled or outcome.error is not None:
+            left = exportflow.leftovers(output)
+            if outcome.cancelled:
+                title = "Export cancelled" + ("" if left else ": the partial file was removed")
+                body: RenderableType = exportflow.cancelled_renderable(shown, left)
+            else:
+                title, body = self._export_error(outcome.error, left)
+            if main is not None:
+                main.set_status(join(("■ ", "bold"), safe(title)), "error")
+            self.push_screen(
+                MessageScreen(title, body) if outcome.cancelled else ErrorScreen(title, body)
+            )
+            return
+        done = outcome.result
+        if not isinstance(done, exportflow.ExportDone):
+            return
+        if done.result.format == "vhdx":  # O opens it, as it opens the copy a repair made
+            self.last_write = WriteDone(
+                report=self.report, backups=(), summary="", copy=done.output
+            )
+        title = exportflow.summary_title(done)
+        if main is not None:
+            more = "; press O to open it" if done.result.format == "vhdx" else ""
+            main.set_status(join(("✓ ", "bold"), safe(f"{title}: {shown}{more}")), "done")
+        body = exportflow.summary_renderable(
+            done, self.display_name, self.shown_path, exportflow.areas_of(self.guest_report())
+        )
+        self.push_screen(MessageScreen(title, body))
+
+    def _export_error(
+        self, error: BaseException | None, left: Sequence[Path]
+    ) -> tuple[str, RenderableType]:
+        from vhdxray.core.analysis.virtual import OpenRefused
+        from vhdxray.core.write.export import ExportRefused
+        from vhdxray.tui.headline import app_words
+
+        if isinstance(error, OpenRefused | ExportRefused):
+            return "Export refused: nothing was written", Group(
+                safe(app_words(error.reason)), Text(""), plain("The image is unchanged.")
+            )
+        title = "Export failed"
+        gone = (
+            "The partial file was removed."
+            if not left
+            else "Still on disk: " + ", ".join(str(p) for p in left)
+        )
+        return title, Group(
+            safe(f"{type(error).__name__}: {error}"),
+            Text(""),
+            plain(gone),
+            plain("The image was only read and is unchanged."),
+        )
+
+    def guest_report(self) -> Any:
+        """What is inside the image, when it has been looked at (None otherwise)."""
+        main = self.main_screen
+        outcome = None if main is None else main.guest_outcome
+        return None if outcome is None else outcome.guest
+
     # --- command palette ----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -938,7 +1085,13 @@ class VhdxrayApp(App[int]):
                 "Every repair this image needs, each with its confirmation",
                 self.action_repair_menu,
             )
-        yield SystemCommand("Open…", "Open another image (o)", self.action_open)
+        if self.check_action("export", ()) is True:
+            yield SystemCommand(
+                "Export…",
+                "Copy the virtual disk into a new raw or VHDX file; the image is only read (e)",
+                self.action_export,
+            )
+        yield SystemCommand("Open…", "Open another image or a folder (o)", self.action_open)
         if self.check_action("open_copy", ()) is True:
             yield SystemCommand(
                 "Open the copy", "Open the copy the repair made (O)", self.action_open_copy
@@ -968,6 +1121,14 @@ class VhdxrayApp(App[int]):
         """From the palette: any registered action, with or without a key of its own."""
         if self._writable() and not self.busy:
             self.ask(action_id)
+
+
+def load_report(path: Path) -> Report:
+    """The image as ``check`` reads it: a differencing disk's missing or wrong parent is an
+    error finding (the Findings tab and the headline agree with ``check``)."""
+    from vhdxray.core.analysis.checked import read_checked
+
+    return read_checked(path)[0]
 
 
 def fleet_placeholder(folder: Path) -> Report:

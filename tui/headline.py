@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
 from vhdxray.core.format.findings import Finding, Severity
 from vhdxray.core.format.header import CurrentReason, Header
+
+if TYPE_CHECKING:
+    from vhdxray.core.analysis.guest.triage import GuestReport
 
 # Writer habits that Windows and QEMU accept; a finding with one of these codes is a quirk.
 HARMLESS: dict[str, str] = {
@@ -35,6 +39,11 @@ LAYERS = {
     "layout": "The layout",
     "parent": "The parent link",
 }
+
+
+EXPORT_MISSING_PARENT = (
+    "Press e to export what this child holds (its parent's part zero-filled), 8 for the chain."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +166,17 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
     header_errors = [f for f in errors if f.code.startswith("header.")]
     other = [f for f in errors if f not in header_errors]
     if parent_bad:
+        if any(f.code == "chain.missing" for f in errors):  # data at risk: offer export first
+            said = parent.replace(" Press 8 for the chain.", "")
+            return Headline("error", f"{said} {EXPORT_MISSING_PARENT}")
         return Headline("error", parent)
     cut = [f for f in errors if f.code.endswith("past_eof") or f.code == "file.truncated"]
     if cut:
         return Headline(
             "error",
             f"The file is cut short: it ends at {report.file_size:,} bytes, before the end of "
-            f"{_cut_names(cut)}. Nothing invents the lost bytes: press 5 for what is lost "
-            "(the truncation map).",
+            f"{_cut_names(cut)}. Nothing invents the lost bytes: press e to export what is "
+            "readable (the lost ranges zero-filled and listed), 5 for what is lost.",
         )
     if other:
         worst = other[0]
@@ -201,4 +213,25 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
     return Headline("ok", f"Healthy: {current}. Nothing to repair.{tail}")
 
 
-__all__ = ["HARMLESS", "Headline", "headline", "quirks"]
+def with_guest(h: Headline, guest: GuestReport | None, path: str) -> Headline:
+    """``h`` with the guest layer named (once guest triage has run): a healthy container whose
+    filesystem needs care gets a headline about the guest, with the command to run next; any
+    other headline says in a few words what is inside."""
+    if guest is None or h.level == "not_vhdx":
+        return h
+    from vhdxray.tui.guestwords import guest_short, words
+
+    serious = [f for f in guest.sorted_findings() if f.severity.value in ("error", "warning")]
+    if serious and h.level == "ok":
+        w = words(serious[0], path)
+        step = f" Next: {_lower(w.next_step)}." if w.next_step else ""
+        more = f" (and {len(serious) - 1} more)" if len(serious) > 1 else ""
+        container = h.text.replace("Nothing to repair.", "Nothing to repair in the container.")
+        return Headline(
+            "error" if serious[0].severity.value == "error" else "warning",
+            f"{container} Inside, {_lower(w.message)}{more}.{step} Press i for the inside.",
+        )
+    return Headline(h.level, f"{h.text} Inside: {guest_short(guest)} (i).")
+
+
+__all__ = ["HARMLESS", "Headline", "headline", "quirks", "with_guest"]

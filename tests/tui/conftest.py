@@ -9,6 +9,7 @@ from textual.widgets import Input
 
 from tests.tui import helpers
 from tests.tui.helpers import guid_sequence, rebind_everywhere
+from vhdxray.tui.screens.main import MainScreen
 
 
 @pytest.fixture
@@ -21,6 +22,14 @@ def fixed_guids(monkeypatch: pytest.MonkeyPatch) -> None:
 def fixed_backup_name(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backup files get a name without the time and process id (stable screenshots)."""
     rebind_everywhere("backup_name", helpers.fixed_backup_name, monkeypatch.setattr)
+
+
+@pytest.fixture(autouse=True)
+def guest_before_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guest triage runs in a worker after the first paint; for frames that do not depend on
+    a thread's timing, the app tests look inside before the frame (the worker path has its
+    own test, which turns this off)."""
+    monkeypatch.setattr(MainScreen, "guest_inline", True)
 
 
 @pytest.fixture(autouse=True)

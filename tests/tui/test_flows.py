@@ -540,6 +540,8 @@ async def test_small_terminal_stacks_the_slots_and_scrolls(tmp_path: Path) -> No
         summary = [line for line in text.splitlines() if "State" in line]
         assert len(summary) == 1  # ...but the summary shows both slots' essentials
         assert summary[0].index("★ CURRENT") < summary[0].index("✗ INVALID")
+        await pilot.press("enter")  # the summary expands to the full panels, stacked
+        await pilot.pause()
         view = app.screen.query_one("#headers-view")
         view.scroll_to_widget(app.screen.query_one("#slot2"), animate=False, top=True)
         for _ in range(50):  # the scroll lands on a later refresh when the machine is busy

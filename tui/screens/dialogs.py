@@ -65,7 +65,8 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("l", "replay the pending log (shown when a replay is pending; c in its dialog: into a copy)"),
     ("Enter", "in the findings view (6): the repair of the selected finding"),
     ("r", "reload the image from disk"),
-    ("o", "open another image (a file picker); O: open the copy a repair just made"),
+    ("e", "export the virtual disk into a new raw or VHDX file (the image is only read)"),
+    ("o", "open another image or a folder (f); O: open the copy a repair or export made"),
     ("b", "backups of this image, newest first; Enter restores one (after a confirmation)"),
     ("Esc / c", "while long work runs: cancel it at the next safe step"),
     (

@@ -64,6 +64,7 @@ class FleetScreen(Screen[None]):
         Binding("r", "rescan", "Rescan", tooltip="Scan the folders again"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
+    lists_images: ClassVar[bool] = True  # the app's image screens below it are hidden
 
     def __init__(self, roots: Sequence[Path], options: ScanOptions | None = None) -> None:
         super().__init__()

@@ -9,7 +9,7 @@ never runs before the first paint. ``plan_source`` (from the app) plans, or retu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import RenderableType
 from textual import on
@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
@@ -41,6 +42,7 @@ from vhdxray.tui.widgets.sections import (
 )
 
 if TYPE_CHECKING:
+    from vhdxray.core.analysis.guest.image import GuestOutcome
     from vhdxray.core.write.repair import RepairPlan
 
 # (tab id, title, key)
@@ -71,6 +73,15 @@ PLANNED_VIEWS = frozenset({"metadata", "log", "bat", "findings"})
 
 PlanSource = Callable[[], "RepairPlan | None"]
 
+GUEST_GROUP = "guest"
+
+
+def look_inside(report: Report) -> tuple[Report, GuestOutcome]:
+    """Guest triage of ``report``'s image (what ``check`` does; reads, never writes)."""
+    from vhdxray.core.analysis.guest.image import inspect_image
+
+    return report, inspect_image(report.path, report)
+
 
 class MainScreen(Screen[None]):
     """Everything about one VHDX image."""
@@ -99,6 +110,7 @@ class MainScreen(Screen[None]):
         self.report = report
         self.plan_shown: RepairPlan | None = None  # the plan the views show now
         self.parent_status: ParentStatus | None = None  # a child's parent (the Chain view)
+        self.guest_outcome: GuestOutcome | None = None  # what is inside, once looked at
 
     def compose(self) -> ComposeResult:
         yield InfoBar(id="info")
@@ -148,6 +160,45 @@ class MainScreen(Screen[None]):
             tabs.hide_tab("tab-chain")
         if self.active_view in PLANNED_VIEWS:
             self.show_plan()
+        self.guest_outcome = None
+        if report.is_vhdx:
+            if self.guest_inline:
+                self._guest_done(*look_inside(report))
+            else:
+                self.call_after_refresh(self._start_guest, report)
+
+    # --- the guest layer, looked at after the first paint --------------------------------------
+
+    guest_inline: ClassVar[bool] = False
+    """Look inside before the frame is drawn instead of in a worker after it (the snapshot
+    tests and the screenshots, whose frames must not depend on a thread's timing)."""
+
+    def _start_guest(self, report: Report) -> None:
+        if report is self.report:
+            self.run_worker(
+                lambda: look_inside(report),
+                thread=True,
+                group=GUEST_GROUP,
+                exclusive=True,
+                exit_on_error=False,
+                description="look inside the virtual disk",
+            )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == GUEST_GROUP and event.state == WorkerState.SUCCESS:
+            result: Any = event.worker.result
+            self._guest_done(*result)
+
+    def _guest_done(self, report: Report, outcome: GuestOutcome) -> None:
+        """Name the guest layer in the headline (for the report still shown only)."""
+        if report is not self.report:
+            return
+        from vhdxray.tui.widgets.inside import headline as inside_headline
+
+        self.guest_outcome = outcome
+        info = self.query_one(InfoBar)
+        info.show_guest(outcome.guest)
+        info.border_subtitle = plain(inside_headline(report, outcome))
 
     @property
     def is_child(self) -> bool:
@@ -226,10 +277,11 @@ class MainScreen(Screen[None]):
         """Look inside the virtual disk (its own screen; the headline then names the layer)."""
         if not self.report.is_vhdx:
             return
-        from vhdxray.tui.widgets.inside import InsideScreen, headline
+        from vhdxray.tui.widgets.inside import InsideScreen
 
-        screen = InsideScreen(self.report, self._initial[1])
-        self.query_one(InfoBar).border_subtitle = plain(headline(self.report, screen.outcome))
+        screen = InsideScreen(self.report, self._initial[1], self.guest_outcome)
+        if self.guest_outcome is None:  # looked at now: the headline names the layer too
+            self._guest_done(self.report, screen.outcome)
         self.app.push_screen(screen)
 
     def action_view(self, view: str) -> None:

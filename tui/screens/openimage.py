@@ -1,9 +1,11 @@
-"""Open another image (``o``): a folder tree beside a path field.
+"""Open another image or a folder (``o``): a folder tree beside a path field.
 
 The tree starts in the shown image's folder and lists folders and disk images (``.vhdx``,
 ``.avhdx``, ``.vhds``; any file when the filter is off with ``a``). Enter on a file opens it;
-the path field takes any path (Enter: a folder re-roots the tree, a file opens). File names
-come from the disk: the tree shows them as text, never as markup.
+``f`` opens the highlighted folder (or the tree's own) as the fleet list of every image in it;
+Backspace goes up one folder. The path field takes any path: Enter on a file opens it, on a
+folder opens the fleet list. File names come from the disk: the tree shows them as text,
+never as markup.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class OpenImageScreen(ModalScreen[Path | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("a", "toggle_all", "All files", show=False),
+        Binding("f", "open_folder", "List folder", show=False),
+        Binding("backspace", "up", "Up", show=False),
     ]
 
     def __init__(self, start: Path) -> None:
@@ -61,13 +65,13 @@ class OpenImageScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-menu"):
-            yield Static(plain("Open an image"), id="dialog-title")
+            yield Static(plain("Open an image or a folder"), id="dialog-title")
             yield Input(str(self.start), id="open-path", placeholder="a folder or an image file")
             yield ImageTree(self.start, id="open-tree")
             yield Static(
                 plain(
-                    "Enter: open the file (or go into the folder)   a: all files / images only"
-                    "   Esc: close"
+                    "Enter: open the file (or go into the folder)   f: list every image in "
+                    "the folder   Backspace: up   a: all files / images only   Esc: close"
                 ),
                 id="dialog-question",
             )
@@ -87,6 +91,22 @@ class OpenImageScreen(ModalScreen[Path | None]):
         tree.show_all = not tree.show_all
         tree.reload()
 
+    def action_open_folder(self) -> None:
+        """The highlighted folder (the tree's root when a file or nothing is highlighted)."""
+        tree = self.query_one(ImageTree)
+        folder = Path(tree.path)
+        node = tree.cursor_node
+        if node is not None and node.data is not None and node.data.path.is_dir():
+            folder = Path(node.data.path)
+        self.dismiss(folder)
+
+    def action_up(self) -> None:
+        tree = self.query_one(ImageTree)
+        here = Path(tree.path).resolve()
+        if here.parent != here:
+            tree.path = here.parent
+            self.query_one("#open-path", Input).value = str(here.parent)
+
     @on(DirectoryTree.FileSelected)
     def _file(self, event: DirectoryTree.FileSelected) -> None:
         event.stop()
@@ -95,11 +115,7 @@ class OpenImageScreen(ModalScreen[Path | None]):
     @on(Input.Submitted, "#open-path")
     def _typed(self, event: Input.Submitted) -> None:
         path = Path(event.value).expanduser()
-        if path.is_dir():
-            tree = self.query_one(ImageTree)
-            tree.path = path
-            tree.focus()
-        elif path.is_file():
+        if path.is_dir() or path.is_file():
             self.dismiss(path)
         else:
             self.notify(f"{path} does not exist.", severity="warning", markup=False)

@@ -8,12 +8,14 @@ the slots carries ``≠`` in the left margin as well as a highlight.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
@@ -253,13 +255,24 @@ class HeaderPanel(Static):
 NARROW = 100  # below this width the two slots are stacked instead of side by side
 
 
+def _slot_hint(expanded: bool) -> Text:
+    if expanded:
+        return plain("Enter: back to the summary (the full panels are below)", "dim")
+    return plain("Enter: both slots in full (every field)", "dim")
+
+
 class HeadersView(VerticalScroll):
     """Both slots side by side, the reason for the choice, and a legend (scrolls when the
-    terminal is small). Below ``NARROW`` columns a two-column summary of the slots comes
-    first (state, sequence, checks: visible at 80x24 without scrolling) and the full panels
-    follow, stacked."""
+    terminal is small). Below ``NARROW`` columns a two-column summary of the slots takes their
+    place (state, sequence, checks: visible at 80x24 without scrolling); Enter expands it to
+    the full panels, stacked (and Enter again folds them)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "toggle_slots", "Both slots in full", show=False),
+    ]
 
     _report: Report | None = None
+    expanded = False  # narrow terminals: the full panels shown below the summary
 
     def on_mount(self) -> None:
         # Decide before the first frame (the widget has no size yet: use the terminal's).
@@ -274,6 +287,12 @@ class HeadersView(VerticalScroll):
         self.set_class(width < NARROW, "-narrow")
         self.query_one("#slots").set_class(width < NARROW, "-narrow")
 
+    def action_toggle_slots(self) -> None:
+        """Enter (narrow terminals): the summary expands to both full panels, or folds back."""
+        self.expanded = not self.expanded
+        self.set_class(self.expanded, "-expanded")
+        self.query_one("#slot-hint", Static).update(_slot_hint(self.expanded))
+
     def panel_width(self) -> int:
         """The inner width of one slot panel now (border 2, padding 2, focus edge and
         scrollbar 3)."""
@@ -284,6 +303,7 @@ class HeadersView(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(id="slot-summary")
+        yield Static(_slot_hint(self.expanded), id="slot-hint")
         with Horizontal(id="slots"):
             yield HeaderPanel(id="slot1", classes="slot")
             yield HeaderPanel(id="slot2", classes="slot")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import humanize
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -12,9 +14,12 @@ from textual.widgets import Static
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
 from vhdxray.tui.chainstatus import ParentStatus
-from vhdxray.tui.headline import Headline, headline
+from vhdxray.tui.headline import Headline, headline, with_guest
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
+
+if TYPE_CHECKING:
+    from vhdxray.core.analysis.guest.triage import GuestReport
 
 LEVEL_WORDS = {
     "ok": ("OK", "bold green"),
@@ -95,6 +100,7 @@ class InfoBar(Static):
     :data:`COMPACT_WIDTH` columns the facts take two lines instead of four."""
 
     _shown: tuple[Report, str, Headline] | None = None
+    _container: Headline | None = None  # the headline before the guest was looked at
 
     def show(
         self, report: Report, name: str, v: Verdict, parent: ParentStatus | None = None
@@ -105,6 +111,21 @@ class InfoBar(Static):
             parent.sentence if parent is not None else "",
             parent is not None and parent.bad,
         )
+        self._container = h
+        self._set_headline(report, name, h)
+
+    def show_guest(self, guest: GuestReport | None) -> None:
+        """Name the guest layer in the headline (guest triage has finished)."""
+        if self._shown is None or self._container is None:
+            return
+        report, name, _h = self._shown
+        self._set_headline(report, name, with_guest(self._container, guest, name))
+
+    @property
+    def headline(self) -> Headline | None:
+        return None if self._shown is None else self._shown[2]
+
+    def _set_headline(self, report: Report, name: str, h: Headline) -> None:
         for level in LEVEL_WORDS:
             self.set_class(h.level == level, f"-{level}")
         self._shown = (report, name, h)

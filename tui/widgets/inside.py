@@ -8,16 +8,19 @@ KiB, so it runs only when the view is opened, never before the first paint.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
 
 from vhdxray.core.analysis.guest.image import GuestOutcome, inspect_image
 from vhdxray.core.analysis.guest.triage import GuestReport
@@ -116,7 +119,9 @@ def inside_renderable(
     first_bytes: dict[int, bytes] | None = None,
     *,
     name: str | None = None,
+    jumps: bool = False,
 ) -> RenderableType:
+    """The Inside view; ``jumps``: the structures are listed apart (a list to select from)."""
     title = join(("Inside  ", "bold"), safe(headline(report, outcome), "bold"))
     guest = outcome.guest
     if guest is None:
@@ -137,9 +142,40 @@ def inside_renderable(
         plain("Findings and next steps", "bold"),
         _findings(guest, name or report.path),
     ]
-    if guest.structures:
+    if guest.structures and not jumps:
         parts += [Text(""), plain("Structures read", "bold"), _structures(guest, first_bytes or {})]
     return Group(*parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Jump:
+    """A row of the Inside screen's list: Enter shows the virtual disk's bytes there."""
+
+    label: str
+    offset: int
+    length: int
+
+
+def jumps_of(guest: GuestReport) -> list[Jump]:
+    """Each partition's start and each structure read, in disk order."""
+    out = [
+        Jump(
+            f"partition {p.index}: {p.type_name}"
+            + (f" ({fs_summary(p.filesystem)})" if p.filesystem else ""),
+            p.start,
+            min(p.length, 4096),
+        )
+        for p in guest.partitions
+    ]
+    out += [Jump(s.name, s.offset, s.length) for s in guest.structures[:MAX_STRUCTURES]]
+    return sorted(out, key=lambda j: j.offset)
+
+
+def jump_text(j: Jump, first: bytes) -> Text:
+    text = join((f"{f'0x{j.offset:x}':>12}  ", "bold"), safe(j.label))
+    if first:
+        text.append("  " + first[:16].hex(" "), "dim")
+    return text
 
 
 def read_first_bytes(path: str, guest: GuestReport) -> dict[int, bytes]:
@@ -171,6 +207,7 @@ class InsideScreen(Screen[None]):
         self, report: Report, name: str | None = None, outcome: GuestOutcome | None = None
     ) -> None:
         super().__init__()
+        self.jumps: list[Jump] = []
         self.report = report
         self.display_name = name if name is not None else report.path
         self.outcome = outcome if outcome is not None else inspect_image(report.path, report)
@@ -178,11 +215,37 @@ class InsideScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="inside-scroll"):
             yield Static(id="inside-view")
+            yield Static(id="inside-jumps-title")
+            yield OptionList(id="inside-jumps")
         yield Footer()
 
     def on_mount(self) -> None:
         guest = self.outcome.guest
         first = read_first_bytes(self.report.path, guest) if guest is not None else {}
         self.query_one("#inside-view", Static).update(
-            inside_renderable(self.report, self.outcome, first, name=self.display_name)
+            inside_renderable(self.report, self.outcome, first, name=self.display_name, jumps=True)
+        )
+        listing = self.query_one("#inside-jumps", OptionList)
+        self.jumps = jumps_of(guest) if guest is not None else []
+        if not self.jumps:
+            listing.display = False
+            return
+        self.query_one("#inside-jumps-title", Static).update(
+            join(
+                ("Structures read", "bold"),
+                "  ↑/↓ select, Enter: the virtual disk's bytes there (and where the file "
+                "holds them)",
+            )
+        )
+        listing.add_options([Option(jump_text(j, first.get(j.offset, b""))) for j in self.jumps])
+        listing.highlighted = 0
+        listing.focus()
+
+    @on(OptionList.OptionSelected, "#inside-jumps")
+    def _jump(self, event: OptionList.OptionSelected) -> None:
+        from vhdxray.tui.screens.virtualhex import VirtualHexScreen
+
+        j = self.jumps[event.option_index]
+        self.app.push_screen(
+            VirtualHexScreen(self.report.path, self.display_name, j.label, j.offset, j.length)
         )
