@@ -279,10 +279,23 @@ def build_cases(work: Path, python: Path, runs: int, quick: bool, only: set[str]
                             ["qemu-img", "check", "-r", "all", "-f", "vhdx", str(qemu_copy)],
                             prepare=lambda: copy_sparse(dirty, qemu_copy),
                         ),
+                        Tool(
+                            "cp --sparse=always, then qemu-img check -r all (copy timed)",
+                            [
+                                "sh",
+                                "-c",
+                                'cp --sparse=always "$1" "$2" && '
+                                'qemu-img check -r all -f vhdx "$2"',
+                                "sh",
+                                str(dirty),
+                                str(qemu_copy),
+                            ],
+                            prepare=lambda: qemu_copy.unlink(missing_ok=True),
+                        ),
                     ],
                     1 if quick else max(3, runs // 2),
-                    "vhdxray's time includes writing the copy; qemu-img's copy is made before "
-                    "the clock starts.",
+                    "vhdxray's time includes writing the copy; the reference row's copy is made "
+                    "before the clock starts, the third row's (cp) is timed.",
                 )
             )
         else:
@@ -310,6 +323,8 @@ def build_cases(work: Path, python: Path, runs: int, quick: bool, only: set[str]
                     ),
                     Tool("python -c pass", [str(python), "-c", "pass"]),
                     Tool("import vhdxray.core", [str(python), "-c", "import vhdxray.core"]),
+                    Tool("python -I -c pass (floor)", [str(python), "-I", "-c", "pass"]),
+                    Tool("python -S -c pass (no site)", [str(python), "-S", "-c", "pass"]),
                 ],
                 runs,
             )
@@ -416,14 +431,16 @@ def ratio(a: float, b: float) -> str:
 
 def verdict(case: Case) -> str:
     if case.key == "import":
-        ours, bare, core = (stats(t) for t in case.tools)
-        over_min, over_med = ours[0] - bare[0], ours[1] - bare[1]
-        core_min, core_med = core[0] - bare[0], core[1] - bare[1]
-        met = over_med <= 0.015
+        ours, bare, core = (stats(t) for t in case.tools[:3])
+        # CPU time: on a shared machine wall time is mostly waiting for a core.
+        over_min, over_med = ours[2] - bare[2], ours[3] - bare[3]
+        core_min, core_med = core[2] - bare[2], core[3] - bare[3]
+        met = core_med <= 0.015
         return (
-            f"check-path imports cost {ms(over_min)} / {ms(over_med)} ms (min / median) over the "
-            f"bare interpreter, `import vhdxray.core` {ms(core_min)} / {ms(core_med)} ms; "
-            f"no Textual or Rich (asserted in the child): **{'met' if met else 'not met'}**"
+            f"`import vhdxray.core` costs {ms(core_min)} / {ms(core_med)} ms of CPU (min / "
+            f"median) over the bare interpreter, goal ≤ 15 ms: **{'met' if met else 'not met'}**; "
+            f"the whole check path's imports {ms(over_min)} / {ms(over_med)} ms; "
+            "no Textual or Rich (asserted in the child)"
         )
     o, r = stats(case.ours), stats(case.reference)
     parts = []
@@ -436,6 +453,8 @@ def verdict(case: Case) -> str:
         )
         goal = f"goal ≤ {case.wall_goal:g}×"
         parts.append(f"wall {rmin:.2f}× / {rmed:.2f}× (min / median), {goal}: **{state}**")
+        cmin, cmed = o[2] / r[2], o[3] / r[3]
+        parts.append(f"CPU {cmin:.2f}× / {cmed:.2f}× (min / median)")
     if case.rss_goal_mib is not None and o[5]:
         peak = max(s.rss for s in case.ours.samples) / 1024
         state = "met" if peak <= case.rss_goal_mib else "not met"

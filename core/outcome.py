@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path  # pathlib stays off the check path (the verdict imports this)
 
 
 class RefusalCode(StrEnum):
@@ -120,7 +123,7 @@ class WriteFailed(VhdxrayError):
         super().__init__(message)
         if backups is None:
             backups = ()
-        elif isinstance(backups, Path):
+        elif not isinstance(backups, tuple):  # one Path
             backups = (backups,)
         self._backups = tuple(backups)
         self.state = state

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import argparse
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from vhdxray.core.analysis.reader import Report
 
 from vhdxray import __version__
+from vhdxray.core.format.record import record
 from vhdxray.tui.console import confirm as _confirm
 from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
@@ -315,7 +316,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 # --- parsing ------------------------------------------------------------------------------
 
 
-class Command(NamedTuple):
+@record
+class Command:
     """One subcommand: its help line and two ``module:function`` names, imported only when run.
 
     ``arguments(parser)`` adds the subcommand's arguments; ``run(args) -> int`` carries it out and
@@ -491,7 +493,8 @@ def args_create(s: argparse.ArgumentParser) -> None:
     s.add_argument("--parent", help="make a differencing child of this image")
 
 
-class ReportArgs(NamedTuple):
+@record
+class ReportArgs:
     """The arguments of ``info``/``check`` when they are given in the plain form."""
 
     command: str

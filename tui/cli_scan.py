@@ -18,8 +18,6 @@ import time
 from collections import Counter
 from typing import TextIO
 
-import humanize
-
 from vhdxray.core.analysis.scan import (
     VERDICTS,
     ScanLine,
@@ -29,6 +27,7 @@ from vhdxray.core.analysis.scan import (
 )
 from vhdxray.core.format.text import printable
 from vhdxray.core.progress import Progress
+from vhdxray.tui.sizes import grouped
 
 EXIT_OK = 0
 EXIT_ERRORS = 2
@@ -175,7 +174,7 @@ def summary(counts: Counter[str], attention: list[ScanLine], seconds: float) -> 
         return "No image files found.\n"
     rate = total / seconds if seconds > 0 else 0.0
     out = [
-        f"Scanned {humanize.intcomma(total)} file{'s' if total != 1 else ''} in {seconds:.1f} s "
+        f"Scanned {grouped(total)} file{'s' if total != 1 else ''} in {seconds:.1f} s "
         f"({rate:.0f} images/s).\n"
     ]
     for level in VERDICTS:

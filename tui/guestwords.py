@@ -5,16 +5,17 @@ JSON ``message``/``next_step`` fields and the app's Inside view all take their w
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
-import humanize
+from typing import Any
 
 from vhdxray.core.analysis.guest.base import Filesystem, GuestFinding
 from vhdxray.core.analysis.guest.triage import GuestReport
+from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
+from vhdxray.tui.sizes import natural_size
 
 
-class Words(NamedTuple):
+@record
+class Words:
     short: str  # for the headline: "ext4 needs recovery"
     message: str  # one sentence
     next_step: str  # what to run next ("" when nothing)
@@ -262,7 +263,7 @@ def words(finding: GuestFinding, path: str = "PATH") -> Words:
 
 
 def size_short(value: int) -> str:
-    return str(humanize.naturalsize(value, binary=True))
+    return natural_size(value)
 
 
 def fs_summary(fs: Filesystem) -> str:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import humanize
-
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import Header, differing_fields
 from vhdxray.core.format.text import clip, printable
+from vhdxray.tui.sizes import grouped, natural_size
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.guest.image import GuestOutcome
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 def size_text(value: int | None) -> str:
     if value is None:
         return "unknown"
-    return f"{humanize.naturalsize(value, binary=True)} ({humanize.intcomma(value)} bytes)"
+    return f"{natural_size(value)} ({grouped(value)} bytes)"
 
 
 def header_rows(h: Header) -> list[tuple[str, str]]:
@@ -124,7 +123,7 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
     log = report.log
     if log is not None:
         state = "REPLAY NEEDED" if log.replay_needed else "clean"
-        length = humanize.naturalsize(log.log_length, binary=True)
+        length = natural_size(log.log_length)
         add(f"Log @ 0x{log.log_offset:x} ({length}): {state}, LogGuid {log.log_guid}")
         if log.active is not None:
             seqs = [e.sequence_number for e in log.active.entries]

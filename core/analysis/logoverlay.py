@@ -18,11 +18,11 @@ from __future__ import annotations
 import bisect
 import errno
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.log import LogInfo, ReplayWrite
+from vhdxray.core.format.record import record
 from vhdxray.core.source import ReadAt
 
 PAGE: Final = layout.LOG_SECTOR_SIZE
@@ -34,7 +34,7 @@ ZEROS: Final = "zeros"  # a logged zero range
 ABSENT: Final = "absent"  # past the end of the file, and the log does not supply it
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogPage:
     """A data descriptor's page, left in the log: its data sector is at log position
     ``data_position``; the page is LeadingBytes + that sector's bytes 8..4092 +
@@ -120,7 +120,7 @@ def end_result(
     return last_data, runs
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Piece:
     """File bytes [start, end) and where they come from (see the kind constants)."""
 

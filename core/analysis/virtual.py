@@ -22,18 +22,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 from vhdxray.core.analysis import logoverlay
-from vhdxray.core.analysis.chain import (
-    MISMATCH,
-    MISSING,
-    NO_LOCATOR,
-    check_chain,
-    locate_parent,
-)
 from vhdxray.core.analysis.logoverlay import LoggedFile
 from vhdxray.core.analysis.reader import (
     Report,
@@ -51,6 +42,7 @@ from vhdxray.core.format.bat import (
 )
 from vhdxray.core.format.header import Header, choose_current, effective_header
 from vhdxray.core.format.metadata import Metadata, parse_metadata
+from vhdxray.core.format.record import mutable_record, record
 from vhdxray.core.format.region import choose_active, parse_region_table
 from vhdxray.core.source import ImageSource
 
@@ -121,7 +113,7 @@ class OpenRefused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Extent:
     """Virtual bytes [start, end) and where they come from (see the kind constants)."""
 
@@ -139,7 +131,7 @@ class Extent:
         return self.end - self.start
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogUse:
     """What the pending log contributed, in memory."""
 
@@ -160,7 +152,7 @@ class LogUse:
         return self.note or "no log replay was pending"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Window:
     number: int
     first_entry: int
@@ -174,7 +166,7 @@ _TABLE_PLAIN: Final = _class_table(False)
 _TABLE_DIFFERENCING: Final = _class_table(True)
 
 
-@dataclass(slots=True)
+@mutable_record
 class VirtualDisk:
     """One image's virtual disk (and its parents'). Use :func:`open_virtual_disk`; close it."""
 
@@ -193,7 +185,7 @@ class VirtualDisk:
     parent: VirtualDisk | None = None
     parent_missing: bool = False
     owns_source: bool = True  # False: the caller opened ``source`` and closes it
-    _window: _Window | None = field(default=None)
+    _window: _Window | None = None
 
     # -- description -------------------------------------------------------------------
 
@@ -652,12 +644,14 @@ def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
-        return Path(a).resolve() == Path(b).resolve()
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def locate_by_locator(disk: VirtualDisk) -> str | None:
     """The parent the child's locator leads to on this machine (:func:`chain.locate_parent`),
     or None when it leads to no file. A file there that is not the parent is refused."""
+    from vhdxray.core.analysis.chain import MISSING, NO_LOCATOR, locate_parent  # pathlib
+
     lookup = locate_parent(disk.path, disk.report)
     if lookup.status in (NO_LOCATOR, MISSING) or lookup.path is None:
         return None
@@ -730,6 +724,8 @@ def open_virtual_disk(
                     "parent_unusable", f"the parent {ppath} cannot be used: {exc.reason}"
                 ) from exc
             disk.parent = parent
+            from vhdxray.core.analysis.chain import MISMATCH, check_chain  # only for a child
+
             check = check_chain(disk.report, parent.report, child_path=disk.path, parent_path=ppath)
             if not check.consistent:
                 bad = [i.message for i in check.items if i.status == MISMATCH]

@@ -8,15 +8,17 @@ Version and LogVersion are checks about the *file*, reported apart from slot val
 from __future__ import annotations
 
 import struct
-import uuid
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_bytes, read_guid
 from vhdxray.core.format.record import record
+
+if TYPE_CHECKING:
+    import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
 
 _FIELDS: Final = struct.Struct("<4sIQ16s16s16sHHIQ")  # the 80 defined bytes
 CHECKSUM_OFFSET: Final = 4

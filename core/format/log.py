@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import bisect
 import struct
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
-from vhdxray.core.format.guid import guid_str
+from vhdxray.core.format.guid import guid_str, read_guid
 from vhdxray.core.format.record import record
+
+if TYPE_CHECKING:
+    import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
 
 SECTOR: Final = layout.LOG_SECTOR_SIZE
 DESCRIPTORS_PER_SECTOR: Final = SECTOR // layout.LOG_DESCRIPTOR_SIZE  # 128
@@ -430,7 +432,7 @@ def _parse_entry(ring: _Ring, pos: int, header_guid: uuid.UUID, budget: list[int
     (sig, stored, entry_length, tail, seq, count, reserved, raw_guid, flushed, last) = (
         _ENTRY_HEADER.unpack(head)
     )
-    entry_guid = uuid.UUID(bytes_le=raw_guid)
+    entry_guid = read_guid(raw_guid)
     problems = _Problems()
     remarks: list[str] = []
     guid_matches = header_guid.int != 0 and entry_guid == header_guid

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import re
 import struct
-import uuid
 from itertools import pairwise
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info, warning
-from vhdxray.core.format.guid import read_guid
+from vhdxray.core.format.guid import guid_from_text, read_guid
 from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
 from vhdxray.core.source import ReadAt
+
+if TYPE_CHECKING:
+    import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
 
 _TABLE_HEADER: Final = struct.Struct("<8sHH20s")
 _ENTRY: Final = struct.Struct("<16sIIII")
@@ -111,7 +113,7 @@ def parse_braced_guid(text: str | None) -> uuid.UUID | None:
     if not text:
         return None
     try:
-        return uuid.UUID(text.strip().strip("{}"))
+        return guid_from_text(text.strip().strip("{}"))
     except ValueError:
         return None
 

@@ -8,8 +8,12 @@ that: ``__slots__``, an ``__init__`` taking the fields in order (defaults allowe
 ``__eq__`` and ``__hash__`` over the fields, ``__match_args__``, and no assignment after
 ``__init__``. Type checkers see it as a frozen dataclass (``dataclass_transform``).
 
-Not supported (nothing here needs them): inheritance between records, ``field()``,
-``__post_init__``, mutable defaults (a default is shared, so use immutable ones).
+``@mutable_record`` is the same without the freezing (and, like a non-frozen dataclass,
+unhashable), for results that probes fill in as they go. A default that must not be shared
+(a list, a dict) is given as ``field(default_factory=list)``, as with dataclasses.
+
+Not supported (nothing here needs them): inheritance between records, ``__post_init__``,
+other ``field()`` options.
 
 Use :func:`replace` and :func:`fields` from here. The functions of :mod:`dataclasses`
 (``replace``, ``fields``, ``asdict``, ``is_dataclass``) also work on records, for code written
@@ -19,11 +23,28 @@ against dataclasses: the first time one of them looks, ``__dataclass_fields__`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import attrgetter
+from types import CodeType, FunctionType
 from typing import Any, TypeVar, dataclass_transform
 
 T = TypeVar("T")
 
 _MISSING: Any = object()
+
+
+class _Factory:
+    """The default of a field made fresh for each record (``field(default_factory=...)``)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
+
+
+def field(*, default_factory: Callable[[], T]) -> T:
+    """A field whose default is ``default_factory()``, called for each new record."""
+    return _Factory(default_factory)  # type: ignore[return-value]
 
 
 class FrozenRecordError(AttributeError):
@@ -43,9 +64,19 @@ def _is_class_var(annotation: object) -> bool:
     return text.startswith(("ClassVar", "typing.ClassVar", "Final", "typing.Final"))
 
 
-@dataclass_transform(frozen_default=True, eq_default=True)
+@dataclass_transform(frozen_default=True, eq_default=True, field_specifiers=(field,))
 def record(cls: type[T]) -> type[T]:
     """Turn ``cls`` (a plain class with annotated fields) into a frozen slotted record."""
+    return _build(cls, frozen=True)
+
+
+@dataclass_transform(frozen_default=False, eq_default=True, field_specifiers=(field,))
+def mutable_record(cls: type[T]) -> type[T]:
+    """Turn ``cls`` into a slotted record whose fields may be assigned (not hashable)."""
+    return _build(cls, frozen=False)
+
+
+def _build(cls: type[T], *, frozen: bool) -> type[T]:
     ns = dict(cls.__dict__)
     annotations: dict[str, object] = ns.get("__annotations__", {})
     names = tuple(n for n, a in annotations.items() if not _is_class_var(a))
@@ -55,29 +86,24 @@ def record(cls: type[T]) -> type[T]:
     ns["__slots__"] = names
     ns["__match_args__"] = names
 
-    params, body = [], []
-    seen_default = False
-    glb: dict[str, Any] = {"_set": object.__setattr__}
+    values: list[object] = []  # the defaults of the trailing parameters, in order
+    factories: list[tuple[str, Callable[[], object]]] = []
     for n in names:
-        if n in defaults:
-            glb[f"_d_{n}"] = defaults[n]
-            params.append(f"{n}=_d_{n}")
-            seen_default = True
-        elif seen_default:
+        default = defaults.get(n, _MISSING)
+        if isinstance(default, _Factory):
+            factories.append((n, default.make))
+            values.append(_MISSING)
+        elif default is not _MISSING:
+            values.append(default)
+        elif values:
             raise TypeError(f"{cls.__name__}: field {n!r} without default follows one with")
-        else:
-            params.append(n)
-        body.append(f" _set(self, {n!r}, {n})")
-    fields = ", ".join(f"self.{n}" for n in names)
-    as_tuple = f"({fields},)" if names else "()"
-    src = (
-        f"def __init__(self, {', '.join(params)}):\n"
-        + ("\n".join(body) if body else " pass")
-        + "\n"
-        + f"def _astuple(self):\n return {as_tuple}\n"
-    )
-    exec(src, glb)
-    astuple = glb["_astuple"]
+    init = _init_function(names, tuple(values), f"{cls.__qualname__}.__init__")
+    if factories:
+        init = _with_factories(init, tuple(factories))
+    astuple = _tuple_getter(names)
+
+    def __getstate__(self: object) -> tuple[object, ...]:
+        return astuple(self)
 
     def __eq__(self: object, other: object) -> bool:
         if other.__class__ is self.__class__:
@@ -91,15 +117,14 @@ def record(cls: type[T]) -> type[T]:
         inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
         return f"{type(self).__qualname__}({inner})"
 
-    init = glb["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
     ns["__init__"] = init
     ns["__eq__"] = __eq__
-    ns["__hash__"] = __hash__
+    ns["__hash__"] = __hash__ if frozen else None
     ns.setdefault("__repr__", __repr__)
-    ns["__setattr__"] = _frozen_setattr
-    ns["__delattr__"] = _frozen_delattr
-    ns["__getstate__"] = astuple
+    if frozen:
+        ns["__setattr__"] = _frozen_setattr
+        ns["__delattr__"] = _frozen_delattr
+    ns["__getstate__"] = __getstate__
     ns["__setstate__"] = _setstate
     ns["__replace__"] = _replace
     ns["_record_fields"] = names
@@ -108,6 +133,64 @@ def record(cls: type[T]) -> type[T]:
     new: type[T] = type(cls.__name__, cls.__bases__, ns)
     new.__qualname__ = cls.__qualname__
     return new
+
+
+_TEMPLATES: dict[int, CodeType] = {}
+
+
+def _init_function(
+    names: tuple[str, ...], defaults: tuple[object, ...], qualname: str
+) -> Callable[..., None]:
+    """``def __init__(self, <names>): object.__setattr__(self, "<name>", <name>) ...``.
+
+    Compiling that source for each class was most of the cost of a record (about 0.2 ms a
+    class here, dozens of classes on the check path). Instead one template per number of
+    fields is compiled once, and each class gets a copy of its code object with the
+    parameter names and the attribute-name constants replaced: the same bytecode, the same
+    signature (keywords, defaults, error messages) as the compiled source would have.
+    """
+    template = _TEMPLATES.get(len(names))
+    if template is None:
+        params = "".join(f", _{i}" for i in range(len(names)))
+        body = "".join(f" _set(self, '_{i}', _{i})\n" for i in range(len(names))) or " pass\n"
+        made: dict[str, Any] = {}
+        exec(f"def __init__(self{params}):\n{body}", {"_set": object.__setattr__}, made)
+        template = made["__init__"].__code__
+        _TEMPLATES[len(names)] = template
+    rename = {f"_{i}": n for i, n in enumerate(names)}
+    code = template.replace(
+        co_varnames=("self", *names),
+        co_consts=tuple(rename.get(c, c) if isinstance(c, str) else c for c in template.co_consts),
+        co_qualname=qualname,
+    )
+    function = FunctionType(code, {"_set": object.__setattr__}, "__init__", defaults or None)
+    function.__qualname__ = qualname
+    return function
+
+
+def _with_factories(
+    init: Callable[..., None], factories: tuple[tuple[str, Callable[[], object]], ...]
+) -> Callable[..., None]:
+    """``init``, then each factory field left at its placeholder gets a fresh value."""
+
+    def __init__(self: object, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)
+        for name, make in factories:
+            if getattr(self, name) is _MISSING:
+                object.__setattr__(self, name, make())
+
+    __init__.__qualname__ = init.__qualname__
+    return __init__
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[object], tuple[object, ...]]:
+    """The fields of a record as a tuple (for equality, hashing and pickling)."""
+    if len(names) >= 2:
+        return attrgetter(*names)
+    if names:
+        name = names[0]
+        return lambda self: (getattr(self, name),)
+    return lambda self: ()
 
 
 class _DataclassFields:
@@ -121,7 +204,12 @@ class _DataclassFields:
         defaults: dict[str, object] = owner._record_defaults  # type: ignore[attr-defined]
         annotations: dict[str, object] = getattr(owner, "__annotations__", {})
         for name in owner._record_fields:  # type: ignore[attr-defined]
-            made_field: Any = dataclasses.field(default=defaults.get(name, dataclasses.MISSING))
+            default = defaults.get(name, dataclasses.MISSING)
+            made_field: Any = (
+                dataclasses.field(default_factory=default.make)
+                if isinstance(default, _Factory)
+                else dataclasses.field(default=default)
+            )
             made_field.name = name
             made_field.type = annotations.get(name)
             made_field._field_type = dataclasses._FIELD  # type: ignore[attr-defined]

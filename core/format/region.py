@@ -7,15 +7,17 @@ and report a difference when both are valid and differ.
 from __future__ import annotations
 
 import struct
-import uuid
 from itertools import pairwise
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_bytes, read_guid
 from vhdxray.core.format.record import record
+
+if TYPE_CHECKING:
+    import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
 
 _TABLE_HEADER: Final = struct.Struct("<4sIII")
 _ENTRY: Final = struct.Struct("<16sQII")

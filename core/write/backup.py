@@ -95,8 +95,12 @@ def write_backup(
     size_before: int,
     size_after: int,
     backup_dir: Path | None = None,
+    durable: bool = True,
 ) -> Path:
-    """Write and fsync the backup; return its path. Raise BackupError when impossible."""
+    """Write and fsync the backup; return its path. Raise BackupError when impossible.
+
+    ``durable=False`` skips the fsyncs: for a copy vhdxray has just made, whose original is
+    left untouched, a backup is a convenience (undo), not the only way back after a crash."""
     directory = backup_dir if backup_dir is not None else image.resolve().parent
     doc = {
         "format": FORMAT,
@@ -128,13 +132,15 @@ def write_backup(
         ) from exc
     try:
         write_all(fd, payload)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     except OSError as exc:
         os.close(fd)
         path.unlink(missing_ok=True)
         raise BackupError(f"writing the backup file {path} failed: {exc.strerror or exc}") from exc
     os.close(fd)
-    fsync_dir(directory)
+    if durable:
+        fsync_dir(directory)
     return path
 
 

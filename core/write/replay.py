@@ -6,7 +6,8 @@ The order is the spec's (and QEMU's):
 2. every descriptor of the active sequence, tail entry to head entry: data pages and zero
    ranges, and the file made at least the head's LastFileOffset long. The extension is done
    *first*, so no BAT entry written by the replay ever points past the end of the file;
-3. flush (the writer fsyncs every write), then check every page holds its logged bytes;
+3. flush: every page is read back and compared as it is written, and one fsync ends the
+   step (the pages may reach the disk in any order: until step 4 the log is still pending);
 4. a header update with LogGuid zero.
 
 A crash anywhere leaves either the old headers or new ones with the same LogGuid, and an
@@ -32,7 +33,6 @@ import bisect
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -42,6 +42,7 @@ from vhdxray.core.analysis.updatebase import source_slot
 from vhdxray.core.fileio import pread_exact
 from vhdxray.core.format import layout
 from vhdxray.core.format.log import LogInfo, ReplayWrite, replay_plan
+from vhdxray.core.format.record import record
 from vhdxray.core.write.imagecopy import CHUNK, ZERO_CHUNK, nonzero_chunks
 from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed, WriteState
 from vhdxray.core.write.session import PlannedWrite, WriteHooks, WritePlan, WriteSession
@@ -72,7 +73,7 @@ def _incomplete(message: str, backups: list[Path]) -> WriteFailed:
     return WriteFailed(message, tuple(backups), WriteState.REPLAY_INCOMPLETE)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReplayPage:
     """One descriptor of the active sequence and what replaying it would do now."""
 
@@ -111,7 +112,7 @@ class ReplayPage:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReplayPreview:
     """What a replay would do to the file as it is now. Built by :func:`preview_replay`."""
 
@@ -156,7 +157,9 @@ class ReplayPreview:
         return sum(len(w.data) for w in self.writes)
 
     def write_plan(self) -> WritePlan:
-        return WritePlan("log-replay", self.writes, extend_to=self.extend_to, extend_after=-1)
+        return WritePlan(
+            "log-replay", self.writes, extend_to=self.extend_to, extend_after=-1, flush_each=False
+        )
 
     def describe(self) -> list[str]:
         seqs = (
@@ -406,7 +409,7 @@ def _preview(fd: int, info: LogInfo, log_bytes: bytes) -> ReplayPreview:
 # Running it
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReplayOutcome:
     replayed: bool  # False: no replay was needed, nothing was written
     backups: tuple[Path, ...]  # oldest first; restore them newest first
@@ -483,38 +486,40 @@ def run_replay(
         f"LogGuid {plan1.log_guid} kept."
     )
 
-    preview2 = preview_replay(path, out1.report, fd=session.fd)
-    if preview2 is None or preview2.head_sequence_number != preview.head_sequence_number:
+    # Only the two header slots changed (each read back): the pages and the log are as the
+    # preview saw them (no descriptor may write the headers: a blocker). The fresh report of
+    # the header update says whether the log still shows the same active sequence.
+    log1 = out1.report.log
+    if (
+        log1 is None
+        or log1.active is None
+        or not log1.replay_needed
+        or log1.active.head.sequence_number != preview.head_sequence_number
+    ):
         raise _incomplete(
             "after the first header update the log no longer shows the same active sequence; "
             "nothing else was written",
             backups[start_count:],
         )
-    if preview2.blockers:
-        raise Refused(RefusalCode.REPLAY_BLOCKED, "; ".join(preview2.blockers))
     written = 0
     extended: int | None = None
-    if preview2.writes or preview2.extend_to is not None:
+    if preview.writes or preview.extend_to is not None:
         if session.progress is not None:
-            session.progress.start(preview2.bytes_to_write, "log replay")
-        result = session.execute(preview2.write_plan())
+            session.progress.start(preview.bytes_to_write, "log replay")
+        result = session.execute(preview.write_plan())
         written, extended = result.bytes_written, result.extended_to
         lines.append(
-            f"Replayed {preview2.pending} pending descriptor(s): {written} bytes in "
+            f"Replayed {preview.pending} pending descriptor(s): {written} bytes in "
             f"{result.writes_done} write(s)"
             + (f", file extended to {extended} bytes." if extended else ".")
         )
     else:
         lines.append("Every logged page already held its bytes; nothing to write.")
 
+    # Every page written was read back equal (session.execute), and the pages the preview
+    # found applied were not touched: the log's end result is on disk without reading it all
+    # again. The headers come from a fresh report (the file may have grown).
     report3 = session.read_report()
-    preview3 = preview_replay(path, report3, fd=session.fd)
-    if preview3 is None or preview3.state != APPLIED:
-        raise _incomplete(
-            "after writing, the log's pages do not all hold their logged bytes; LogGuid is "
-            "still set, so the log is kept",
-            backups[start_count:],
-        )
     plan3 = plan_header_update(
         report3, log_guid=layout.ZERO_GUID, file_write_guid=fwg, allow_pending_log=True
     )

@@ -8,10 +8,18 @@ open the image in the middle of a multi-step repair. For each :class:`WritePlan`
 :meth:`WriteSession.execute`:
 
 1. checks every range still holds the bytes the planner saw (else: refused, nothing written);
-2. saves every byte range it will overwrite, and the file size, into a backup file (fsynced);
-3. for each write: write, fsync, read back and compare, run the plan's own verification;
-   stops at the first problem (:class:`WriteFailed`, naming the backup);
+2. saves every byte range it will overwrite, and the file size, into a backup file (fsynced,
+   unless the image is a copy this process just made: its original is the way back);
+3. for each write: write, read back and compare, run the plan's own verification; stops at
+   the first problem (:class:`WriteFailed`, naming the backup). Each write is fsynced before
+   the next when their order matters (``WritePlan.flush_each``: a header update's two slots,
+   MS-VHDX §2.2.2.1); otherwise (a log replay's pages, which may land in any order because
+   the replay is idempotent and LogGuid stays set until a later step) one fsync ends the plan;
 4. extends the file when the plan asks (log replay).
+
+:meth:`WriteSession.read_report` re-reads the image only when the session wrote to it since
+the last read: the image is locked, so nothing else changed it (issue 9: a replay re-read the
+whole image between steps that had written nothing).
 
 ``session.backups`` lists every backup made in the session, oldest first. ``hooks.on_step`` is
 told each phase ("locked", "read", "backup", "write", "verify", "truncate", "unlock") so tests
@@ -22,12 +30,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors, pwrite_all
+from vhdxray.core.format.record import record
 from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
 from vhdxray.core.write.locking import LockUnavailable, lock_image
 from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed
@@ -42,7 +50,7 @@ Verify = Callable[[bytes], str | None]
 """Given the bytes read back, return a problem in plain words, or None when all is well."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlannedWrite:
     offset: int
     data: bytes
@@ -51,7 +59,7 @@ class PlannedWrite:
     verify: Verify | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WritePlan:
     operation: str  # e.g. "update-headers": names the backup file
     writes: tuple[PlannedWrite, ...]
@@ -59,9 +67,12 @@ class WritePlan:
     # Index of the write after which to extend (None: after the last write; -1: before the
     # first write, so that metadata written later never points past the end of the file).
     extend_after: int | None = None
+    # True: fsync after every write (their order on disk matters); False: one fsync after the
+    # last write (writes that may reach the disk in any order).
+    flush_each: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WriteHooks:
     """Test hooks: ``tear`` may shorten a write's data (a torn write), ``after_write`` runs
     after write *i* is durable and may raise to stop the run (a crash), ``on_step`` is told
@@ -72,13 +83,13 @@ class WriteHooks:
     on_step: Callable[[str], None] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WriteResult:
     backup_path: Path
     writes_done: int
     bytes_written: int
     extended_to: int | None = None
-    labels: tuple[str, ...] = field(default=())
+    labels: tuple[str, ...] = ()
 
 
 def _open_locked(path: Path) -> int:
@@ -123,11 +134,16 @@ class WriteSession:
         self.backups: list[Path] = []
         self.file_write_guid: uuid.UUID | None = None  # set by the session's first header update
         self._fd = -1
+        self._report: Report | None = None  # the last report read, while nothing was written
+        self._durable_backups = True
 
     # -- lifetime ------------------------------------------------------------------------
 
     def __enter__(self) -> WriteSession:
+        from vhdxray.core.write.imagecopy import is_fresh_copy
+
         self._fd = _open_locked(self.path)
+        self._durable_backups = not is_fresh_copy(self._fd)
         self.step("locked")
         return self
 
@@ -175,11 +191,14 @@ class WriteSession:
         return probe_sectors(self.fd, offset, length, step, signature)
 
     def read_report(self) -> Report:
-        """The image as it is now, read through the locked descriptor."""
+        """The image as it is now, read through the locked descriptor (the last report again
+        when the session has written nothing since it was read)."""
         from vhdxray.core.analysis.reader import read_report_from
 
         self.step("read")
-        return read_report_from(self, os.fspath(self.path))
+        if self._report is None:
+            self._report = read_report_from(self, os.fspath(self.path))
+        return self._report
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -208,10 +227,12 @@ class WriteSession:
                 size_before=size_before,
                 size_after=_size_after(size_before, plan),
                 backup_dir=self.backup_dir,
+                durable=self._durable_backups,
             )
         except BackupError as exc:
             raise Refused(RefusalCode.BACKUP_FAILED, str(exc)) from exc
         self.backups.append(backup_path)
+        self._report = None
         written = 0
         extended: int | None = None
         if plan.extend_to is not None and plan.extend_after == -1:
@@ -221,7 +242,8 @@ class WriteSession:
             data = w.data if hooks is None or hooks.tear is None else hooks.tear(i, w)
             try:
                 pwrite_all(fd, w.offset, data)
-                os.fsync(fd)
+                if plan.flush_each:
+                    os.fsync(fd)
                 back = pread_exact(fd, w.offset, len(w.data))
             except OSError as exc:
                 raise WriteFailed(
@@ -244,6 +266,13 @@ class WriteSession:
                 extended = self._extend(plan.extend_to, backup_path)
         if plan.extend_to is not None and plan.extend_after is None:
             extended = self._extend(plan.extend_to, backup_path)
+        if not plan.flush_each and plan.writes:
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise WriteFailed(
+                    f"flushing the writes failed: {exc.strerror or exc}", backup_path
+                ) from exc
         return WriteResult(
             backup_path=backup_path,
             writes_done=len(plan.writes),
@@ -275,6 +304,7 @@ class WriteSession:
                 {"size": current, "expected": expected_size},
             )
         self.step("truncate")
+        self._report = None
         os.ftruncate(self.fd, size)
         os.fsync(self.fd)
 

@@ -277,6 +277,7 @@ def test_internal_failure_exits_1(
 
 
 def test_plain_report_arguments_are_parsed_by_hand_like_argparse() -> None:
+    from vhdxray.core.format.record import fields
     from vhdxray.tui.cli import fast_report_args, parser_for
 
     for argv in (
@@ -289,7 +290,10 @@ def test_plain_report_arguments_are_parsed_by_hand_like_argparse() -> None:
         fast = fast_report_args(argv)
         parsed = parser_for(argv[0]).parse_args(argv[1:])
         assert fast is not None
-        assert fast._asdict() == {**vars(parsed), "parent": getattr(parsed, "parent", None)}
+        assert {n: getattr(fast, n) for n in fields(fast)} == {
+            **vars(parsed),
+            "parent": getattr(parsed, "parent", None),
+        }
     # Anything else goes to argparse (help, errors, --parent, repeated or unknown options).
     for argv in (
         ["check"],

@@ -8,7 +8,14 @@ from typing import cast
 
 import pytest
 
-from vhdxray.core.format.record import FrozenRecordError, fields, record, replace
+from vhdxray.core.format.record import (
+    FrozenRecordError,
+    field,
+    fields,
+    mutable_record,
+    record,
+    replace,
+)
 
 
 @record
@@ -45,8 +52,16 @@ def test_record_behaves_like_a_frozen_slotted_dataclass() -> None:
         p.x = 5  # type: ignore[misc]
     with pytest.raises(AttributeError):
         del p.y
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'x'"):
         Point()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
+        Point(1, z=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="multiple values for argument 'y'"):
+        Point(1, 2, y=3)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Point(1, 2, "a", 4)  # type: ignore[call-arg]
+    assert Point.__init__.__qualname__ == "Point.__init__"
+    assert Point(label="k", x=3) == Point(3, 7, "k")
     match p:
         case Point(1, y):
             assert y == 7
@@ -82,3 +97,42 @@ def test_dataclasses_functions_accept_records() -> None:
     assert [f.name for f in dataclasses.fields(p)] == ["x", "y", "label"]
     assert dataclasses.asdict(p) == {"x": 1, "y": 2, "label": "a"}
     assert dataclasses.replace(Other(3), y=1) == Other(3, 1)
+
+
+@mutable_record
+class Bag:
+    name: str
+    items: list[int] = field(default_factory=list)
+    tags: dict[str, bool] = field(default_factory=dict)
+    size: int = 0
+
+
+def test_mutable_record_fields_can_be_set_and_factories_are_fresh() -> None:
+    a, b = Bag("a"), Bag("b")
+    a.items.append(1)
+    a.size = 5
+    assert (a.items, b.items, a.tags is b.tags, a.size) == ([1], [], False, 5)
+    assert Bag("a", [1], {}, 5) == a and Bag("a") != a
+    assert repr(Bag("x")) == "Bag(name='x', items=[], tags={}, size=0)"
+    assert Bag("x", items=[2]).items == [2]
+    assert not hasattr(a, "__dict__")
+    with pytest.raises(TypeError):
+        hash(a)
+    with pytest.raises(AttributeError):
+        a.other = 1  # type: ignore[attr-defined]
+    assert replace(a, name="c") == Bag("c", [1], {}, 5)
+
+
+def test_a_frozen_record_takes_a_factory_default_too() -> None:
+    @record
+    class Holder:
+        values: tuple[int, ...] = field(default_factory=tuple)
+
+    assert Holder().values == () and Holder((1,)).values == (1,)
+
+
+def test_dataclasses_functions_accept_mutable_records_with_factories() -> None:
+    import dataclasses
+
+    assert dataclasses.asdict(Bag("a", [1])) == {"name": "a", "items": [1], "tags": {}, "size": 0}
+    assert dataclasses.replace(Bag("a"), size=2) == Bag("a", size=2)

@@ -3,6 +3,7 @@ own, the page-by-page preview, refusals, idempotence, memory, undo."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -10,6 +11,7 @@ import tracemalloc
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -415,3 +417,63 @@ def test_replay_equals_sequential_application(
     assert damage.read_at(path, 192 * 1024, size) == damage.read_at(expected, 192 * 1024, size)
     again = run_replay(path, backup_dir=folder)
     assert not again.replayed
+
+
+def _count_flushes_and_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count every fsync (image, backups, folders) and every whole-image read from now on."""
+    import vhdxray.core.analysis.reader as reader_module
+
+    counts = {"fsync": 0, "reads": 0}
+    real_fsync, real_read = os.fsync, reader_module.read_report_from
+
+    def fsync(fd: int) -> None:
+        counts["fsync"] += 1
+        real_fsync(fd)
+
+    def read_report_from(*args: Any, **kwargs: Any) -> Any:
+        counts["reads"] += 1
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(reader_module, "read_report_from", read_report_from)
+    return counts
+
+
+def test_in_place_replay_flushes_once_per_step_boundary(
+    pending: ri.PendingImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9: 3 backups (file + folder each), 2 + 2 header slots, the extension, and ONE
+    flush for all the replayed pages (there are two writes here); 3 whole-image reads (before,
+    after each header update), not one per step and re-check."""
+    preview = preview_replay(pending.path)
+    assert preview is not None and len(preview.writes) == 2 and preview.extend_to is not None
+    theirs = tmp_path / "theirs.vhdx"
+    shutil.copyfile(pending.path, theirs)
+    counts = _count_flushes_and_reads(monkeypatch)
+    outcome = run_replay(pending.path, backup_dir=tmp_path)
+    assert outcome.replayed
+    assert counts == {"fsync": 3 * 2 + 2 + 1 + 1 + 2, "reads": 4}
+    monkeypatch.undo()
+    ri.qemu_repair(theirs)
+    assert ri.virtual_digest(pending.path) == ri.virtual_digest(theirs)
+
+
+def test_replay_into_a_copy_keeps_only_the_spec_flushes(
+    pending: ri.PendingImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into a copy the backups are not flushed (the original is untouched): the copy and its
+    folder, 2 + 2 header slots, the extension and one flush for the pages."""
+    from vhdxray.core.write.repair import plan_repairs, run_repairs
+
+    plan = plan_repairs(read_report(pending.path))
+    copy = tmp_path / "copy.vhdx"
+    counts = _count_flushes_and_reads(monkeypatch)
+    run = run_repairs(plan, output=copy, backup_dir=tmp_path)
+    assert run.ok and len(run.backups) == 3
+    assert counts["fsync"] == 2 + 2 + 1 + 1 + 2
+    monkeypatch.undo()
+    theirs = tmp_path / "theirs.vhdx"
+    shutil.copyfile(pending.path, theirs)
+    ri.qemu_repair(theirs)
+    assert ri.qemu_check_rc(copy) == 0
+    assert ri.virtual_digest(copy) == ri.virtual_digest(theirs)

@@ -9,10 +9,10 @@ Findings carry a stable code and parameters only; the sentences live in the fron
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.record import field, mutable_record, record
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -100,7 +100,7 @@ class Volume:
         return self.read(offset, length)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GuestFinding:
     """One fact about the guest: a stable code under ``guest.``, where, and the parameters
     the front end's sentence needs."""
@@ -119,7 +119,7 @@ class GuestFinding:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Structure:
     """Where one on-disk structure lies (for the hex view): a name, a disk offset, a length."""
 
@@ -131,7 +131,7 @@ class Structure:
         return {"name": self.name, "offset": self.offset, "length": self.length}
 
 
-@dataclass(slots=True)
+@mutable_record
 class Filesystem:
     """What a probe recognised at a volume start."""
 

@@ -4,8 +4,6 @@ xxhash64 (1) is reported as not checked."""
 
 from __future__ import annotations
 
-import hashlib
-
 from vhdxray.core.analysis.guest.base import (
     Filesystem,
     Structure,
@@ -31,6 +29,9 @@ def checksum_ok(sb: bytes) -> bool | None:
     body = sb[0x20:SB_SIZE]
     if kind == 0:
         return crc32c(body).to_bytes(4, "little") == sb[:4]
+    if kind in (2, 3):
+        import hashlib  # only for a btrfs superblock with a SHA-256 or BLAKE2b checksum
+
     if kind == 2:
         return hashlib.sha256(body).digest() == sb[:32]
     if kind == 3:

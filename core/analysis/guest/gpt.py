@@ -5,7 +5,6 @@ entries are taken from the good copy."""
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field, replace
 
 from vhdxray.core.analysis.guest.base import (
     Disk,
@@ -15,6 +14,7 @@ from vhdxray.core.analysis.guest.base import (
     u64le,
     utf16_name,
 )
+from vhdxray.core.format.record import field, mutable_record, record, replace
 
 SIGNATURE = b"EFI PART"
 MIN_HEADER_SIZE = 92
@@ -41,7 +41,7 @@ TYPE_NAMES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GptHeader:
     which: str  # "primary" | "backup"
     lba: int
@@ -66,7 +66,7 @@ class GptHeader:
         return self.problem is None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GptEntry:
     index: int
     type_guid: str
@@ -81,7 +81,7 @@ class GptEntry:
         return TYPE_NAMES.get(self.type_guid, "unknown")
 
 
-@dataclass(slots=True)
+@mutable_record
 class Gpt:
     sector_size: int
     primary: GptHeader

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from vhdxray.core.analysis.guest.triage import GuestReport, triage
 from vhdxray.core.analysis.reader import Report
+from vhdxray.core.format.record import record
 from vhdxray.core.source import ImageSource
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GuestOutcome:
     """The guest report, or why the virtual disk could not be opened to look inside."""
 

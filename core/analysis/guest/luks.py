@@ -3,8 +3,6 @@ checksum over the binary header and its JSON area. Nothing inside can be read wi
 
 from __future__ import annotations
 
-import hashlib
-
 from vhdxray.core.analysis.guest.base import (
     Filesystem,
     Structure,
@@ -34,6 +32,8 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
     )
     fs.details = {"version": version}
     if version == 2:
+        import hashlib  # only for a LUKS2 header
+
         fs.label = cstring(head[24:72])
         size = u64be(head, 8)
         algorithm = cstring(head[72:104], "ascii") or ""

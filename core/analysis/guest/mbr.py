@@ -3,9 +3,8 @@ EBRs (logical partitions), and the protective MBR that guards a GPT."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from vhdxray.core.analysis.guest.base import Disk, Structure, u32le
+from vhdxray.core.format.record import field, mutable_record, record
 
 SIGNATURE = b"\x55\xaa"
 ENTRY_OFFSET = 446
@@ -37,7 +36,7 @@ TYPE_NAMES: dict[int, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MbrEntry:
     index: int  # 1..4 primary, 5.. logical (as Linux numbers them)
     bootable: bool
@@ -51,7 +50,7 @@ class MbrEntry:
         return TYPE_NAMES.get(self.type, "unknown")
 
 
-@dataclass(slots=True)
+@mutable_record
 class Mbr:
     entries: list[MbrEntry] = field(default_factory=list)  # data partitions (no extended)
     extended: list[MbrEntry] = field(default_factory=list)

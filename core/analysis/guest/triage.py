@@ -9,7 +9,6 @@ well under 2 MiB per image and never more than :data:`VOLUME_BUDGET` per volume.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from vhdxray.core.analysis.guest import (
@@ -41,6 +40,7 @@ from vhdxray.core.analysis.guest.gpt import Gpt, parse_gpt
 from vhdxray.core.analysis.guest.gpt import has_header as has_gpt_header
 from vhdxray.core.analysis.guest.mbr import looks_like_mbr, parse_mbr
 from vhdxray.core.format.findings import SEVERITY_ORDER, Severity
+from vhdxray.core.format.record import field, mutable_record
 
 Probe = Callable[[Volume, str], Filesystem | None]
 
@@ -70,7 +70,7 @@ BLANK_TAIL = 64 * 1024
 _PROBE_ERRORS = (ValueError, IndexError, KeyError, OverflowError, ZeroDivisionError)
 
 
-@dataclass(slots=True)
+@mutable_record
 class Partition:
     index: int
     start: int
@@ -96,7 +96,7 @@ class Partition:
         }
 
 
-@dataclass(slots=True)
+@mutable_record
 class GuestReport:
     """What is inside the virtual disk."""
 

@@ -1,0 +1,66 @@
+"""What ``vhdxray check``/``info`` import (issue 9): nothing they do not run.
+
+A regression guard for start-up cost, not a timing: each module named here cost measurable
+start-up (uuid pulls in platform; dataclasses pulls in inspect, ast, dis and tokenize;
+humanize pulls in gettext and threading; argparse's help formatter pulls in shutil)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vhdxray.core.format import layout
+from vhdxray.core.write.create import CreateOptions, create_image
+
+NOT_ON_THE_CHECK_PATH = (
+    "uuid",
+    "platform",
+    "dataclasses",
+    "inspect",
+    "pathlib",
+    "humanize",
+    "hashlib",
+    "argparse",
+    "textual",
+    "rich",
+)
+
+PROBE = (
+    "import sys, io, contextlib\n"
+    "before = set(sys.modules)  # an editable install's finder imports pathlib in site\n"
+    "from vhdxray.tui.cli import main\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    "    code = main(sys.argv[1:])\n"
+    "bad = sorted(m for m in {names!r} if m in sys.modules and m not in before)\n"
+    "assert code == 0, code\n"
+    "assert not bad, bad\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args", [["check", "--json"], ["info", "--json"], ["check"], ["check", "--json", "--no-guest"]]
+)
+def test_the_report_commands_import_only_what_they_run(tmp_path: Path, args: list[str]) -> None:
+    data = [(i * layout.MiB, bytes([0x5A]) * 4096) for i in range(4)]
+    image = create_image(
+        tmp_path / "small.vhdx",
+        CreateOptions(virtual_size=64 * layout.MiB, block_size=layout.MiB),
+        data=data,
+    )
+    code = PROBE.format(names=NOT_ON_THE_CHECK_PATH)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args, str(image)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_import_vhdxray_core_imports_nothing_of_the_app() -> None:
+    code = (
+        "import sys, vhdxray.core\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
