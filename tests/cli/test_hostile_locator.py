@@ -41,7 +41,7 @@ def test_blow_up_locator_is_bounded_in_every_command(blow_up: Path, tmp_path: Pa
         (["check", c], 2),
         (["check", "--json", c], 2),
         (["check", c, "--parent", p], 0),  # the right parent: only its path warns
-        (["repair", "--dry-run", c], 0),
+        (["repair", "--dry-run", c], 2),  # parent missing: relink is refused until --parent
         (["update-headers", "--dry-run", c], 0),
     ]
     outcome = run_main([argv for argv, _ in cases])
