@@ -133,7 +133,7 @@ def test_update_headers_in_a_real_terminal(terminal: Terminal, tmp_path: Path) -
 
 
 @pytest.mark.xfail(
-        reason="open regression: q at 80x24 after an update did not quit in 20 s (issue 13)",
+    reason="open regression: q at 80x24 after an update did not quit in 20 s (issue 13)",
     strict=False,
 )
 def test_80x24_slot1_bad_shows_current_and_the_whole_update_question(
