@@ -412,6 +412,7 @@ class VhdxrayApp(App[int]):
         self._plans: dict[RepairOptions, RepairPlan] = {}
         self._plans_for: Report | None = None
         self.last_hangup_state: str | None = None  # what a hang-up said it left behind
+        self.hard_exit_cleanups = []
 
     # --- screens ---------------------------------------------------------------------------
 
@@ -1162,11 +1163,37 @@ class VhdxrayApp(App[int]):
         with suppress(OSError), open(self.hangup_log_path(), "a", encoding="utf-8") as log:
             log.write(f"{stamp} {self.display_name}: {line}\n")
         self.last_hangup_state = line
+        if self.watch_hangup:  # a real terminal, gone: never hang while Textual restores it
+            self._exit_hard_later(129)
         pending, self._panic_pending = self._panic_pending, None
         if pending is not None:
             super().panic(*pending)
         else:
             self.exit(return_code=129)
+
+    hard_exit_grace = 5.0  # seconds Textual gets to wind down after a hang-up
+    hard_exit_cleanups: list[Callable[[], object]]
+    """What must still happen if the process is ended hard (the demo's folder)."""
+
+    def _exit_hard_later(self, code: int) -> None:
+        """End the process if Textual has not within :attr:`hard_exit_grace` seconds.
+
+        With the terminal gone, Textual's shutdown writes the escape sequences that restore it
+        to a writer thread that may have died on the closed terminal, and blocks on its full
+        queue forever (seen: an app alive, spinning, minutes after tmux killed its session).
+        The write has ended and its state is logged by now, so nothing is lost by ending the
+        process; the cleanups (the demo's folder) run first."""
+        import os
+        import threading
+
+        def end() -> None:
+            time.sleep(self.hard_exit_grace)
+            for cleanup in self.hard_exit_cleanups:
+                with suppress(Exception):
+                    cleanup()
+            os._exit(code)
+
+        threading.Thread(target=end, name="vhdxray-hangup-exit", daemon=True).start()
 
     def _write_state(
         self, outcome: Finished[WriteDone], before: set[Path], output: Path | None
@@ -1280,11 +1307,19 @@ def fleet_placeholder(folder: Path) -> Report:
     return Report(path=str(folder), file_size=0, kind="folder", description="A folder.")
 
 
-def run_app(image: Path, read_only: bool = False, display_name: str | None = None) -> int:
-    """Open the app on ``image``, or on the fleet screen when it is a folder."""
+def run_app(
+    image: Path,
+    read_only: bool = False,
+    display_name: str | None = None,
+    cleanup: Callable[[], object] | None = None,
+) -> int:
+    """Open the app on ``image``, or on the fleet screen when it is a folder. ``cleanup``
+    also runs if a hang-up has to end the process hard (the caller runs it otherwise)."""
     fleet = [image] if image.is_dir() else None
     app = VhdxrayApp(image, read_only=read_only, display_name=display_name, fleet=fleet)
     app.watch_hangup = True
+    if cleanup is not None:
+        app.hard_exit_cleanups.append(cleanup)
     try:
         app.run()
     except OSError:  # the terminal went away while Textual restored it

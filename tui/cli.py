@@ -298,12 +298,16 @@ def cmd_app(args: argparse.Namespace) -> int:
         import shutil
 
         image = demo_image()
+
+        def remove_demo() -> None:
+            shutil.rmtree(image.parent, ignore_errors=True)
+
         try:
             from vhdxray.tui.app import run_app
 
-            return run_app(image, read_only=args.read_only)
+            return run_app(image, read_only=args.read_only, cleanup=remove_demo)
         finally:  # the demo's folder (image, backups) goes when the app ends, however it ends
-            shutil.rmtree(image.parent, ignore_errors=True)
+            remove_demo()
     if args.image is None:
         raise UsageError("name an image to open, or use --demo (see vhdxray --help)")
     from pathlib import Path

@@ -95,4 +95,15 @@ def test_sighup_during_a_replay_into_a_copy(
     else:
         assert "the partial copy" in said and "was removed" in said
     assert hashlib.sha256(image.read_bytes()).hexdigest() == original  # only ever read
+    # ...and the app is gone: it does not hang (or spin) on the closed terminal afterwards.
+    script = str(tmp_path / "slow_vhdxray.py")
+
+    def app_alive() -> bool:
+        found = subprocess.run(["pgrep", "-f", script], capture_output=True, text=True)
+        return bool(found.stdout.strip())
+
+    ended = _wait(lambda: not app_alive(), timeout=30.0)
+    if not ended:
+        subprocess.run(["pkill", "-KILL", "-f", script], capture_output=True)
+    assert ended, "the app still runs after the terminal was closed"
     assert not any(p.name.startswith(".") and "replayed" in p.name for p in image.parent.iterdir())
