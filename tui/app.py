@@ -1061,9 +1061,7 @@ class VhdxrayApp(App[int]):
         if main is not None:
             more = "; press O to open it" if done.result.format == "vhdx" else ""
             main.set_status(join(("✓ ", "bold"), safe(f"{title}: {shown}{more}")), "done")
-        body = exportflow.summary_renderable(
-            done, self.display_name, self.shown_path, exportflow.areas_of(self.guest_report())
-        )
+        body = exportflow.summary_renderable(done, self.display_name, self.shown_path)
         self.tell(MessageScreen(title, body))
 
     def _export_error(

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -23,20 +22,8 @@ from vhdxray.core.write.export import RAW, VHDX, ExportResult, Gap
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.progress import amount
 
-if TYPE_CHECKING:
-    from vhdxray.core.analysis.guest.triage import GuestReport
-
 MAX_GAPS_SHOWN = 20
 FORMAT_WORDS = {RAW: "raw", VHDX: "VHDX"}
-
-
-@dataclass(frozen=True, slots=True)
-class Area:
-    """A guest structure a gap can fall in: a partition, or the bare disk's filesystem."""
-
-    start: int
-    end: int
-    name: str  # "partition 2 (ext4)", "the ext4 filesystem"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,34 +96,16 @@ def leftovers(output: Path) -> list[Path]:
     return found
 
 
-def areas_of(guest: GuestReport | None) -> list[Area]:
-    """The partitions (or the bare filesystem) of a guest report, for naming gaps."""
-    if guest is None:
-        return []
-    out: list[Area] = []
-    for p in guest.partitions:
-        fs = p.filesystem
-        what = f" ({fs.type})" if fs is not None else ""
-        out.append(Area(p.start, p.start + p.length, f"partition {p.index}{what}"))
-    fs = guest.filesystem
-    if not out and fs is not None:
-        size = fs.size or 0
-        out.append(Area(0, size if size > 0 else 1 << 62, f"the {fs.type} filesystem"))
-    return out
-
-
-def gap_where(gap: Gap, areas: Sequence[Area]) -> str:
-    names = [a.name for a in areas if a.start < gap.virtual_end and gap.virtual_start < a.end]
-    return f" — in {', '.join(names)}" if names else ""
-
-
-def gap_line(gap: Gap, areas: Sequence[Area] = ()) -> str:
+def gap_line(gap: Gap) -> str:
+    """One gap: its virtual range, why it is lost, and the partitions and filesystem it falls
+    in (found by core's guest triage when the export ran)."""
+    from vhdxray.core.analysis.guest.locate import where_words
     from vhdxray.core.analysis.virtual import GAP_REASONS
 
     why = GAP_REASONS.get(gap.reason, gap.reason)
     return (
         f"0x{gap.virtual_start:x}..0x{gap.virtual_end:x} ({amount(gap.length, 'bytes')}): "
-        f"{why}{gap_where(gap, areas)}"
+        f"{why}{where_words(gap.where)}"
     )
 
 
@@ -151,7 +120,6 @@ def summary_renderable(
     done: ExportDone,
     image_name: str,
     shown: Callable[[Path], str],
-    areas: Sequence[Area] = (),
 ) -> RenderableType:
     """What was written, how it was read, every gap (virtual range, reason, where it falls)
     and the next step."""
@@ -193,7 +161,7 @@ def summary_renderable(
             )
         )
         for g in r.gaps[:MAX_GAPS_SHOWN]:
-            parts.append(join("  ", safe(gap_line(g, areas))))
+            parts.append(join("  ", safe(gap_line(g))))
         if len(r.gaps) > MAX_GAPS_SHOWN:
             parts.append(
                 plain(
@@ -238,9 +206,7 @@ def cancelled_renderable(output_shown: str, left: Sequence[Path]) -> RenderableT
 
 
 __all__ = [
-    "Area",
     "ExportDone",
-    "areas_of",
     "cancelled_renderable",
     "default_output",
     "gap_line",

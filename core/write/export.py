@@ -89,10 +89,12 @@ class Gap:
 
     def describe(self) -> str:
         """One line; partition names and labels come from the guest: print it safely."""
+        from vhdxray.core.analysis.guest.locate import where_words
+
         why = GAP_REASONS.get(self.reason, self.reason)
         return (
             f"0x{self.virtual_start:x}..0x{self.virtual_end:x} ({self.length} bytes): "
-            f"zero-filled, {why}{_where_words(self.where)}"
+            f"zero-filled, {why}{where_words(self.where)}"
         )
 
     def to_json(self) -> dict[str, object]:
@@ -102,22 +104,6 @@ class Gap:
             "reason": self.reason,
             "where": [p.to_json() for p in self.where],
         }
-
-
-def _where_words(where: tuple[Place, ...]) -> str:
-    parts = []
-    for p in where:
-        fs = "no filesystem found" if p.filesystem is None else p.filesystem
-        if p.label:
-            fs += f" '{p.label}'"
-        if p.partition is None:
-            parts.append(f"the disk's {fs}")
-        else:
-            kind = p.partition_type or "?"
-            if p.partition_name:
-                kind += f" '{p.partition_name}'"
-            parts.append(f"partition {p.partition} ({kind}; {fs})")
-    return "; in " + ", ".join(parts) if parts else ""
 
 
 def locate_gaps(disk: VirtualDisk | DiskWindow, gaps: tuple[Gap, ...]) -> tuple[Gap, ...]:

@@ -464,10 +464,12 @@ async def test_backups_row_has_a_gap_after_the_time(tmp_path: Path) -> None:
 
 
 def test_a_gap_names_the_partition_it_falls_in() -> None:
+    """The app words a gap as the CLI does: where it falls comes from core's guest triage."""
     from vhdxray.core.analysis.guest.base import Filesystem
+    from vhdxray.core.analysis.guest.locate import places
     from vhdxray.core.analysis.guest.triage import GuestReport, Partition
     from vhdxray.core.write.export import Gap
-    from vhdxray.tui.exportflow import areas_of, gap_line
+    from vhdxray.tui.exportflow import gap_line
 
     guest = GuestReport(
         disk_size=64 * MiB,
@@ -477,7 +479,11 @@ def test_a_gap_names_the_partition_it_falls_in() -> None:
             Partition(2, 9 * MiB, 8 * MiB, "0x07", "NTFS", None, None),
         ],
     )
-    areas = areas_of(guest)
-    line = gap_line(Gap(8 * MiB, 10 * MiB, "past_end_of_file"), areas)
-    assert line.endswith("— in partition 1 (ext4), partition 2")
-    assert "—" not in gap_line(Gap(20 * MiB, 21 * MiB, "past_end_of_file"), areas)
+
+    def gap(start: int, end: int) -> Gap:
+        return Gap(start, end, "past_end_of_file", places(guest, start, end))
+
+    line = gap_line(gap(8 * MiB, 10 * MiB))
+    assert line.endswith("; in partition 1 (Linux; ext4), partition 2 (NTFS; no filesystem found)")
+    assert gap(8 * MiB, 10 * MiB).describe().endswith(line.split(": ", 1)[1].split("; in ")[-1])
+    assert "; in " not in gap_line(gap(20 * MiB, 21 * MiB))

@@ -53,4 +53,22 @@ def places(guest: GuestReport, start: int, end: int) -> tuple[Place, ...]:
     return tuple(out)
 
 
-__all__ = ["Place", "places"]
+def where_words(where: tuple[Place, ...]) -> str:
+    """``"; in partition 1 (0x83 'Linux'; ext4 'root')"``, or "" when ``where`` is empty: the
+    one wording of where a range falls (CLI and app). Guest text: print it safely."""
+    parts = []
+    for p in where:
+        fs = "no filesystem found" if p.filesystem is None else p.filesystem
+        if p.label:
+            fs += f" '{p.label}'"
+        if p.partition is None:
+            parts.append(f"the disk's {fs}")
+        else:
+            kind = p.partition_type or "?"
+            if p.partition_name:
+                kind += f" '{p.partition_name}'"
+            parts.append(f"partition {p.partition} ({kind}; {fs})")
+    return "; in " + ", ".join(parts) if parts else ""
+
+
+__all__ = ["Place", "places", "where_words"]
