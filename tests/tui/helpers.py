@@ -31,7 +31,12 @@ HOSTILE_CREATOR = (
 
 
 def screen_text(app: App[Any]) -> str:
-    """What the terminal shows now, as plain text (like ``tmux capture-pane -p``)."""
+    """What the terminal shows now, as plain text (like ``tmux capture-pane -p``).
+
+    The screen's pending layout and repaint are done first (what its refresh timer, or
+    ``pilot.pause()``, would do): right after ``pilot.press`` a screen it pushed may not have
+    been laid out yet on a loaded machine, and would read as empty."""
+    app.screen._on_timer_update()
     width, height = app.size
     console = Console(
         width=width,
