@@ -14,7 +14,7 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.header import MAX_SEQUENCE, Header
 from vhdxray.core.format.record import record
-from vhdxray.core.outcome import Option, Refused, suggest
+from vhdxray.core.outcome import Option, Refused, Suggestion, suggest
 from vhdxray.core.outcome import RefusalCode as Code
 
 Refusal = Refused
@@ -103,7 +103,7 @@ def choose_update_base(
             return Refusal(
                 Code.NO_CURRENT_HEADER,
                 choice.explain(headers) + " Choose the slot to rebuild from.",
-                suggest=suggest(Option.FROM_SLOT, *(h.slot for h in headers if h.valid)),
+                suggest=tuple(Suggestion(Option.FROM_SLOT, h.slot) for h in headers if h.valid),
             )
         base = headers[choice.current - 1]
         first_slot, second_slot = 3 - choice.current, choice.current

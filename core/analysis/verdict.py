@@ -11,7 +11,7 @@ from vhdxray.core.analysis.updatebase import Refusal, choose_update_base
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason, Header
 from vhdxray.core.format.record import record
-from vhdxray.core.outcome import Option, Suggestions, suggest
+from vhdxray.core.outcome import Suggestions
 
 
 @record
@@ -88,10 +88,9 @@ def verdict(report: Report) -> Verdict:
     elif isinstance(plan, Refusal):
         if report.header_choice is not None and report.header_choice.current is None:
             next_step = "Updating headers needs a chosen source slot."
-            hints = suggest(Option.FROM_SLOT)
         else:
             next_step = f"Do not update headers: {plan.reason.rstrip('.')}."
-            hints = plan.suggest
+        hints = plan.suggest  # the slots that can be chosen (none when no slot is valid)
     elif header_errors:
         next_step = "Safe to update headers."
     elif fixable := repairs_for(f.code for f in errors):

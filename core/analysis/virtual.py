@@ -44,7 +44,7 @@ from vhdxray.core.format.header import Header, choose_current, effective_header
 from vhdxray.core.format.metadata import Metadata, parse_metadata
 from vhdxray.core.format.record import mutable_record, record
 from vhdxray.core.format.region import choose_active, parse_region_table
-from vhdxray.core.outcome import Option, Suggestions, suggest
+from vhdxray.core.outcome import Option, Suggestion, Suggestions, suggest
 from vhdxray.core.source import ImageSource
 
 # Extent kinds
@@ -536,7 +536,7 @@ def _parse_layer(
             raise OpenRefused(
                 "no_header",
                 f"{path} has no current header ({choice.explain(headers)}); name the slot to read",
-                suggest=suggest(Option.FROM_SLOT, *(h.slot for h in headers if h.valid)),
+                suggest=tuple(Suggestion(Option.FROM_SLOT, h.slot) for h in headers if h.valid),
             )
         header = chosen
 
