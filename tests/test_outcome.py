@@ -17,6 +17,11 @@ def test_every_refusal_code_is_documented() -> None:
     assert missing == []
 
 
+def test_every_suggested_option_is_documented() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert [o.value for o in Option if f"`{o.value}`" not in text] == []
+
+
 def test_json_forms() -> None:
     refused = Refused(RefusalCode.IN_USE, "held by QEMU", {"path": Path("/x.vhdx"), "n": 2})
     assert refused.refused and refused.backups == ()
