@@ -79,3 +79,13 @@ def test_each_front_end_renders_suggestions_its_own_way() -> None:
         assert "--" not in app_text("x", suggest(option)) and "--" not in app_hint(
             suggest(option, 1)
         )
+
+
+def test_a_missing_parent_guest_line_names_the_flag_only_on_the_command_line() -> None:
+    from vhdxray.tui.guestwords import inside_lines, not_looked_at, not_looked_at_suggest
+
+    assert inside_lines(None, "child.avhdx", "parent_missing", "its parent is missing") == [
+        "Inside:    not looked at: a differencing disk whose parent was not found (--parent PATH)"
+    ]
+    shown = app_text(not_looked_at("parent_missing", None), not_looked_at_suggest("parent_missing"))
+    assert shown == "a differencing disk whose parent was not found (relink it in R, Repair…)"
