@@ -113,7 +113,7 @@ def choose_update_base(
         usable_other = other.valid and is_usable(other)
         alternative = (
             f" Rebuilding from the older header {other.slot}, which is valid and version 1, "
-            "is possible;"
+            "is possible."
             if usable_other
             else ""
         )
@@ -122,7 +122,7 @@ def choose_update_base(
             return Refusal(
                 Code.UNSUPPORTED_VERSION,
                 f"header {base.slot} has Version {base.version}; rewriting it would declare a "
-                f"version 1 file.{alternative} if you are sure the file is version 1, choose "
+                f"version 1 file.{alternative} If you are sure the file is version 1, choose "
                 f"header {base.slot} as the source.",
                 {"slot": base.slot, "version": base.version},
                 suggest=slots,
@@ -131,7 +131,7 @@ def choose_update_base(
             Code.UNSUPPORTED_LOG_VERSION,
             f"header {base.slot} has LogVersion {base.log_version} and a non-zero LogGuid: "
             "its log is in a format this specification does not define, and writing "
-            f"LogVersion 0 would let readers replay it.{alternative} to rewrite it anyway, "
+            f"LogVersion 0 would let readers replay it.{alternative} To rewrite it anyway, "
             f"choose header {base.slot} as the source.",
             {"slot": base.slot, "log_version": base.log_version},
             suggest=slots,
