@@ -49,7 +49,7 @@ def _app_words(option: Option, values: list[int | str | None]) -> str:
     if option is Option.REGION_TABLE_FROM:
         return f"copy {which} in R, Repair…" if which else "the copy choice in R, Repair…"
     if option is Option.OUTPUT:
-        return "c, into a copy"
+        return "into a copy: c in the repair dialog"
     if option is Option.PARENT:
         return "relink it in R, Repair…"
     return ""  # backup_dir, allow_missing_parent: the app decides these itself

@@ -716,7 +716,10 @@ def test_menu_offers_the_copy_when_in_place_is_too_big(
     # The refusal suggests the copy as data: the app says its key, the CLI its flag.
     (refused,) = plan.refusals
     assert refused.suggest == (Suggestion(Option.OUTPUT),)
-    assert items[0].lines[0].endswith("(c, into a copy)") and "--" not in items[0].lines[0]
+    assert (
+        items[0].lines[0].endswith("(into a copy: c in the repair dialog)")
+        and "--" not in items[0].lines[0]
+    )
     assert cli_text(refused.reason, refused.suggest).endswith("(--output COPY)")
 
 
