@@ -5,6 +5,11 @@ changed and :class:`WriteFailed` after something did. Both carry a stable code a
 for scripts (JSON) and tests; ``reason``/``str()`` is the default English sentence, which each
 front end may replace by its own words (see ``vhdxray.tui.outcome``). Front ends test
 ``error.refused`` and ``error.backups`` instead of sorting exception classes.
+
+Core's words name no command-line flag and no app key. What the user may choose to get past a
+refusal (or a finding, or a verdict's next step) is data: :class:`Suggestion` values naming
+an :class:`Option` and a value. The CLI renders them as flags (``--from-slot 1``), the app as its
+keys and dialog choices, JSON as ``{"option": "from_slot", "value": 1}``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from vhdxray.core.format.record import record
 
 if TYPE_CHECKING:
     from pathlib import Path  # pathlib stays off the check path (the verdict imports this)
@@ -64,6 +71,39 @@ class RefusalCode(StrEnum):
     CANCELLED = "cancelled"  # the user cancelled between two steps
 
 
+class Option(StrEnum):
+    """A user choice core may suggest. Stable (JSON ``suggest[].option``): the repair
+    options keep their registry names (:class:`~vhdxray.core.write.repairs.OptionSpec`), the
+    others are the commands' own."""
+
+    FROM_SLOT = "from_slot"  # the header slot to build from (update, repair, export)
+    REGION_TABLE_FROM = "region_table_from"  # the region table copy that wins
+    OUTPUT = "output"  # repair into a new copy instead of in place
+    BACKUP_DIR = "backup_dir"  # put the backups in another folder
+    PARENT = "parent"  # name a differencing disk's parent
+    ALLOW_MISSING_PARENT = "allow_missing_parent"  # read a missing parent's sectors as gaps
+
+
+@record
+class Suggestion:
+    """A choice that would get past a refusal (or act on a finding): ``option`` and the value
+    to give it (None: the user supplies it, e.g. a path, or the option takes none)."""
+
+    option: Option
+    value: int | str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"option": self.option.value, "value": self.value}
+
+
+Suggestions = tuple[Suggestion, ...]
+
+
+def suggest(option: Option, *values: int | str) -> Suggestions:
+    """One suggestion per value (none given: one without a value)."""
+    return tuple(Suggestion(option, v) for v in values) if values else (Suggestion(option),)
+
+
 class WriteState(StrEnum):
     """What a failed write left behind (``WriteFailed.state``)."""
 
@@ -76,6 +116,7 @@ class VhdxrayError(Exception):
     """Base of every outcome that is not success."""
 
     refused = False  # True: nothing was written by the step that stopped
+    suggest: Suggestions = ()  # the choices that would get past it (a refusal's)
 
     @property
     def backups(self) -> tuple[Path, ...]:
@@ -86,17 +127,24 @@ class VhdxrayError(Exception):
 
 
 class Refused(VhdxrayError):
-    """Not done; the step wrote nothing. ``code`` is stable, ``params`` its details."""
+    """Not done; the step wrote nothing. ``code`` is stable, ``params`` its details,
+    ``suggest`` the choices that would get past it (front ends render them)."""
 
     refused = True
 
     def __init__(
-        self, code: RefusalCode | str, reason: str, params: Mapping[str, object] | None = None
+        self,
+        code: RefusalCode | str,
+        reason: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        suggest: Suggestions = (),
     ) -> None:
         super().__init__(reason)
         self.code = RefusalCode(code)
         self.reason = reason
         self.params: dict[str, object] = dict(params or {})
+        self.suggest: Suggestions = tuple(suggest)
 
     def __repr__(self) -> str:
         return f"Refused({self.code.value!r}, {self.reason!r})"
@@ -107,6 +155,7 @@ class Refused(VhdxrayError):
             "code": self.code.value,
             "params": {k: _plain(v) for k, v in self.params.items()},
             "reason": self.reason,
+            "suggest": [x.to_json() for x in self.suggest],
         }
 
 
@@ -162,9 +211,13 @@ def _plain(value: object) -> object:
 
 __all__ = [
     "InternalError",
+    "Option",
     "RefusalCode",
     "Refused",
+    "Suggestion",
+    "Suggestions",
     "VhdxrayError",
     "WriteFailed",
     "WriteState",
+    "suggest",
 ]

@@ -43,6 +43,7 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.outcome import Refused as Refusal
 from vhdxray.tui import repairs
+from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.backups import BackupsScreen
 from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen, Offer, hanging
@@ -115,7 +116,7 @@ class WriteAction(Generic[P]):
                 Confirmation(
                     title=self.title,
                     question=self.question,
-                    refusal=plan.reason,
+                    refusal=app_text(plan.reason, plan.suggest),
                     notes=self.refusal_notes(plan),
                     offers=self.refusal_offers(plan),
                 ),
@@ -210,7 +211,7 @@ def _update_headers_plan(report: Report) -> Any:
     if item is None:  # pragma: no cover - a requested update is always planned or refused
         return Refusal("nothing_to_do", "nothing to update")
     if isinstance(item, Refused):
-        return Refusal(item.code, item.reason, item.params)
+        return Refusal(item.code, item.reason, item.params, suggest=item.suggest)
     return plan
 
 
@@ -1069,11 +1070,11 @@ class VhdxrayApp(App[int]):
     ) -> tuple[str, RenderableType]:
         from vhdxray.core.analysis.virtual import OpenRefused
         from vhdxray.core.write.export import ExportRefused
-        from vhdxray.tui.headline import app_words
 
         if isinstance(error, OpenRefused | ExportRefused):
+            suggest = error.suggest if isinstance(error, OpenRefused) else ()
             return "Export refused: nothing was written", Group(
-                safe(app_words(error.reason)), Text(""), plain("The image is unchanged.")
+                safe(app_text(error.reason, suggest)), Text(""), plain("The image is unchanged.")
             )
         title = "Export failed"
         gone = (

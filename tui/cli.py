@@ -148,7 +148,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     from vhdxray.core.write.repair import Refused, plan_repairs, run_repairs
     from vhdxray.core.write.repairs import headers
     from vhdxray.tui.cli_repair import choice_text, options_from
-    from vhdxray.tui.outcome import exit_code, outcome_json, outcome_lines
+    from vhdxray.tui.outcome import cli_text, exit_code, outcome_json, outcome_lines
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -159,12 +159,15 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     item = repair_plan.item(kind.id)
     if item is None or isinstance(item, Refused):
         if args.json:
-            doc = {"ok": False, "refused": True, "code": "nothing_to_do", "params": {}}
+            doc: dict[str, object] = {"ok": False, "refused": True, "code": "nothing_to_do"}
+            doc.update(params={}, reason="", suggest=[])
             if item is not None:
-                doc.update(code=item.code.value, params=item.to_json()["params"])
-            _emit_json({**doc, "reason": "" if item is None else item.reason})
+                plain = item.to_json()
+                doc.update({k: plain[k] for k in ("code", "params", "reason", "suggest")})
+            _emit_json(doc)
         elif item is not None:
-            _err(f"refused: {item.reason}")
+            shown = [c.option for c in item.choices]
+            _err(f"refused: {cli_text(item.reason, item.suggest, skip=shown)}")
             for c in item.choices:
                 _err(f"  {choice_text(c)}")
         return EXIT_REFUSED
@@ -219,11 +222,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from vhdxray.core.outcome import Refused, VhdxrayError
     from vhdxray.core.write.backup import BackupError
     from vhdxray.core.write.restore import plan_restore, run_restore
+    from vhdxray.tui.outcome import reason_text
 
     try:
         plan = plan_restore(args.backup, args.image)
-    except (BackupError, Refused) as exc:
+    except BackupError as exc:
         _err(f"refused: {exc}")
+        return EXIT_REFUSED
+    except Refused as exc:
+        _err(f"refused: {reason_text(exc)}")
         return EXIT_REFUSED
     _out("".join(f"{line}\n" for line in plan.describe()))
     if plan.ranges_to_restore == 0 and plan.truncate_to is None:
@@ -240,7 +247,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         result = run_restore(plan, backup_dir=args.backup_dir)
     except VhdxrayError as exc:
         if exc.refused:
-            _err(f"refused: {exc} (nothing was written)")
+            _err(f"refused: {reason_text(exc)} (nothing was written)")
             return EXIT_REFUSED
         saved = exc.backups[-1] if exc.backups else "no backup (nothing was written)"
         _err(f"FAILED: {exc}; the state before the restore is saved in {saved}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from vhdxray.core.analysis.virtual import GAP_REASONS, OpenRefused, VirtualDisk, open_virtual_disk
 from vhdxray.core.fileio import create_new, write_all
+from vhdxray.core.outcome import Suggestions
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.write.export import (
     FORMATS,
@@ -30,6 +31,7 @@ from vhdxray.core.write.export import (
     plan_export,
 )
 from vhdxray.tui.console import emit_json, err, line
+from vhdxray.tui.outcome import cli_text
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -117,7 +119,13 @@ class _ProgressLine:
             sys.stderr.flush()
 
 
-def _refuse(args: argparse.Namespace, code: str, reason: str, exit_code: int) -> int:
+def _refuse(
+    args: argparse.Namespace,
+    code: str,
+    reason: str,
+    exit_code: int,
+    suggest: Suggestions = (),
+) -> int:
     if args.json:
         emit_json(
             {
@@ -126,11 +134,12 @@ def _refuse(args: argparse.Namespace, code: str, reason: str, exit_code: int) ->
                 "complete": False,
                 "refused": code,
                 "reason": reason,
+                "suggest": [s.to_json() for s in suggest],
                 "exit_code": exit_code,
             }
         )
     else:
-        err(f"refused ({code}): {reason}; nothing was written")
+        err(f"refused ({code}): {cli_text(reason, suggest)}; nothing was written")
     return exit_code
 
 
@@ -231,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except OpenRefused as exc:
         code = EXIT_NOT_VHDX if exc.code in _UNREADABLE_CODES else EXIT_REFUSED
-        return _refuse(args, exc.code, exc.reason, code)
+        return _refuse(args, exc.code, exc.reason, code, exc.suggest)
     with disk:
         if args.partition is not None:
             return _run_partition(args, disk)

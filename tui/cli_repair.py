@@ -27,12 +27,13 @@ from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import mark_written as _mark_written
+from vhdxray.tui.outcome import cli_text, flag, reason_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from vhdxray.core.analysis.chain import ParentLookup
-    from vhdxray.core.write.repair import Choice, Refused, Repair, RepairOptions, RepairPlan
+    from vhdxray.core.write.repair import Choice, Repair, RepairOptions, RepairPlan
     from vhdxray.core.write.repairs import OptionSpec
 
 EXIT_OK = 0
@@ -42,11 +43,6 @@ EXIT_NOT_VHDX = 3
 
 
 # --- the registry's options as flags (the one place a repair option becomes a flag) ----------
-
-
-def flag(name: str) -> str:
-    """The command-line flag of a declared option: ``from_slot`` -> ``--from-slot``."""
-    return "--" + name.replace("_", "-")
 
 
 def add_option_arguments(s: argparse.ArgumentParser, specs: Iterable[OptionSpec]) -> None:
@@ -85,15 +81,6 @@ def choice_text(c: Choice) -> str:
         return f"choose with {flag(c.option)}: {c.label}"
     value = "PATH" if c.value is None else str(c.value)
     return f"choose with {flag(c.option)} {value}: {c.label}"
-
-
-def refusal_hint(refused: Refused) -> str | None:
-    """What the command line offers for a refusal code, beyond its choices."""
-    from vhdxray.core.outcome import RefusalCode
-
-    if refused.code is RefusalCode.ZEROED_DATA_TOO_LARGE:
-        return "repair into a copy instead: --output COPY"
-    return None
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
@@ -140,14 +127,12 @@ def _print_plan(plan: RepairPlan, *, dry_run: bool) -> None:
     if plan.refusals:
         _line("Not repaired:")
         for f in plan.refusals:
-            _line(f"  - {f.title} [{f.id}]: {f.reason}")
+            reason = cli_text(f.reason, f.suggest, skip=[c.option for c in f.choices])
+            _line(f"  - {f.title} [{f.id}]: {reason}")
             for text in f.lines:
                 _line(f"       {text}")
             for c in f.choices:
                 _line(f"       {choice_text(c)}")
-            hint = refusal_hint(f)
-            if hint is not None:
-                _line(f"       {hint}")
     for note in plan.notes:
         _line(f"Note: {note}")
     if dry_run and plan.replay is not None:
@@ -249,7 +234,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     if run.error is not None:
         if not args.json:
             kind = "refused" if run.error.refused else "FAILED"
-            _err(f"{kind} at {run.failed_step}: {run.error}")
+            _err(f"{kind} at {run.failed_step}: {reason_text(run.error)}")
             if not run.error.refused:
                 _err("restore the backups above (newest first) to undo what was written")
         return finish(EXIT_REFUSED if run.error.refused else EXIT_FAILURE)
@@ -331,7 +316,7 @@ def cmd_check_parent(args: argparse.Namespace) -> int:
         guest = inspect_image(args.image, child, parents=[args.parent])
     if args.json:
         doc = result.to_json()
-        doc["locator"] = describe_locator(child, args.image, suggest_check=False)
+        doc["locator"] = describe_locator(child, args.image)
         if guest is not None:
             from vhdxray.tui.guestwords import annotate_json
 
@@ -342,7 +327,7 @@ def cmd_check_parent(args: argparse.Namespace) -> int:
     else:
         _line(f"Child:  {args.image}")
         _line(f"Parent: {args.parent}")
-        for text in describe_locator(child, args.image, suggest_check=False):
+        for text in describe_locator(child, args.image):
             _line(text)
         for text in result.describe():
             _line(text)

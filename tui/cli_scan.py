@@ -27,6 +27,7 @@ from vhdxray.core.analysis.scan import (
 )
 from vhdxray.core.format.text import printable
 from vhdxray.core.progress import Progress
+from vhdxray.tui.outcome import cli_text, from_json
 from vhdxray.tui.sizes import grouped
 
 EXIT_OK = 0
@@ -199,6 +200,7 @@ def summary(counts: Counter[str], attention: list[ScanLine], seconds: float) -> 
         step = str(line["next_step"] or "")
         if step and step not in text:
             text = f"{text} {step}"
+        text = cli_text(text, from_json(line.get("suggest")))
         out.append(f"{'':<11} {printable(text)}\n")
     if len(attention) > MAX_TABLE_ROWS:
         more = len(attention) - MAX_TABLE_ROWS

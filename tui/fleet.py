@@ -143,9 +143,10 @@ def matches(line: ScanLine, name: str, text: str) -> bool:
     return any(needle in h.lower() for h in haystack)
 
 
-# Every key of a scan line but the ones that do not fit a flat cell (next step, guest, time).
+# Every key of a scan line but the ones that do not fit a flat cell (next step and its
+# suggestions, guest, time).
 CSV_FIELDS: tuple[str, ...] = tuple(
-    key for key in LINE_KEYS if key not in ("next_step", "guest", "seconds")
+    key for key in LINE_KEYS if key not in ("next_step", "suggest", "guest", "seconds")
 )
 
 

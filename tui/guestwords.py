@@ -11,6 +11,8 @@ from vhdxray.core.analysis.guest.base import Filesystem, GuestFinding
 from vhdxray.core.analysis.guest.triage import GuestReport
 from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
+from vhdxray.core.outcome import Option, Suggestions, suggest
+from vhdxray.tui.outcome import cli_text
 from vhdxray.tui.sizes import natural_size
 
 
@@ -333,7 +335,7 @@ def layered_headline(
 
 # Why the guest was not looked at, by the opener's refusal code (other codes: its own words).
 NOT_LOOKED_AT: dict[str, str] = {
-    "parent_missing": "a differencing disk whose parent was not found (check it with --parent)",
+    "parent_missing": "a differencing disk whose parent was not found",
     "parent_mismatch": "the parent found is not this disk's parent",
     "parent_unusable": "its parent cannot be read",
     "parent_loop": "its parent chain loops",
@@ -341,8 +343,16 @@ NOT_LOOKED_AT: dict[str, str] = {
 }
 
 
+# What the user can do about a refusal code (each front end renders it: a flag, a key).
+NOT_LOOKED_AT_SUGGEST: dict[str, Suggestions] = {"parent_missing": suggest(Option.PARENT)}
+
+
 def not_looked_at(code: str | None, reason: str | None) -> str:
     return NOT_LOOKED_AT.get(code or "", printable(reason or code or "unknown reason"))
+
+
+def not_looked_at_suggest(code: str | None) -> Suggestions:
+    return NOT_LOOKED_AT_SUGGEST.get(code or "", ())
 
 
 def annotate_json(doc: dict[str, Any], guest: GuestReport | None, path: str) -> None:
@@ -367,7 +377,8 @@ def inside_lines(
 ) -> list[str]:
     """The "Inside" block of ``info`` and ``check`` (plain text, image strings made printable)."""
     if guest is None:
-        return [f"Inside:    not looked at: {not_looked_at(error_code, error)}"]
+        why = cli_text(not_looked_at(error_code, error), not_looked_at_suggest(error_code))
+        return [f"Inside:    not looked at: {why}"]
     lines = [f"Inside:    {layout_summary(guest)}"]
     if guest.partition_table == "gpt":
         lines.append(

@@ -1,6 +1,6 @@
 """The app's one-line verdict: the worst layer in plain words, and the key to press.
 
-The CLI's :class:`~vhdxray.core.analysis.verdict.Verdict` speaks in command-line terms; the app
+The CLI renders :class:`~vhdxray.core.analysis.verdict.Verdict` with its flags; the app
 says which slot, which structure, and which key (``u``, ``l``, ``R``, ``6``, ``8``). Findings
 that only record a harmless habit of a writer (:data:`HARMLESS`) do not make the image a
 WARNING: the headline names them as what they are. Planning is never needed here (first paint).
@@ -8,7 +8,6 @@ WARNING: the headline names them as what they are. Planning is never needed here
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -92,28 +91,6 @@ def _cut_names(cut: list[Finding]) -> str:
     if not names:
         return "its structures"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-# Core's refusals speak to the command line; in the app the same choice is a key.
-_CLI_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"with --from-slot (\d) or --from-slot (\d)"),
-        r"(slot \1 or slot \2) in R, Repair…",
-    ),
-    (re.compile(r"--from-slot (\d)"), r"a rebuild from slot \1 (R, Repair…)"),
-    (re.compile(r"\(--from-slot\)"), "(chosen in R, Repair…)"),
-    (re.compile(r"--from-slot"), "the slot choice (R, Repair…)"),
-    (re.compile(r"\(--output COPY\)"), "(c in the replay dialog)"),
-    (re.compile(r"--output( COPY)?"), "into a copy"),
-    (re.compile(r"--region-table-from (\d)"), r"copy \1 (R, Repair…)"),
-)
-
-
-def app_words(text: str) -> str:
-    """``text`` (often core's) with command-line flags replaced by the app's keys."""
-    for pattern, words in _CLI_WORDS:
-        text = pattern.sub(words, text)
-    return text
 
 
 def quirks(report: Report) -> list[Finding]:

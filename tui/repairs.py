@@ -39,12 +39,14 @@ from vhdxray.core.analysis.repairids import (
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason
 from vhdxray.core.write.repairs import OptionKind, RepairKind, kind, kinds
+from vhdxray.tui.outcome import app_text
 from vhdxray.tui.screens.confirm import Confirmation, Offer
 from vhdxray.tui.widgets.findings import FindingRepair
 from vhdxray.tui.widgets.repairviews import replay_pages_table, truncation_renderable
 from vhdxray.tui.writeflow import Progress, Proposal, RepairRunFailed, WriteDone, in_use_reason
 
 if TYPE_CHECKING:
+    from vhdxray.core.outcome import Suggestion
     from vhdxray.core.write.repair import Refused, Repair, RepairOptions, RepairPlan
 
 
@@ -190,6 +192,13 @@ class RepairJob:
 # --- proposals ----------------------------------------------------------------------------
 
 
+def _unoffered(item: Refused) -> tuple[Suggestion, ...]:
+    """The suggestions of a refusal that its own choices (offered in the same dialog) leave
+    out."""
+    offered = {c.option for c in item.choices}
+    return tuple(s for s in item.suggest if s.option not in offered)
+
+
 def _refused(
     title: str,
     reason: str,
@@ -284,7 +293,7 @@ def _choice_proposal(
         elif isinstance(item, Repair):
             planned.append(list(item.lines))
         else:
-            planned.append([f"Refused with this choice: {item.reason}"])
+            planned.append([f"Refused with this choice: {app_text(item.reason, item.suggest)}"])
     valued = [p for p, c in zip(planned, choices, strict=True) if c[1] is not None]
     common = set.intersection(*(set(p) for p in valued)) if len(valued) > 1 else set()
     offers = []
@@ -406,7 +415,7 @@ def propose_repair(
                 host,
                 repair_id,
                 title=title,
-                reason=item.reason,
+                reason=app_text(item.reason, _unoffered(item)),
                 lines=item.lines,
                 choices=[(c.option, c.value, c.label) for c in item.choices],
                 base=options,
@@ -416,11 +425,11 @@ def propose_repair(
         if repair_id == TRUNCATION and plan.truncation is not None:
             return _refused(
                 title,
-                item.reason,
+                app_text(item.reason, item.suggest),
                 offers=offers,
                 details=(truncation_renderable(plan.truncation),),
             )
-        return _refused(title, item.reason, item.lines, offers=offers)
+        return _refused(title, app_text(item.reason, item.suggest), item.lines, offers=offers)
 
     replay_first = repair_id != REPLAY and find_item(plan, REPLAY) is not None
     if replay_first:
@@ -534,7 +543,8 @@ def menu_items(plan: RepairPlan, copy_plan: RepairPlan | None = None) -> list[Me
         items += copy_item(repair.id)
     for refused in plan.refusals:
         state = "choice" if refused.choices else "refused"
-        items.append(MenuItem(action_for(refused.id), refused.title, state, (refused.reason,)))
+        reason = app_text(refused.reason, _unoffered(refused))
+        items.append(MenuItem(action_for(refused.id), refused.title, state, (reason,)))
         copy_works = copy_plan is not None and isinstance(find_item(copy_plan, refused.id), Repair)
         if not refused.choices and copy_works:
             items += copy_item(refused.id)
@@ -555,7 +565,9 @@ def finding_repairs(plan: RepairPlan) -> dict[str, FindingRepair]:
         elif item.choices:
             out[finding.code] = FindingRepair(item.title, "choice")
         else:
-            out[finding.code] = FindingRepair(item.title, "refused", item.reason)
+            out[finding.code] = FindingRepair(
+                item.title, "refused", app_text(item.reason, item.suggest)
+            )
     return out
 
 

@@ -13,6 +13,7 @@ from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import Header, differing_fields
 from vhdxray.core.format.text import clip, printable
+from vhdxray.tui.outcome import cli_text
 from vhdxray.tui.sizes import grouped, natural_size
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
             f"Sectors:   logical {meta.logical_sector_size or '?'}, "
             f"physical {meta.physical_sector_size or '?'}"
         )
-    add(f"Verdict:   {v.headline}")
+    add(f"Verdict:   {cli_text(v.headline, v.suggest)}")
     if v.repairs:
         add(f"Repair:    vhdxray repair {printable(report.path)}")
     if guest is not None:
@@ -168,5 +169,6 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
         )
         for f in report.findings:
             label = f.severity.value.upper()
-            add(f"  {label:<7} {f.code}: {printable(f.message)} [{printable(f.where)}]")
+            message = cli_text(printable(f.message), f.suggest)
+            add(f"  {label:<7} {f.code}: {message} [{printable(f.where)}]")
     return "\n".join(lines) + "\n"

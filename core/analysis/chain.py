@@ -153,16 +153,10 @@ def probe_paths(child_path: str | os.PathLike[str], locator: ParentLocator) -> l
     return probes
 
 
-def describe_locator(
-    report: Report,
-    child_path: str | os.PathLike[str] | None = None,
-    *,
-    suggest_check: bool = True,
-) -> list[str]:
+def describe_locator(report: Report, child_path: str | os.PathLike[str] | None = None) -> list[str]:
     """The parent locator in plain words (every key and value), and where its paths lead.
 
-    The values come from the image: show them through ``printable``/``safe_text``.
-    ``suggest_check`` adds how to check the chain when the parent is not found."""
+    The values come from the image: show them through ``printable``/``safe_text``."""
     meta = report.metadata
     if meta is None or not meta.has_parent:
         return ["This is not a differencing disk: it has no parent."]
@@ -198,12 +192,7 @@ def describe_locator(
         if not found:
             lines.append(
                 "No locator path leads to an existing file from here: the parent is not next "
-                "to this file"
-                + (
-                    "; check the chain with `vhdxray check CHILD --parent PARENT` once you have it."
-                    if suggest_check
-                    else "."
-                )
+                "to this file."
             )
     return lines
 

@@ -69,6 +69,7 @@ def report_json(
             "level": v.level,
             "headline": v.headline,
             "next_step": v.next_step,
+            "suggest": [x.to_json() for x in v.suggest],
             "repairs": list(v.repairs),
         },
         "findings": [f.to_json() for f in report.findings],

@@ -14,8 +14,8 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.header import MAX_SEQUENCE, Header
 from vhdxray.core.format.record import record
+from vhdxray.core.outcome import Option, Refused, Suggestion, suggest
 from vhdxray.core.outcome import RefusalCode as Code
-from vhdxray.core.outcome import Refused
 
 Refusal = Refused
 
@@ -63,14 +63,20 @@ def choose_update_base(
     notes: list[str] = []
     if from_slot is not None:
         if from_slot not in (1, 2):
-            return Refusal(Code.BAD_SLOT, f"--from-slot must be 1 or 2, not {from_slot}")
+            return Refusal(
+                Code.BAD_SLOT,
+                f"the source slot must be 1 or 2, not {from_slot}",
+                {"slot": from_slot},
+                suggest=suggest(Option.FROM_SLOT, 1, 2),
+            )
         current = headers[choice.current - 1] if choice.current is not None else None
         if current is not None and choice.current != from_slot and is_usable(current):
             return Refusal(
                 Code.FROM_SLOT_NOT_CURRENT,
-                f"header {choice.current} is current; the update is built from it. "
-                "--from-slot is only for images with no current header, or whose current "
+                f"header {choice.current} is current; the update is built from it. A source "
+                "slot is chosen only for images with no current header, or whose current "
                 "header declares an unsupported Version or LogVersion.",
+                {"current": choice.current, "slot": from_slot},
             )
         base = headers[from_slot - 1]
         if not base.valid:
@@ -96,33 +102,39 @@ def choose_update_base(
         if choice.current is None:
             return Refusal(
                 Code.NO_CURRENT_HEADER,
-                choice.explain(headers)
-                + " Choose the slot to rebuild from with --from-slot 1 or --from-slot 2.",
+                choice.explain(headers) + " Choose the slot to rebuild from.",
+                suggest=tuple(Suggestion(Option.FROM_SLOT, h.slot) for h in headers if h.valid),
             )
         base = headers[choice.current - 1]
         first_slot, second_slot = 3 - choice.current, choice.current
 
     if not is_usable(base) and from_slot is None:
         other = headers[2 - base.slot]
+        usable_other = other.valid and is_usable(other)
         alternative = (
-            f" --from-slot {other.slot} rebuilds from the older header {other.slot}, which "
-            "is valid and version 1;"
-            if other.valid and is_usable(other)
+            f" Rebuilding from the older header {other.slot}, which is valid and version 1, "
+            "is possible."
+            if usable_other
             else ""
         )
+        slots = suggest(Option.FROM_SLOT, *((other.slot,) if usable_other else ()), base.slot)
         if base.version != layout.HEADER_VERSION:
             return Refusal(
                 Code.UNSUPPORTED_VERSION,
                 f"header {base.slot} has Version {base.version}; rewriting it would declare a "
-                f"version 1 file.{alternative} if you are sure the file is version 1, use "
-                f"--from-slot {base.slot}.",
+                f"version 1 file.{alternative} If you are sure the file is version 1, choose "
+                f"header {base.slot} as the source.",
+                {"slot": base.slot, "version": base.version},
+                suggest=slots,
             )
         return Refusal(
             Code.UNSUPPORTED_LOG_VERSION,
             f"header {base.slot} has LogVersion {base.log_version} and a non-zero LogGuid: "
             "its log is in a format this specification does not define, and writing "
-            f"LogVersion 0 would let readers replay it.{alternative} to rewrite it anyway, "
-            f"use --from-slot {base.slot}.",
+            f"LogVersion 0 would let readers replay it.{alternative} To rewrite it anyway, "
+            f"choose header {base.slot} as the source.",
+            {"slot": base.slot, "log_version": base.log_version},
+            suggest=slots,
         )
     if base.version != layout.HEADER_VERSION:
         notes.append(
@@ -134,8 +146,8 @@ def choose_update_base(
     if log is not None and log.replay_needed and not allow_pending_log:
         return Refusal(
             Code.LOG_REPLAY_PENDING,
-            "a log replay is pending: the log must be replayed first (vhdxray repair), or "
-            "its changes to the metadata and BAT would be lost",
+            "a log replay is pending: the log must be replayed first (the log replay "
+            "repair), or its changes to the metadata and BAT would be lost",
         )
     if base.sequence_number > MAX_SEQUENCE - 2:
         return Refusal(

@@ -11,6 +11,7 @@ from vhdxray.core.analysis.updatebase import Refusal, choose_update_base
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.header import CurrentReason, Header
 from vhdxray.core.format.record import record
+from vhdxray.core.outcome import Suggestions
 
 
 @record
@@ -21,6 +22,8 @@ class Verdict:
     next_step: str
     repairs: tuple[str, ...] = ()
     """Ids of the repairs that resolve an error finding; the views say how to start them."""
+    suggest: Suggestions = ()
+    """The choices ``next_step`` points at (the front ends render them after it)."""
 
 
 def repairs_for(codes: Iterable[str]) -> tuple[str, ...]:
@@ -79,13 +82,15 @@ def verdict(report: Report) -> Verdict:
     header_errors = [f for f in errors if f.code.startswith("header.slot")]
     plan = choose_update_base(report)
     log = report.log
+    hints: Suggestions = ()
     if log is not None and log.replay_needed:
         next_step = "A log replay is pending: do not update headers yet."
     elif isinstance(plan, Refusal):
         if report.header_choice is not None and report.header_choice.current is None:
-            next_step = "Updating headers needs a chosen source slot (--from-slot)."
+            next_step = "Updating headers needs a chosen source slot."
         else:
-            next_step = f"Do not update headers: {plan.reason}."
+            next_step = f"Do not update headers: {plan.reason.rstrip('.')}."
+        hints = plan.suggest  # the slots that can be chosen (none when no slot is valid)
     elif header_errors:
         next_step = "Safe to update headers."
     elif fixable := repairs_for(f.code for f in errors):
@@ -113,4 +118,5 @@ def verdict(report: Report) -> Verdict:
         header_line,
         next_step,
         repairs_for(f.code for f in errors),
+        hints,
     )

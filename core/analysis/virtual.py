@@ -44,6 +44,7 @@ from vhdxray.core.format.header import Header, choose_current, effective_header
 from vhdxray.core.format.metadata import Metadata, parse_metadata
 from vhdxray.core.format.record import mutable_record, record
 from vhdxray.core.format.region import choose_active, parse_region_table
+from vhdxray.core.outcome import Option, Suggestion, Suggestions, suggest
 from vhdxray.core.source import ImageSource
 
 # Extent kinds
@@ -104,13 +105,15 @@ class OpenRefused(Exception):
 
     Codes: ``unreadable``, ``not_vhdx``, ``no_header``, ``bad_slot``, ``no_region_table``,
     ``metadata_unusable``, ``parent_missing``, ``parent_mismatch``, ``parent_unusable``,
-    ``parent_loop``, ``parent_not_needed``.
+    ``parent_loop``, ``parent_not_needed``. ``suggest``: the choices that would open it (the
+    front ends render them: flags in the CLI).
     """
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, *, suggest: Suggestions = ()) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.suggest: Suggestions = tuple(suggest)
 
 
 @record
@@ -518,7 +521,11 @@ def _parse_layer(
     choice = choose_current(*headers)
     if from_slot is not None:
         if from_slot not in (1, 2):
-            raise OpenRefused("bad_slot", f"--from-slot must be 1 or 2, not {from_slot}")
+            raise OpenRefused(
+                "bad_slot",
+                f"the header slot must be 1 or 2, not {from_slot}",
+                suggest=suggest(Option.FROM_SLOT, 1, 2),
+            )
         header = headers[from_slot - 1]
         if not header.valid:
             why = "; ".join(header.invalid_reasons())
@@ -528,8 +535,8 @@ def _parse_layer(
         if chosen is None:
             raise OpenRefused(
                 "no_header",
-                f"{path} has no current header ({choice.explain(headers)}); name the slot to "
-                "read with --from-slot 1 or 2",
+                f"{path} has no current header ({choice.explain(headers)}); name the slot to read",
+                suggest=tuple(Suggestion(Option.FROM_SLOT, h.slot) for h in headers if h.valid),
             )
         header = chosen
 
@@ -660,7 +667,8 @@ def locate_by_locator(disk: VirtualDisk) -> str | None:
         raise OpenRefused(
             "parent_mismatch",
             f"the parent of {disk.path} found through its locator cannot be used: {reasons}; "
-            "name the right one with --parent PATH",
+            "name the right one",
+            suggest=suggest(Option.PARENT),
         )
     return os.fspath(lookup.path)
 
@@ -712,8 +720,9 @@ def open_virtual_disk(
                 raise OpenRefused(
                     "parent_missing",
                     f"{disk.path} is a differencing disk and its parent is missing ({what}); "
-                    "name it with --parent PATH, or export anyway with --allow-missing-parent "
-                    "(its sectors are then zero-filled and listed)",
+                    "name it, or read without it (its sectors are then zero-filled and "
+                    "listed as gaps)",
+                    suggest=(*suggest(Option.PARENT), *suggest(Option.ALLOW_MISSING_PARENT)),
                 )
             if any(_same_file(ppath, d.path) for d in top.chain()):
                 raise OpenRefused("parent_loop", f"{ppath} is already in the chain")

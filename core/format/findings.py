@@ -1,7 +1,9 @@
 """Findings: every problem (or notable fact) the reader sees becomes one of these.
 
 A finding is data, never an exception. ``code`` is stable and dotted
-(``header.slot1.checksum``) so scripts can match on it; ``message`` is plain words for people.
+(``header.slot1.checksum``) so scripts can match on it; ``message`` is plain words for people
+(no command-line flag, no app key); ``suggest`` the choices that act on it, which each front
+end renders its own way (see :class:`vhdxray.core.outcome.Suggestion`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from enum import StrEnum
 from typing import Final
 
 from vhdxray.core.format.record import record
+from vhdxray.core.outcome import Suggestions
 
 CODE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
@@ -37,26 +40,28 @@ class Finding:
     code: str
     where: str
     message: str
+    suggest: Suggestions = ()
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, object]:
         return {
             "severity": self.severity.value,
             "code": self.code,
             "where": self.where,
             "message": self.message,
+            "suggest": [s.to_json() for s in self.suggest],
         }
 
 
-def error(code: str, where: str, message: str) -> Finding:
-    return Finding(Severity.ERROR, code, where, message)
+def error(code: str, where: str, message: str, suggest: Suggestions = ()) -> Finding:
+    return Finding(Severity.ERROR, code, where, message, suggest)
 
 
-def warning(code: str, where: str, message: str) -> Finding:
-    return Finding(Severity.WARNING, code, where, message)
+def warning(code: str, where: str, message: str, suggest: Suggestions = ()) -> Finding:
+    return Finding(Severity.WARNING, code, where, message, suggest)
 
 
-def info(code: str, where: str, message: str) -> Finding:
-    return Finding(Severity.INFO, code, where, message)
+def info(code: str, where: str, message: str, suggest: Suggestions = ()) -> Finding:
+    return Finding(Severity.INFO, code, where, message, suggest)
 
 
 def has_errors(findings: tuple[Finding, ...] | list[Finding]) -> bool:

@@ -16,6 +16,7 @@ from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_bytes, read_guid
 from vhdxray.core.format.record import record
+from vhdxray.core.outcome import Option, suggest
 
 if TYPE_CHECKING:
     import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
@@ -280,7 +281,8 @@ def check_headers(headers: tuple[Header, Header], choice: HeaderChoice) -> list[
                 f"both headers are valid with the same sequence number {h1.sequence_number} "
                 "and identical bytes (Disk2VHD writes this); the spec defines no current "
                 "header here, Windows and QEMU use them. A header update from either slot "
-                "(--from-slot 1) normalises it.",
+                "normalises it.",
+                suggest(Option.FROM_SLOT, 1),
             )
         )
     elif choice.reason is CurrentReason.EQUAL_DIFFERENT:

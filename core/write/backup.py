@@ -127,8 +127,8 @@ def write_backup(
     except OSError as exc:
         path = directory / backup_name(image, operation)
         raise BackupError(
-            f"cannot create the backup file {path}: {exc.strerror or exc} "
-            "(choose another place with --backup-dir)"
+            f"cannot create the backup file {path}: {exc.strerror or exc}; the backups can "
+            "go to another folder"
         ) from exc
     try:
         write_all(fd, payload)

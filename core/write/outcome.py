@@ -3,18 +3,26 @@ below both analysis and write, so plans in either layer return the same ``Refuse
 
 from vhdxray.core.outcome import (
     InternalError,
+    Option,
     RefusalCode,
     Refused,
+    Suggestion,
+    Suggestions,
     VhdxrayError,
     WriteFailed,
     WriteState,
+    suggest,
 )
 
 __all__ = [
     "InternalError",
+    "Option",
     "RefusalCode",
     "Refused",
+    "Suggestion",
+    "Suggestions",
     "VhdxrayError",
     "WriteFailed",
     "WriteState",
+    "suggest",
 ]

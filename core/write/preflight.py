@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from vhdxray.core.write.outcome import RefusalCode, Refused
+from vhdxray.core.write.outcome import Option, RefusalCode, Refused, suggest
 
 # Room kept free beyond what a copy needs (backups of the repairs in the copy, metadata).
 COPY_MARGIN = 16 * 1024 * 1024
@@ -21,18 +21,21 @@ def check_backup_dir(backup_dir: str | os.PathLike[str] | None, image: Path) -> 
             RefusalCode.BACKUP_FAILED,
             f"the backup folder {directory} does not exist",
             {"backup_dir": str(directory)},
+            suggest=suggest(Option.BACKUP_DIR),
         )
     if not directory.is_dir():
         return Refused(
             RefusalCode.BACKUP_FAILED,
             f"the backup folder {directory} is not a folder",
             {"backup_dir": str(directory)},
+            suggest=suggest(Option.BACKUP_DIR),
         )
     if not os.access(directory, os.W_OK | os.X_OK):
         return Refused(
             RefusalCode.BACKUP_FAILED,
             f"the backup folder {directory} is not writable",
             {"backup_dir": str(directory)},
+            suggest=suggest(Option.BACKUP_DIR),
         )
     return None
 

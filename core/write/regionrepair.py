@@ -21,6 +21,7 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.region import RegionEntry, RegionTable, parse_region_table
 from vhdxray.core.source import ReadAt
+from vhdxray.core.write.outcome import Option, suggest
 from vhdxray.core.write.session import (
     PlannedWrite,
     Verify,
@@ -109,7 +110,12 @@ def plan_region_repair(
         return None
     t1, t2 = report.region_tables
     if choose is not None and choose not in (1, 2):
-        return Refusal("bad_copy", f"--region-table-from must be 1 or 2, not {choose}")
+        return Refusal(
+            "bad_copy",
+            f"the region table copy must be 1 or 2, not {choose}",
+            {"copy": choose},
+            suggest=suggest(Option.REGION_TABLE_FROM, 1, 2),
+        )
     if not t1.present or not t2.present:
         return Refusal(
             "region.truncated",
@@ -132,8 +138,8 @@ def plan_region_repair(
             return Refusal(
                 "region.choice_needed",
                 "both region table copies are valid but list different regions; nothing in "
-                "the file says which is right. Choose the copy that wins with "
-                "--region-table-from 1 or --region-table-from 2.",
+                "the file says which is right. Choose the copy that wins.",
+                suggest=suggest(Option.REGION_TABLE_FROM, 1, 2),
             )
         source, target, chosen = choose, 3 - choose, True
     else:

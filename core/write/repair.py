@@ -34,7 +34,7 @@ from vhdxray.core.analysis.updatebase import source_slot
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.write.imagecopy import CopyError, copy_image
-from vhdxray.core.write.outcome import RefusalCode, VhdxrayError, WriteFailed
+from vhdxray.core.write.outcome import RefusalCode, Suggestions, VhdxrayError, WriteFailed
 from vhdxray.core.write.outcome import Refused as Refusal
 from vhdxray.core.write.preflight import check_backup_dir, check_copy_target
 from vhdxray.core.write.repairs import RepairKind, kinds
@@ -102,7 +102,9 @@ class Choice:
 @dataclass(frozen=True, slots=True)
 class Refused:
     """A repair that will not be done: its stable ``code`` and ``params`` (the outcome
-    model's), the default English ``reason``, and the choices that would make it possible."""
+    model's), the default English ``reason``, the choices that would make it possible (with
+    what each plans to), and ``suggest``: the options the reason points at, which the front
+    ends render (flags in the CLI, keys in the app)."""
 
     id: str
     title: str
@@ -112,6 +114,7 @@ class Refused:
     choices: tuple[Choice, ...] = ()
     finding_codes: tuple[str, ...] = ()
     params: Mapping[str, object] = field(default_factory=dict)
+    suggest: Suggestions = ()
 
     @classmethod
     def of(
@@ -133,6 +136,7 @@ class Refused:
             tuple(choices),
             tuple(finding_codes),
             dict(refusal.params),
+            refusal.suggest,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -145,6 +149,7 @@ class Refused:
             "lines": list(self.lines),
             "choices": [c.to_json() for c in self.choices],
             "finding_codes": list(self.finding_codes),
+            "suggest": [x.to_json() for x in self.suggest],
         }
 
 
@@ -357,7 +362,7 @@ def plan_repairs(
                 f"{len(rest)} error finding(s) that no repair here addresses: "
                 + "; ".join(f"{f.code} ({f.where})" for f in rest[:5])
                 + ("; ..." if len(rest) > 5 else "")
-                + ". See `vhdxray check`."
+                + ". See the findings."
             )
     return RepairPlan(
         path=path,

@@ -44,7 +44,14 @@ from vhdxray.core.format import layout
 from vhdxray.core.format.log import LogInfo, ReplayWrite, replay_plan
 from vhdxray.core.format.record import record
 from vhdxray.core.write.imagecopy import CHUNK, ZERO_CHUNK, nonzero_chunks
-from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed, WriteState
+from vhdxray.core.write.outcome import (
+    Option,
+    RefusalCode,
+    Refused,
+    WriteFailed,
+    WriteState,
+    suggest,
+)
 from vhdxray.core.write.session import PlannedWrite, WriteHooks, WritePlan, WriteSession
 from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
 
@@ -465,8 +472,9 @@ def run_replay(
             RefusalCode.ZEROED_DATA_TOO_LARGE,
             f"the replay would overwrite {preview.zeroed_data_bytes} bytes of existing data "
             f"with zeros, more than vhdxray backs up in one go ({MAX_ZEROED_DATA}); replay "
-            "into a copy instead (--output COPY), which needs no such backup",
+            "into a copy instead, which needs no such backup",
             {"zeroed_data_bytes": preview.zeroed_data_bytes, "limit": MAX_ZEROED_DATA},
+            suggest=suggest(Option.OUTPUT),
         )
     plan1 = plan_header_update(
         report,

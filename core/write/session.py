@@ -38,7 +38,7 @@ from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors, pwrite
 from vhdxray.core.format.record import record
 from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
 from vhdxray.core.write.locking import LockUnavailable, lock_image
-from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed
+from vhdxray.core.write.outcome import Option, RefusalCode, Refused, WriteFailed, suggest
 
 if TYPE_CHECKING:
     import uuid
@@ -230,7 +230,9 @@ class WriteSession:
                 durable=self._durable_backups,
             )
         except BackupError as exc:
-            raise Refused(RefusalCode.BACKUP_FAILED, str(exc)) from exc
+            raise Refused(
+                RefusalCode.BACKUP_FAILED, str(exc), suggest=suggest(Option.BACKUP_DIR)
+            ) from exc
         self.backups.append(backup_path)
         self._report = None
         written = 0

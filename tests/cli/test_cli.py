@@ -174,10 +174,20 @@ def test_update_headers_refusals(real_image: Callable[[str], Path], tmp_path: Pa
         "code": "log_replay_pending",
         "params": {},
         "reason": doc["reason"],
+        "suggest": [],
     }
-    twin = real_image("qemu-disk2vhd")
+    twin = real_image("qemu-disk2vhd")  # no current header (Disk2VHD's equal sequences)
     done = run("update-headers", "--yes", str(twin))
-    assert done.returncode == 2 and "--from-slot" in done.stderr
+    # The CLI renders core's slot suggestion as its flag, once per choice.
+    assert done.returncode == 2 and "choose with --from-slot 1: " in done.stderr
+    assert "choose with --from-slot 2: " in done.stderr
+    assert done.stderr.count("--from-slot 1") == 1
+    doc = json.loads(run("update-headers", "--yes", "--json", str(twin)).stdout)
+    assert doc["code"] == "no_current_header" and "--" not in doc["reason"]
+    assert doc["suggest"] == [
+        {"option": "from_slot", "value": 1},
+        {"option": "from_slot", "value": 2},
+    ]
     done = run(
         "update-headers", "--yes", "--from-slot", "1", "--backup-dir", str(tmp_path), str(twin)
     )

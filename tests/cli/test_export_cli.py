@@ -246,7 +246,14 @@ def test_equal_sequences_need_and_honour_from_slot(
     out = tmp_path / "out.raw"
     code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
     assert code == 4
-    assert json.loads(text)["refused"] == "no_header"
+    doc = json.loads(text)
+    assert doc["refused"] == "no_header" and "--" not in doc["reason"]
+    assert doc["suggest"] == [
+        {"option": "from_slot", "value": 1},
+        {"option": "from_slot", "value": 2},
+    ]
+    code, _, err = vhdxray(capsys, "export", str(data_image), str(out))
+    assert code == 4 and "(--from-slot 1 or --from-slot 2); nothing was written" in err
     assert not out.exists()
     code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--from-slot", "2")
     assert code == 0
@@ -476,6 +483,12 @@ def test_missing_parent_is_refused_or_zero_filled(
     out = tmp_path / "out.raw"
     code, text, _ = vhdxray(capsys, "export", str(top), str(out), "--json")
     assert code == 4 and json.loads(text)["refused"] == "parent_missing"
+    assert json.loads(text)["suggest"] == [
+        {"option": "parent", "value": None},
+        {"option": "allow_missing_parent", "value": None},
+    ]
+    code, _, err = vhdxray(capsys, "export", str(top), str(out))
+    assert code == 4 and "(--parent PATH or --allow-missing-parent)" in err
     assert not out.exists()
     code, text, _ = vhdxray(
         capsys, "export", str(top), str(out), "--allow-missing-parent", "--json"

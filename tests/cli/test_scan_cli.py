@@ -61,6 +61,7 @@ def expected_from_check(doc: dict[str, Any]) -> dict[str, Any]:
         "verdict": level,
         "headline": doc["verdict"]["headline"],
         "next_step": doc["verdict"]["next_step"],
+        "suggest": doc["verdict"]["suggest"],
         "errors": [f["code"] for f in findings if f["severity"] == "error"],
         "warnings": [f["code"] for f in findings if f["severity"] == "warning"],
         "parent": None
@@ -104,7 +105,7 @@ def test_one_line_per_file_agreeing_with_check(tree: Tree) -> None:
         assert list(line) == [
             "path", "kind", "is_vhdx", "file_size", "disk_type", "virtual_size",
             "current_header", "replay_needed", "in_use", "verdict", "headline", "next_step",
-            "errors", "warnings", "parent", "guest", "seconds",
+            "suggest", "errors", "warnings", "parent", "guest", "seconds",
         ]  # fmt: skip
         want = expected_from_check(check_json(path))
         got = {k: line[k] for k in want}
@@ -122,6 +123,9 @@ def test_verdicts_and_chain_status(tree: Tree) -> None:
     assert tag["truncated"]["verdict"] == "error"
     assert "file.truncated" in tag["truncated"]["errors"]
     assert tag["no-valid-header"]["current_header"] is None
+    # No slot is valid: no slot to suggest (a valid one would be data here, never a flag).
+    assert tag["no-valid-header"]["suggest"] == []
+    assert "--" not in tag["no-valid-header"]["next_step"]
     assert tag["not-vhdx"]["verdict"] == "not_vhdx" and tag["not-vhdx"]["kind"] == "unknown"
     assert tag["empty"]["kind"] == "empty"
     assert tag["zeros"]["kind"] == "zeros"

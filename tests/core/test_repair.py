@@ -148,7 +148,11 @@ def test_both_valid_but_different_needs_a_choice(data_image: Path) -> None:
     ids, refusals = plan_of(data_image)
     assert ids == []
     (refused,) = refusals
-    assert refused.id == REGION_TABLE and "--region-table-from" in refused.reason
+    assert refused.id == REGION_TABLE and "--" not in refused.reason
+    assert [(x.option.value, x.value) for x in refused.suggest] == [
+        ("region_table_from", 1),
+        ("region_table_from", 2),
+    ]
     assert [(c.option, c.value) for c in refused.choices] == [
         ("region_table_from", 1),
         ("region_table_from", 2),

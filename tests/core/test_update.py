@@ -18,6 +18,7 @@ from tests.conftest import require
 from tests.imagefiles import qemu_img_check, qemu_io, virtual_disk_bytes
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format import layout
+from vhdxray.core.outcome import Option, Suggestion
 from vhdxray.core.write.backup import read_backup
 from vhdxray.core.write.restore import plan_restore, run_restore
 from vhdxray.core.write.update import (
@@ -240,8 +241,11 @@ def test_refuses_pending_log(real_image: Callable[[str], Path]) -> None:
 
 def test_refuses_without_current_header_unless_slot_chosen(data_image: Path) -> None:
     damage.copy_header(data_image, 2, 1)
-    assert refusal(data_image).code == "no_current_header"
-    assert "--from-slot" in refusal(data_image).reason
+    refused = refusal(data_image)
+    assert refused.code == "no_current_header"
+    # Core names the choice as data (the CLI renders the flag, the app its key), not a flag.
+    assert refused.suggest == (Suggestion(Option.FROM_SLOT, 1), Suggestion(Option.FROM_SLOT, 2))
+    assert "--" not in refused.reason
 
 
 def test_refuses_a_damaged_source_slot(data_image: Path) -> None:
@@ -363,7 +367,11 @@ def test_unsupported_version_can_be_rebuilt_from_the_older_slot(data_image: Path
     older = 3 - current
     damage.set_header_field(data_image, current, "version", 2)
     refused = refusal(data_image)
-    assert refused.code == "unsupported_version" and f"--from-slot {older}" in refused.reason
+    assert refused.code == "unsupported_version" and "--" not in refused.reason
+    assert refused.suggest == (
+        Suggestion(Option.FROM_SLOT, older),
+        Suggestion(Option.FROM_SLOT, current),
+    )
     before_virtual = virtual_digest(data_image)
     plan = plan_for(data_image, from_slot=older)
     assert (plan.first.slot, plan.second.slot) == (current, older)

@@ -66,3 +66,29 @@ def test_repairs_for_keeps_the_run_order() -> None:
     codes = ["header.slot1.checksum", "region.copy2.checksum", "log.replay_needed"]
     assert repairs_for(codes) == (REPLAY, REGION_TABLE, HEADERS)
     assert repairs_for(["bat.block.past_eof"]) == ()
+
+
+def test_identical_headers_suggest_the_slot_as_data(tmp_path: Path) -> None:
+    """Disk2VHD's identical headers: the next step and the finding suggest the source slot;
+    core's words name no flag, the text report renders it, JSON carries it."""
+    from vhdxray.core.analysis.jsonout import report_json
+    from vhdxray.core.outcome import Option, Suggestion
+
+    path = image(tmp_path)
+    damage.copy_header(path, 2, 1)  # both slots identical, equal sequence numbers
+    report = read_report(path)
+    v = verdict(report)
+    assert v.next_step == "Updating headers needs a chosen source slot."
+    assert v.suggest == (Suggestion(Option.FROM_SLOT, 1), Suggestion(Option.FROM_SLOT, 2))
+    (finding,) = [f for f in report.findings if f.code == "header.equal_sequence_identical"]
+    assert "--" not in finding.message and finding.suggest == (Suggestion(Option.FROM_SLOT, 1),)
+    text = render(report)
+    assert "chosen source slot (--from-slot 1 or --from-slot 2)." in text
+    assert "A header update from either slot normalises it (--from-slot 1)." in text
+    doc = report_json(report)
+    assert doc["verdict"]["suggest"] == [
+        {"option": "from_slot", "value": 1},
+        {"option": "from_slot", "value": 2},
+    ]
+    (shown,) = [f for f in doc["findings"] if f["code"] == "header.equal_sequence_identical"]
+    assert shown["suggest"] == [{"option": "from_slot", "value": 1}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -177,6 +178,9 @@ async def test_pending_log_refuses(real_image: Callable[[str], Path]) -> None:
     assert header_bytes(image) == original
 
 
+FLAG_WORD = re.compile(r"(?<![\w-])--[a-z]")
+
+
 async def test_no_current_header_refuses(real_image: Callable[[str], Path]) -> None:
     image = real_image("qemu-disk2vhd")
     original = header_bytes(image)
@@ -186,11 +190,35 @@ async def test_no_current_header_refuses(real_image: Callable[[str], Path]) -> N
         assert "CURRENT" not in text.replace("heavy border + CURRENT", "")
         assert "No header is current" in text
         await pilot.press("u")
+        await settle(pilot)
         text = screen_text(app)
-        assert "REFUSED" in text and "R, Repair…" in text and "--from-slot" not in text
+        assert "REFUSED" in text and "R, Repair…" in text
+        assert not FLAG_WORD.search(text), text
         await pilot.press("y", "escape")
         await settle(pilot)
     assert header_bytes(image) == original
+
+
+async def test_the_app_shows_keys_where_core_suggests_an_option(
+    real_image: Callable[[str], Path],
+) -> None:
+    """Core's refusal and finding suggest the source slot (the CLI shows ``--from-slot``);
+    the app shows its own key and choice, never a command-line flag."""
+    image = real_image("qemu-disk2vhd")
+    app = VhdxrayApp(image)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")  # the findings: the equal-sequence warning suggests a slot
+        await settle(pilot)
+        text = screen_text(app)
+        assert "header.equal_sequence_identical" in text
+        assert "header 1 in R," in text
+        assert not FLAG_WORD.search(text), text
+        await pilot.press("u")  # the update refused: no current header, choose a slot
+        await settle(pilot)
+        text = screen_text(app)
+        assert "REFUSED" in text and "header 1 or 2 in R, Repair…" in " ".join(text.split())
+        assert not FLAG_WORD.search(text), text
+        await pilot.press("escape")
 
 
 @pytest.fixture

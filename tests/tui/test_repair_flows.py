@@ -32,12 +32,14 @@ from tests.tui.helpers import (
 )
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
+from vhdxray.core.outcome import Option, Suggestion
 from vhdxray.core.write import repair as core_repair
 from vhdxray.core.write import replay as replay_module
 from vhdxray.core.write.create import CreateOptions, create_image
 from vhdxray.core.write.repair import RepairOptions, plan_repairs
 from vhdxray.tui import repairs
 from vhdxray.tui.app import VhdxrayApp
+from vhdxray.tui.outcome import cli_text
 from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.dialogs import ErrorScreen
 from vhdxray.tui.screens.main import MainScreen
@@ -711,6 +713,14 @@ def test_menu_offers_the_copy_when_in_place_is_too_big(
     items = repairs.menu_items(plan, plan_repairs(report, RepairOptions(into_copy=True)))
     assert [i.action for i in items] == ["replay-log", "replay-log-copy"]
     assert items[0].state == "refused"
+    # The refusal suggests the copy as data: the app says its key, the CLI its flag.
+    (refused,) = plan.refusals
+    assert refused.suggest == (Suggestion(Option.OUTPUT),)
+    assert (
+        items[0].lines[0].endswith("(into a copy: c in the repair dialog)")
+        and "--" not in items[0].lines[0]
+    )
+    assert cli_text(refused.reason, refused.suggest).endswith("(--output COPY)")
 
 
 def test_first_paint_plans_nothing(tmp_path: Path) -> None:

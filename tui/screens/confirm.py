@@ -12,7 +12,6 @@ that offer; the app then shows the next confirmation. An offer never writes by i
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -25,7 +24,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from vhdxray.tui.headline import app_words
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import fit_dialog
 
@@ -87,12 +85,6 @@ def _offers_table(offers: tuple[Offer, ...]) -> Table:
 
 
 def confirmation_body(c: Confirmation) -> Group:
-    c = dataclasses.replace(
-        c,
-        refusal=None if c.refusal is None else app_words(c.refusal),
-        lines=tuple(app_words(line) for line in c.lines),
-        notes=tuple(app_words(note) for note in c.notes),
-    )
     parts: list[RenderableType] = []
     if c.choice_needed:
         parts.append(

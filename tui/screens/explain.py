@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
+from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 
@@ -141,7 +142,12 @@ def explanation(report: Report, name: str) -> tuple[str, RenderableType]:
         parts.append(Text(""))
         parts.append(plain("Findings", "bold underline"))
         for f in errors:
-            parts.append(join(plain("ERROR ", "bold red"), safe(f.code + ": " + f.message)))
+            parts.append(
+                join(
+                    plain("ERROR ", "bold red"),
+                    safe(f.code + ": " + app_text(f.message, f.suggest)),
+                )
+            )
     return title, Group(*parts)
 
 

@@ -29,6 +29,7 @@ from vhdxray.core.analysis.scan import VERDICTS, ScanLine, ScanOptions, scan, sc
 from vhdxray.core.fileio import create_new, write_all
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.tui.fleet import COLUMN_KEYS, COLUMNS, display_name, export_text, is_problem, matches
+from vhdxray.tui.outcome import app_text, from_json
 from vhdxray.tui.safe_text import join, plain, safe
 
 
@@ -149,7 +150,7 @@ class FleetScreen(Screen[None]):
             detail.update("")
             return
         line = self.lines[path]
-        parts = [safe(str(line["headline"] or ""))]
+        parts = [safe(app_text(str(line["headline"] or ""), from_json(line.get("suggest"))))]
         parent = line["parent"]
         if isinstance(parent, dict):
             where = parent.get("path") or "-"

@@ -85,7 +85,7 @@ def chain_renderable(report: Report, status: ParentStatus | None) -> RenderableT
     parts.append(safe(NEXT_STEP.get(status.kind, "The parent cannot be identified.")))
     parts.append(Text(""))
     parts.append(plain("The parent locator (as stored in this file):", "bold"))
-    for line in describe_locator(report, report.path, suggest_check=False)[1:]:
+    for line in describe_locator(report, report.path)[1:]:
         parts.append(safe(here(line)))
     return Group(*parts)
 

@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format.findings import Finding, Severity
 from vhdxray.tui.headline import HARMLESS
+from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 
 SEVERITY_STYLE = {
@@ -65,7 +66,7 @@ def finding_prompt(f: Finding, code_width: int, repair: FindingRepair | None) ->
         plain(f.severity.value.upper(), SEVERITY_STYLE[f.severity]),
         safe(f.code),
         safe(f.where),
-        safe(f.message),
+        safe(app_text(f.message, f.suggest)),
     )
     if f.code in HARMLESS:
         table.add_row(plain(""), plain(""), plain(""), plain("harmless writer quirk", "dim italic"))

@@ -15,6 +15,7 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
 from vhdxray.tui.chainstatus import ParentStatus
 from vhdxray.tui.headline import Headline, headline, with_guest
+from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 
@@ -34,7 +35,7 @@ COMPACT_WIDTH = 100  # below this the facts fit in two short lines
 
 def verdict_text(v: Verdict | Headline) -> Text:
     word, style = LEVEL_WORDS.get(v.level, (v.level.upper(), "bold"))
-    text = v.text if isinstance(v, Headline) else v.headline
+    text = v.text if isinstance(v, Headline) else app_text(v.headline, v.suggest)
     return join((f"{word}  ", style), safe(text))
 
 

@@ -32,9 +32,11 @@ from vhdxray.tui.guestwords import (
     layered_headline,
     layout_summary,
     not_looked_at,
+    not_looked_at_suggest,
     size_short,
     words,
 )
+from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -128,7 +130,13 @@ def inside_renderable(
         return Group(
             title,
             Text(""),
-            plain(f"Not looked at: {not_looked_at(outcome.error_code, outcome.error)}"),
+            plain(
+                "Not looked at: "
+                + app_text(
+                    not_looked_at(outcome.error_code, outcome.error),
+                    not_looked_at_suggest(outcome.error_code),
+                )
+            ),
         )
     parts: list[RenderableType] = [title, Text(""), safe(layout_summary(guest))]
     if guest.partition_table == "gpt":

@@ -21,6 +21,7 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.text import clip
+from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 
@@ -401,7 +402,7 @@ def findings_renderable(report: Report) -> RenderableType:
             plain(f.severity.value.upper(), SEVERITY_STYLE[f.severity]),
             safe(f.code),
             safe(f.where),
-            safe(f.message),
+            safe(app_text(f.message, f.suggest)),
         )
     return Group(summary, Text(""), table)
 

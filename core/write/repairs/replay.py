@@ -35,7 +35,7 @@ KIND: Final = RepairKind(
 
 
 def plan(ctx: PlanContext) -> Iterable[Repair | Refused]:
-    from vhdxray.core.write.outcome import RefusalCode
+    from vhdxray.core.write.outcome import Option, RefusalCode, suggest
     from vhdxray.core.write.outcome import Refused as Refusal
     from vhdxray.core.write.repair import Refused, Repair
     from vhdxray.core.write.repairs import _headers
@@ -76,6 +76,7 @@ def plan(ctx: PlanContext) -> Iterable[Repair | Refused]:
                 tuple(preview.describe()),
                 finding_codes=codes,
                 params={"bytes": preview.zeroed_data_bytes, "limit": MAX_ZEROED_DATA},
+                suggest=suggest(Option.OUTPUT),
             ),
         )
     hplan = _headers.plan_update(ctx, allow_pending_log=True)
