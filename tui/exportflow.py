@@ -22,7 +22,7 @@ from vhdxray.core.write.export import RAW, VHDX, ExportResult, Gap
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.progress import amount
 
-MAX_GAPS_SHOWN = 20
+MAX_GAPS_SHOWN = 500  # the summary scrolls; a bound for a hostile image's thousands of gaps
 FORMAT_WORDS = {RAW: "raw", VHDX: "VHDX"}
 
 
@@ -165,8 +165,8 @@ def summary_renderable(
         if len(r.gaps) > MAX_GAPS_SHOWN:
             parts.append(
                 plain(
-                    f"  … and {len(r.gaps) - MAX_GAPS_SHOWN} more (vhdxray export --gaps FILE "
-                    "lists them all)"
+                    f"  … and {len(r.gaps) - MAX_GAPS_SHOWN} more, not shown (the first "
+                    f"{MAX_GAPS_SHOWN} are listed)"
                 )
             )
     parts.append(Text(""))

@@ -57,7 +57,7 @@ def replay_pages_table(preview: ReplayPreview, limit: int = MAX_PAGES) -> Render
     parts: list[RenderableType] = [table]
     rest = len(preview.pages) - limit
     if rest > 0:
-        parts.append(plain(f"... and {rest} more descriptor(s) (vhdxray repair --dry-run)", "dim"))
+        parts.append(plain(f"... and {rest} more descriptor(s), not shown", "dim"))
     if preview.extend_to is not None:
         parts.append(
             plain(f"The file grows from {preview.file_size} to {preview.extend_to} bytes first.")
