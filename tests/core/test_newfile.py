@@ -17,10 +17,18 @@ def test_success_keeps_the_file_and_fsyncs_file_and_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[str] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append("fsync"), real_fsync(fd))[1])
-    real_dir = fileio.fsync_dir
-    monkeypatch.setattr(fileio, "fsync_dir", lambda d: (synced.append(str(d)), real_dir(d))[1])
+    real_fsync, real_dir = os.fsync, fileio.fsync_dir
+
+    def fsync(fd: int) -> None:
+        synced.append("fsync")
+        real_fsync(fd)
+
+    def fsync_dir(directory: str | os.PathLike[str]) -> None:
+        synced.append(str(directory))
+        real_dir(directory)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(fileio, "fsync_dir", fsync_dir)
     target = tmp_path / "new.bin"
     with NewFile(target) as fd:
         write_all(fd, b"hello")
