@@ -218,6 +218,9 @@ class HeaderChoice:
     reason: CurrentReason
 
     def explain(self, headers: tuple[Header, Header]) -> str:
+        """The one sentence saying which header is current and why (or why none is): the CLI
+        report and verdict, the app and the refusals all say it with these words; --json gives
+        ``reason`` as its code."""
         h1 = headers[0]
         if self.reason is CurrentReason.ONLY_VALID and self.current is not None:
             other = headers[2 - self.current]
@@ -243,7 +246,8 @@ class HeaderChoice:
                 f"No header is current: both are valid with the same sequence number "
                 f"{h1.sequence_number} but their contents differ."
             )
-        return "No header is current: neither slot is valid."
+        why = "; ".join(f"header {h.slot}: {'; '.join(h.invalid_reasons())}" for h in headers)
+        return f"No header is current: neither slot is valid ({why})."
 
 
 def choose_current(h1: Header, h2: Header) -> HeaderChoice:
