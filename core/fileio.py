@@ -1,8 +1,9 @@
 """Low-level file I/O shared by the reader, the writer, backups and copies.
 
 Positional reads and writes that loop until done (``os.pread``/``os.pwrite`` may return
-less than asked), and fsync of a directory so a new file's name is durable too. POSIX calls
-are used where they exist; Windows falls back to seek + read/write.
+less than asked), fsync of a directory so a new file's name is durable too, and
+:class:`NewFile`, the one way a new file is made. POSIX calls are used where they exist;
+Windows falls back to seek + read/write.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from pathlib import Path
+from types import TracebackType
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -77,6 +80,60 @@ def open_regular(path: str | os.PathLike[str], flags: int = os.O_RDONLY) -> int:
 def create_new(path: str | os.PathLike[str], mode: int = 0o644) -> int:
     """Open a new file for writing; raise FileExistsError rather than touch an existing one."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+
+
+class NewFile:
+    """A new file, made the one safe way: created exclusively (``O_EXCL``: never over an
+    existing file, never through a link), written in a ``with`` block, and on success fsynced,
+    closed and its directory fsynced (the new name is durable too); on any exception in the
+    block (``Cancelled`` included) closed and removed, so no partial file is left behind.
+
+    Creating happens in the constructor, so a caller can tell "cannot create" (raised by
+    ``NewFile(path)``: ``FileExistsError`` or another ``OSError``) from "writing failed"
+    (raised out of the ``with`` block)::
+
+        new = NewFile(path)
+        with new as fd:
+            pwrite_all(fd, 0, data)
+
+    ``durable=False`` skips both fsyncs (a convenience file whose loss after a crash does not
+    matter); the partial file is still removed on error.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], mode: int = 0o644, *, durable: bool = True
+    ) -> None:
+        self.path = Path(path)
+        self.durable = durable
+        self.fd = create_new(self.path, mode)
+
+    def __enter__(self) -> int:
+        return self.fd
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            try:
+                if self.durable:
+                    os.fsync(self.fd)
+            except BaseException:
+                self._discard()
+                raise
+            os.close(self.fd)
+            if self.durable:
+                fsync_dir(Path(os.path.abspath(self.path)).parent)
+            return
+        self._discard()
+
+    def _discard(self) -> None:
+        try:
+            os.close(self.fd)
+        finally:
+            self.path.unlink(missing_ok=True)
 
 
 def pread_exact(fd: int, offset: int, length: int) -> bytes:

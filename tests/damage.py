@@ -12,20 +12,14 @@ from pathlib import Path
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
+from vhdxray.core.format.header import FIELD_BY_ATTR, FieldKind, field_struct
 
-HEADER_FIELDS = {
-    # name: (offset, struct format)
-    "signature": (0, "4s"),
-    "checksum": (4, "<I"),
-    "sequence_number": (8, "<Q"),
-    "file_write_guid": (16, "16s"),
-    "data_write_guid": (32, "16s"),
-    "log_guid": (48, "16s"),
-    "log_version": (64, "<H"),
-    "version": (66, "<H"),
-    "log_length": (68, "<I"),
-    "log_offset": (72, "<Q"),
-}
+
+def header_field_format(name: str) -> tuple[int, str]:
+    """(offset in the slot, struct format) of the header field ``name`` (a Header attribute),
+    from the one table (header.HEADER_FIELDS)."""
+    f = FIELD_BY_ATTR[name]
+    return f.offset, "<" + field_struct(f)
 
 
 def read_at(path: Path, offset: int, length: int) -> bytes:
@@ -52,7 +46,7 @@ def fix_header_crc(path: Path, slot: int) -> None:
 
 
 def set_header_field(path: Path, slot: int, name: str, value: object, fix_crc: bool = True) -> None:
-    offset, fmt = HEADER_FIELDS[name]
+    offset, fmt = header_field_format(name)
     if isinstance(value, uuid.UUID):
         value = value.bytes_le
     write_at(path, layout.HEADER_SLOT_OFFSETS[slot - 1] + offset, struct.pack(fmt, value))
@@ -61,10 +55,10 @@ def set_header_field(path: Path, slot: int, name: str, value: object, fix_crc: b
 
 
 def header_field(path: Path, slot: int, name: str) -> object:
-    offset, fmt = HEADER_FIELDS[name]
+    offset, fmt = header_field_format(name)
     raw = read_at(path, layout.HEADER_SLOT_OFFSETS[slot - 1] + offset, struct.calcsize(fmt))
     value = struct.unpack(fmt, raw)[0]
-    if name.endswith("_guid"):
+    if FIELD_BY_ATTR[name].kind is FieldKind.GUID:
         return uuid.UUID(bytes_le=value)
     return value
 

@@ -1,10 +1,10 @@
 """The layers (docs/ARCHITECTURE.md): format imports nothing from analysis or write, analysis
-nothing from write, core nothing from the front ends; and rules that must exist once."""
+nothing from write, core nothing from the front ends. Rules that must exist once:
+tests/test_one_place.py."""
 
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 import pytest
@@ -44,23 +44,6 @@ def test_import_boundaries(folder: str) -> None:
             if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[folder]):
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not bad, bad
-
-
-def test_the_equal_sequence_rule_picks_a_slot_in_one_place() -> None:
-    """Only header.effective_header turns 'byte-identical, equal sequence' into a slot; every
-    other module asks it (updatebase.source_slot, the replay, the repairs, logwrite)."""
-    pattern = re.compile(r"EQUAL_IDENTICAL[^\n]*\n(?:[^\n]*\n){0,2}[^\n]*return (?:1|headers\[0\])")
-    hits = []
-    for path in [*ROOT.joinpath("core").rglob("*.py"), *ROOT.joinpath("tui").rglob("*.py")]:
-        if path.relative_to(ROOT).as_posix() == "core/format/header.py":
-            continue
-        if pattern.search(path.read_text(encoding="utf-8")):
-            hits.append(path.relative_to(ROOT).as_posix())
-    assert hits == []
-    for name in ("def header_from_slot", "def replay_from_slot"):
-        body = "\n".join(p.read_text(encoding="utf-8") for p in ROOT.joinpath("core").rglob("*.py"))
-        start = body.index(name)
-        assert "source_slot(" in body[start : start + 400], name
 
 
 def test_logwrite_finds_the_log_as_the_reader_does(tmp_path: Path) -> None:

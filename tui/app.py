@@ -216,6 +216,7 @@ def _update_headers_plan(report: Report) -> Any:
 
 
 def _update_headers_run(path: Path, plan: RepairPlan) -> WriteDone:
+    from vhdxray.core.analysis.verdict import header_sentence
     from vhdxray.core.write.repair import run_repairs  # the writer is loaded on first use
 
     run = run_repairs(plan)
@@ -225,8 +226,7 @@ def _update_headers_run(path: Path, plan: RepairPlan) -> WriteDone:
     hplan = plan.repairs[0].carry.plan  # type: ignore[attr-defined]
     summary = (
         f"Headers updated: slot {hplan.first.slot} got sequence {hplan.first.sequence_number}, "
-        f"slot {hplan.second.slot} got {hplan.second.sequence_number}; header "
-        f"{after.current_header} is current and both slots are valid."
+        f"slot {hplan.second.slot} got {hplan.second.sequence_number}. {header_sentence(after)}"
     )
     return WriteDone(report=after, backups=run.backups, summary=summary)
 

@@ -144,6 +144,7 @@ def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
 def cmd_update_headers(args: argparse.Namespace) -> int:
     """The registry's header repair, asked for by name: planned on a healthy image too."""
     from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.analysis.verdict import header_sentence
     from vhdxray.core.write.locking import image_in_use
     from vhdxray.core.write.repair import Refused, plan_repairs, run_repairs
     from vhdxray.core.write.repairs import headers
@@ -210,7 +211,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
         )
     else:
         _out(f"Backup of the overwritten bytes: {backup}\n")
-        _out(f"Done: header {current} is current; both slots are valid.\n")
+        _out(f"Done: {'' if after is None else header_sentence(after)}\n")
         _out(f"Undo with: vhdxray restore {backup}\n")
     return EXIT_OK
 

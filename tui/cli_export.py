@@ -17,7 +17,7 @@ from types import FrameType
 from typing import Any
 
 from vhdxray.core.analysis.virtual import GAP_REASONS, OpenRefused, VirtualDisk, open_virtual_disk
-from vhdxray.core.fileio import create_new, write_all
+from vhdxray.core.fileio import NewFile, write_all
 from vhdxray.core.outcome import Suggestions
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.write.export import (
@@ -212,16 +212,13 @@ def _summary(disk: VirtualDisk, result: ExportResult) -> None:
 
 
 def _write_gaps(path: str, result: ExportResult) -> None:
-    fd = create_new(path)
-    try:
-        doc = {
-            "output": str(result.output),
-            "reasons": GAP_REASONS,
-            "gaps": [g.to_json() for g in result.gaps],
-        }
+    doc = {
+        "output": str(result.output),
+        "reasons": GAP_REASONS,
+        "gaps": [g.to_json() for g in result.gaps],
+    }
+    with NewFile(path) as fd:
         write_all(fd, (json.dumps(doc, indent=2, ensure_ascii=True) + "\n").encode())
-    finally:
-        os.close(fd)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -114,7 +114,6 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
             "update the headers first). Press l to replay it, or R for every repair.",
         )
     if headers is not None and choice is not None:
-        h1, h2 = headers
         if choice.reason is CurrentReason.ONLY_VALID and choice.current is not None:
             bad = headers[2 - choice.current]
             return Headline(
@@ -122,24 +121,13 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
                 f"{_slot_fault(bad)}; slot {choice.current} is current. "
                 "Press u to rewrite both slots.",
             )
+        why = choice.explain(headers)  # the one current-header sentence
         if choice.reason is CurrentReason.EQUAL_IDENTICAL:
-            return Headline(
-                "warning",
-                f"Neither slot is current: both are identical with sequence {h1.sequence_number} "
-                "(Disk2VHD writes them so). Press R to rebuild both from one slot.",
-            )
+            return Headline("warning", f"{why} Press R to rebuild both from one slot.")
         if choice.reason is CurrentReason.EQUAL_DIFFERENT:
-            return Headline(
-                "error",
-                f"Neither slot is current: both are valid with sequence {h1.sequence_number} but "
-                "differ. Press R to choose the slot to rebuild both from.",
-            )
+            return Headline("error", f"{why} Press R to choose the slot to rebuild both from.")
         if choice.current is None:
-            return Headline(
-                "error",
-                f"Neither slot is valid: {_slot_fault(h1).lower()}; {_slot_fault(h2).lower()}. "
-                "Press R for what can be done.",
-            )
+            return Headline("error", f"{why} Press R for what can be done.")
     header_errors = [f for f in errors if f.code.startswith("header.")]
     other = [f for f in errors if f not in header_errors]
     if parent_bad:

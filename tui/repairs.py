@@ -37,7 +37,7 @@ from vhdxray.core.analysis.repairids import (
     TRUNCATION,
 )
 from vhdxray.core.format.findings import Severity
-from vhdxray.core.format.header import CurrentReason
+from vhdxray.core.format.header import CurrentReason, slot_summary
 from vhdxray.core.write.repairs import OptionKind, RepairKind, kind, kinds
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.screens.confirm import Confirmation, Offer
@@ -348,15 +348,6 @@ def _choice_proposal(
     )
 
 
-def _slot_text(report: Report, slot: int) -> str:
-    assert report.headers is not None
-    h = report.headers[slot - 1]
-    return (
-        f"header {h.slot}: sequence {h.sequence_number}, DataWriteGuid {h.data_write_guid}, "
-        f"LogGuid {h.log_guid}"
-    )
-
-
 def _identical_headers_choice(
     host: RepairHost, title: str, base: Options, into_copy: bool
 ) -> Proposal:
@@ -364,15 +355,13 @@ def _identical_headers_choice(
     rebuild from slot 1; the app lets the user pick the slot, saying what it changes."""
     report = host.report
     assert report.headers is not None and report.header_choice is not None
-    seq = report.headers[0].sequence_number
     reason = (
-        f"No header is current: both slots are valid and byte-identical with sequence number "
-        f"{seq} (Disk2VHD writes them so); the spec then defines no current header. Choose the "
-        "slot to rebuild both headers from. The two are identical, so the new headers carry "
-        "the same fields either way: the choice decides which slot is written first and which "
-        "one ends up current."
+        report.header_choice.explain(report.headers)
+        + " Choose the slot to rebuild both headers from. The two are identical, so the new "
+        "headers carry the same fields either way: the choice decides which slot is written "
+        "first and which one ends up current."
     )
-    lines = [_slot_text(report, h.slot) for h in report.headers]
+    lines = [slot_summary(h) for h in report.headers]
     choices = [
         ("from_slot", h.slot, f"rebuild both headers from header {h.slot}")
         for h in report.headers

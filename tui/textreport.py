@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
-from vhdxray.core.format.header import Header, differing_fields
+from vhdxray.core.format.header import (
+    HEADER_FIELDS,
+    FieldKind,
+    Header,
+    differing_fields,
+    field_text,
+)
 from vhdxray.core.format.text import clip, printable
 from vhdxray.tui.outcome import cli_text
 from vhdxray.tui.sizes import grouped, natural_size
@@ -27,26 +33,20 @@ def size_text(value: int | None) -> str:
 
 
 def header_rows(h: Header) -> list[tuple[str, str]]:
-    checksum = f"0x{h.checksum:08x}"
-    if h.present:
-        checksum += (
-            " (correct)" if h.checksum_ok else f" (computed 0x{h.computed_checksum:08x}: MISMATCH)"
-        )
-    return [
-        (
-            "Signature",
-            printable(h.signature.decode("latin-1")) + ("" if h.signature_ok else " (BAD)"),
-        ),
-        ("Checksum", checksum),
-        ("SequenceNumber", str(h.sequence_number)),
-        ("FileWriteGuid", str(h.file_write_guid)),
-        ("DataWriteGuid", str(h.data_write_guid)),
-        ("LogGuid", str(h.log_guid)),
-        ("Version", str(h.version)),
-        ("LogVersion", str(h.log_version)),
-        ("LogOffset", f"0x{h.log_offset:x}"),
-        ("LogLength", str(h.log_length)),
-    ]
+    """(spec name, value) of every field of the slot (the one table: header.HEADER_FIELDS)."""
+    rows = []
+    for f in HEADER_FIELDS:
+        text = field_text(h, f)
+        if f.kind is FieldKind.SIGNATURE and not h.signature_ok:
+            text += " (BAD)"
+        elif f.kind is FieldKind.CHECKSUM and h.present:
+            text += (
+                " (correct)"
+                if h.checksum_ok
+                else f" (computed 0x{h.computed_checksum:08x}: MISMATCH)"
+            )
+        rows.append((f.name, text))
+    return rows
 
 
 def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None = None) -> str:
@@ -86,22 +86,11 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
         valid1 = "valid" if h1.valid else "INVALID: " + "; ".join(h1.invalid_reasons())
         valid2 = "valid" if h2.valid else "INVALID: " + "; ".join(h2.invalid_reasons())
         differ = set(differing_fields(h1, h2))
-        names = {
-            "Signature": "signature",
-            "Checksum": "checksum",
-            "SequenceNumber": "sequence_number",
-            "FileWriteGuid": "file_write_guid",
-            "DataWriteGuid": "data_write_guid",
-            "LogGuid": "log_guid",
-            "Version": "version",
-            "LogVersion": "log_version",
-            "LogOffset": "log_offset",
-            "LogLength": "log_length",
-        }
         add(f"Headers          {title1:<37}  {title2}")
         add(f"{'':17}{valid1:<37}  {valid2}")
-        for (name, a), (_, b) in zip(header_rows(h1), header_rows(h2), strict=True):
-            mark = "*" if names[name] in differ else " "
+        rows = zip(HEADER_FIELDS, header_rows(h1), header_rows(h2), strict=True)
+        for field, (name, a), (_, b) in rows:
+            mark = "*" if field.attr in differ else " "
             add(f"{mark}{name:<15} {a:<37}  {b}")
         add("  (* = differs between the slots)")
         if report.header_choice is not None:

@@ -6,30 +6,23 @@ from typing import TYPE_CHECKING, Any
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
-from vhdxray.core.format.header import Header
+from vhdxray.core.format.header import HEADER_FIELDS, Header, field_value
 
 if TYPE_CHECKING:  # the guest code is imported only when the guest is looked at
     from vhdxray.core.analysis.guest.image import GuestOutcome
 
 
 def header_json(h: Header) -> dict[str, Any]:
+    fields = {f.json: field_value(h, f) for f in HEADER_FIELDS if f.json is not None}
     return {
         "slot": h.slot,
         "offset": h.offset,
         "present": h.present,
         "signature_ok": h.signature_ok,
         "checksum_ok": h.checksum_ok,
-        "stored_checksum": h.checksum,
         "computed_checksum": h.computed_checksum,
         "valid": h.valid,
-        "sequence_number": h.sequence_number,
-        "file_write_guid": str(h.file_write_guid),
-        "data_write_guid": str(h.data_write_guid),
-        "log_guid": str(h.log_guid),
-        "log_version": h.log_version,
-        "version": h.version,
-        "log_length": h.log_length,
-        "log_offset": h.log_offset,
+        **fields,
         "reserved_zero": h.reserved_zero,
         "invalid_reasons": list(h.invalid_reasons()),
     }

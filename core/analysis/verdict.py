@@ -9,7 +9,6 @@ from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.repairids import FIXES, NAMES, ORDER
 from vhdxray.core.analysis.updatebase import Refusal, choose_update_base
 from vhdxray.core.format.findings import Severity
-from vhdxray.core.format.header import CurrentReason, Header
 from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Suggestions
 
@@ -38,39 +37,12 @@ def _sentence(message: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _short_reason(h: Header) -> str:
-    if not h.present:
-        return f"header {h.slot} is missing (the file ends before it)"
-    if not h.signature_ok and not h.checksum_ok:
-        return f"header {h.slot} has a wrong signature and fails its checksum"
-    if not h.signature_ok:
-        return f"header {h.slot} has a wrong signature"
-    return f"header {h.slot} fails its checksum"
-
-
 def header_sentence(report: Report) -> str:
+    """Which header is current and why: the one sentence (header.HeaderChoice.explain)."""
     headers, choice = report.headers, report.header_choice
     if headers is None or choice is None:
         return ""
-    h1, h2 = headers
-    if choice.reason is CurrentReason.ONLY_VALID and choice.current is not None:
-        return f"Header {choice.current} is current; {_short_reason(headers[2 - choice.current])}."
-    if choice.reason is CurrentReason.HIGHER_SEQUENCE and choice.current is not None:
-        cur, other = headers[choice.current - 1], headers[2 - choice.current]
-        return (
-            f"Header {choice.current} is current (sequence {cur.sequence_number} > "
-            f"{other.sequence_number}); both headers are valid."
-        )
-    if choice.reason is CurrentReason.EQUAL_IDENTICAL:
-        return (
-            f"No header is current: both are identical with sequence {h1.sequence_number} "
-            "(as Disk2VHD writes them)."
-        )
-    if choice.reason is CurrentReason.EQUAL_DIFFERENT:
-        return (
-            f"No header is current: both are valid with sequence {h1.sequence_number} but differ."
-        )
-    return f"No header is valid: {_short_reason(h1)}; {_short_reason(h2)}."
+    return choice.explain(headers)
 
 
 def verdict(report: Report) -> Verdict:

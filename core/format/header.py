@@ -9,20 +9,91 @@ from __future__ import annotations
 
 import struct
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_bytes, read_guid
 from vhdxray.core.format.record import record
+from vhdxray.core.format.text import printable
 from vhdxray.core.outcome import Option, suggest
 
 if TYPE_CHECKING:
     import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
 
-_FIELDS: Final = struct.Struct("<4sIQ16s16s16sHHIQ")  # the 80 defined bytes
-CHECKSUM_OFFSET: Final = 4
+
+class FieldKind(StrEnum):
+    """How a header field is stored and shown."""
+
+    SIGNATURE = "signature"  # 4 ASCII bytes, shown as text
+    CHECKSUM = "checksum"  # CRC-32C (u32), shown as 0x%08x
+    NUMBER = "number"  # unsigned little-endian, shown in decimal
+    OFFSET = "offset"  # unsigned little-endian file offset, shown in hex
+    GUID = "guid"  # 16 bytes, mixed-endian (MS-VHDX §2.1), shown in registry form
+
+
+@record
+class HeaderField:
+    """One defined field of a header slot (MS-VHDX §2.2.2)."""
+
+    name: str  # the spec's name
+    attr: str  # the Header attribute holding its value
+    offset: int  # within the 4 KiB slot
+    size: int
+    kind: FieldKind
+    short: str  # the label where space is tight (the app's panels)
+    json: str | None  # its key in a header's --json object (None: reported another way)
+    summary: bool  # named in a slot's one-line summary (slot_summary)
+
+
+def _field(
+    name: str,
+    attr: str,
+    offset: int,
+    size: int,
+    kind: FieldKind,
+    *,
+    short: str | None = None,
+    json: str | None = "",
+    summary: bool = False,
+) -> HeaderField:
+    return HeaderField(
+        name, attr, offset, size, kind, short or name, attr if json == "" else json, summary
+    )
+
+
+HEADER_FIELDS: Final[tuple[HeaderField, ...]] = (
+    # The one table of header fields: parsing, serialising, differing_fields, --json, the text
+    # report, the app's panels and hex view all iterate it. Listed in the order the views
+    # show them (identity, GUIDs, versions, the log's place); FIELDS_BY_OFFSET is disk order.
+    _field("Signature", "signature", 0, 4, FieldKind.SIGNATURE, json=None),  # signature_ok
+    _field("Checksum", "checksum", 4, 4, FieldKind.CHECKSUM, json="stored_checksum"),
+    _field(
+        "SequenceNumber", "sequence_number", 8, 8, FieldKind.NUMBER, short="Sequence", summary=True
+    ),
+    _field("FileWriteGuid", "file_write_guid", 16, 16, FieldKind.GUID),
+    _field("DataWriteGuid", "data_write_guid", 32, 16, FieldKind.GUID, summary=True),
+    _field("LogGuid", "log_guid", 48, 16, FieldKind.GUID, summary=True),
+    _field("Version", "version", 66, 2, FieldKind.NUMBER, summary=True),
+    _field("LogVersion", "log_version", 64, 2, FieldKind.NUMBER),
+    _field("LogOffset", "log_offset", 72, 8, FieldKind.OFFSET, summary=True),
+    _field("LogLength", "log_length", 68, 4, FieldKind.NUMBER, summary=True),
+)
+FIELDS_BY_OFFSET: Final = tuple(sorted(HEADER_FIELDS, key=lambda f: f.offset))
+FIELD_BY_ATTR: Final = {f.attr: f for f in HEADER_FIELDS}
+
+
+def field_struct(f: HeaderField) -> str:
+    """The field's ``struct`` code (little-endian integers; bytes for signature and GUIDs)."""
+    if f.kind in (FieldKind.SIGNATURE, FieldKind.GUID):
+        return f"{f.size}s"
+    return {2: "H", 4: "I", 8: "Q"}[f.size]
+
+
+_FIELDS: Final = struct.Struct("<" + "".join(field_struct(f) for f in FIELDS_BY_OFFSET))
+assert _FIELDS.size == layout.HEADER_FIELDS_SIZE  # the 80 defined bytes, no gap
+CHECKSUM_OFFSET: Final = FIELD_BY_ATTR["checksum"].offset
 MAX_SEQUENCE: Final = (1 << 64) - 1
 
 
@@ -84,28 +155,19 @@ def parse_header(raw: bytes, slot: int) -> Header:
     offset = layout.HEADER_SLOT_OFFSETS[slot - 1]
     present = len(raw) >= layout.HEADER_SIZE
     padded = bytes(raw[: layout.HEADER_SIZE]).ljust(layout.HEADER_FIELDS_SIZE, b"\0")
-    (sig, checksum, seq, fwg, dwg, lg, log_version, version, log_length, log_offset) = (
-        _FIELDS.unpack_from(padded)
-    )
+    values: dict[str, Any] = {}
+    for f, value in zip(FIELDS_BY_OFFSET, _FIELDS.unpack_from(padded), strict=True):
+        values[f.attr] = read_guid(value) if f.kind is FieldKind.GUID else value
     computed = checksum_with_field_zeroed(padded, CHECKSUM_OFFSET) if present else 0
     reserved = padded[layout.HEADER_FIELDS_SIZE : layout.HEADER_SIZE]
     return Header(
         slot=slot,
         offset=offset,
         present=present,
-        signature=sig,
-        checksum=checksum,
         computed_checksum=computed,
-        sequence_number=seq,
-        file_write_guid=read_guid(fwg),
-        data_write_guid=read_guid(dwg),
-        log_guid=read_guid(lg),
-        log_version=log_version,
-        version=version,
-        log_length=log_length,
-        log_offset=log_offset,
         reserved_zero=not any(reserved),
         raw=bytes(raw[: layout.HEADER_SIZE]),
+        **values,
     )
 
 
@@ -119,21 +181,24 @@ def serialise_header(
     log_offset: int,
 ) -> bytes:
     """A complete 4 KiB header: signature, Version 1, LogVersion 0, reserved zero, CRC."""
+    values: dict[str, Any] = {
+        "signature": layout.HEADER_SIGNATURE,
+        "checksum": 0,
+        "sequence_number": sequence_number,
+        "file_write_guid": file_write_guid,
+        "data_write_guid": data_write_guid,
+        "log_guid": log_guid,
+        "log_version": layout.LOG_VERSION,
+        "version": layout.HEADER_VERSION,
+        "log_length": log_length,
+        "log_offset": log_offset,
+    }
     buf = bytearray(layout.HEADER_SIZE)
-    _FIELDS.pack_into(
-        buf,
-        0,
-        layout.HEADER_SIGNATURE,
-        0,
-        sequence_number,
-        guid_bytes(file_write_guid),
-        guid_bytes(data_write_guid),
-        guid_bytes(log_guid),
-        layout.LOG_VERSION,
-        layout.HEADER_VERSION,
-        log_length,
-        log_offset,
-    )
+    stored = [
+        guid_bytes(values[f.attr]) if f.kind is FieldKind.GUID else values[f.attr]
+        for f in FIELDS_BY_OFFSET
+    ]
+    _FIELDS.pack_into(buf, 0, *stored)
     struct.pack_into("<I", buf, CHECKSUM_OFFSET, checksum_with_field_zeroed(buf, CHECKSUM_OFFSET))
     return bytes(buf)
 
@@ -154,6 +219,9 @@ class HeaderChoice:
     reason: CurrentReason
 
     def explain(self, headers: tuple[Header, Header]) -> str:
+        """The one sentence saying which header is current and why (or why none is): the CLI
+        report and verdict, the app and the refusals all say it with these words; --json gives
+        ``reason`` as its code."""
         h1 = headers[0]
         if self.reason is CurrentReason.ONLY_VALID and self.current is not None:
             other = headers[2 - self.current]
@@ -179,7 +247,8 @@ class HeaderChoice:
                 f"No header is current: both are valid with the same sequence number "
                 f"{h1.sequence_number} but their contents differ."
             )
-        return "No header is current: neither slot is valid."
+        why = "; ".join(f"header {h.slot}: {'; '.join(h.invalid_reasons())}" for h in headers)
+        return f"No header is current: neither slot is valid ({why})."
 
 
 def choose_current(h1: Header, h2: Header) -> HeaderChoice:
@@ -215,19 +284,32 @@ def effective_header(headers: tuple[Header, Header], choice: HeaderChoice) -> He
 
 def differing_fields(h1: Header, h2: Header) -> tuple[str, ...]:
     """Names of the defined fields whose values differ between the two slots."""
-    names = (
-        "signature",
-        "checksum",
-        "sequence_number",
-        "file_write_guid",
-        "data_write_guid",
-        "log_guid",
-        "log_version",
-        "version",
-        "log_length",
-        "log_offset",
-    )
-    return tuple(n for n in names if getattr(h1, n) != getattr(h2, n))
+    return tuple(f.attr for f in FIELDS_BY_OFFSET if getattr(h1, f.attr) != getattr(h2, f.attr))
+
+
+def field_value(h: Header, f: HeaderField) -> object:
+    """The field's value as --json gives it: GUIDs as strings, numbers as numbers."""
+    value = getattr(h, f.attr)
+    return str(value) if f.kind is FieldKind.GUID else value
+
+
+def field_text(h: Header, f: HeaderField) -> str:
+    """The field's value in plain words, as every view shows it (no verdict attached)."""
+    value = getattr(h, f.attr)
+    if f.kind is FieldKind.SIGNATURE:
+        return printable(value.decode("latin-1"))
+    if f.kind is FieldKind.CHECKSUM:
+        return f"0x{value:08x}"
+    if f.kind is FieldKind.OFFSET:
+        return f"0x{value:x}"
+    return str(value)
+
+
+def slot_summary(h: Header) -> str:
+    """One line naming a slot's essential fields (the ``summary`` ones), e.g. for choosing
+    the slot a header update is built from."""
+    fields = (f"{f.name} {field_text(h, f)}" for f in HEADER_FIELDS if f.summary)
+    return f"header {h.slot}: " + ", ".join(fields)
 
 
 def check_headers(headers: tuple[Header, Header], choice: HeaderChoice) -> list[Finding]:
@@ -373,14 +455,23 @@ def next_header(
 
 
 __all__ = [
+    "FIELDS_BY_OFFSET",
+    "FIELD_BY_ATTR",
+    "HEADER_FIELDS",
     "CurrentReason",
+    "FieldKind",
     "Header",
     "HeaderChoice",
+    "HeaderField",
     "check_headers",
     "choose_current",
     "differing_fields",
     "effective_header",
+    "field_struct",
+    "field_text",
+    "field_value",
     "next_header",
     "parse_header",
     "serialise_header",
+    "slot_summary",
 ]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from vhdxray.core.fileio import create_new, fsync_dir, open_regular, pread_exact, write_all
+from vhdxray.core.fileio import NewFile, open_regular, pread_exact, write_all
 
 FORMAT = "vhdxray-backup"
 VERSION = 1
@@ -75,13 +75,13 @@ def free_backup_path(image: Path, operation: str, backup_dir: Path | None = None
     return directory / backup_name(image, name)
 
 
-def _create_free(image: Path, operation: str, directory: Path) -> tuple[Path, int]:
+def _create_free(image: Path, operation: str, directory: Path, durable: bool) -> NewFile:
     """Create the backup file exclusively (O_EXCL: never through a link, never over a file),
     taking the next free name when another appeared since the name was chosen."""
     for _ in range(100):
         path = free_backup_path(image, operation, directory)
         try:
-            return path, create_new(path, 0o600)
+            return NewFile(path, 0o600, durable=durable)
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free backup name", str(directory))
@@ -123,7 +123,7 @@ def write_backup(
     }
     payload = json.dumps(doc, indent=1).encode("utf-8")
     try:
-        path, fd = _create_free(image, operation, directory)
+        new = _create_free(image, operation, directory, durable)
     except OSError as exc:
         path = directory / backup_name(image, operation)
         raise BackupError(
@@ -131,17 +131,13 @@ def write_backup(
             "go to another folder"
         ) from exc
     try:
-        write_all(fd, payload)
-        if durable:
-            os.fsync(fd)
+        with new as fd:  # fsynced with its directory when durable; removed on error
+            write_all(fd, payload)
     except OSError as exc:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise BackupError(f"writing the backup file {path} failed: {exc.strerror or exc}") from exc
-    os.close(fd)
-    if durable:
-        fsync_dir(directory)
-    return path
+        raise BackupError(
+            f"writing the backup file {new.path} failed: {exc.strerror or exc}"
+        ) from exc
+    return new.path
 
 
 class _Declared(NamedTuple):

@@ -18,7 +18,7 @@ from pathlib import Path
 from vhdxray import __version__
 from vhdxray.core.analysis.chain import windows_relative_path
 from vhdxray.core.analysis.reader import read_report
-from vhdxray.core.fileio import create_new, fsync_dir, pwrite_all
+from vhdxray.core.fileio import NewFile, pwrite_all
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import BatGeometry, bat_geometry, payload_index
 from vhdxray.core.format.guid import new_guid
@@ -133,22 +133,18 @@ def _layout_blocks(
 
 def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
     try:
-        fd = create_new(path)
+        new = NewFile(path)
     except FileExistsError as exc:
         raise CreateError(f"{path} already exists; vhdxray create never overwrites") from exc
     except OSError as exc:
         raise CreateError(f"cannot create {path}: {exc.strerror or exc}") from exc
     try:
-        for offset, data in pieces:
-            pwrite_all(fd, offset, data)
-        os.ftruncate(fd, size)
-        os.fsync(fd)
+        with new as fd:  # fsynced, and its name durable, on success; removed on error
+            for offset, data in pieces:
+                pwrite_all(fd, offset, data)
+            os.ftruncate(fd, size)
     except OSError as exc:
-        os.close(fd)
-        path.unlink(missing_ok=True)
         raise CreateError(f"writing {path} failed: {exc.strerror or exc}") from exc
-    os.close(fd)
-    fsync_dir(path.resolve().parent)  # the new name is durable too
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Final
 
 from vhdxray import __version__
 from vhdxray.core.analysis.virtual import DATA, FILE, GAP, GAP_REASONS, ZERO, VirtualDisk
-from vhdxray.core.fileio import create_new, fsync_dir, pread_exact, pwrite_all
+from vhdxray.core.fileio import NewFile, fsync_dir, pread_exact, pwrite_all
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import payload_index
 from vhdxray.core.format.guid import new_guid
@@ -417,21 +417,22 @@ def export(
         progress.start(plan.bytes_to_copy, f"exporting to {target.name}")
     temp = _temp_name(target)
     try:
-        fd = create_new(temp)
+        new = NewFile(temp)
     except OSError as exc:
         raise ExportFailed(f"cannot create {temp}: {exc.strerror or exc}") from exc
     try:
-        wb = Writeback(fd)
-        try:
-            if fmt == RAW:
-                copied, allocated = _write_raw(disk, fd, progress, wb)
-            else:
-                copied, allocated = _write_vhdx(disk, fd, progress, wb)
-            wb.finish()  # durable before it gets its name; little is left to flush by now
-        finally:
-            wb.close()
-            os.close(fd)
-        check(progress)  # a cancel during the last step still leaves nothing behind
+        # durable before it gets its name (little is left to flush by then); removed on error
+        with new as fd:
+            wb = Writeback(fd)
+            try:
+                if fmt == RAW:
+                    copied, allocated = _write_raw(disk, fd, progress, wb)
+                else:
+                    copied, allocated = _write_vhdx(disk, fd, progress, wb)
+                wb.finish()
+            finally:
+                wb.close()
+            check(progress)  # a cancel during the last step still leaves nothing behind
         _publish(temp, target)
     except BaseException as exc:
         temp.unlink(missing_ok=True)

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from vhdxray.core.fileio import create_new, fsync_dir, pread_exact, pwrite_all
+from vhdxray.core.fileio import NewFile, pread_exact, pwrite_all
 from vhdxray.core.format import layout
-from vhdxray.core.progress import Cancelled, Progress
+from vhdxray.core.progress import Progress
 
 CHUNK: Final = layout.MiB
 ZERO_CHUNK: Final = bytes(CHUNK)
@@ -123,48 +123,41 @@ def copy_image(
         raise CopyError(f"cannot open {src_path}: {exc.strerror or exc}") from exc
     try:
         try:
-            dst = create_new(dst_path)
+            new = NewFile(dst_path)
         except FileExistsError as exc:
             raise CopyError(f"{dst_path} already exists; vhdxray never overwrites it") from exc
         except OSError as exc:
             raise CopyError(f"cannot create {dst_path}: {exc.strerror or exc}") from exc
         try:
-            size = os.fstat(src).st_size
-            holes = sorted(leave_holes)
-            if progress is not None:
-                progress.start(size, "copying the image")
-            counted = 0
-            for seg_start, seg_end in data_segments(src, 0, size):
-                for a, b in _subtract(seg_start, seg_end, holes):
-                    pos = a
-                    while pos < b:
-                        if progress is not None:
-                            progress.check()
-                        stop = min(b, (pos // CHUNK + 1) * CHUNK)
-                        chunk = pread_exact(src, pos, stop - pos)
-                        if not _all_zero(chunk):
-                            pwrite_all(dst, pos, chunk)
-                        pos = stop
-                        if progress is not None:
-                            progress.advance(stop - counted)
-                            counted = stop
-            if progress is not None:
-                progress.check()
-                progress.advance(size - counted)
-            os.ftruncate(dst, size)
-            os.fsync(dst)
-            st = os.fstat(dst)
-            _FRESH_COPIES.add((st.st_dev, st.st_ino))
-        except Cancelled:
-            os.close(dst)
-            dst_path.unlink(missing_ok=True)
-            raise
+            # fsynced, and its name durable, on success; removed on any error or Cancelled
+            with new as dst:
+                size = os.fstat(src).st_size
+                holes = sorted(leave_holes)
+                if progress is not None:
+                    progress.start(size, "copying the image")
+                counted = 0
+                for seg_start, seg_end in data_segments(src, 0, size):
+                    for a, b in _subtract(seg_start, seg_end, holes):
+                        pos = a
+                        while pos < b:
+                            if progress is not None:
+                                progress.check()
+                            stop = min(b, (pos // CHUNK + 1) * CHUNK)
+                            chunk = pread_exact(src, pos, stop - pos)
+                            if not _all_zero(chunk):
+                                pwrite_all(dst, pos, chunk)
+                            pos = stop
+                            if progress is not None:
+                                progress.advance(stop - counted)
+                                counted = stop
+                if progress is not None:
+                    progress.check()
+                    progress.advance(size - counted)
+                os.ftruncate(dst, size)
+                st = os.fstat(dst)
         except OSError as exc:
-            os.close(dst)
-            dst_path.unlink(missing_ok=True)
             raise CopyError(f"copying to {dst_path} failed: {exc.strerror or exc}") from exc
-        os.close(dst)
+        _FRESH_COPIES.add((st.st_dev, st.st_ino))  # only once the copy is complete and durable
     finally:
         os.close(src)
-    fsync_dir(dst_path.resolve().parent)
     return dst_path

@@ -30,7 +30,6 @@ from pathlib import Path
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import TruncationMap
-from vhdxray.core.analysis.updatebase import source_slot
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.write.imagecopy import CopyError, copy_image
@@ -298,11 +297,6 @@ class RepairPlan:
             "truncation": None if self.truncation is None else self.truncation.to_json(),
             "notes": list(self.notes),
         }
-
-
-def header_from_slot(report: Report, from_slot: int | None) -> int | None:
-    """The slot a header update is built from (see updatebase.source_slot)."""
-    return source_slot(report, from_slot)
 
 
 def _run_step(repair: Repair, session: RepairSession) -> StepResult:

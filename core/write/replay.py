@@ -427,12 +427,6 @@ class ReplayOutcome:
     lines: tuple[str, ...]  # what was done, in plain words
 
 
-def replay_from_slot(report: Report, from_slot: int | None) -> int | None:
-    """The slot the replay's first header update is built from (see
-    updatebase.source_slot: the same rule as every header update)."""
-    return source_slot(report, from_slot)
-
-
 def run_replay(
     path: str | os.PathLike[str],
     *,
@@ -478,7 +472,7 @@ def run_replay(
         )
     plan1 = plan_header_update(
         report,
-        from_slot=replay_from_slot(report, from_slot),
+        from_slot=source_slot(report, from_slot),  # the one source-header rule
         file_write_guid=file_write_guid,
         allow_pending_log=True,
     )

@@ -142,7 +142,7 @@ def _patched(seq: int, **fields: int) -> bytes:
 
     raw = bytearray(make(seq, log_guid=G1 if fields.pop("log_guid", 0) else layout.ZERO_GUID))
     for name, value in fields.items():
-        off, fmt = damage.HEADER_FIELDS[name]
+        off, fmt = damage.header_field_format(name)
         struct.pack_into(fmt, raw, off, value)
     raw[4:8] = checksum_with_field_zeroed(raw, 4).to_bytes(4, "little")
     return bytes(raw)

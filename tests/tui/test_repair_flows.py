@@ -383,7 +383,7 @@ async def test_disk2vhd_headers_from_a_chosen_slot(
         c = confirmation_shown(app)
         assert c.choice_needed and [o.key for o in c.offers] == ["1", "2"]
         body = confirm_text(app)
-        assert "byte-identical with sequence number 1" in body
+        assert "the same sequence number 1 and identical bytes" in body
         assert f"Afterwards header {slot} is current." in body
         await pilot.press(str(slot))
         await pilot.pause()

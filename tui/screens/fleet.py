@@ -10,7 +10,6 @@ rows shown as JSON lines / CSV into the current folder.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from vhdxray.core.analysis.scan import VERDICTS, ScanLine, ScanOptions, scan, scan_one
-from vhdxray.core.fileio import create_new, write_all
+from vhdxray.core.fileio import NewFile, write_all
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.tui.fleet import COLUMN_KEYS, COLUMNS, display_name, export_text, is_problem, matches
 from vhdxray.tui.outcome import app_text, from_json
@@ -331,11 +330,8 @@ class FleetScreen(Screen[None]):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = Path.cwd() / f"vhdxray-scan-{stamp}.{fmt}"
         try:
-            fd = create_new(target)
-            try:
+            with NewFile(target) as fd:
                 write_all(fd, text.encode("utf-8"))
-            finally:
-                os.close(fd)
         except OSError as exc:
             self.notify(f"Export failed: {exc.strerror or exc}", severity="error", markup=False)
             return

@@ -21,7 +21,15 @@ from textual.widgets import Static
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
-from vhdxray.core.format.header import Header, HeaderChoice, differing_fields
+from vhdxray.core.format.header import (
+    HEADER_FIELDS,
+    FieldKind,
+    Header,
+    HeaderChoice,
+    HeaderField,
+    differing_fields,
+    field_text,
+)
 from vhdxray.tui.safe_text import join, plain, safe, safe_bytes
 
 DIFFER_MARK = "≠"
@@ -69,29 +77,41 @@ def _log_version(h: Header) -> Text:
     return text
 
 
-# (label, Header attribute compared by differing_fields or None, value renderer)
-FIELDS: tuple[tuple[str, str | None, Callable[[Header], Text]], ...] = (
-    ("Signature", "signature", _signature),
-    ("Checksum", "checksum", lambda h: plain(f"0x{h.checksum:08x} stored")),
-    ("  computed", None, _computed),
-    ("Sequence", "sequence_number", lambda h: plain(str(h.sequence_number))),
-    ("FileWriteGuid", "file_write_guid", lambda h: plain(str(h.file_write_guid))),
-    ("DataWriteGuid", "data_write_guid", lambda h: plain(str(h.data_write_guid))),
-    ("LogGuid", "log_guid", lambda h: plain(str(h.log_guid))),
-    ("Version", "version", _version),
-    ("LogVersion", "log_version", _log_version),
-    ("LogOffset", "log_offset", lambda h: plain(f"0x{h.log_offset:x}{_size_hint(h.log_offset)}")),
-    ("LogLength", "log_length", lambda h: plain(f"{h.log_length}{_size_hint(h.log_length)}")),
-    (
-        "Reserved",
-        None,
-        lambda h: (
-            plain("bytes 80..4095 all zero")
-            if h.reserved_zero
-            else plain("bytes 80..4095 NOT zero", "bold yellow")
-        ),
-    ),
-)
+def _reserved(h: Header) -> Text:
+    if h.reserved_zero:
+        return plain("bytes 80..4095 all zero")
+    return plain("bytes 80..4095 NOT zero", "bold yellow")
+
+
+# What a panel adds to a field's value (header.field_text) besides the value itself.
+_DECORATED: dict[FieldKind | str, Callable[[Header], Text]] = {
+    FieldKind.SIGNATURE: _signature,
+    FieldKind.CHECKSUM: lambda h: plain(f"0x{h.checksum:08x} stored"),
+    "version": _version,
+    "log_version": _log_version,
+    "log_offset": lambda h: plain(f"0x{h.log_offset:x}{_size_hint(h.log_offset)}"),
+    "log_length": lambda h: plain(f"{h.log_length}{_size_hint(h.log_length)}"),
+}
+
+
+def _renderer(f: HeaderField) -> Callable[[Header], Text]:
+    special = _DECORATED.get(f.attr) or _DECORATED.get(f.kind)
+    return special if special is not None else (lambda h: plain(field_text(h, f)))
+
+
+def _rows() -> tuple[tuple[str, str | None, Callable[[Header], Text]], ...]:
+    rows: list[tuple[str, str | None, Callable[[Header], Text]]] = []
+    for f in HEADER_FIELDS:
+        rows.append((f.short, f.attr, _renderer(f)))
+        if f.kind is FieldKind.CHECKSUM:
+            rows.append(("  computed", None, _computed))
+    rows.append(("Reserved", None, _reserved))
+    return tuple(rows)
+
+
+# (label, Header attribute compared by differing_fields or None, value renderer): every field
+# of the one table (header.HEADER_FIELDS), the computed checksum and the reserved bytes.
+FIELDS: tuple[tuple[str, str | None, Callable[[Header], Text]], ...] = _rows()
 
 
 def slot_problems(h: Header) -> list[str]:

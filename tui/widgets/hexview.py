@@ -13,25 +13,16 @@ from rich.text import Text
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
-from vhdxray.core.format.header import Header
+from vhdxray.core.format.header import FIELDS_BY_OFFSET, FieldKind, Header
 from vhdxray.tui.safe_text import plain
 from vhdxray.tui.widgets.headers import SLOT_TITLES
 
 ROW = 16
 MAX_NONZERO_ROWS = 48
 
-# (offset, size, name) of the 80 defined bytes (MS-VHDX §2.2.2)
-FIELD_SPANS: tuple[tuple[int, int, str], ...] = (
-    (0, 4, "Signature"),
-    (4, 4, "Checksum"),
-    (8, 8, "SequenceNumber"),
-    (16, 16, "FileWriteGuid"),
-    (32, 16, "DataWriteGuid"),
-    (48, 16, "LogGuid"),
-    (64, 2, "LogVersion"),
-    (66, 2, "Version"),
-    (68, 4, "LogLength"),
-    (72, 8, "LogOffset"),
+# (offset, size, name) of the 80 defined bytes (MS-VHDX §2.2.2), in disk order
+FIELD_SPANS: tuple[tuple[int, int, str], ...] = tuple(
+    (f.offset, f.size, f.name) for f in FIELDS_BY_OFFSET
 )
 FIELD_COLOURS = ("cyan", "magenta", "green", "yellow", "bright_blue", "bright_cyan")
 RESERVED = "Reserved"
@@ -48,9 +39,10 @@ def field_at(offset: int) -> tuple[int, str]:
 def _byte_style(h: Header, index: int, name: str) -> str:
     if index < 0:
         return "bold yellow"
-    if name == "Signature" and not h.signature_ok:
+    kind = FIELDS_BY_OFFSET[index].kind
+    if kind is FieldKind.SIGNATURE and not h.signature_ok:
         return "bold red reverse"
-    if name == "Checksum" and not h.checksum_ok:
+    if kind is FieldKind.CHECKSUM and not h.checksum_ok:
         return "bold red reverse"
     return FIELD_COLOURS[index % len(FIELD_COLOURS)]
 

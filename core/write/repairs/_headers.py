@@ -8,22 +8,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.reader import Report
-    from vhdxray.core.format.header import Header
     from vhdxray.core.write.headerplan import HeaderUpdatePlan
     from vhdxray.core.write.outcome import Refused as Refusal
     from vhdxray.core.write.repair import Choice, PlanContext, Refused, RepairSession
 
 
-def slot_text(h: Header) -> str:
-    return (
-        f"header {h.slot}: sequence {h.sequence_number}, Version {h.version}, DataWriteGuid "
-        f"{h.data_write_guid}, LogGuid {h.log_guid}, log at 0x{h.log_offset:x} "
-        f"({h.log_length} bytes)"
-    )
-
-
 def slot_choices(report: Report) -> tuple[Choice, ...]:
     from vhdxray.core.analysis.updatebase import is_usable
+    from vhdxray.core.format.header import slot_summary
     from vhdxray.core.write.repair import Choice
 
     if report.headers is None:
@@ -38,7 +30,7 @@ def slot_choices(report: Report) -> tuple[Choice, ...]:
             continue
         if not any_slot and choice is not None and choice.current != h.slot:
             continue
-        out.append(Choice("from_slot", h.slot, "rebuild both headers from " + slot_text(h)))
+        out.append(Choice("from_slot", h.slot, "rebuild both headers from " + slot_summary(h)))
     return tuple(out)
 
 
@@ -47,7 +39,7 @@ def header_refused(
 ) -> Refused:
     """A refused header update as the planner's record, with the slot choice when one would
     make it possible."""
-    from vhdxray.core.format.header import differing_fields
+    from vhdxray.core.format.header import differing_fields, slot_summary
     from vhdxray.core.write.outcome import RefusalCode
     from vhdxray.core.write.repair import Refused
 
@@ -61,7 +53,7 @@ def header_refused(
     if refusal.code in slot_codes and report.headers:
         choices = slot_choices(report)
         h1, h2 = report.headers
-        lines = [slot_text(h) for h in report.headers if h.valid]
+        lines = [slot_summary(h) for h in report.headers if h.valid]
         if h1.valid and h2.valid:
             diff = [f for f in differing_fields(h1, h2) if f != "checksum"]
             if diff:
@@ -85,11 +77,14 @@ def consequences(report: Report, plan: HeaderUpdatePlan) -> list[str]:
 
     lines: list[str] = []
     choice = report.header_choice
-    if choice is not None and choice.reason is CurrentReason.EQUAL_IDENTICAL:
+    if (
+        choice is not None
+        and report.headers is not None
+        and choice.reason is CurrentReason.EQUAL_IDENTICAL
+    ):
         lines.append(
-            "Both headers are byte-identical with equal sequence numbers (Disk2VHD writes them "
-            "so); the spec defines no current header then. After the update the slots carry "
-            "consecutive sequence numbers and one is current, for every reader."
+            choice.explain(report.headers) + " After the update the slots carry consecutive "
+            "sequence numbers and one is current, for every reader."
         )
     if report.headers is not None:
         for h in report.headers:
@@ -116,22 +111,17 @@ def plan_update(
     """The header update a kind's plan previews, from the slot the one rule picks (with
     ``as_asked``, only the slot the user chose: an update asked for by name makes no choice
     for the user)."""
+    from vhdxray.core.analysis.updatebase import source_slot
     from vhdxray.core.write.headerplan import plan_header_update
 
     chosen = ctx.options.slot("from_slot")
     return plan_header_update(
         ctx.report,
-        from_slot=chosen if as_asked else source_slot_of(ctx.report, chosen),
+        from_slot=chosen if as_asked else source_slot(ctx.report, chosen),
         log_guid=log_guid,
         allow_pending_log=allow_pending_log,
         new_data_write_guid=new_data_write_guid,
     )
-
-
-def source_slot_of(report: Report, from_slot: int | None) -> int | None:
-    from vhdxray.core.analysis.updatebase import source_slot
-
-    return source_slot(report, from_slot)
 
 
 def session_update(
@@ -145,6 +135,7 @@ def session_update(
 ) -> HeaderUpdatePlan:
     """One header update in the run's write session, the session's FileWriteGuid reused (or
     ``file_write_guid``, the one a confirmation showed, when the session has none yet)."""
+    from vhdxray.core.analysis.updatebase import source_slot
     from vhdxray.core.write.headerplan import plan_header_update
     from vhdxray.core.write.outcome import Refused as Refusal
     from vhdxray.core.write.update import run_header_update
@@ -152,7 +143,7 @@ def session_update(
     write = session.write
     plan = plan_header_update(
         report,
-        from_slot=source_slot_of(report, session.options.slot("from_slot")),
+        from_slot=source_slot(report, session.options.slot("from_slot")),
         log_guid=log_guid,
         file_write_guid=write.file_write_guid or file_write_guid,
         new_data_write_guid=new_data_write_guid,

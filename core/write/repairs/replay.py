@@ -93,8 +93,8 @@ def plan(ctx: PlanContext) -> Iterable[Repair | Refused]:
 
 
 def run(session: RepairSession, repair: Repair) -> StepResult:
+    from vhdxray.core.analysis.updatebase import source_slot
     from vhdxray.core.write.repair import StepResult
-    from vhdxray.core.write.repairs._headers import source_slot_of
     from vhdxray.core.write.replay import run_replay
 
     start = len(session.backups)
@@ -102,7 +102,7 @@ def run(session: RepairSession, repair: Repair) -> StepResult:
     report = write.read_report()
     outcome = run_replay(
         write.path,
-        from_slot=source_slot_of(report, session.options.slot("from_slot")),
+        from_slot=source_slot(report, session.options.slot("from_slot")),
         file_write_guid=write.file_write_guid,
         session=write,
     )
