@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,14 @@ from vhdxray.tui.cli import main
 def test_demo_folder_is_removed_when_the_app_exits(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Path] = []
 
-    def fake_run_app(image: Path, read_only: bool = False, display_name: str | None = None) -> int:
+    def fake_run_app(
+        image: Path,
+        read_only: bool = False,
+        display_name: str | None = None,
+        cleanup: Callable[[], object] | None = None,
+    ) -> int:
         assert read_report(image).is_vhdx  # the real demo image, there while the app runs
+        assert cleanup is not None  # what a hang-up's hard exit runs before ending the process
         (image.parent / "demo.vhdx.vhdxray-backup-x.json").write_text("{}")  # a write's backup
         seen.append(image)
         return 0
@@ -29,10 +36,38 @@ def test_demo_folder_is_removed_when_the_app_exits(monkeypatch: pytest.MonkeyPat
 def test_demo_folder_is_removed_when_the_app_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Path] = []
 
-    def crashing(image: Path, read_only: bool = False, display_name: str | None = None) -> int:
+    def crashing(
+        image: Path,
+        read_only: bool = False,
+        display_name: str | None = None,
+        cleanup: Callable[[], object] | None = None,
+    ) -> int:
         seen.append(image)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(app_module, "run_app", crashing)
     assert main(["--demo"]) == 130
     assert seen and not seen[0].parent.exists()
+
+
+def test_a_hard_exit_after_a_hangup_removes_the_demo_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hang-up may have to end the process without unwinding (Textual stuck on the closed
+    terminal): the cleanup the demo hands to the app removes its folder then too."""
+    ran: list[bool] = []
+
+    def hard_exit(
+        image: Path,
+        read_only: bool = False,
+        display_name: str | None = None,
+        cleanup: Callable[[], object] | None = None,
+    ) -> int:
+        assert cleanup is not None
+        cleanup()  # what the hang-up's watchdog does just before os._exit
+        ran.append(image.parent.exists())
+        return 129
+
+    monkeypatch.setattr(app_module, "run_app", hard_exit)
+    assert main(["--demo"]) == 129
+    assert ran == [False]
