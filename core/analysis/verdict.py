@@ -59,7 +59,12 @@ def verdict(report: Report) -> Verdict:
         next_step = "A log replay is pending: do not update headers yet."
     elif isinstance(plan, Refusal):
         if report.header_choice is not None and report.header_choice.current is None:
-            next_step = "Updating headers needs a chosen source slot."
+            next_step = (
+                "Updating headers needs a chosen source slot."
+                if plan.suggest
+                else "No slot can be rebuilt from, and vhdxray does not invent a header: "
+                "restore a backup of the file, or recover its data with a forensic tool."
+            )
         else:
             next_step = f"Do not update headers: {plan.reason.rstrip('.')}."
         hints = plan.suggest  # the slots that can be chosen (none when no slot is valid)
@@ -72,7 +77,8 @@ def verdict(report: Report) -> Verdict:
         next_step = "Headers are fine; see the findings for what else is damaged."
     else:
         next_step = "No repair needed."
-    other_errors = [f for f in errors if f not in header_errors]
+    # header.none_valid says what the header line already said.
+    other_errors = [f for f in errors if f not in header_errors and f.code != "header.none_valid"]
     if errors:
         level = "error"
     elif warnings:

@@ -92,3 +92,17 @@ def test_identical_headers_suggest_the_slot_as_data(tmp_path: Path) -> None:
     ]
     (shown,) = [f for f in doc["findings"] if f["code"] == "header.equal_sequence_identical"]
     assert shown["suggest"] == [{"option": "from_slot", "value": 1}]
+
+
+def test_no_valid_header_offers_no_slot_and_says_it_once(tmp_path: Path) -> None:
+    """Both slots damaged: no slot can be chosen, so the verdict does not ask for one, and
+    the 'neither slot is valid' sentence is not repeated from the finding."""
+    path = image(tmp_path)
+    damage.break_header_checksum(path, 1)
+    damage.break_header_checksum(path, 2)
+    report = read_report(path)
+    v = verdict(report)
+    assert v.level == "error" and v.suggest == ()
+    assert "needs a chosen source slot" not in v.headline
+    assert "does not invent a header" in v.next_step
+    assert v.headline.lower().count("no current header") <= 1
