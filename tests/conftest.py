@@ -48,6 +48,55 @@ def qemu_image(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+# Parallel runs (pytest-xdist, ``-n auto``) -------------------------------------------------
+
+IDLE_SHARE_WORKERS = 2
+"""Workers per core for ``-n auto``. An app test spends about a third of its time asleep
+(Textual's Pilot waits in 20 ms slices until the app is idle) and the tmux, qemu and real-image
+tests wait on other processes and the disk: with one worker per core, a core idles as long.
+Two per core fill those waits with another test's work."""
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: two workers per usable core (``PYTEST_XDIST_AUTO_NUM_WORKERS`` wins)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) * IDLE_SHARE_WORKERS)
+
+
+RUN_FIRST = (
+    # The longest tests (seconds of CPU each, measured with --durations): started first, a
+    # parallel run does not end with one worker still busy on one of them while the others idle.
+    "tests/crash/test_replay_crash.py",
+    "tests/core/test_bat.py::test_bulk_analysis_matches_the_reference",
+    "tests/core/test_update.py::test_update_on_real_images",
+    "tests/cli/test_scan_cli.py::test_one_line_per_file_agreeing_with_check",
+    "tests/core/test_virtual_biglog.py",
+    "tests/core/test_bat.py::test_real_images_read_like_qemu",
+    "tests/core/test_log.py::test_garbage_logs_are_analysed",
+    "tests/core/test_replay.py::test_real_dirty_logs_replay_like_qemu",
+    "tests/core/test_log.py::test_replay_matches_qemu",
+    "tests/core/test_log.py::test_mutated_logs_never_raise",
+    "tests/fuzz/test_mutations.py",
+)
+
+
+def _run_order(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(RUN_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(RUN_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first, then the other ``slow`` ones, then the rest, each group in
+    collection order (a stable sort: every worker gets the same order, as xdist requires).
+    With ``--dist load`` the first quarter of this order is dealt round-robin to the workers,
+    so the long tests are spread over them from the start."""
+    items.sort(key=_run_order)
+
+
 def require(tool: str, package: str) -> None:
     """Skip the calling test when an independent reader is missing."""
     if not imagefiles.have(tool):

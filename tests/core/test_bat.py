@@ -922,6 +922,22 @@ def compare(
     return summary, findings
 
 
+def _entry(offsets: int) -> st.SearchStrategy[int]:
+    """One BAT entry: a state (present states weighted), a file offset in MiB up to
+    ``offsets``, and mostly-zero reserved bits."""
+    return st.builds(
+        lambda s, o, r: s | (o << 20) | (r << 3),
+        st.sampled_from([0, 2, 6, 6, 6, 7, 1, 3, 4, 5]),
+        st.integers(0, offsets),
+        st.sampled_from([0] * 12 + [1, 1 << 14, 0x1FFFF]),
+    )
+
+
+# Built once (not on every draw): building and validating the strategies cost more than
+# drawing from them.
+_ENTRIES = {offsets: _entry(offsets) for offsets in (8, 40, 400)}
+
+
 @st.composite
 def bats(draw: st.DrawFn) -> tuple[bytes, BatGeometry, str, int, int, list[tuple[int, int, str]]]:
     """Small BATs with realistic-but-damaged entries: collisions, overlaps, odd states."""
@@ -936,13 +952,8 @@ def bats(draw: st.DrawFn) -> tuple[bytes, BatGeometry, str, int, int, list[tuple
         sector,
         disk_type == "differencing",
     )
-    offsets = draw(st.sampled_from([8, 40, 400]))  # small range: collisions are likely
-    entry = st.builds(
-        lambda s, o, r: s | (o << 20) | (r << 3),
-        st.sampled_from([0, 2, 6, 6, 6, 7, 1, 3, 4, 5]),
-        st.integers(0, offsets),
-        st.sampled_from([0] * 12 + [1, 1 << 14, 0x1FFFF]),
-    )
+    offsets = draw(st.sampled_from(list(_ENTRIES)))  # small range: collisions are likely
+    entry = _ENTRIES[offsets]
     # Big chunk ratios make big differencing BATs: draw the first entries and a few
     # scattered ones (always including the tail), leave the rest zero.
     head = draw(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -15,7 +14,14 @@ import pytest
 
 from tests import damage
 from tests.conftest import require
-from tests.imagefiles import qemu_img_check, qemu_io, virtual_disk_bytes
+from tests.imagefiles import (
+    data_segments,
+    piece_digest,
+    qemu_img_check,
+    qemu_io,
+    sparse_digest,
+    virtual_disk_bytes,
+)
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format import layout
 from vhdxray.core.outcome import Option, Suggestion
@@ -32,18 +38,30 @@ from vhdxray.core.write.writer import WriteRefused
 SLOTS = [(o, layout.HEADER_SIZE) for o in layout.HEADER_SLOT_OFFSETS]
 
 
-def digest_outside(path: Path, ranges: list[tuple[int, int]]) -> str:
-    """sha256 of the file with ``ranges`` zeroed: 'nothing else in the file changed'."""
-    data = bytearray(path.read_bytes())
-    for offset, length in ranges:
-        data[offset : offset + length] = bytes(length)
-    return hashlib.sha256(data).hexdigest()
+def digest_outside(path: Path, ranges: list[tuple[int, int]]) -> tuple[int, str]:
+    """A digest of the file with ``ranges`` zeroed (equal iff those bytes are equal): 'nothing
+    else in the file changed'. Holes are skipped (imagefiles.piece_digest), so a sparse
+    multi-GiB image costs what its data costs."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        fd = f.fileno()
+
+        def read(at: int, n: int) -> bytes:
+            data = bytearray(os.pread(fd, n, at))
+            for offset, length in ranges:
+                start, end = max(offset, at), min(offset + length, at + len(data))
+                if start < end:
+                    data[start - at : end - at] = bytes(end - start)
+            return bytes(data)
+
+        return piece_digest(size, read, list(data_segments(fd, size)))
 
 
-def virtual_digest(path: Path) -> str:
+def virtual_digest(path: Path) -> tuple[int, str]:
+    """The virtual disk as QEMU reads it, digested without reading its holes."""
     raw = virtual_disk_bytes(path, path.with_suffix(".raw"))
     try:
-        return hashlib.sha256(raw.read_bytes()).hexdigest()
+        return sparse_digest(raw)
     finally:
         raw.unlink()
 

@@ -4,7 +4,6 @@ findings in the Findings tab, and SIGHUP during a write."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from pathlib import Path
@@ -129,8 +128,9 @@ def cut_image(folder: Path) -> Path:
     return image
 
 
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def sha(path: Path) -> tuple[int, str]:
+    """Size and digest of the file's bytes (equal iff the bytes are equal; holes not read)."""
+    return imagefiles.sparse_digest(path)
 
 
 async def test_export_raw_complete_shows_the_summary(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ restore, the palette, screenshots, truncated images, and the headline's words.""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from textual.app import App
 
+from tests import imagefiles
 from tests.tui.helpers import flat, make_image, screen_text, settle
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.analysis.verdict import verdict
@@ -29,8 +29,9 @@ from vhdxray.tui.screens.progress import Finished, ProgressScreen, progress_line
 SMALL = (80, 24)
 
 
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def sha(path: Path) -> tuple[int, str]:
+    """Size and digest of the file's bytes (equal iff the bytes are equal; holes not read)."""
+    return imagefiles.sparse_digest(path)
 
 
 # --- 80x24 --------------------------------------------------------------------------------

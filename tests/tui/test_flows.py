@@ -78,6 +78,7 @@ async def test_update_on_damaged_slot_succeeds(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         assert "✗ INVALID" in screen_text(app)
         await pilot.press("u")
+        await pilot.pause()  # lay out what the key changed before reading it
         assert isinstance(app.screen, ConfirmScreen)
         text = screen_text(app)
         assert f"Write header slot 2 (offset 0x20000) with sequence number {seq + 1}" in text
@@ -136,6 +137,7 @@ async def test_version_problem_is_said_in_the_panel(tmp_path: Path) -> None:
         assert "Version is 2: only 1 is defined" in text
         assert "must be 1" in text
         await pilot.press("u")
+        await pilot.pause()  # lay out what the key changed before reading it
         assert "REFUSED" in screen_text(app)  # core refuses to declare a version 1 file
         await pilot.press("escape")
 
@@ -162,6 +164,7 @@ async def test_pending_log_refuses(real_image: Callable[[str], Path]) -> None:
         assert "a log replay is pending; do not update the headers first" in flat(text)
         assert "Press l to replay it" in flat(text)
         await pilot.press("u")
+        await pilot.pause()  # lay out what the key changed before reading it
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.confirmation.refused
         text = screen_text(app)
@@ -174,6 +177,7 @@ async def test_pending_log_refuses(real_image: Callable[[str], Path]) -> None:
         assert app.last_write is None
         await pilot.press("escape")
         await pilot.press("4")
+        await pilot.pause()  # lay out what the key changed before reading it
         assert "REPLAY NEEDED" in screen_text(app)
     assert header_bytes(image) == original
 
@@ -259,6 +263,7 @@ async def test_image_held_by_qemu_nbd_refuses(
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
+        await pilot.pause()  # lay out what the key changed before reading it
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.confirmation.refused
         text = screen_text(app)
@@ -285,6 +290,7 @@ async def test_qemu_nbd_started_after_confirmation_shows_error(
         assert "Refused: nothing was written" in text
         assert "in use by QEMU" in text
         await pilot.press("escape")
+        await pilot.pause()  # lay out what the key changed before reading it
         assert "✗ Refused" in screen_text(app)
     assert image.read_bytes() == original
 
@@ -454,6 +460,7 @@ async def test_hostile_file_name_is_shown_literally(tmp_path: Path) -> None:
         text = screen_text(app)
         assert "[red]x\\x1b[2J[@click=app.quit]y[.vhdx" in text
         await pilot.press("u")
+        await pilot.pause()  # lay out what the key changed before reading it
         text = screen_text(app)
         assert "[red]x\\x1b[2J[@click=app.quit]y[.vhdx.vhdxray-backup-update-headers" in text
         assert "\x1b" not in text
@@ -486,6 +493,7 @@ async def test_hex_view_marks_fields_and_differences(tmp_path: Path) -> None:
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("7")
+        await pilot.pause()  # lay out what the key changed before reading it
         text = screen_text(app)
         rows = [r for r in text.splitlines() if "0x0010 │" in r]
         assert len(rows) == 2 and all(r.lstrip(" ▌").startswith("≠") for r in rows)  # GUID

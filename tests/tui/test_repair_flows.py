@@ -4,7 +4,6 @@ cancelled), run in the worker, and the image is checked afterwards by vhdxray an
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from textual.widgets import OptionList, Static
 from tests import damage, reports
 from tests import repairimages as ri
 from tests.conftest import require
-from tests.imagefiles import qemu_img_check
+from tests.imagefiles import qemu_img_check, sparse_digest
 from tests.tui.helpers import (
     confirmation_shown,
     content_text,
@@ -79,8 +78,10 @@ def cut_image(path: Path) -> Path:
     return path
 
 
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def sha(path: Path) -> tuple[int, str]:
+    """The file's size and a digest of its bytes (equal iff the bytes are equal): holes are
+    skipped, so the 260 MiB disk2vhd image (4 MiB of data) is not read and hashed whole."""
+    return sparse_digest(path)
 
 
 def folder_listing(path: Path) -> list[str]:
@@ -462,7 +463,6 @@ def _stale(_real: Any, qemu_image: Callable[..., Path]) -> tuple[Path, list[str]
     return path, ["R", "1"]
 
 
-@pytest.mark.parametrize("key", ["n", "escape"])
 @pytest.mark.parametrize(
     "scenario",
     [_pending, _pending_copy, _disk2vhd, _region, _region_choice, _stale],
@@ -472,24 +472,26 @@ async def test_cancel_writes_nothing(
     real_image: Callable[[str], Path],
     qemu_image: Callable[..., Path],
     scenario: Callable[..., tuple[Path, list[str]]],
-    key: str,
 ) -> None:
+    """Each repair's confirmation, cancelled with n and then (reached again in the same
+    session) with Escape: nothing written, no backup, no copy after either."""
     image, keys = scenario(real_image, qemu_image)
     original = sha(image)
     listing = folder_listing(image)
     app = VhdxrayApp(image)
     async with app.run_test(size=SIZE) as pilot:
-        for k in keys:
-            await pilot.press(k)
-            await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        assert not app.screen.confirmation.refused  # the confirmation proper, y offered
-        await pilot.press(key)
-        await settle(pilot)
-        assert isinstance(app.screen, MainScreen)
-        assert app.last_write is None
-    assert sha(image) == original
-    assert folder_listing(image) == listing  # no backup, no copy
+        for key in ("n", "escape"):
+            for k in keys:
+                await pilot.press(k)
+                await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen), key
+            assert not app.screen.confirmation.refused, key  # the confirmation proper, y offered
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, MainScreen), key
+            assert app.last_write is None, key
+            assert sha(image) == original, key
+            assert folder_listing(image) == listing, key  # no backup, no copy
 
 
 async def test_read_only_hides_every_repair(real_image: Callable[[str], Path]) -> None:
