@@ -553,11 +553,13 @@ async def test_a_key_right_after_a_dialog_answer_is_not_lost(tmp_path: Path) -> 
             assert await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await _read_in_a_row(app, "n", "question_mark", turns)
             assert await _until(pilot, lambda: isinstance(app.screen, HelpScreen)), turns
-            help_screen = app.screen
+            first_help = app.screen
             await _read_in_a_row(app, "escape", "question_mark", turns)  # help closed, reopened
-            assert await _until(
-                pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen is not help_screen
-            ), turns
+
+            def reopened(first: object = first_help) -> bool:
+                return isinstance(app.screen, HelpScreen) and app.screen is not first
+
+            assert await _until(pilot, reopened), turns
             await pilot.press("escape")
             assert await _until(pilot, lambda: isinstance(app.screen, MainScreen))
             await _read_in_a_row(app, "question_mark", "escape", turns)  # closed while mounting
