@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from vhdxray.core.analysis.reader import Report
@@ -35,6 +35,7 @@ from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.hexview import hex_renderable
 from vhdxray.tui.widgets.info import InfoBar
+from vhdxray.tui.widgets.keysfooter import KeysFooter
 from vhdxray.tui.widgets.repairviews import (
     locator_renderable,
     replay_preview_renderable,
@@ -77,6 +78,10 @@ SECTIONS = {
 
 # Views that show what the planner found; opening one plans (once per loaded image).
 PLANNED_VIEWS = frozenset({"metadata", "log", "bat", "findings"})
+
+# Left out of a narrow Footer first, in this order, when its keys do not fit (the help and
+# the command palette list them).
+FOOTER_EXTRAS = ("backups", "reload")
 
 PlanSource = Callable[[], "RepairPlan | None"]
 
@@ -137,7 +142,7 @@ class MainScreen(Screen[None]):
                     else:
                         yield SectionView(SECTIONS[view], id=f"view-{view}")
         yield Static(id="status", classes="-empty")
-        yield Footer()
+        yield KeysFooter(FOOTER_EXTRAS)
 
     def on_mount(self) -> None:
         if self.read_only:
