@@ -50,7 +50,7 @@ class KeysFooter(Footer):
         yield from (w for w in widgets if w not in dropped)
 
     def on_resize(self, event: events.Resize) -> None:
-        if event.size.width != self._width:
+        if self._width and event.size.width != self._width:  # composed, for another width
             self._width = event.size.width
             self.call_after_refresh(self.recompose)
 
