@@ -30,17 +30,11 @@ from vhdxray.tui.chainstatus import (
     parent_status,
 )
 from vhdxray.tui.safe_text import plain
-from vhdxray.tui.widgets.chainview import chain_renderable
 from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.hexview import hex_renderable
 from vhdxray.tui.widgets.info import InfoBar
 from vhdxray.tui.widgets.keysfooter import KeysFooter
-from vhdxray.tui.widgets.repairviews import (
-    locator_renderable,
-    replay_preview_renderable,
-    truncation_renderable,
-)
 from vhdxray.tui.widgets.sections import (
     SectionView,
     bat_renderable,
@@ -100,6 +94,8 @@ def look_inside(report: Report) -> tuple[Report, GuestOutcome]:
 
 class MainScreen(Screen[None]):
     """Everything about one VHDX image."""
+
+    shows_report: ClassVar[bool] = True  # the app's report_screen
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
@@ -168,6 +164,8 @@ class MainScreen(Screen[None]):
             f"6 Findings ({len(report.findings)})" if not errors else f"6 Findings ({errors} ✗)"
         )
         if self.is_child:
+            from vhdxray.tui.widgets.chainview import chain_renderable
+
             tabs.show_tab("tab-chain")
             chain = self.query_one("#view-chain", SectionView)
             chain.query_one(".section-body", Static).update(
@@ -242,6 +240,11 @@ class MainScreen(Screen[None]):
             return
         self.plan_shown = plan
         from vhdxray.tui.repairs import finding_repairs
+        from vhdxray.tui.widgets.repairviews import (
+            locator_renderable,
+            replay_preview_renderable,
+            truncation_renderable,
+        )
 
         findings = self.query_one(FindingsView)
         findings.show(
