@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -42,29 +42,21 @@ from textual.screen import Screen
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.outcome import Refused as Refusal
-from vhdxray.tui import repairs
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
-from vhdxray.tui.screens.backups import BackupsScreen
-from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen, Offer, hanging
-from vhdxray.tui.screens.dialogs import ErrorScreen, HelpScreen, MessageScreen
-from vhdxray.tui.screens.explain import ExplainScreen, needs_explanation
+from vhdxray.tui.screens.firstscreen import needs_explanation
 from vhdxray.tui.screens.main import VIEWS, MainScreen
-from vhdxray.tui.screens.openimage import OpenImageScreen
-from vhdxray.tui.screens.progress import Finished, ProgressScreen, amount
-from vhdxray.tui.screens.repairmenu import RepairMenuScreen
-from vhdxray.tui.widgets.findings import FindingsView
-from vhdxray.tui.writeflow import (
-    Job,
-    Progress,
-    Proposal,
-    RepairRunFailed,
-    WriteDone,
-    in_use_reason,
-)
 
+# Only the first screen is imported at start-up (issue 9: first paint); every dialog, the
+# repairs' words and the write flow are imported by the action that needs them.
 if TYPE_CHECKING:
     from vhdxray.core.write.repair import RepairOptions, RepairPlan
+    from vhdxray.tui.screens.confirm import Offer
+    from vhdxray.tui.screens.dialogs import MessageScreen
+    from vhdxray.tui.screens.explain import ExplainScreen
+    from vhdxray.tui.screens.progress import Finished
+    from vhdxray.tui.widgets.findings import FindingsView
+    from vhdxray.tui.writeflow import Job, Progress, Proposal, RepairRunFailed, WriteDone
 
 P = TypeVar("P")
 
@@ -110,6 +102,9 @@ class WriteAction(Generic[P]):
         return True
 
     def propose(self, app: VhdxrayApp, options: Options = ()) -> Proposal:
+        from vhdxray.tui.screens.confirm import Confirmation
+        from vhdxray.tui.writeflow import Proposal, in_use_reason
+
         plan = self.plan(app.report)
         if isinstance(plan, Refusal):
             return Proposal(
@@ -162,6 +157,8 @@ class RepairAction:
 
     def in_palette(self, app: VhdxrayApp) -> bool:
         """Listed in the palette when the image needs it (plans, when the palette opens)."""
+        from vhdxray.tui import repairs
+
         plan = app.repair_plan_or_none()
         if plan is None:
             return False
@@ -175,6 +172,8 @@ class RepairAction:
         return isinstance(item, Repair) or bool(item.choices)
 
     def propose(self, app: VhdxrayApp, options: Options = ()) -> Proposal:
+        from vhdxray.tui import repairs
+
         return repairs.propose_repair(
             app, self.repair_id, options=options, into_copy=self.into_copy
         )
@@ -190,6 +189,7 @@ class RestoreJob:
 
     def run(self, image: Path, progress: Progress) -> WriteDone:
         from vhdxray.core.write.restore import run_restore
+        from vhdxray.tui.writeflow import WriteDone
 
         progress.label = f"restoring {self.shown}"
         result = run_restore(self.plan)
@@ -218,6 +218,7 @@ def _update_headers_plan(report: Report) -> Any:
 def _update_headers_run(path: Path, plan: RepairPlan) -> WriteDone:
     from vhdxray.core.analysis.verdict import header_sentence
     from vhdxray.core.write.repair import run_repairs  # the writer is loaded on first use
+    from vhdxray.tui.writeflow import WriteDone
 
     run = run_repairs(plan)
     if run.error is not None:
@@ -247,6 +248,9 @@ def _update_headers_notes(refusal: Refusal) -> tuple[str, ...]:
 
 
 def _update_headers_offers(refusal: Refusal) -> tuple[Offer, ...]:
+    from vhdxray.tui import repairs
+    from vhdxray.tui.screens.confirm import Offer
+
     if refusal.code == "no_current_header":
         return (
             Offer(
@@ -426,6 +430,8 @@ class VhdxrayApp(App[int]):
                 read_only=self.read_only,
                 plan_source=self.repair_plan_or_none,
             )
+        from vhdxray.tui.screens.explain import ExplainScreen
+
         return ExplainScreen(report, self.display_name)
 
     def get_default_screen(self) -> Screen[Any]:
@@ -453,8 +459,8 @@ class VhdxrayApp(App[int]):
         """The main or explanation screen shown now (below any dialog; a fleet list opened
         over an image hides it)."""
         for screen in reversed(self.screen_stack):
-            if isinstance(screen, MainScreen | ExplainScreen):
-                return screen
+            if getattr(screen, "shows_report", False):  # MainScreen, ExplainScreen
+                return cast("Screen[Any]", screen)
             if getattr(screen, "lists_images", False):
                 return None
         return None
@@ -621,6 +627,8 @@ class VhdxrayApp(App[int]):
         if self.busy:
             return
 
+        from vhdxray.tui.screens.openimage import OpenImageScreen
+
         def chosen(path: Path | None) -> None:
             if path is not None:
                 self.switch_image(path)
@@ -638,6 +646,7 @@ class VhdxrayApp(App[int]):
         if self.busy:
             return
         from vhdxray.tui.backuplist import list_backups
+        from vhdxray.tui.screens.backups import BackupsScreen
 
         entries = list_backups(self.image)
         read_only = self.read_only or not self.report.is_vhdx
@@ -653,6 +662,8 @@ class VhdxrayApp(App[int]):
         from vhdxray.core.write.backup import BackupError
         from vhdxray.core.write.restore import plan_restore
         from vhdxray.core.write.writer import WriteRefused
+        from vhdxray.tui.screens.confirm import Confirmation, ConfirmScreen
+        from vhdxray.tui.writeflow import in_use_reason
 
         title = "Restore a backup"
         question = "Put the saved bytes back into the image?"
@@ -704,6 +715,8 @@ class VhdxrayApp(App[int]):
         self.notify(f"Saved {saved}", title="Screenshot", markup=False)
 
     def action_help(self) -> None:
+        from vhdxray.tui.screens.dialogs import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.read_only))
 
@@ -714,6 +727,9 @@ class VhdxrayApp(App[int]):
 
     def ask(self, action_id: str, options: Options = ()) -> None:
         """Show the dialog of write action ``action_id`` (with choice ``options``)."""
+        from vhdxray.tui.screens.confirm import ConfirmScreen, Offer
+        from vhdxray.tui.screens.dialogs import ErrorScreen
+
         action = write_action(action_id)
         if action is None or not self._writable() or self.busy:
             return
@@ -742,6 +758,8 @@ class VhdxrayApp(App[int]):
     def ask_path(self, offer: Offer) -> None:
         """An offer whose option is a path (relink's parent): pick the file, then the
         action's dialog with it."""
+        from vhdxray.tui.screens.openimage import OpenImageScreen
+
         name = offer.ask_path
         assert name is not None
 
@@ -757,6 +775,9 @@ class VhdxrayApp(App[int]):
     def action_repair_menu(self) -> None:
         if self.check_action("repair_menu", ()) is not True:
             return
+        from vhdxray.tui import repairs
+        from vhdxray.tui.screens.repairmenu import RepairMenuScreen
+
         plan = self.repair_plan_or_none()
         if plan is None:
             return
@@ -790,11 +811,14 @@ class VhdxrayApp(App[int]):
                 markup=False,
             )
             return
+        from vhdxray.tui import repairs
+
         self.ask(repairs.action_for(item.id))
 
     def start_write(self, job: Job) -> None:
         """Run ``job`` in a worker behind the progress dialog (Escape / c cancels)."""
         from vhdxray.tui.backuplist import backup_files
+        from vhdxray.tui.screens.progress import ProgressScreen
 
         self._write_started = time.perf_counter()
         self.busy = True
@@ -836,6 +860,8 @@ class VhdxrayApp(App[int]):
     def _write_cancelled(self, progress: Progress, before: set[Path], output: Path | None) -> None:
         """Say exactly what the cancelled write left behind."""
         from vhdxray.tui.backuplist import backup_files
+        from vhdxray.tui.screens.dialogs import MessageScreen
+        from vhdxray.tui.screens.progress import amount
 
         report = load_report(self.image)
         new = [b for b in backup_files(self.image) if b not in before]
@@ -884,6 +910,7 @@ class VhdxrayApp(App[int]):
 
     def _write_succeeded(self, done: WriteDone) -> None:
         from vhdxray.core.analysis.checked import with_chain_findings
+        from vhdxray.tui.screens.confirm import hanging
 
         self.last_write = done
         self.show_report(with_chain_findings(self.image, done.report)[0])
@@ -907,6 +934,8 @@ class VhdxrayApp(App[int]):
 
     def _write_failed(self, error: BaseException) -> None:
         from vhdxray.core.write.outcome import VhdxrayError
+        from vhdxray.tui.screens.dialogs import ErrorScreen
+        from vhdxray.tui.writeflow import RepairRunFailed
 
         self.last_error = error
         if isinstance(error, RepairRunFailed):
@@ -1010,6 +1039,7 @@ class VhdxrayApp(App[int]):
 
     def start_export(self, output: Path, fmt: str) -> None:
         from vhdxray.tui.exportflow import ExportDone, run_export
+        from vhdxray.tui.screens.progress import ProgressScreen
 
         self.busy = True
         self._progress(f"exporting to {output.name}")
@@ -1037,6 +1067,8 @@ class VhdxrayApp(App[int]):
 
     def _export_finished(self, outcome: Finished[Any], output: Path) -> None:
         from vhdxray.tui import exportflow
+        from vhdxray.tui.screens.dialogs import ErrorScreen, MessageScreen
+        from vhdxray.tui.writeflow import WriteDone
 
         main = self.main_screen
         shown = self.shown_path(output)
@@ -1138,6 +1170,8 @@ class VhdxrayApp(App[int]):
             self.push_screen(dialog)
 
     def _cancel_running(self) -> None:
+        from vhdxray.tui.screens.progress import ProgressScreen
+
         for screen in self.screen_stack:
             if isinstance(screen, ProgressScreen):
                 screen.action_cancel()
@@ -1334,8 +1368,6 @@ __all__ = [
     "RepairAction",
     "VhdxrayApp",
     "WriteAction",
-    "WriteDone",
-    "in_use_reason",
     "run_app",
     "write_action",
 ]

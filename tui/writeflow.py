@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.progress import Progress  # the worker's: bytes, label, cancel checks
-from vhdxray.tui.screens.confirm import Confirmation
 
 if TYPE_CHECKING:
     from vhdxray.core.write.repair import RepairRun
+    from vhdxray.tui.screens.confirm import Confirmation
 
 
 @dataclass(frozen=True, slots=True)

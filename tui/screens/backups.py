@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 
 from vhdxray.tui.backuplist import BackupEntry
 from vhdxray.tui.safe_text import join, plain, safe
-from vhdxray.tui.screens.dialogs import fit_dialog
+from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
 from vhdxray.tui.screens.progress import amount
 
 # The operation names of core's backups, in plain words.
@@ -55,7 +55,7 @@ def entry_text(e: BackupEntry) -> Text:
 class BackupsScreen(ModalScreen[Path | None]):
     """Lists backups; dismisses with the chosen backup's path (Enter), or None (Escape)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,b,q", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [*closing("escape,b,q", "close", "Close")]
 
     def __init__(self, entries: list[BackupEntry], image_name: str, read_only: bool) -> None:
         super().__init__()
@@ -101,6 +101,8 @@ class BackupsScreen(ModalScreen[Path | None]):
         self.call_after_refresh(fit_dialog, self, "#menu-list")
 
     def on_mount(self) -> None:
+        if closed_early(self):
+            return
         self.call_after_refresh(fit_dialog, self, "#menu-list")
         if self.entries:
             self.query_one(OptionList).focus()

@@ -17,15 +17,15 @@ from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from vhdxray.tui.safe_text import join, plain, safe
-from vhdxray.tui.screens.dialogs import fit_dialog
+from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +156,16 @@ class ConfirmScreen(ModalScreen[bool | Offer]):
     with an :class:`Offer` when one of the offered keys is pressed, else False."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes, write"),
-        Binding("n,escape", "answer(False)", "No"),
+        *closing("y", "answer(True)", "Yes, write"),
+        *closing("n,escape", "answer(False)", "No"),
     ]
 
     def __init__(self, confirmation: Confirmation) -> None:
         super().__init__()
         self.confirmation = confirmation
+        for n, offer in enumerate(confirmation.offers):  # bound as closing() binds
+            self._bindings.bind(offer.key, f"offer({n})", show=False, priority=True)
+            self._bindings.bind(offer.key, f"offer({n})", show=False)
 
     def compose(self) -> ComposeResult:
         c = self.confirmation
@@ -199,6 +202,8 @@ class ConfirmScreen(ModalScreen[bool | Offer]):
                     yield Button("No (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
+        if closed_early(self):
+            return
         self.query_one("#no", Button).focus()
         self.call_after_refresh(fit_dialog, self)
 
@@ -212,13 +217,8 @@ class ConfirmScreen(ModalScreen[bool | Offer]):
     def action_answer(self, answer: bool) -> None:
         self.dismiss(bool(answer) and not self.confirmation.refused)
 
-    def on_key(self, event: events.Key) -> None:
-        for offer in self.confirmation.offers:
-            if event.key == offer.key or event.character == offer.key:
-                event.stop()
-                event.prevent_default()
-                self.dismiss(offer)
-                return
+    def action_offer(self, n: int) -> None:
+        self.dismiss(self.confirmation.offers[n])
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:

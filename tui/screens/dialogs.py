@@ -18,10 +18,37 @@ from textual.widgets import Button, Static
 from vhdxray.tui.safe_text import plain
 
 
+def closing(
+    keys: str,
+    action: str,
+    description: str = "",
+    *,
+    show: bool = True,
+    binding_id: str | None = None,
+) -> tuple[Binding, Binding]:
+    """A screen's closing (or answering) keys, bound twice.
+
+    As a priority binding the key acts as it is read, so the screen is gone before the next
+    key is routed and that key reaches the screen below. (A plain binding acts only once the
+    key has bubbled up from the focused widget; a key typed right after it, n then q, was
+    routed into the closing screen and lost.) As a plain binding it still acts when it was
+    read before the screen opened and bubbles up to it (? then Escape, typed ahead)."""
+    return (
+        Binding(keys, action, description, show=show, id=binding_id, priority=True),
+        Binding(keys, action, description, show=False),
+    )
+
+
+def closed_early(screen: Screen[Any]) -> bool:
+    """The screen was closed before its ``on_mount`` ran: a closing key (see :func:`closing`)
+    typed ahead can close a screen that is still being mounted."""
+    return screen not in screen.app.screen_stack
+
+
 class MessageScreen(ModalScreen[None]):
     """A titled message; Escape, Enter or q closes it. ``body`` must already be safe (Text)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [*closing("escape,enter,q", "close", "Close")]
 
     def __init__(self, title: str, body: RenderableType, *, kind: str = "info") -> None:
         super().__init__()
@@ -38,6 +65,8 @@ class MessageScreen(ModalScreen[None]):
                 yield Button("Close (Esc)", id="close", variant="primary")
 
     def on_mount(self) -> None:
+        if closed_early(self):
+            return
         self.query_one("#close", Button).focus()
         self.call_after_refresh(fit_dialog, self)
 
@@ -123,7 +152,7 @@ def help_body(read_only: bool) -> RenderableType:
 
 class HelpScreen(MessageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,enter,q,question_mark", "close", "Close")
+        *closing("escape,enter,q,question_mark", "close", "Close")
     ]
 
     def __init__(self, read_only: bool) -> None:

@@ -24,22 +24,11 @@ from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 
-TRUNCATED = "file.truncated"
-
 VHDX_SHAPE = (
     "A VHDX file starts with the signature 'vhdxfile' at offset 0, has header slots "
     "signed 'head' at 64 KiB and 128 KiB, region tables signed 'regi' at 192 KiB and "
     "256 KiB, and is at least 1 MiB long."
 )
-
-
-def is_truncated(report: Report) -> bool:
-    return report.is_vhdx and any(f.code == TRUNCATED for f in report.findings)
-
-
-def needs_explanation(report: Report) -> bool:
-    """True when the header view cannot be the first screen."""
-    return not report.is_vhdx or report.headers is None or is_truncated(report)
 
 
 def _present(flag: bool, good: str, bad: str) -> Text:
@@ -152,6 +141,7 @@ def explanation(report: Report, name: str) -> tuple[str, RenderableType]:
 
 
 class ExplainScreen(Screen[None]):
+    shows_report: ClassVar[bool] = True  # the app's report_screen (not imported at start-up)
     """What the file is and what is missing, instead of the header view."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 from vhdxray.core.write.export import RAW, VHDX
 from vhdxray.tui.exportflow import default_output
 from vhdxray.tui.safe_text import join, plain, safe
-from vhdxray.tui.screens.dialogs import fit_dialog
+from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
 
 INTRO = (
     "Copies the virtual disk (what the guest sees) into a new file. The image is only read: a "
@@ -39,7 +39,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
     """Asks for the output file and the format; dismisses with an :class:`ExportRequest`
     (the name checked free) or None (Escape)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [*closing("escape", "close", "Cancel")]
 
     def __init__(self, image: Path, notes: Sequence[str] = ()) -> None:
         super().__init__()
@@ -69,6 +69,8 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                 yield Button("Cancel (Esc)", id="no", variant="primary")
 
     def on_mount(self) -> None:
+        if closed_early(self):
+            return
         field = self.query_one("#export-path", Input)
         field.focus()
         field.cursor_position = len(field.value)

@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from vhdxray.core.analysis.reader import Report
@@ -30,16 +30,11 @@ from vhdxray.tui.chainstatus import (
     parent_status,
 )
 from vhdxray.tui.safe_text import plain
-from vhdxray.tui.widgets.chainview import chain_renderable
 from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.hexview import hex_renderable
 from vhdxray.tui.widgets.info import InfoBar
-from vhdxray.tui.widgets.repairviews import (
-    locator_renderable,
-    replay_preview_renderable,
-    truncation_renderable,
-)
+from vhdxray.tui.widgets.keysfooter import KeysFooter
 from vhdxray.tui.widgets.sections import (
     SectionView,
     bat_renderable,
@@ -78,6 +73,10 @@ SECTIONS = {
 # Views that show what the planner found; opening one plans (once per loaded image).
 PLANNED_VIEWS = frozenset({"metadata", "log", "bat", "findings"})
 
+# Left out of a narrow Footer first, in this order, when its keys do not fit (the help and
+# the command palette list them).
+FOOTER_EXTRAS = ("backups", "reload")
+
 PlanSource = Callable[[], "RepairPlan | None"]
 
 GUEST_GROUP = "guest"
@@ -95,6 +94,8 @@ def look_inside(report: Report) -> tuple[Report, GuestOutcome]:
 
 class MainScreen(Screen[None]):
     """Everything about one VHDX image."""
+
+    shows_report: ClassVar[bool] = True  # the app's report_screen
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
@@ -137,7 +138,7 @@ class MainScreen(Screen[None]):
                     else:
                         yield SectionView(SECTIONS[view], id=f"view-{view}")
         yield Static(id="status", classes="-empty")
-        yield Footer()
+        yield KeysFooter(FOOTER_EXTRAS)
 
     def on_mount(self) -> None:
         if self.read_only:
@@ -163,6 +164,8 @@ class MainScreen(Screen[None]):
             f"6 Findings ({len(report.findings)})" if not errors else f"6 Findings ({errors} ✗)"
         )
         if self.is_child:
+            from vhdxray.tui.widgets.chainview import chain_renderable
+
             tabs.show_tab("tab-chain")
             chain = self.query_one("#view-chain", SectionView)
             chain.query_one(".section-body", Static).update(
@@ -237,6 +240,11 @@ class MainScreen(Screen[None]):
             return
         self.plan_shown = plan
         from vhdxray.tui.repairs import finding_repairs
+        from vhdxray.tui.widgets.repairviews import (
+            locator_renderable,
+            replay_preview_renderable,
+            truncation_renderable,
+        )
 
         findings = self.query_one(FindingsView)
         findings.show(

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Static
 
 from vhdxray.tui.safe_text import plain
-from vhdxray.tui.screens.dialogs import fit_dialog
+from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
 
 IMAGE_SUFFIXES = (".vhdx", ".avhdx", ".vhds")
 
@@ -50,7 +50,7 @@ class OpenImageScreen(ModalScreen[Path | None]):
     """Pick an image file; dismisses with its path, or None (Escape)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close"),
+        *closing("escape", "close", "Close"),
         Binding("a", "toggle_all", "All files", show=False),
         Binding("f", "open_folder", "List folder", show=False),
         Binding("backspace", "up", "Up", show=False),
@@ -81,6 +81,8 @@ class OpenImageScreen(ModalScreen[Path | None]):
         self.call_after_refresh(fit_dialog, self, "#open-tree")
 
     def on_mount(self) -> None:
+        if closed_early(self):
+            return
         self.call_after_refresh(fit_dialog, self, "#open-tree")
         self.query_one(ImageTree).focus()
 

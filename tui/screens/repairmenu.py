@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 
 from vhdxray.tui.repairs import MenuItem
 from vhdxray.tui.safe_text import join, plain, safe
-from vhdxray.tui.screens.dialogs import fit_dialog
+from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
 
 STATE_MARK = {
     "repair": ("⚒", "bold green"),
@@ -51,8 +51,8 @@ class RepairMenuScreen(ModalScreen[str | None]):
     """Dismisses with the chosen item's action id, or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n,q", "close", "Close"),
-        *(Binding(str(n), f"pick({n})", show=False) for n in range(1, 10)),
+        *closing("escape,n,q", "close", "Close"),
+        *(b for n in range(1, 10) for b in closing(str(n), f"pick({n})", show=False)),
     ]
 
     def __init__(self, items: list[MenuItem], notes: tuple[str, ...] = ()) -> None:
@@ -103,6 +103,8 @@ class RepairMenuScreen(ModalScreen[str | None]):
         self.call_after_refresh(fit_dialog, self, "#menu-list")
 
     def on_mount(self) -> None:
+        if closed_early(self):
+            return
         self.call_after_refresh(fit_dialog, self, "#menu-list")
         if self.items:
             listing = self.query_one("#menu-list", OptionList)

@@ -16,12 +16,13 @@ from typing import ClassVar
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.screens.dialogs import closed_early, closing
 
 ROW = 16
 MAX_SHOWN = 4096  # bytes shown from the structure's start (the rest: the CLI's export)
@@ -118,7 +119,7 @@ class VirtualHexScreen(Screen[None]):
     """Hex of the virtual disk at a guest structure, with its mapping to the file."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="vhex-back"),
+        *closing("escape", "app.pop_screen", "Back", binding_id="vhex-back"),
     ]
 
     def __init__(self, image: str, name: str, structure: str, offset: int, length: int) -> None:
@@ -135,6 +136,8 @@ class VirtualHexScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if closed_early(self):
+            return
         self.query_one("#vhex-view", Static).update(
             virtual_hex_renderable(
                 self.image, self.display_name, self.structure, self.at, self.length

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
@@ -38,6 +38,7 @@ from vhdxray.tui.guestwords import (
 )
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.screens.dialogs import closed_early, closing
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 HEX_BYTES = 32
@@ -207,8 +208,8 @@ class InsideScreen(Screen[None]):
     """The guest: partitions, filesystems, flags, next steps and structure bytes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="inside-back"),
-        Binding("i", "app.pop_screen", "Back", show=False),
+        *closing("escape", "app.pop_screen", "Back", binding_id="inside-back"),
+        *closing("i", "app.pop_screen", "Back", show=False),
     ]
 
     def __init__(
@@ -228,6 +229,8 @@ class InsideScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if closed_early(self):
+            return
         guest = self.outcome.guest
         first = read_first_bytes(self.report.path, guest) if guest is not None else {}
         self.query_one("#inside-view", Static).update(

@@ -1,0 +1,68 @@
+"""The main screen's Footer fits the terminal: at 80 columns it still ends with Help and Quit
+(they were cut off once Export joined the row); where the full row fits, it is Textual's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from tests.tui.helpers import make_image, screen_text
+from vhdxray.tui.app import VhdxrayApp
+
+
+def footer(app: VhdxrayApp) -> str:
+    return screen_text(app).splitlines()[-1]
+
+
+async def shown(pilot: Pilot[int]) -> None:
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_80_columns_keep_help_and_quit(tmp_path: Path) -> None:
+    app = VhdxrayApp(make_image(tmp_path / "bad.vhdx", damaged_slot=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        line = footer(app)
+        assert len(line) <= 80
+        for key in ("u Update ", "R Repair…", "e Export", "o Open", "? Help", "q Quit", "^p"):
+            assert key in line, line
+        assert "Update headers" not in line  # a key's first word when the row is tight
+
+
+async def test_a_wide_terminal_has_the_full_words(tmp_path: Path) -> None:
+    app = VhdxrayApp(make_image(tmp_path / "bad.vhdx", damaged_slot=1))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await shown(pilot)
+        line = footer(app)
+        for key in ("u Update headers", "r Reload", "b Backups", "? Help", "q Quit"):
+            assert key in line, line
+        await pilot.resize_terminal(80, 24)  # the row is fitted again on a resize
+        await shown(pilot)
+        await shown(pilot)
+        line = footer(app)
+        assert "Update headers" not in line and "q Quit" in line, line
+        await pilot.resize_terminal(120, 40)
+        await shown(pilot)
+        await shown(pilot)
+        assert "u Update headers" in footer(app)
+
+
+async def test_a_pending_log_leaves_out_an_extra_key(
+    real_image: Callable[[str], Path],
+) -> None:
+    """The replay key joins the row at 80 columns; Backups (in the help and the palette)
+    makes room for it, and Help and Quit stay."""
+    app = VhdxrayApp(real_image("discutils-log-replay"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        line = footer(app)
+        assert len(line) <= 80
+        for key in ("u Update", "l Replay", "R Repair…", "? Help", "q Quit"):
+            assert key in line, line
+        assert "Backups" not in line
+        await pilot.press("b")  # the key still works
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "BackupsScreen"
