@@ -902,10 +902,10 @@ class VhdxrayApp(App[int]):
         self.tell(MessageScreen(title, Group(*parts)))
 
     def _restore_lines(self, backups: Sequence[Path], heading: str) -> list[Text]:
-        """Every backup, newest first, as the restore command that undoes it."""
+        """Every backup, newest first (the Backups view, b, restores each)."""
         lines = [plain(heading, "bold")]
         for backup in reversed(backups):
-            lines.append(join("  ", safe(f"vhdxray restore {self.shown_path(backup)}")))
+            lines.append(join("  ", safe(self.shown_path(backup))))
         return lines
 
     def _write_succeeded(self, done: WriteDone) -> None:
@@ -923,11 +923,12 @@ class VhdxrayApp(App[int]):
                 backup = self.shown_path(done.backups[0])
                 parts += [
                     join(("Backup: ", "bold"), safe(backup)),
-                    join(("Undo:   ", "bold"), safe(f"vhdxray restore {backup}")),
+                    join(("Undo:   ", "bold"), "press b (Backups), then Enter on it"),
                 ]
             elif done.backups:
                 parts += self._restore_lines(
-                    done.backups, "Backups, newest first (to undo, restore them in this order):"
+                    done.backups,
+                    "Backups, newest first (to undo, press b and restore them in this order):",
                 )
             main.set_status(Group(*parts), "done")
         self.write_seconds = time.perf_counter() - self._write_started
@@ -951,8 +952,7 @@ class VhdxrayApp(App[int]):
                 parts += [
                     plain("The bytes as they were before are saved in:", "bold"),
                     join("  ", safe(backup)),
-                    plain("Put them back with:", "bold"),
-                    join("  ", safe(f"vhdxray restore {backup}")),
+                    plain("Put them back: press b (Backups), then Enter on it.", "bold"),
                 ]
             body = Group(*parts)
         else:

@@ -99,7 +99,7 @@ async def test_update_on_damaged_slot_succeeds(tmp_path: Path) -> None:
         assert backup is not None
         status = content_text(app.screen.query_one("#status", Static))
         assert f"Backup: {backup}" in status
-        assert f"Undo:   vhdxray restore {backup}" in status
+        assert "Undo:   press b (Backups), then Enter on it" in status
 
     after = read_report(image)
     h1, h2 = reports.headers(after)
@@ -345,7 +345,7 @@ async def test_failed_write_shows_error_and_restore_command(
         assert "The write FAILED part-way" in text
         assert "No space left" in text
         body = content_text(app.screen.query_one("#dialog-body", Static))
-        assert f"vhdxray restore {fake_backup}" in body
+        assert str(fake_backup) in body and "press b (Backups)" in body
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
         assert not app.busy

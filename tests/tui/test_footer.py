@@ -66,3 +66,17 @@ async def test_a_pending_log_leaves_out_an_extra_key(
         await pilot.press("b")  # the key still works
         await pilot.pause()
         assert app.screen.__class__.__name__ == "BackupsScreen"
+
+
+async def test_the_fleet_footer_keeps_help_and_quit_at_80_columns(tmp_path: Path) -> None:
+    """The fleet screen's keys (sort, filters, two exports, rescan, open) do not fit 80
+    columns in full: the exports and rescan (in the help and the palette) make room."""
+    make_image(tmp_path / "a.vhdx")
+    app = VhdxrayApp(tmp_path, fleet=[tmp_path])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        await shown(pilot)
+        line = footer(app)
+        assert len(line) <= 80
+        for key in ("s Sort", "/ Filter", "o Open", "? Help", "q Quit"):
+            assert key in line, line

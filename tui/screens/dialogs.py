@@ -141,7 +141,7 @@ def help_body(read_only: bool) -> RenderableType:
         Text(""),
         plain(
             "Opening an image never writes to it. Every write first saves the bytes it "
-            "replaces in a backup file beside the image; 'vhdxray restore BACKUP' puts them "
+            "replaces in a backup file beside the image; the Backups view (b) puts them "
             "back."
         ),
     ]

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
+from textual.widgets import DataTable, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from vhdxray.core.analysis.scan import VERDICTS, ScanLine, ScanOptions, scan, scan_one
@@ -30,6 +30,10 @@ from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.tui.fleet import COLUMN_KEYS, COLUMNS, display_name, export_text, is_problem, matches
 from vhdxray.tui.outcome import app_text, from_json
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.widgets.keysfooter import KeysFooter
+
+# Left out of a narrow Footer first (the help and the command palette list them).
+FOOTER_EXTRAS = ("rescan", "export('csv')", "export('jsonl')")
 
 
 class ImageOpener(Protocol):
@@ -90,7 +94,7 @@ class FleetScreen(Screen[None]):
         table: DataTable[Text] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static(id="fleet-detail")
-        yield Footer()
+        yield KeysFooter(FOOTER_EXTRAS)
 
     def on_mount(self) -> None:
         table = self.table
