@@ -69,6 +69,19 @@ class RefusalCode(StrEnum):
     NOTHING_TO_DO = "nothing_to_do"
     CONFIRMATION_NEEDED = "confirmation_needed"
     CANCELLED = "cancelled"  # the user cancelled between two steps
+    # Opening the virtual disk (export, the app's disk views) and exporting it:
+    UNREADABLE = "unreadable"
+    NO_HEADER = "no_header"
+    NO_REGION_TABLE = "no_region_table"
+    METADATA_UNUSABLE = "metadata_unusable"
+    PARENT_MISMATCH = "parent_mismatch"
+    PARENT_UNUSABLE = "parent_unusable"
+    PARENT_LOOP = "parent_loop"
+    PARENT_NOT_NEEDED = "parent_not_needed"
+    OUTPUT_DIR_MISSING = "output_dir_missing"
+    GAPS_FILE_EXISTS = "gaps_file_exists"
+    UNSUPPORTED_GEOMETRY = "unsupported_geometry"
+    BAD_FORMAT = "bad_format"
 
 
 class Option(StrEnum):

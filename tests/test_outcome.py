@@ -89,3 +89,20 @@ def test_a_missing_parent_guest_line_names_the_flag_only_on_the_command_line() -
     ]
     shown = app_text(not_looked_at("parent_missing", None), not_looked_at_suggest("parent_missing"))
     assert shown == "a differencing disk whose parent was not found (relink it in R, Repair…)"
+
+
+def test_export_and_open_refusals_are_the_outcome_models() -> None:
+    """Opening the virtual disk and exporting it refuse with the one model (front ends test
+    ``refused``, not the class), their codes among the stable RefusalCodes."""
+    from vhdxray.core.analysis.virtual import OpenRefused
+    from vhdxray.core.outcome import VhdxrayError
+    from vhdxray.core.write.export import ExportFailed, ExportRefused
+
+    opened = OpenRefused("parent_missing", "no parent", suggest=suggest(Option.PARENT))
+    assert isinstance(opened, Refused) and opened.refused
+    assert opened.code is RefusalCode.PARENT_MISSING
+    assert opened.to_json()["suggest"] == [{"option": "parent", "value": None}]
+    exported = ExportRefused("gaps_file_exists", "x exists")
+    assert isinstance(exported, Refused) and exported.code is RefusalCode.GAPS_FILE_EXISTS
+    failed = ExportFailed("disk full")
+    assert isinstance(failed, VhdxrayError) and not failed.refused

@@ -1100,13 +1100,11 @@ class VhdxrayApp(App[int]):
     def _export_error(
         self, error: BaseException | None, left: Sequence[Path]
     ) -> tuple[str, RenderableType]:
-        from vhdxray.core.analysis.virtual import OpenRefused
-        from vhdxray.core.write.export import ExportRefused
-
-        if isinstance(error, OpenRefused | ExportRefused):
-            suggest = error.suggest if isinstance(error, OpenRefused) else ()
+        if isinstance(error, Refusal):  # the outcome model: opening or exporting refused
             return "Export refused: nothing was written", Group(
-                safe(app_text(error.reason, suggest)), Text(""), plain("The image is unchanged.")
+                safe(app_text(error.reason, error.suggest)),
+                Text(""),
+                plain("The image is unchanged."),
             )
         title = "Export failed"
         gone = (

@@ -44,7 +44,7 @@ from vhdxray.core.format.header import Header, choose_current, effective_header
 from vhdxray.core.format.metadata import Metadata, parse_metadata
 from vhdxray.core.format.record import mutable_record, record
 from vhdxray.core.format.region import choose_active, parse_region_table
-from vhdxray.core.outcome import Option, Suggestion, Suggestions, suggest
+from vhdxray.core.outcome import Option, Refused, Suggestion, Suggestions, suggest
 from vhdxray.core.source import ImageSource
 
 # Extent kinds
@@ -100,8 +100,8 @@ _RUN: Final = {c: re.compile(bytes([c]) + b"+") for c in (_Z, _P, _C)}
 _BIT_RUNS: Final = re.compile(rb"\x00+|\xff+|[\x01-\xfe]")
 
 
-class OpenRefused(Exception):
-    """The virtual disk cannot be opened as asked. ``code`` is stable, ``reason`` plain words.
+class OpenRefused(Refused):
+    """The virtual disk cannot be opened as asked: a refusal of the outcome model.
 
     Codes: ``unreadable``, ``not_vhdx``, ``no_header``, ``bad_slot``, ``no_region_table``,
     ``metadata_unusable``, ``parent_missing``, ``parent_mismatch``, ``parent_unusable``,
@@ -110,10 +110,7 @@ class OpenRefused(Exception):
     """
 
     def __init__(self, code: str, reason: str, *, suggest: Suggestions = ()) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-        self.suggest: Suggestions = tuple(suggest)
+        super().__init__(code, reason, suggest=suggest)
 
 
 @record

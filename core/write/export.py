@@ -37,6 +37,7 @@ from vhdxray.core.fileio import NewFile, fsync_dir, pread_exact, pwrite_all
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import payload_index
 from vhdxray.core.format.guid import new_guid
+from vhdxray.core.outcome import Refused, VhdxrayError
 from vhdxray.core.progress import Progress, advance, check
 from vhdxray.core.write.create import BAT_OFFSET, CreateError, CreateOptions, skeleton
 from vhdxray.core.write.imagecopy import data_segments
@@ -59,18 +60,17 @@ _NO_KERNEL_COPY: Final = frozenset(
 )
 
 
-class ExportRefused(Exception):
-    """Nothing was written. ``code`` is stable: ``output_exists``, ``output_dir_missing``,
-    ``no_space``, ``unsupported_geometry``, ``bad_format``."""
+class ExportRefused(Refused):
+    """Nothing was written: a refusal of the outcome model. Codes: ``output_exists``,
+    ``output_dir_missing``, ``gaps_file_exists``, ``no_space``, ``unsupported_geometry``,
+    ``bad_format``."""
 
     def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+        super().__init__(code, reason)
 
 
-class ExportFailed(Exception):
-    """Writing failed part-way; the partial output was removed."""
+class ExportFailed(VhdxrayError):
+    """Writing failed part-way; the partial output was removed (the source was only read)."""
 
 
 @dataclass(frozen=True, slots=True)
