@@ -264,6 +264,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    from vhdxray.core.outcome import WriteFailed
     from vhdxray.core.write.create import CreateError, CreateOptions, create_child, create_image
 
     try:
@@ -280,9 +281,12 @@ def cmd_create(args: argparse.Namespace) -> int:
                 physical_sector_size=args.physical_sector,
             )
             path = create_image(args.path, opts)
-    except CreateError as exc:
+    except CreateError as exc:  # refused: nothing was written
         _err(str(exc))
         return EXIT_REFUSED
+    except WriteFailed as exc:  # the partial file was removed
+        _err(f"FAILED: {exc}")
+        return EXIT_FAILURE
     _out(f"Created {path}\n")
     return EXIT_OK
 
@@ -377,7 +381,8 @@ COMMANDS: dict[str, Command] = {
         "write a new, spec-correct image",
         "vhdxray.tui.cli:args_create",
         "vhdxray.tui.cli:cmd_create",
-        "0 created; 2 refused (the path exists, a bad size, an unusable parent)",
+        "0 created; 2 refused (the path exists, a bad size, an unusable parent); 1 a write "
+        "failed (the partial file is removed)",
     ),
     "relink": Command(
         "point a differencing child at its moved parent (checks the parent's identity)",

@@ -26,6 +26,7 @@ from vhdxray.core.format.header import serialise_header
 from vhdxray.core.format.identifier import serialise_identifier
 from vhdxray.core.format.metadata import serialise_locator, serialise_metadata, system_item_flags
 from vhdxray.core.format.region import RegionEntry, serialise_region_table
+from vhdxray.core.outcome import RefusalCode, Refused, WriteFailed
 
 LOG_OFFSET = 1 * layout.MiB
 LOG_LENGTH = 1 * layout.MiB
@@ -35,8 +36,12 @@ BAT_OFFSET = 3 * layout.MiB
 DEFAULT_BLOCK_SIZE = 32 * layout.MiB
 
 
-class CreateError(Exception):
-    """The image cannot be created as asked; the message says why."""
+class CreateError(Refused):
+    """The image cannot be created as asked (nothing was written): a refusal of the outcome
+    model; the message says why."""
+
+    def __init__(self, reason: str, code: RefusalCode = RefusalCode.UNSUPPORTED_GEOMETRY) -> None:
+        super().__init__(code, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +140,22 @@ def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
     try:
         new = NewFile(path)
     except FileExistsError as exc:
-        raise CreateError(f"{path} already exists; vhdxray create never overwrites") from exc
+        raise CreateError(
+            f"{path} already exists; vhdxray create never overwrites", RefusalCode.OUTPUT_EXISTS
+        ) from exc
     except OSError as exc:
-        raise CreateError(f"cannot create {path}: {exc.strerror or exc}") from exc
+        raise CreateError(
+            f"cannot create {path}: {exc.strerror or exc}", RefusalCode.CANNOT_OPEN
+        ) from exc
     try:
         with new as fd:  # fsynced, and its name durable, on success; removed on error
             for offset, data in pieces:
                 pwrite_all(fd, offset, data)
             os.ftruncate(fd, size)
     except OSError as exc:
-        raise CreateError(f"writing {path} failed: {exc.strerror or exc}") from exc
+        raise WriteFailed(
+            f"writing {path} failed: {exc.strerror or exc}; the partial file was removed"
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,14 +254,20 @@ def create_child(
     eff = report.effective_header
     meta = report.metadata
     if not report.is_vhdx or eff is None or meta is None:
-        raise CreateError(f"{parent_path} is not a usable VHDX parent: {report.description}")
+        raise CreateError(
+            f"{parent_path} is not a usable VHDX parent: {report.description}",
+            RefusalCode.PARENT_UNUSABLE,
+        )
     if (
         meta.virtual_size is None
         or meta.block_size is None
         or meta.logical_sector_size is None
         or meta.virtual_disk_id is None
     ):
-        raise CreateError(f"{parent_path} has unusable metadata; cannot make a child of it")
+        raise CreateError(
+            f"{parent_path} has unusable metadata; cannot make a child of it",
+            RefusalCode.PARENT_UNUSABLE,
+        )
     opts = CreateOptions(
         virtual_size=meta.virtual_size,
         block_size=meta.block_size,
