@@ -8,11 +8,15 @@ Windows falls back to seek + read/write.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
-from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path  # not imported at run time: the check path stays without pathlib
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -103,9 +107,15 @@ class NewFile:
     def __init__(
         self, path: str | os.PathLike[str], mode: int = 0o644, *, durable: bool = True
     ) -> None:
-        self.path = Path(path)
+        self._name = os.fspath(path)
         self.durable = durable
-        self.fd = create_new(self.path, mode)
+        self.fd = create_new(self._name, mode)
+
+    @property
+    def path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self._name)
 
     def __enter__(self) -> int:
         return self.fd
@@ -125,7 +135,7 @@ class NewFile:
                 raise
             os.close(self.fd)
             if self.durable:
-                fsync_dir(Path(os.path.abspath(self.path)).parent)
+                fsync_dir(os.path.dirname(os.path.abspath(self._name)))
             return
         self._discard()
 
@@ -133,7 +143,8 @@ class NewFile:
         try:
             os.close(self.fd)
         finally:
-            self.path.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._name)
 
 
 def pread_exact(fd: int, offset: int, length: int) -> bytes:
