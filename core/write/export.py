@@ -418,8 +418,8 @@ def export(
     temp = _temp_name(target)
     try:
         new = NewFile(temp)
-    except OSError as exc:
-        raise ExportFailed(f"cannot create {temp}: {exc.strerror or exc}") from exc
+    except OSError as exc:  # nothing was written: a refusal (a name too long, no permission)
+        raise ExportRefused("cannot_open", f"cannot create {temp}: {exc.strerror or exc}") from exc
     try:
         # durable before it gets its name (little is left to flush by then); removed on error
         with new as fd:

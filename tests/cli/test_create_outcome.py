@@ -46,3 +46,18 @@ def test_cli_exit_codes(
     assert "FAILED" in err and "No space left" in err and "partial file was removed" in err
     assert not full.exists()
     assert not [p for p in tmp_path.iterdir() if p.name not in ("new.vhdx",)]
+
+
+def test_export_to_a_name_too_long_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The output cannot even be created: nothing was written, so it is a refusal (exit 4,
+    ``cannot_open``), not a failure part-way."""
+    import json
+
+    image = create_image(tmp_path / "a.vhdx", CreateOptions(virtual_size=64 * MiB))
+    too_long = tmp_path / ("x" * 300 + ".raw")
+    assert main(["export", str(image), str(too_long), "--json"]) == 4
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["refused"] == "cannot_open"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.vhdx"]
