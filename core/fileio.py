@@ -147,6 +147,37 @@ class NewFile:
                 os.unlink(self._name)
 
 
+def temp_name(target: str | os.PathLike[str]) -> str:
+    """A hidden name beside ``target`` for a file that is written before it gets its name
+    (an export, a repaired copy): ``.NAME.vhdxray-partial-XXXXXXXX``."""
+    import secrets
+
+    folder, name = os.path.split(os.fspath(target))
+    return os.path.join(folder, f".{name}.vhdxray-partial-{secrets.token_hex(4)}")
+
+
+def publish(temp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Give the finished (and already fsynced) file ``temp`` the name ``target``, never
+    replacing an existing file, and make the new name durable.
+
+    A hard link fails when ``target`` exists, so no file that appeared meanwhile is ever
+    replaced; where hard links are not supported, the name is checked, then renamed. Raises
+    ``FileExistsError`` (``temp`` left in place for the caller to remove) or another OSError."""
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        if os.path.lexists(target):  # no hard links here: check, then rename
+            raise FileExistsError(errno.EEXIST, "the file exists", os.fspath(target)) from None
+        os.rename(temp, target)
+    else:
+        os.unlink(temp)
+    fsync_dir(os.path.dirname(os.path.abspath(target)))
+
+
 def pread_exact(fd: int, offset: int, length: int) -> bytes:
     """Up to ``length`` bytes at ``offset`` (fewer only at end of file)."""
     chunks: list[bytes] = []

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 import struct
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Final
 
 from vhdxray import __version__
 from vhdxray.core.analysis.virtual import DATA, FILE, GAP, GAP_REASONS, ZERO, VirtualDisk
-from vhdxray.core.fileio import NewFile, fsync_dir, pread_exact, pwrite_all
+from vhdxray.core.fileio import NewFile, pread_exact, publish, pwrite_all, temp_name
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import payload_index
 from vhdxray.core.format.guid import new_guid
@@ -384,10 +383,6 @@ def check_output(output: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _temp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.vhdxray-partial-{secrets.token_hex(4)}")
-
-
 def export(
     disk: VirtualDisk,
     output: str | os.PathLike[str],
@@ -415,9 +410,9 @@ def export(
         )
     if progress is not None:
         progress.start(plan.bytes_to_copy, f"exporting to {target.name}")
-    temp = _temp_name(target)
+    temp = Path(temp_name(target))
     try:
-        new = NewFile(temp)
+        new = NewFile(temp, durable=False)  # Writeback.finish fsyncs it; publish, its name
     except OSError as exc:  # nothing was written: a refusal (a name too long, no permission)
         raise ExportRefused("cannot_open", f"cannot create {temp}: {exc.strerror or exc}") from exc
     try:
@@ -433,34 +428,18 @@ def export(
             finally:
                 wb.close()
             check(progress)  # a cancel during the last step still leaves nothing behind
-        _publish(temp, target)
+        try:
+            publish(temp, target)
+        except FileExistsError:
+            raise ExportRefused(
+                "output_exists", f"{target} appeared while exporting; it was left alone"
+            ) from None
     except BaseException as exc:
         temp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise ExportFailed(f"writing {target} failed: {exc.strerror or exc}") from exc
         raise
-    fsync_dir(folder)
     return ExportResult(target, fmt, disk.size, copied, locate_gaps(disk, plan.gaps), allocated)
-
-
-def _publish(temp: Path, target: Path) -> None:
-    """Give the finished file its name without ever replacing an existing one."""
-    try:
-        os.link(temp, target)
-    except FileExistsError:
-        raise ExportRefused(
-            "output_exists", f"{target} appeared while exporting; it was left alone"
-        ) from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-            raise
-        if os.path.lexists(target):  # no hard links here: check, then rename
-            raise ExportRefused(
-                "output_exists", f"{target} appeared while exporting; it was left alone"
-            ) from None
-        os.rename(temp, target)
-        return
-    temp.unlink()
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from vhdxray.core.fileio import NewFile, pread_exact, pwrite_all
+from vhdxray.core.fileio import NewFile, pread_exact, publish, pwrite_all, temp_name
 from vhdxray.core.format import layout
 from vhdxray.core.progress import Progress
 
@@ -32,8 +32,9 @@ _FRESH_COPIES: set[tuple[int, int]] = set()  # (st_dev, st_ino) of the copies ma
 
 
 def is_fresh_copy(fd: int) -> bool:
-    """True when ``fd`` is a file :func:`copy_image` made in this process (its source is left
-    untouched, so repairing the copy needs no durable backups: see WriteSession)."""
+    """True when ``fd`` is a staged copy :func:`copy_image` made in this process: its source
+    is left untouched and it has no name until it is published, so repairing it needs neither
+    durable backups nor a flush per write (see WriteSession)."""
     st = os.fstat(fd)
     return (st.st_dev, st.st_ino) in _FRESH_COPIES
 
@@ -102,14 +103,48 @@ def _subtract(start: int, end: int, holes: Sequence[tuple[int, int]]) -> list[tu
     return pieces
 
 
+class StagedCopy:
+    """A copy written under a hidden name beside its target (:func:`~vhdxray.core.fileio.
+    temp_name`), not yet flushed: it is repaired there, then :meth:`publish` flushes it once
+    and gives it its name, or :meth:`discard` removes it. Until then no file carries the
+    target's name, so a crash or a kill at any point leaves no half-repaired copy that looks
+    finished (only the hidden partial file), and the repair needs no flush per step."""
+
+    def __init__(self, temp: Path, target: Path) -> None:
+        self.temp = temp
+        self.target = target
+
+    def publish(self) -> Path:
+        """Flush the copy and give it the target's name; raise CopyError (the copy removed)
+        when it cannot be (the name appeared meanwhile, the disk failed)."""
+        try:
+            fd = os.open(self.temp, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            publish(self.temp, self.target)
+        except FileExistsError:
+            self.discard()
+            raise CopyError(f"{self.target} appeared meanwhile; it was left alone") from None
+        except OSError as exc:
+            self.discard()
+            raise CopyError(f"finishing {self.target} failed: {exc.strerror or exc}") from exc
+        return self.target
+
+    def discard(self) -> None:
+        self.temp.unlink(missing_ok=True)
+
+
 def copy_image(
     source: str | os.PathLike[str],
     target: str | os.PathLike[str],
     *,
     leave_holes: Sequence[tuple[int, int]] = (),
     progress: Progress | None = None,
-) -> Path:
-    """Copy ``source`` to the new file ``target`` (never overwritten), sparsely, then fsync.
+) -> StagedCopy:
+    """Copy ``source`` sparsely to a hidden file beside ``target`` (which must not exist and
+    is never overwritten), to be repaired and then published (:class:`StagedCopy`).
 
     ``leave_holes`` lists ranges that are not copied and read as zeros in the copy (a log
     replay into a copy passes the ranges it will zero anyway). Raises :class:`CopyError`.
@@ -117,20 +152,20 @@ def copy_image(
     :class:`~vhdxray.core.progress.Cancelled` the partial copy is removed and it propagates.
     """
     src_path, dst_path = Path(source), Path(target)
+    if os.path.lexists(dst_path):
+        raise CopyError(f"{dst_path} already exists; vhdxray never overwrites it")
+    temp = Path(temp_name(dst_path))
     try:
         src = os.open(src_path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise CopyError(f"cannot open {src_path}: {exc.strerror or exc}") from exc
     try:
         try:
-            new = NewFile(dst_path)
-        except FileExistsError as exc:
-            raise CopyError(f"{dst_path} already exists; vhdxray never overwrites it") from exc
+            new = NewFile(temp, durable=False)  # flushed once, by StagedCopy.publish
         except OSError as exc:
             raise CopyError(f"cannot create {dst_path}: {exc.strerror or exc}") from exc
         try:
-            # fsynced, and its name durable, on success; removed on any error or Cancelled
-            with new as dst:
+            with new as dst:  # removed on any error or Cancelled
                 size = os.fstat(src).st_size
                 holes = sorted(leave_holes)
                 if progress is not None:
@@ -157,7 +192,7 @@ def copy_image(
                 st = os.fstat(dst)
         except OSError as exc:
             raise CopyError(f"copying to {dst_path} failed: {exc.strerror or exc}") from exc
-        _FRESH_COPIES.add((st.st_dev, st.st_ino))  # only once the copy is complete and durable
+        _FRESH_COPIES.add((st.st_dev, st.st_ino))  # only once the copy is complete
     finally:
         os.close(src)
-    return dst_path
+    return StagedCopy(temp, dst_path)

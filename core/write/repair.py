@@ -32,7 +32,7 @@ from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import TruncationMap
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.progress import Cancelled, Progress
-from vhdxray.core.write.imagecopy import CopyError, copy_image
+from vhdxray.core.write.imagecopy import CopyError, StagedCopy, copy_image
 from vhdxray.core.write.outcome import RefusalCode, Suggestions, VhdxrayError, WriteFailed
 from vhdxray.core.write.outcome import Refused as Refusal
 from vhdxray.core.write.preflight import check_backup_dir, check_copy_target
@@ -422,7 +422,7 @@ def run_repairs(
     model's (e.g. a test's simulated crash) propagate.
     """
     target = plan.path
-    copied: Path | None = None
+    staged: StagedCopy | None = None
     refusal = check_backup_dir(backup_dir, Path(output) if output is not None else plan.path)
     if refusal is None and output is not None:
         refusal = check_copy_target(plan.path, Path(output))
@@ -431,7 +431,7 @@ def run_repairs(
     if output is not None:
         holes = () if plan.replay is None else plan.replay.final_zero_runs
         try:
-            target = copy_image(plan.path, output, leave_holes=holes, progress=tracker)
+            staged = copy_image(plan.path, output, leave_holes=holes, progress=tracker)
         except Cancelled:  # copy_image removed the partial copy
             cancelled = Refusal(RefusalCode.CANCELLED, "cancelled while copying; no copy is left")
             return RepairRun(Path(output), None, (), (), None, cancelled, "copy")
@@ -439,10 +439,44 @@ def run_repairs(
             return RepairRun(
                 Path(output), None, (), (), None, Refusal(RefusalCode.COPY_FAILED, str(exc)), "copy"
             )
-        copied = plan.path
+        target = staged.target
+    try:
+        run = _run_steps(plan, staged, backup_dir, hooks, progress, tracker)
+    except BaseException:
+        if staged is not None:  # a crash or a test's simulated one: no partial copy is left
+            staged.discard()
+        raise
+    if staged is None:
+        return run
+    if run.error is not None and run.error.refused and not run.backups:
+        staged.discard()  # nothing was written into it: no copy is left
+        return RepairRun(target, None, (), (), None, run.error, run.failed_step)
+    try:
+        staged.publish()
+    except CopyError as exc:
+        error = Refusal(RefusalCode.COPY_FAILED, str(exc))
+        return RepairRun(target, None, run.steps, run.backups, None, error, "copy")
+    report = run.report if run.error is None else read_report(target)
+    return RepairRun(target, plan.path, run.steps, run.backups, report, run.error, run.failed_step)
+
+
+def _run_steps(
+    plan: RepairPlan,
+    staged: StagedCopy | None,
+    backup_dir: str | os.PathLike[str] | None,
+    hooks: WriteHooks | None,
+    progress: Callable[[Repair], None] | None,
+    tracker: Progress | None,
+) -> RepairRun:
+    """The steps of :func:`run_repairs` in one write session, on the image or on ``staged``
+    (whose report is taken before it is published, under its final name)."""
+    path = plan.path if staged is None else staged.temp
+    name = plan.path if staged is None else staged.target
     steps: list[StepResult] = []
     try:
-        with WriteSession(target, backup_dir=backup_dir, hooks=hooks, progress=tracker) as write:
+        with WriteSession(
+            path, name=name, backup_dir=backup_dir, hooks=hooks, progress=tracker
+        ) as write:
             session = RepairSession(plan.options, write)
             for repair in plan.repairs:
                 if tracker is not None and tracker.cancelled:
@@ -459,19 +493,15 @@ def run_repairs(
                     steps.append(_run_step(repair, session))
                 except VhdxrayError as exc:
                     raise _Stop(repair.id, exc) from exc
-            return RepairRun(
-                target, copied, tuple(steps), tuple(write.backups), write.read_report()
-            )
+            return RepairRun(name, None, tuple(steps), tuple(write.backups), write.read_report())
     except _Stop as stop:
         backups = tuple(write.backups)
         failed, error = stop.step, stop.error
     except Refusal as exc:  # the session could not be opened (in use, no permission)
         backups, error = (), exc
         failed = plan.repairs[0].id if plan.repairs else "open"  # the first step cannot start
-    if copied is not None and error.refused and not backups:
-        Path(target).unlink(missing_ok=True)  # nothing was written into it: no copy is left
-        return RepairRun(target, None, (), (), None, error, failed)
-    return RepairRun(target, copied, tuple(steps), backups, read_report(target), error, failed)
+    report = None if staged is not None else read_report(name)  # a copy: read once published
+    return RepairRun(name, None, tuple(steps), backups, report, error, failed)
 
 
 class _Stop(Exception):

@@ -17,6 +17,10 @@ open the image in the middle of a multi-step repair. For each :class:`WritePlan`
    the replay is idempotent and LogGuid stays set until a later step) one fsync ends the plan;
 4. extends the file when the plan asks (log replay).
 
+A staged copy (``repair --output``: :class:`~vhdxray.core.write.imagecopy.StagedCopy`, written
+under a hidden name, published under ``name`` once the session is over) is flushed once when
+it is published, not per write: until then no file has its name, and its original is intact.
+
 :meth:`WriteSession.read_report` re-reads the image only when the session wrote to it since
 the last read: the image is locked, so nothing else changed it (issue 9: a replay re-read the
 whole image between steps that had written nothing).
@@ -123,11 +127,15 @@ class WriteSession:
         self,
         path: str | os.PathLike[str],
         *,
+        name: str | os.PathLike[str] | None = None,
         backup_dir: str | os.PathLike[str] | None = None,
         hooks: WriteHooks | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.file = Path(path)  # the file opened and written
+        # The image's name in reports and backups: a staged copy is written under a hidden
+        # name and published under this one when the session is over.
+        self.path = self.file if name is None else Path(name)
         self.backup_dir = None if backup_dir is None else Path(backup_dir)
         self.hooks = hooks
         self.progress = progress
@@ -135,15 +143,15 @@ class WriteSession:
         self.file_write_guid: uuid.UUID | None = None  # set by the session's first header update
         self._fd = -1
         self._report: Report | None = None  # the last report read, while nothing was written
-        self._durable_backups = True
+        self._staged = False  # a staged copy (see imagecopy.StagedCopy): nothing to flush
 
     # -- lifetime ------------------------------------------------------------------------
 
     def __enter__(self) -> WriteSession:
         from vhdxray.core.write.imagecopy import is_fresh_copy
 
-        self._fd = _open_locked(self.path)
-        self._durable_backups = not is_fresh_copy(self._fd)
+        self._fd = _open_locked(self.file)
+        self._staged = is_fresh_copy(self._fd)
         self.step("locked")
         return self
 
@@ -227,7 +235,7 @@ class WriteSession:
                 size_before=size_before,
                 size_after=_size_after(size_before, plan),
                 backup_dir=self.backup_dir,
-                durable=self._durable_backups,
+                durable=not self._staged,
             )
         except BackupError as exc:
             raise Refused(
@@ -244,7 +252,7 @@ class WriteSession:
             data = w.data if hooks is None or hooks.tear is None else hooks.tear(i, w)
             try:
                 pwrite_all(fd, w.offset, data)
-                if plan.flush_each:
+                if plan.flush_each and not self._staged:
                     os.fsync(fd)
                 back = pread_exact(fd, w.offset, len(w.data))
             except OSError as exc:
@@ -268,7 +276,7 @@ class WriteSession:
                 extended = self._extend(plan.extend_to, backup_path)
         if plan.extend_to is not None and plan.extend_after is None:
             extended = self._extend(plan.extend_to, backup_path)
-        if not plan.flush_each and plan.writes:
+        if not plan.flush_each and plan.writes and not self._staged:
             try:
                 os.fsync(fd)
             except OSError as exc:
@@ -288,7 +296,8 @@ class WriteSession:
             if os.fstat(self.fd).st_size >= size:
                 return None
             os.ftruncate(self.fd, size)
-            os.fsync(self.fd)
+            if not self._staged:
+                os.fsync(self.fd)
         except OSError as exc:
             raise WriteFailed(
                 f"extending the file failed: {exc.strerror or exc}", backup_path

@@ -422,6 +422,63 @@ def test_repairs_into_a_copy_leave_the_original_alone(
     assert "already exists" in str(again.error)
 
 
+def test_a_copy_has_its_name_only_once_it_is_repaired(
+    qemu_image: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The copy is repaired under a hidden name and published when done: while any step
+    writes, no file has the copy's name (a kill then leaves nothing that looks finished)."""
+    from vhdxray.core.write.session import WriteHooks
+
+    require("qemu-io", "qemu-utils")
+    pending = ri.make_pending_image(qemu_image)
+    plan = plan_repairs(read_report(pending.path), RepairOptions(into_copy=True))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    copy = folder / "copy.vhdx"
+    seen: list[tuple[bool, list[str]]] = []
+
+    def after_write(_i: int) -> None:
+        seen.append((copy.exists(), sorted(p.name for p in folder.iterdir())))
+
+    run = run_repairs(
+        plan, output=copy, backup_dir=tmp_path, hooks=WriteHooks(after_write=after_write)
+    )
+    assert run.ok and run.target == copy and copy.exists()
+    assert seen and not any(named for named, _ in seen)
+    assert all(
+        len(names) == 1 and names[0].startswith(".copy.vhdx.vhdxray-partial-") for _, names in seen
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["copy.vhdx"]
+    assert ri.qemu_check_rc(copy) == 0
+
+
+def test_a_run_that_dies_into_a_copy_leaves_no_copy(
+    qemu_image: Callable[..., Path], tmp_path: Path
+) -> None:
+    from vhdxray.core.write.session import WriteHooks
+
+    require("qemu-io", "qemu-utils")
+    pending = ri.make_pending_image(qemu_image)
+    original = ri.file_sha256(pending.path)
+    plan = plan_repairs(read_report(pending.path), RepairOptions(into_copy=True))
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    def crash(i: int) -> None:
+        if i == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_repairs(
+            plan,
+            output=folder / "copy.vhdx",
+            backup_dir=tmp_path,
+            hooks=WriteHooks(after_write=crash),
+        )
+    assert list(folder.iterdir()) == []
+    assert ri.file_sha256(pending.path) == original
+
+
 def test_a_locked_image_is_refused_at_run_time(data_image: Path) -> None:
     damage.break_header_checksum(data_image, 2)
     digest = ri.file_sha256(data_image)

@@ -461,8 +461,9 @@ def test_in_place_replay_flushes_once_per_step_boundary(
 def test_replay_into_a_copy_keeps_only_the_spec_flushes(
     pending: ri.PendingImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Into a copy the backups are not flushed (the original is untouched): the copy and its
-    folder, 2 + 2 header slots, the extension and one flush for the pages."""
+    """Into a copy nothing is flushed while it is repaired under its hidden name (the original
+    is untouched, and no file has the copy's name yet): the finished copy once, then its
+    folder when it gets its name."""
     from vhdxray.core.write.repair import plan_repairs, run_repairs
 
     plan = plan_repairs(read_report(pending.path))
@@ -470,7 +471,7 @@ def test_replay_into_a_copy_keeps_only_the_spec_flushes(
     counts = _count_flushes_and_reads(monkeypatch)
     run = run_repairs(plan, output=copy, backup_dir=tmp_path)
     assert run.ok and len(run.backups) == 3
-    assert counts["fsync"] == 2 + 2 + 1 + 1 + 2
+    assert counts["fsync"] == 1 + 1
     monkeypatch.undo()
     theirs = tmp_path / "theirs.vhdx"
     shutil.copyfile(pending.path, theirs)

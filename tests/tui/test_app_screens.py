@@ -159,7 +159,11 @@ async def test_cancel_the_replay_into_a_copy_removes_the_copy(
         assert isinstance(app.screen, ProgressScreen)
         text = screen_text(app)
         assert "copying the image" in text and " of " in text
-        assert copy.exists()  # the copy is being made
+        # the copy is being made under a hidden name; it gets its own when complete
+        assert not copy.exists()
+        assert any(
+            p.name.startswith(f".{copy.name}.vhdxray-partial-") for p in copy.parent.iterdir()
+        )
         await pilot.press("escape")
         release.set()
         await settle(pilot)
@@ -167,6 +171,7 @@ async def test_cancel_the_replay_into_a_copy_removes_the_copy(
         assert "Cancelled: the copy was removed" in screen_text(app)
         assert "original image is unchanged" in flat(screen_text(app))
     assert not copy.exists()
+    assert not any(p.name.startswith(f".{copy.name}") for p in copy.parent.iterdir())
     assert sha(image) == original
 
 

@@ -83,7 +83,10 @@ def test_sighup_during_a_replay_into_a_copy(
     terminal.wait_for("y = yes")
     terminal.press("y")
     terminal.wait_for("copying the image")
-    assert copy.exists()  # the copy is being made, slowly
+    # the copy is being made, slowly, under a hidden name: the copy's own name appears only
+    # when it is complete
+    assert not copy.exists()
+    assert any(p.name.startswith(f".{copy.name}.vhdxray-partial-") for p in image.parent.iterdir())
     subprocess.run(["tmux", "-L", terminal.server, "kill-session", "-t", "app"], check=True)
     assert _wait(lambda: log.exists() and log.read_text().strip() != ""), "no hang-up log"
     said = log.read_text()
