@@ -16,11 +16,11 @@ import json
 import os
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from vhdxray.core.fileio import NewFile, open_regular, pread_exact, write_all
+from vhdxray.core.format.record import record
 
 FORMAT = "vhdxray-backup"
 VERSION = 1
@@ -32,14 +32,14 @@ class BackupError(Exception):
     """The backup file cannot be written or read; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BackupRange:
     offset: int
     before: bytes
     after: bytes  # what the operation writes there (only its hash is stored)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Backup:
     path: Path
     image: Path

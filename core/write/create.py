@@ -12,7 +12,6 @@ import os
 import struct
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from vhdxray import __version__
@@ -25,6 +24,7 @@ from vhdxray.core.format.guid import new_guid
 from vhdxray.core.format.header import serialise_header
 from vhdxray.core.format.identifier import serialise_identifier
 from vhdxray.core.format.metadata import serialise_locator, serialise_metadata, system_item_flags
+from vhdxray.core.format.record import record
 from vhdxray.core.format.region import RegionEntry, serialise_region_table
 from vhdxray.core.outcome import RefusalCode, Refused, WriteFailed
 
@@ -44,7 +44,7 @@ class CreateError(Refused):
         super().__init__(code, reason)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreateOptions:
     virtual_size: int
     block_size: int = DEFAULT_BLOCK_SIZE
@@ -158,7 +158,7 @@ def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
         ) from exc
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Skeleton:
     """A new image's structures, without its BAT contents and payload: the file identifier,
     both headers, both region tables and the metadata, to be written at their offsets; the BAT

@@ -26,7 +26,6 @@ import os
 import shutil
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -36,6 +35,7 @@ from vhdxray.core.fileio import NewFile, pread_exact, publish, pwrite_all, temp_
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import payload_index
 from vhdxray.core.format.guid import new_guid
+from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Refused, VhdxrayError
 from vhdxray.core.progress import Progress, advance, check
 from vhdxray.core.write.create import BAT_OFFSET, CreateError, CreateOptions, skeleton
@@ -72,7 +72,7 @@ class ExportFailed(VhdxrayError):
     """Writing failed part-way; the partial output was removed (the source was only read)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Gap:
     """Virtual bytes [virtual_start, virtual_end) zero-filled in the output because their
     data is lost; ``reason`` is a stable code (see ``virtual.GAP_REASONS``)."""
@@ -120,7 +120,7 @@ def locate_gaps(disk: VirtualDisk | DiskWindow, gaps: tuple[Gap, ...]) -> tuple[
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExportPlan:
     """What an export will copy: bytes of data (file ranges and logged pages) and the gaps."""
 
@@ -130,7 +130,7 @@ class ExportPlan:
     bytes_needed: int  # free space the output needs (at most)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExportResult:
     output: Path
     format: str
@@ -148,7 +148,7 @@ class ExportResult:
 # What to copy
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Unit:
     start: int
     end: int

@@ -14,11 +14,11 @@ QEMU reads copy 1 only, so while copy 1 is being rewritten it may refuse the fil
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
+from vhdxray.core.format.record import record
 from vhdxray.core.format.region import RegionEntry, RegionTable, parse_region_table
 from vhdxray.core.source import ReadAt
 from vhdxray.core.write.outcome import Option, suggest
@@ -33,7 +33,7 @@ from vhdxray.core.write.session import (
 from vhdxray.core.write.update import Refusal
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RegionTablePlan:
     source: int  # the copy that wins (1 or 2)
     target: int  # the copy that is rewritten

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import TruncationMap
 from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.record import field, mutable_record, record
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.write.imagecopy import CopyError, StagedCopy, copy_image
 from vhdxray.core.write.outcome import RefusalCode, Suggestions, VhdxrayError, WriteFailed
@@ -84,7 +84,7 @@ class RepairOptions:
         return {**dict(self.values), "into_copy": self.into_copy}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Choice:
     """A value the user may pick to make a refused repair possible. ``option`` is a name a
     kind declares (its :class:`~vhdxray.core.write.repairs.OptionSpec`); ``value`` None: the
@@ -98,7 +98,7 @@ class Choice:
         return {"option": self.option, "value": self.value, "label": self.label}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Refused:
     """A repair that will not be done: its stable ``code`` and ``params`` (the outcome
     model's), the default English ``reason``, the choices that would make it possible (with
@@ -161,7 +161,7 @@ RepairError = VhdxrayError
 :class:`WriteFailed` (``backups`` undo what it wrote). ``error.refused`` tells which."""
 
 
-@dataclass
+@mutable_record
 class RepairSession:
     """State shared by the steps of one run: the options and the one write session (lock,
     descriptor, backups, the run's FileWriteGuid)."""
@@ -178,7 +178,7 @@ class RepairSession:
         return self.write.backups
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepResult:
     id: str
     done: bool  # False: nothing was left to do when the step ran
@@ -194,7 +194,7 @@ class StepResult:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Repair:
     """One applicable repair. :meth:`execute` blocks; run it in a worker thread. ``carry``
     is the kind's own data from plan to run (e.g. a previewed GUID)."""
@@ -228,7 +228,7 @@ class Repair:
         }
 
 
-@dataclass
+@mutable_record
 class PlanContext:
     """What the kinds see while a plan is made, in their order: the image, the options, the
     kinds asked for by name, and what the kinds before them planned."""
@@ -259,7 +259,7 @@ class PlanContext:
         return tuple(dict.fromkeys(f.code for f in self.report.findings if f.code in wanted))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RepairPlan:
     path: Path
     report: Report
@@ -374,7 +374,7 @@ def plan_repairs(
 # Running a plan
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RepairRun:
     target: Path  # the image that was written (the copy with --output)
     copied_from: Path | None

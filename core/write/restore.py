@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from vhdxray.core.format.record import record
 from vhdxray.core.source import ImageSource
 from vhdxray.core.write.backup import Backup, backup_image, read_backup
 from vhdxray.core.write.outcome import RefusalCode, Refused
 from vhdxray.core.write.session import PlannedWrite, WritePlan, WriteResult, WriteSession
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RestorePlan:
     backup: Backup
     image: Path

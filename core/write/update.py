@@ -9,11 +9,11 @@ DataWriteGuid and LogGuid kept unless asked; fsync and read-back after each slot
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.header import Header, parse_header
+from vhdxray.core.format.record import record
 from vhdxray.core.write.headerplan import HeaderUpdatePlan, Refusal, SlotWrite, plan_header_update
 from vhdxray.core.write.outcome import WriteFailed, WriteState
 from vhdxray.core.write.session import (
@@ -55,7 +55,7 @@ def write_plan(plan: HeaderUpdatePlan, operation: str = "update-headers") -> Wri
     return WritePlan(operation, tuple(writes))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UpdateOutcome:
     plan: HeaderUpdatePlan
     result: WriteResult

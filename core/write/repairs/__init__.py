@@ -19,10 +19,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
+
+from vhdxray.core.format.record import record
 
 if TYPE_CHECKING:
     from vhdxray.core.write.repair import PlanContext, Refused, Repair, RepairSession, StepResult
@@ -40,7 +41,7 @@ class OptionKind(StrEnum):
 CHOICE_VALUES: Final = {OptionKind.SLOT: (1, 2), OptionKind.COPY: (1, 2)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OptionSpec:
     """One option a repair kind takes. ``name`` is its stable id: the key in
     :class:`~vhdxray.core.write.repair.RepairOptions`, the ``option`` of a planner choice in
@@ -64,7 +65,7 @@ FROM_SLOT: Final = OptionSpec(
 """Shared by every kind that rewrites the headers (they all build from one slot)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RepairKind:
     """One repair kind's declaration (no behaviour but the lazy hand-off to its module)."""
 

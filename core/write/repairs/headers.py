@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.repairids import BACKUP_OPERATIONS, FIXES, HEADERS
+from vhdxray.core.format.record import record
 from vhdxray.core.write.repairs import FROM_SLOT, OptionKind, OptionSpec, RepairKind
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ KIND: Final = RepairKind(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Requested:
     """The update asked for by name: the plan shown (its GUID is the one written)."""
 

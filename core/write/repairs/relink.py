@@ -22,7 +22,6 @@ import os
 import struct
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Final
 
@@ -30,6 +29,7 @@ from vhdxray.core.analysis.chain import check_chain, windows_relative_path
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format import layout
 from vhdxray.core.format.metadata import MetadataEntry, parse_metadata, serialise_locator
+from vhdxray.core.format.record import record
 from vhdxray.core.write.headerplan import Refusal, plan_header_update
 from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed, WriteState
 from vhdxray.core.write.repairs import OptionKind, OptionSpec, RepairKind
@@ -47,7 +47,7 @@ _ALIGN: Final = 8
 _MAX_VALUE_UNITS: Final = 32767  # a locator string's length field counts bytes in a u16
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RelinkPlan:
     child: Path
     parent: Path
@@ -251,7 +251,7 @@ def _verify_entry(plan: RelinkPlan, session: WriteSession) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RelinkOutcome:
     plan: RelinkPlan
     backups: tuple[Path, ...]  # oldest first
