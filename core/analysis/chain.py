@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import os
 import stat
-import uuid
 from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format.findings import Finding, error
 from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
 from vhdxray.core.format.record import record
 from vhdxray.core.format.text import clip
+
+if TYPE_CHECKING:
+    import uuid  # annotations only: uuid imports platform
+
 
 OK: Final = "ok"
 MISMATCH: Final = "mismatch"  # breaks the chain

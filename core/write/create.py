@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import struct
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vhdxray import __version__
 from vhdxray.core.analysis.chain import windows_relative_path
@@ -27,6 +27,10 @@ from vhdxray.core.format.metadata import serialise_locator, serialise_metadata, 
 from vhdxray.core.format.record import record
 from vhdxray.core.format.region import RegionEntry, serialise_region_table
 from vhdxray.core.outcome import RefusalCode, Refused, WriteFailed
+
+if TYPE_CHECKING:
+    import uuid  # annotations only: uuid imports platform
+
 
 LOG_OFFSET = 1 * layout.MiB
 LOG_LENGTH = 1 * layout.MiB

@@ -7,7 +7,7 @@ the verdict and the app plan without importing any writing code.
 
 from __future__ import annotations
 
-import uuid
+from typing import TYPE_CHECKING
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.updatebase import choose_update_base
@@ -16,6 +16,10 @@ from vhdxray.core.format.guid import new_guid
 from vhdxray.core.format.header import next_header
 from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Refused
+
+if TYPE_CHECKING:
+    import uuid  # annotations only: uuid imports platform
+
 
 Refusal = Refused
 """Why an update will not be done (the outcome model's :class:`Refused`: ``code``, ``params``,

@@ -31,10 +31,9 @@ from __future__ import annotations
 
 import bisect
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.logoverlay import end_result
 from vhdxray.core.analysis.reader import Report, read_log, read_report
@@ -54,6 +53,10 @@ from vhdxray.core.write.outcome import (
 )
 from vhdxray.core.write.session import PlannedWrite, WriteHooks, WritePlan, WriteSession
 from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
+
+if TYPE_CHECKING:
+    import uuid  # annotations only: uuid imports platform
+
 
 PAGE: Final = layout.LOG_SECTOR_SIZE
 PENDING: Final = "pending"

@@ -17,7 +17,7 @@ frame without loading the writer.
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 from collections.abc import Iterable
 from enum import StrEnum
 from functools import cache
@@ -120,13 +120,37 @@ def unregister(extra: RepairKind) -> None:
 def kinds() -> tuple[RepairKind, ...]:
     """Every registered repair kind, in the order a run carries them out."""
     found: list[RepairKind] = list(_REGISTERED)
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
+    for name in _module_names():
+        if name.startswith("_"):
             continue
-        kind = getattr(importlib.import_module(f"{__name__}.{info.name}"), "KIND", None)
+        kind = getattr(importlib.import_module(f"{__name__}.{name}"), "KIND", None)
         if isinstance(kind, RepairKind):
             found.append(kind)
     return tuple(sorted(found, key=lambda k: (k.order, k.id)))
+
+
+def _module_names() -> list[str]:
+    """The modules of this package, as ``pkgutil.iter_modules`` lists them, read from the
+    folder directly: pkgutil imports ``inspect`` (and ``ast``, ``dis``, ``tokenize``) to do it,
+    the largest import of a repair's start-up. Anything but a folder (a zip) goes to pkgutil."""
+    from importlib.machinery import all_suffixes
+
+    suffixes = sorted(all_suffixes(), key=len, reverse=True)
+    names: set[str] = set()
+    for folder in __path__:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            import pkgutil
+
+            names.update(info.name for info in pkgutil.iter_modules([folder]))
+            continue
+        for entry in entries:
+            suffix = next((x for x in suffixes if entry.endswith(x)), None)
+            if suffix is not None and entry[: -len(suffix)].isidentifier():
+                names.add(entry[: -len(suffix)])
+    names.discard("__init__")
+    return sorted(names)
 
 
 def kind(repair_id: str) -> RepairKind | None:

@@ -3,10 +3,11 @@ and its words (the slot choice, the consequences). Not a kind (no ``KIND``)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import uuid
+
     from vhdxray.core.analysis.reader import Report
     from vhdxray.core.write.headerplan import HeaderUpdatePlan
     from vhdxray.core.write.outcome import Refused as Refusal

@@ -9,7 +9,6 @@ on a healthy image too, with the FileWriteGuid the confirmation shows. The updat
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
@@ -18,6 +17,8 @@ from vhdxray.core.format.record import record
 from vhdxray.core.write.repairs import FROM_SLOT, OptionKind, OptionSpec, RepairKind
 
 if TYPE_CHECKING:
+    import uuid
+
     from vhdxray.core.write.headerplan import HeaderUpdatePlan
     from vhdxray.core.write.repair import PlanContext, Refused, Repair, RepairSession, StepResult
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import struct
-import uuid
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Final
@@ -33,6 +32,10 @@ from vhdxray.core.format.record import record
 from vhdxray.core.write.headerplan import Refusal, plan_header_update
 from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed, WriteState
 from vhdxray.core.write.repairs import OptionKind, OptionSpec, RepairKind
+
+if TYPE_CHECKING:
+    import uuid  # annotations only: uuid imports platform
+
 
 if TYPE_CHECKING:  # the writer is loaded when a relink runs (the registry reads this module)
     from vhdxray.core.write.repair import PlanContext, Repair, RepairSession, StepResult
