@@ -3,7 +3,8 @@
 A VHDX is mostly holes or zeros (unallocated space, empty log, padding). Two helpers here
 avoid touching those bytes: :func:`data_segments` lists the parts of a range that may hold
 data (``SEEK_DATA``/``SEEK_HOLE`` where the platform has them), and :func:`copy_image` makes a
-new file with the same bytes, leaving holes where the source has holes or zero chunks.
+new file with the same bytes, leaving holes where the source has holes or zero chunks, under a
+hidden name until it is published (:class:`StagedCopy`).
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def copy_image(
         try:
             new = NewFile(temp, durable=False)  # flushed once, by StagedCopy.publish
         except OSError as exc:
-            raise CopyError(f"cannot create {dst_path}: {exc.strerror or exc}") from exc
+            raise CopyError(f"cannot create {temp}: {exc.strerror or exc}") from exc
         try:
             with new as dst:  # removed on any error or Cancelled
                 size = os.fstat(src).st_size
