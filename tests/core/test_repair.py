@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -32,6 +33,7 @@ from vhdxray.core.write.repair import (
     Refused,
     Repair,
     RepairOptions,
+    RepairPlan,
     plan_repairs,
     run_repairs,
 )
@@ -422,16 +424,27 @@ def test_repairs_into_a_copy_leave_the_original_alone(
     assert "already exists" in str(again.error)
 
 
-def test_a_copy_has_its_name_only_once_it_is_repaired(
-    qemu_image: Callable[..., Path], tmp_path: Path
-) -> None:
+class IntoCopy(NamedTuple):
+    pending: ri.PendingImage
+    original: str  # the pending image's sha256 before the run
+    plan: RepairPlan
+
+
+@pytest.fixture
+def into_copy(qemu_image: Callable[..., Path]) -> IntoCopy:
+    """A qemu-made image with a pending log, its digest, and its repair plan into a copy."""
+    require("qemu-io", "qemu-utils")
+    pending = ri.make_pending_image(qemu_image)
+    plan = plan_repairs(read_report(pending.path), RepairOptions(into_copy=True))
+    return IntoCopy(pending, ri.file_sha256(pending.path), plan)
+
+
+def test_a_copy_has_its_name_only_once_it_is_repaired(into_copy: IntoCopy, tmp_path: Path) -> None:
     """The copy is repaired under a hidden name and published when done: while any step
     writes, no file has the copy's name (a kill then leaves nothing that looks finished)."""
     from vhdxray.core.write.session import WriteHooks
 
-    require("qemu-io", "qemu-utils")
-    pending = ri.make_pending_image(qemu_image)
-    plan = plan_repairs(read_report(pending.path), RepairOptions(into_copy=True))
+    plan = into_copy.plan
     folder = tmp_path / "out"
     folder.mkdir()
     copy = folder / "copy.vhdx"
@@ -452,15 +465,10 @@ def test_a_copy_has_its_name_only_once_it_is_repaired(
     assert ri.qemu_check_rc(copy) == 0
 
 
-def test_a_run_that_dies_into_a_copy_leaves_no_copy(
-    qemu_image: Callable[..., Path], tmp_path: Path
-) -> None:
+def test_a_run_that_dies_into_a_copy_leaves_no_copy(into_copy: IntoCopy, tmp_path: Path) -> None:
     from vhdxray.core.write.session import WriteHooks
 
-    require("qemu-io", "qemu-utils")
-    pending = ri.make_pending_image(qemu_image)
-    original = ri.file_sha256(pending.path)
-    plan = plan_repairs(read_report(pending.path), RepairOptions(into_copy=True))
+    pending, original, plan = into_copy
     folder = tmp_path / "out"
     folder.mkdir()
 
@@ -575,14 +583,11 @@ def test_partially_present_blocks_and_lost_sector_bitmaps(data_image: Path, tmp_
 
 
 def test_a_cancelled_copy_is_removed_and_the_original_untouched(
-    qemu_image: Callable[..., Path], tmp_path: Path
+    into_copy: IntoCopy, tmp_path: Path
 ) -> None:
     from vhdxray.core.progress import Progress
 
-    require("qemu-io", "qemu-utils")
-    pending = ri.make_pending_image(qemu_image)
-    original = ri.file_sha256(pending.path)
-    plan = plan_repairs(read_report(pending.path), RepairOptions(into_copy=True))
+    pending, original, plan = into_copy
     copy = tmp_path / "copy.vhdx"
 
     def cancel_while_copying(p: Progress) -> None:
