@@ -988,3 +988,43 @@ def test_json_caps_stale_entries_unless_full() -> None:
     assert whole["stale_entries"] == [e.log_position for e in info.stale_entries]
     small = analyse(active + bytes(junk) * 3)[0].to_json()
     assert small["entries_truncated"] is False and small["stale_entry_count"] == 3
+
+
+@pytest.mark.parametrize("length", [SECTOR * 3, SECTOR * 256, SECTOR * 256 + 100])
+def test_probe_reads_a_small_range_whole_and_finds_what_the_mapping_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, length: int
+) -> None:
+    """A range of at most PROBE_READ bytes is read with one pread (a 1 MiB log in a scan);
+    larger ones are mapped a window at a time: both find the same sectors, the last one
+    included only when the whole signature fits."""
+    data = bytearray(os.urandom(length + SECTOR))
+    for at in (0, SECTOR, 2 * SECTOR, 255 * SECTOR, 256 * SECTOR):
+        if 100 + at + 4 <= len(data):  # the last may lie past the probed range's end
+            data[100 + at : 104 + at] = b"loge"
+    path = tmp_path / "sectors"
+    path.write_bytes(bytes(data))
+    calls: list[int] = []
+    real_map = fileio._mapped_lanes
+
+    def mapped(*args: int) -> list[bytes] | None:
+        calls.append(args[2])
+        return real_map(*args)
+
+    monkeypatch.setattr(fileio, "_mapped_lanes", mapped)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        read_whole = fileio.probe_sectors(fd, 100, length, SECTOR, b"loge")
+        assert (calls == []) == (length <= fileio.PROBE_READ)
+        calls.clear()
+        monkeypatch.setattr(fileio, "PROBE_READ", SECTOR)  # now mapped
+        through_map = fileio.probe_sectors(fd, 100, length, SECTOR, b"loge")
+        assert calls
+    finally:
+        os.close(fd)
+    expected = [
+        p
+        for p in range(0, length - 3, SECTOR)
+        if bytes(data[100 + p : 104 + p]) == b"loge" and p + 4 <= length
+    ]
+    assert read_whole == through_map == expected
+    assert expected[:3] == [0, SECTOR, 2 * SECTOR]
