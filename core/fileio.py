@@ -200,10 +200,6 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
 
 
 PROBE_WINDOW = 8 * 1024 * 1024  # bytes of the file mapped at a time while probing
-# A range this small (a usual 1 MiB log) is read whole instead: one pread copies it faster than
-# a mapping's page faults and unmapping cost (about 0.2 against 0.45 ms for 1 MiB here, once
-# per image in a scan), and the copy is dropped at once.
-PROBE_READ = 1024 * 1024
 
 
 def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes) -> list[int]:
@@ -214,9 +210,8 @@ def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes
     Only the first bytes of each sector are looked at: the file is mapped a window at a time and
     the signature's bytes of every sector are gathered with strided slices, so the rest of each
     sector is neither copied nor kept (the mapping is dropped after each window, which bounds
-    the memory). Where the file cannot be mapped, windows are read instead; a range of at most
-    :data:`PROBE_READ` bytes (within one window) is read whole. The caller keeps ``offset +
-    length`` within the file's size.
+    the memory). Where the file cannot be mapped, windows are read instead. The caller keeps
+    ``offset + length`` within the file's size.
     """
     width = len(signature)
     found: list[int] = []
@@ -232,7 +227,7 @@ def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes
     for start in range(0, length - width + 1, window):
         end = min(start + window, length)
         lanes = None
-        if granularity and length > min(PROBE_READ, window):
+        if granularity:
             lanes = _mapped_lanes(fd, offset + start, end - start, step, width, granularity)
         if lanes is None:
             data = pread_exact(fd, offset + start, end - start)
