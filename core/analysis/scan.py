@@ -15,15 +15,13 @@ number of images (only the list of paths still to read does).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import os
 import queue
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from vhdxray.core.analysis.chain import ParentLookup
 from vhdxray.core.analysis.checked import read_checked
 from vhdxray.core.analysis.inuse import in_use
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
@@ -35,6 +33,7 @@ from vhdxray.core.progress import Progress
 from vhdxray.core.source import ImageSource
 
 if TYPE_CHECKING:
+    from vhdxray.core.analysis.chain import ParentLookup  # pathlib, uuid: only for a child
     from vhdxray.core.analysis.guest.image import GuestOutcome
 
 # Verdicts, worst first (the summary's order).
@@ -224,6 +223,74 @@ def walk_error_line(found: Found) -> ScanLine:
 
 _DONE = object()
 
+Result = tuple[ScanLine | None, BaseException | None]
+"""What a reader hands back for one file: its line, or the exception scanning it raised (a
+bug: the scan stops and raises it); (None, None) for a file skipped after a stop."""
+
+
+class _Readers:
+    """``jobs`` reader threads taking paths from a queue and putting :data:`Result` on
+    another, in completion order. (Plain threads and queues: ``concurrent.futures`` imports
+    ``logging`` and more at start-up, and waits on every file's future with new locks.)"""
+
+    def __init__(self, jobs: int, guest: bool, stop: threading.Event) -> None:
+        self.results: queue.SimpleQueue[Result] = queue.SimpleQueue()
+        self._paths: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._guest = guest
+        self._stop = stop
+        self._threads = [
+            threading.Thread(target=self._read, name=f"vhdxray-scan_{i}", daemon=True)
+            for i in range(jobs)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self) -> None:
+        while (path := self._paths.get()) is not None:
+            if self._stop.is_set():  # stopped: the files still queued are not read
+                self.results.put((None, None))
+                continue
+            try:
+                self.results.put((scan_one(path, self._guest), None))
+            except BaseException as exc:  # handed to the consumer, which raises it
+                self.results.put((None, exc))
+
+    def submit(self, path: str) -> None:
+        self._paths.put(path)
+
+    def shutdown(self) -> None:
+        """Skip what is queued, wait for the files being read."""
+        for _ in self._threads:
+            self._paths.put(None)
+        for thread in self._threads:
+            thread.join()
+
+
+class _ProcessReaders:
+    """The same over a pool of ``jobs`` worker processes (``--processes``: many cores)."""
+
+    def __init__(self, jobs: int, guest: bool) -> None:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        self.results: queue.SimpleQueue[Result] = queue.SimpleQueue()
+        self._guest = guest
+        self._pool = cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, path: str) -> None:
+        future = self._pool.submit(scan_one, path, self._guest)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Any) -> None:
+        if future.cancelled():
+            self.results.put((None, None))
+            return
+        exc = future.exception()
+        self.results.put((None, exc) if exc is not None else (future.result(), None))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
 
 def scan(
     roots: Sequence[str | os.PathLike[str]],
@@ -255,22 +322,20 @@ def scan(
             found_q.put(_DONE)
 
     thread = threading.Thread(target=walker, name="vhdxray-scan-walk", daemon=True)
-    executor: cf.Executor
-    if options.processes:
-        import multiprocessing
-
-        executor = cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-    else:
-        executor = cf.ThreadPoolExecutor(jobs, thread_name_prefix="vhdxray-scan")
-    in_flight: set[cf.Future[ScanLine]] = set()
+    readers: _Readers | _ProcessReaders = (
+        _ProcessReaders(jobs, options.guest)
+        if options.processes
+        else _Readers(jobs, options.guest, stop)
+    )
+    check: Callable[[], None] = progress.check if progress is not None else _nothing
+    in_flight = 0
     walk_done = False
     thread.start()
     try:
         while True:
-            if progress is not None:
-                progress.check()
+            check()
             # Keep the readers busy, but never queue more than a few files each.
-            while not walk_done and len(in_flight) < jobs * 2:
+            while not walk_done and in_flight < jobs * 2:
                 try:
                     item = found_q.get(block=not in_flight, timeout=0.2 if not in_flight else None)
                 except queue.Empty:
@@ -282,19 +347,28 @@ def scan(
                 if item.error is not None:
                     yield _finished(walk_error_line(item), progress)
                     continue
-                in_flight.add(executor.submit(scan_one, item.path, options.guest))
+                readers.submit(item.path)
+                in_flight += 1
             if not in_flight:
                 if walk_done:
                     return
                 continue
-            done, in_flight = cf.wait(in_flight, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                yield _finished(future.result(), progress)
+            try:
+                line, exc = readers.results.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            in_flight -= 1
+            if exc is not None:
+                raise exc
+            if line is not None:
+                yield _finished(line, progress)
     finally:
         stop.set()
-        for future in in_flight:
-            future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
+        readers.shutdown()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _finished(line: ScanLine, progress: Progress | None) -> ScanLine:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 class BytesGuid:
     """A GUID held as its 16 on-disk (``bytes_le``) bytes; immutable."""
 
-    __slots__ = ("bytes_le",)
+    __slots__ = ("_hash", "bytes_le")
     bytes_le: bytes
+    _hash: builtins.int  # set the first time the GUID is hashed (dict keys, sets: often)
 
     def __init__(self, bytes_le: bytes) -> None:
         if len(bytes_le) != 16:
@@ -56,7 +57,12 @@ class BytesGuid:
         return f"Guid('{self}')"
 
     def __hash__(self) -> builtins.int:
-        return hash(self.int)  # as uuid.UUID's, so both types mix in sets and dicts
+        try:
+            return self._hash
+        except AttributeError:
+            value = hash(self.int)  # as uuid.UUID's, so both types mix in sets and dicts
+            object.__setattr__(self, "_hash", value)
+            return value
 
     def __reduce__(self) -> tuple[type[BytesGuid], tuple[builtins.bytes]]:
         return BytesGuid, (self.bytes_le,)

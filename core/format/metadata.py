@@ -331,6 +331,11 @@ def _parse_locator(data: bytes, where: str, findings: list[Finding]) -> ParentLo
     return loc
 
 
+def _item_where(e: MetadataEntry) -> str:
+    """Where a finding about one item is (made only when there is one: a GUID's text costs)."""
+    return f"metadata item {e.name} ({e.item_id})"
+
+
 def parse_metadata(offset: int, length: int, read: ReadAt) -> tuple[Metadata, list[Finding]]:
     """Parse the metadata region at file ``offset`` (``length`` bytes) through ``read``."""
     findings: list[Finding] = []
@@ -374,25 +379,30 @@ def parse_metadata(offset: int, length: int, read: ReadAt) -> tuple[Metadata, li
     seen: set[tuple[uuid.UUID, bool]] = set()
     user_count = 0
     for e in entries:
-        ewhere = f"metadata item {e.name} ({e.item_id})"
         key = (e.item_id, e.is_user)
         if key in seen:
-            findings.append(error("metadata.duplicate", ewhere, "this item is listed twice"))
+            findings.append(
+                error("metadata.duplicate", _item_where(e), "this item is listed twice")
+            )
             continue
         seen.add(key)
         user_count += e.is_user
         if e.flags & ~0x7:
-            findings.append(warning("metadata.flags_reserved", ewhere, "reserved flag bits set"))
+            findings.append(
+                warning("metadata.flags_reserved", _item_where(e), "reserved flag bits set")
+            )
         if e.length == 0:
             if e.offset != 0:
                 findings.append(
-                    warning("metadata.item_offset", ewhere, "empty item with a non-zero offset")
+                    warning(
+                        "metadata.item_offset", _item_where(e), "empty item with a non-zero offset"
+                    )
                 )
         elif e.offset < layout.METADATA_MIN_ITEM_OFFSET or e.offset + e.length > length:
             findings.append(
                 error(
                     "metadata.item_range",
-                    ewhere,
+                    _item_where(e),
                     f"item at region offset {e.offset} length {e.length} lies outside the "
                     f"region's item area (64 KiB..{length})",
                 )
@@ -400,7 +410,7 @@ def parse_metadata(offset: int, length: int, read: ReadAt) -> tuple[Metadata, li
             continue
         if e.length > layout.METADATA_MAX_ITEM_LENGTH:
             findings.append(
-                error("metadata.item_length", ewhere, f"item length {e.length} > 1 MiB")
+                error("metadata.item_length", _item_where(e), f"item length {e.length} > 1 MiB")
             )
             continue
         if not e.is_user and e.item_id not in _KNOWN:
@@ -408,13 +418,15 @@ def parse_metadata(offset: int, length: int, read: ReadAt) -> tuple[Metadata, li
                 findings.append(
                     error(
                         "metadata.unknown_required",
-                        ewhere,
+                        _item_where(e),
                         "unknown system item marked required: the file must not be loaded by "
                         "this implementation",
                     )
                 )
             else:
-                findings.append(info("metadata.unknown_item", ewhere, "unknown optional item"))
+                findings.append(
+                    info("metadata.unknown_item", _item_where(e), "unknown optional item")
+                )
             continue
         if e.is_user:
             continue
@@ -423,7 +435,7 @@ def parse_metadata(offset: int, length: int, read: ReadAt) -> tuple[Metadata, li
             findings.append(
                 warning(
                     "metadata.flags",
-                    ewhere,
+                    _item_where(e),
                     f"IsVirtualDisk is {e.is_virtual_disk}, the spec says {is_vd}",
                 )
             )
@@ -432,22 +444,28 @@ def parse_metadata(offset: int, length: int, read: ReadAt) -> tuple[Metadata, li
                 findings.append(
                     warning(
                         "metadata.physical_sector_not_required",
-                        ewhere,
+                        _item_where(e),
                         "PhysicalSectorSize is not marked required (early images did this; "
                         "Windows and VirtualBox accept it)",
                     )
                 )
             else:
                 findings.append(
-                    warning("metadata.not_required", ewhere, "item is not marked required")
+                    warning("metadata.not_required", _item_where(e), "item is not marked required")
                 )
         data = read(offset + e.offset, e.length) if e.length else b""
         if len(data) < e.length:
-            findings.append(error("metadata.item_unreadable", ewhere, "the file ends inside it"))
+            findings.append(
+                error("metadata.item_unreadable", _item_where(e), "the file ends inside it")
+            )
             continue
         if size is not None and e.length != size:
             findings.append(
-                error("metadata.item_size", ewhere, f"item is {e.length} bytes, expected {size}")
+                error(
+                    "metadata.item_size",
+                    _item_where(e),
+                    f"item is {e.length} bytes, expected {size}",
+                )
             )
             continue
         values[e.item_id] = data

@@ -38,13 +38,28 @@ class ReadBudgetExceeded(Exception):
     """A probe asked for more bytes than a volume may read."""
 
 
+# The last bytes of the disk kept by :class:`Disk` once read: where a GPT backup header lies
+# (the last sector, 512 or 4096 bytes).
+TAIL_SIZE = 4 * KiB
+
+
 class Disk:
-    """The reader with reads clamped to its size (zeros past the end) and every byte counted."""
+    """The reader with reads clamped to its size (zeros past the end) and every byte counted.
+
+    The first :data:`HEAD_SIZE` bytes (sector 0, a GPT's primary header and entries, the bare
+    disk's volume head) and the last :data:`TAIL_SIZE` (a GPT's backup header) are read from
+    the reader once, the first time a read falls inside them, and kept: triage asks for them
+    several times, and each read of a VHDX walks its BAT and log. ``bytes_read`` counts what
+    was read from the reader.
+    """
 
     def __init__(self, reader: VirtualReader) -> None:
         self._reader = reader
         self.size = max(0, int(reader.size))
         self.bytes_read = 0
+        self._head: bytes | None = None
+        self._tail: bytes | None = None
+        self._tail_start = max(0, self.size - TAIL_SIZE)
 
     def may_hold_data(self, offset: int, length: int) -> bool:
         """False only when the reader knows (without reading) that the range reads as zeros:
@@ -58,6 +73,28 @@ class Disk:
     def read(self, offset: int, length: int) -> bytes:
         if length <= 0 or offset < 0 or offset >= self.size:
             return bytes(max(0, length))
+        end = offset + length
+        if end <= HEAD_SIZE:
+            if self._head is None:
+                self._head = self._keep(0, HEAD_SIZE)
+            if self._head:
+                return self._head[offset:end]
+        elif offset >= self._tail_start and end <= self.size:
+            if self._tail is None:
+                self._tail = self._keep(self._tail_start, self.size - self._tail_start)
+            if self._tail:
+                return self._tail[offset - self._tail_start : end - self._tail_start]
+        return self._read(offset, length)
+
+    def _keep(self, offset: int, length: int) -> bytes:
+        """The bytes to keep, or b"" when they cannot be read whole (each read then goes to
+        the reader, so a bad sector fails only the reads that touch it, as before)."""
+        try:
+            return self._read(offset, length)
+        except OSError:
+            return b""
+
+    def _read(self, offset: int, length: int) -> bytes:
         wanted = min(length, self.size - offset)
         data = self._reader.read(offset, wanted)
         self.bytes_read += len(data)

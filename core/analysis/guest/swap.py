@@ -22,7 +22,7 @@ HIBERNATION = (b"S1SUSPEND", b"S2SUSPEND", b"ULSUSPEND", b"LINHIB0001", b"SWSUSP
 def probe(vol: Volume, where: str) -> Filesystem | None:
     for page in PAGE_SIZES:
         tail = vol.at(page - 10, 10)
-        hibernated = any(tail.startswith(sig) or tail.endswith(sig) for sig in HIBERNATION)
+        hibernated = tail.startswith(HIBERNATION) or tail.endswith(HIBERNATION)
         if tail in SIGNATURES or hibernated:
             break
     else:
