@@ -246,7 +246,7 @@ def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes
     """
     width = len(signature)
     found: list[int] = []
-    if length < width or step < width:
+    if length < width or step < width or is_hole(fd, offset, length):
         return found
     try:
         import mmap
@@ -277,6 +277,19 @@ def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes
             else:
                 at = heads.find(signature, at + width - at % width)
     return found
+
+
+def is_hole(fd: int, offset: int, length: int) -> bool:
+    """True when the file stores nothing in ``[offset, offset + length)`` (a hole of a sparse
+    file: it reads as zeros), known from one ``SEEK_DATA`` without reading or mapping a byte.
+    False when the range may hold data or the platform cannot tell."""
+    seek_data = getattr(os, "SEEK_DATA", None)
+    if seek_data is None or length <= 0:  # pragma: no cover - Windows
+        return False
+    try:
+        return os.lseek(fd, offset, seek_data) >= offset + length
+    except OSError as exc:
+        return exc.errno == errno.ENXIO  # no data at or after offset; others: cannot tell
 
 
 def _mapped_lanes(
