@@ -92,8 +92,8 @@ def _run_order(item: pytest.Item) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest tests first, then the other ``slow`` ones, then the rest, each group in
     collection order (a stable sort: every worker gets the same order, as xdist requires).
-    With ``--dist load`` the first quarter of this order is dealt round-robin to the workers,
-    so the long tests are spread over them from the start."""
+    With ``--dist load --maxschedchunk=1`` (pyproject.toml) the workers take the tests one at a
+    time in this order, so the long tests are spread over them from the start."""
     items.sort(key=_run_order)
 
 
