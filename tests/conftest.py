@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,77 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     With ``--dist load --maxschedchunk=1`` (pyproject.toml) the workers take the tests one at a
     time in this order, so the long tests are spread over them from the start."""
     items.sort(key=_run_order)
+
+
+# Assertion rewriting once per run, not once per worker ---------------------------------------
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Before pytest-xdist starts its workers (its own hook runs last), the controller rewrites
+    the asserts of every test module, conftest and plugin the workers will import and writes
+    them to pytest's cache (``__pycache__/*-pytest-*.pyc``), where each worker finds them.
+
+    pytest rewrites a module's asserts on import and caches the result only where Python may
+    write bytecode: with PYTHONDONTWRITEBYTECODE set (as on these machines and in CI), each of
+    the four workers rewrote all of them on every run, 6 to 9 s of CPU each (about 190
+    modules, Hypothesis's among them). The workers read the cache whatever that setting; a
+    module changed since is rewritten again (pytest checks its size and mtime). Nothing is done
+    without workers, or where Python writes bytecode anyway (the first worker's cache then
+    serves the next run)."""
+    config = session.config
+    if not sys.dont_write_bytecode or not config.pluginmanager.has_plugin("dsession"):
+        return
+    try:
+        from _pytest.assertion.rewrite import (
+            PYC_TAIL,
+            _read_pyc,
+            _rewrite_test,
+            _write_pyc,
+            assertstate_key,
+            get_cache_dir,
+            try_makedirs,
+        )
+    except ImportError:  # another pytest: the workers rewrite as before
+        return
+    state = config.stash.get(assertstate_key, None)
+    if state is None or state.hook is None:  # --assert=plain
+        return
+    sys.dont_write_bytecode = False  # for the import below: pytest caches what it rewrites
+    try:
+        # The test modules import Hypothesis, a plugin's package: pytest rewrites its modules
+        # too (about 70). The controller imports it at the end of the run anyway (the plugin's
+        # terminal summary does).
+        import hypothesis.strategies  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        sys.dont_write_bytecode = True
+    paths = set(state.hook._rewritten_names.values())  # the plugins and conftests loaded here
+    paths.update(_test_modules(config))
+    for path in sorted(paths):
+        pyc = get_cache_dir(path) / (path.name[:-3] + PYC_TAIL)
+        if _read_pyc(path, pyc) is not None or not try_makedirs(pyc.parent):
+            continue
+        try:
+            source_stat, code = _rewrite_test(path, config)
+        except (OSError, SyntaxError, ValueError):
+            continue  # the worker that imports it reports the error
+        _write_pyc(state, code, source_stat, pyc)
+
+
+def _test_modules(config: pytest.Config) -> Iterator[Path]:
+    """The test modules and conftests under the run's arguments (testpaths by default)."""
+    patterns = [*config.getini("python_files"), "conftest.py"]
+    for arg in config.args:
+        path = config.invocation_params.dir / arg.split("::")[0]
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            if (
+                file.suffix == ".py"
+                and file.is_file()
+                and any(fnmatch.fnmatch(file.name, p) for p in patterns)
+            ):
+                yield file
 
 
 def require(tool: str, package: str) -> None:
