@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -48,6 +50,35 @@ def qemu_image(tmp_path: Path) -> Callable[..., Path]:
         return imagefiles.qemu_img_create(tmp_path / name, size, *options)
 
     return make
+
+
+TMPFS = Path("/dev/shm")
+TMPFS_ROOM = 2 << 30  # free bytes wanted there (a test's files take well under 400 MiB)
+
+
+def _tmpfs_has_room() -> bool:
+    try:
+        return os.access(TMPFS, os.W_OK) and shutil.disk_usage(TMPFS).free >= TMPFS_ROOM
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def tmpfs_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh folder on tmpfs (/dev/shm), removed after the test, when there is room there;
+    otherwise a fresh folder in pytest's base temp. For tests that fsync after every write or
+    let QEMU replay a log (it flushes after each entry): on a disk they wait on it as long as
+    they compute. What they check does not depend on where the files are: fsync is called
+    either way, and tmpfs keeps holes as a disk does. A module or folder uses it for all its
+    files by overriding ``tmp_path`` with it (tests/crash/conftest.py)."""
+    if not _tmpfs_has_room():
+        yield tmp_path_factory.mktemp("tmp")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="vhdxray-test-", dir=TMPFS))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # Parallel runs (pytest-xdist, ``-n auto``) -------------------------------------------------
