@@ -69,12 +69,12 @@ def tmpfs_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     otherwise a fresh folder in pytest's base temp. For tests that fsync after every write or
     let QEMU replay a log (it flushes after each entry): on a disk they wait on it as long as
     they compute. What they check does not depend on where the files are: fsync is called
-    either way, and tmpfs keeps holes as a disk does. A module or folder uses it for all its
-    files by overriding ``tmp_path`` with it (tests/crash/conftest.py)."""
+    either way, and tmpfs keeps holes as a disk does. tests/core, tests/cli and tests/crash
+    use it for all their files: their conftest.py overrides ``tmp_path`` with it."""
     if not _tmpfs_has_room():
         yield tmp_path_factory.mktemp("tmp")
         return
-    folder = Path(tempfile.mkdtemp(prefix="vhdxray-test-", dir=TMPFS))
+    folder = Path(tempfile.mkdtemp(prefix="pytest-tmpfs-", dir=TMPFS))
     try:
         yield folder
     finally:

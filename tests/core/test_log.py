@@ -48,13 +48,6 @@ OTHER = uuid.UUID("0b6a9d2e-8c1f-4d3a-a1b2-c3d4e5f60718")
 DISCUTILS_RAW_SHA256 = "3ba3b309425b7ff5e8e0199edceed95226250f880c53b24e8eae93865f3fad5e"
 
 
-@pytest.fixture
-def tmp_path(tmpfs_path: Path) -> Path:
-    """This module's files on tmpfs (tests/conftest.py): QEMU's replays (``qemu-img check -r all``)
-    flush after every entry."""
-    return tmpfs_path
-
-
 # ---------------------------------------------------------------------------------------------
 # Minimal independent header / region-table reading (the real parsers live elsewhere)
 

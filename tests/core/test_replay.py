@@ -40,13 +40,6 @@ PAGE = 4096
 DISCUTILS_RAW_SHA256 = "3ba3b309425b7ff5e8e0199edceed95226250f880c53b24e8eae93865f3fad5e"
 
 
-@pytest.fixture
-def tmp_path(tmpfs_path: Path) -> Path:
-    """This module's files on tmpfs (tests/conftest.py): QEMU's replays (``qemu-img check -r all``)
-    flush after every entry, and ours fsyncs after every write."""
-    return tmpfs_path
-
-
 def header_guids(path: Path) -> tuple[object, object, object]:
     eff = read_report(path).effective_header
     assert eff is not None

@@ -10,8 +10,6 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests import imagefiles
 from tests.conftest import require
 from tests.isolated import run_main
@@ -25,13 +23,6 @@ PAGE = 4096
 PAGES_PER_ENTRY = 120  # QEMU 7.2 refuses to open an entry of more than 126 descriptors
 ROUNDS = 4  # the written 8 MiB is logged over this many times; the last round wins
 MEMORY_BOUND = 160 * MiB  # the log region alone is 256 MiB; before, it was read whole
-
-
-@pytest.fixture
-def tmp_path(tmpfs_path: Path) -> Path:
-    """This module's files on tmpfs (tests/conftest.py): QEMU's replay of the 69-entry log flushes
-    after every entry (12 s on a disk, 2 s here)."""
-    return tmpfs_path
 
 
 def _digest(path: Path) -> str:
