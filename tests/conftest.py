@@ -187,16 +187,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _test_modules(config: pytest.Config) -> Iterator[Path]:
-    """The test modules and conftests under the run's arguments (testpaths by default)."""
+    """The test modules and conftests under the run's arguments (testpaths by default), less
+    the folders and files given to ``--ignore``."""
     patterns = [*config.getini("python_files"), "conftest.py"]
+    here = config.invocation_params.dir
+    ignored = [(here / p).absolute() for p in config.getoption("ignore") or ()]
     for arg in config.args:
-        path = config.invocation_params.dir / arg.split("::")[0]
+        path = here / arg.split("::")[0]
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         for file in files:
             if (
                 file.suffix == ".py"
                 and file.is_file()
                 and any(fnmatch.fnmatch(file.name, p) for p in patterns)
+                and not any(file.absolute().is_relative_to(i) for i in ignored)
             ):
                 yield file
 
