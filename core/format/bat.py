@@ -259,7 +259,7 @@ def read_virtual(
         raise ValueError(
             f"range {offset}+{length} is outside the {geometry.virtual_size}-byte virtual disk"
         )
-    out = bytearray()
+    pieces: list[bytes] = []  # joined once: a piece is never copied twice
     block_size = geometry.block_size
     position = offset
     end = offset + length
@@ -270,9 +270,9 @@ def read_virtual(
         if state == layout.PAYLOAD_BLOCK_FULLY_PRESENT:
             f.seek(file_offset + within)
             data = f.read(take)
-            out += data
+            pieces.append(data)
             if len(data) < take:
-                out += bytes(take - len(data))
+                pieces.append(bytes(take - len(data)))
         elif state == layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT or (
             geometry.differencing and state == layout.PAYLOAD_BLOCK_NOT_PRESENT
         ):
@@ -281,11 +281,11 @@ def read_virtual(
                 f"block {block} is {name}: its data is in the parent disk, which is not read here"
             )
         elif state in _ZERO_READ_STATES:
-            out += bytes(take)
+            pieces.append(bytes(take))
         else:
             raise VirtualReadError(f"block {block} has the reserved state {state}")
         position += take
-    return bytes(out)
+    return b"".join(pieces)
 
 
 # --------------------------------------------------------------------------------------------
