@@ -17,13 +17,14 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from vhdxray.tui.backuplist import BackupEntry
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
 from vhdxray.tui.screens.progress import amount
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 # The operation names of core's backups, in plain words.
 OPERATION_WORDS = {
@@ -65,9 +66,9 @@ class BackupsScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-menu"):
-            yield Static(plain("Backups of this image"), id="dialog-title")
+            yield RichStatic(plain("Backups of this image"), id="dialog-title")
             if not self.entries:
-                yield Static(
+                yield RichStatic(
                     join(
                         "No backup of ",
                         safe(self.image_name),
@@ -85,7 +86,7 @@ class BackupsScreen(ModalScreen[Path | None]):
                         "write left, and a confirmation); restore newer ones first."
                     )
                 )
-                yield Static(intro, id="menu-intro")
+                yield RichStatic(intro, id="menu-intro")
                 yield OptionList(
                     *(Option(entry_text(e), id=str(n)) for n, e in enumerate(self.entries)),
                     id="menu-list",
@@ -95,7 +96,7 @@ class BackupsScreen(ModalScreen[Path | None]):
                 if self.read_only or not self.entries
                 else "Enter: restore   Esc: close"
             )
-            yield Static(plain(keys), id="dialog-question")
+            yield RichStatic(plain(keys), id="dialog-question")
 
     def on_resize(self) -> None:
         self.call_after_refresh(fit_dialog, self, "#menu-list")

@@ -22,10 +22,11 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,21 +172,21 @@ class ConfirmScreen(ModalScreen[bool | Offer]):
         c = self.confirmation
         kind = "-choose" if c.choice_needed else "-refused" if c.refused else "-ask"
         with Vertical(id="dialog", classes=kind):
-            yield Static(plain(c.title), id="dialog-title")
+            yield RichStatic(plain(c.title), id="dialog-title")
             with VerticalScroll(id="dialog-scroll"):
-                yield Static(confirmation_body(c), id="dialog-body")
+                yield RichStatic(confirmation_body(c), id="dialog-body")
             if c.choice_needed:
                 keys = " or ".join(o.key for o in c.offers)
-                yield Static(
+                yield RichStatic(
                     plain(f"Press {keys} to choose (nothing is written yet); n / Esc = cancel."),
                     id="dialog-question",
                 )
             elif c.refused:
                 more = f"   {_offer_keys(c.offers)}" if c.offers else ""
-                yield Static(plain(f"Press n or Escape to close.{more}"), id="dialog-question")
+                yield RichStatic(plain(f"Press n or Escape to close.{more}"), id="dialog-question")
             else:
                 more = f"   {_offer_keys(c.offers)}" if c.offers else ""
-                yield Static(
+                yield RichStatic(
                     join(
                         safe(c.question, "bold"),
                         f"  y = yes, write   n / Esc = cancel{more}",

@@ -13,9 +13,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Static
+from textual.widgets import Button
 
 from vhdxray.tui.safe_text import plain
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 
 def closing(
@@ -58,9 +59,9 @@ class MessageScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes=f"-{self.kind}"):
-            yield Static(plain(self.title_text), id="dialog-title")
+            yield RichStatic(plain(self.title_text), id="dialog-title")
             with VerticalScroll(id="dialog-scroll"):
-                yield Static(self.body, id="dialog-body")
+                yield RichStatic(self.body, id="dialog-body")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Close (Esc)", id="close", variant="primary")
 

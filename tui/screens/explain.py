@@ -17,12 +17,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 VHDX_SHAPE = (
     "A VHDX file starts with the signature 'vhdxfile' at offset 0, has header slots "
@@ -156,9 +157,9 @@ class ExplainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         title, body = explanation(self.report, self.display_name)
         with Vertical(id="explain"):
-            yield Static(plain(title), id="explain-title")
+            yield RichStatic(plain(title), id="explain-title")
             with VerticalScroll(id="explain-scroll"):
-                yield Static(body, id="explain-body")
+                yield RichStatic(body, id="explain-body")
         yield Footer()
 
     class OpenAnyway(Message):

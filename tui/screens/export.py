@@ -21,6 +21,7 @@ from vhdxray.core.write.export import RAW, VHDX
 from vhdxray.tui.exportflow import default_output
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 INTRO = (
     "Copies the virtual disk (what the guest sees) into a new file. The image is only read: a "
@@ -49,18 +50,18 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-ask"):
-            yield Static(plain("Export the virtual disk"), id="dialog-title")
+            yield RichStatic(plain("Export the virtual disk"), id="dialog-title")
             with VerticalScroll(id="dialog-scroll"):
                 body: list[Text] = [plain(INTRO)]
                 body += [join(("! ", "bold yellow"), safe(n)) for n in self.notes]
-                yield Static(Group(*body), id="dialog-body")
-            yield Static(plain("Output file (a new name; nothing is overwritten):", "bold"))
+                yield RichStatic(Group(*body), id="dialog-body")
+            yield RichStatic(plain("Output file (a new name; nothing is overwritten):", "bold"))
             yield Input(str(self._default), id="export-path")
             with RadioSet(id="export-format"):
                 yield RadioButton("raw: byte for byte, sparse", value=True, id="format-raw")
                 yield RadioButton("VHDX: a new, clean, compact dynamic image", id="format-vhdx")
-            yield Static(id="export-problem", classes="-empty")
-            yield Static(
+            yield RichStatic(id="export-problem", classes="-empty")
+            yield RichStatic(
                 plain("Enter: export   Tab: the format   Esc: cancel (nothing is written)"),
                 id="dialog-question",
             )

@@ -20,7 +20,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
@@ -30,17 +29,27 @@ from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.tui.fleet import COLUMN_KEYS, COLUMNS, display_name, export_text, is_problem, matches
 from vhdxray.tui.outcome import app_text, from_json
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.screens.steady import SteadyScreen
 from vhdxray.tui.widgets.keysfooter import KeysFooter
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 # Left out of a narrow Footer first (the help and the command palette list them).
 FOOTER_EXTRAS = ("rescan", "export('csv')", "export('jsonl')")
+
+
+def _update(widget: Static, text: Text) -> None:
+    """Show ``text`` in ``widget`` unless it shows it already: the progress timer calls
+    :meth:`FleetScreen._show_progress` four times a second, also once the scan is done, and an
+    update lays the whole screen out again."""
+    if widget.content != text:
+        widget.update(text)
 
 
 class ImageOpener(Protocol):
     def open_image(self, path: Path) -> None: ...
 
 
-class FleetScreen(Screen[None]):
+class FleetScreen(SteadyScreen):
     """A table of every image under ``roots``."""
 
     DEFAULT_CSS = """
@@ -87,13 +96,13 @@ class FleetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="fleet-top"):
-            yield Static(id="fleet-status")
+            yield RichStatic(id="fleet-status")
             yield ProgressBar(id="fleet-bar", show_eta=False)
-        yield Static(id="fleet-filters")
+        yield RichStatic(id="fleet-filters")
         yield Input(placeholder="filter: name, type, verdict or text", id="fleet-filter")
         table: DataTable[Text] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Static(id="fleet-detail")
+        yield RichStatic(id="fleet-detail")
         yield KeysFooter(FOOTER_EXTRAS)
 
     def on_mount(self) -> None:
@@ -201,12 +210,13 @@ class FleetScreen(Screen[None]):
         status = join(plain(state), plain(f" · {', '.join(parts)}" if parts else ""))
         filter_line = self.query_one("#fleet-filters", Static)
         filter_line.set_class(bool(filters), "-shown")
-        filter_line.update(
-            join(plain(f"Showing {shown} of {len(self.lines)}: "), safe(", ".join(filters)))
+        _update(
+            filter_line,
+            join(plain(f"Showing {shown} of {len(self.lines)}: "), safe(", ".join(filters))),
         )
         if not self.finished and p.label:
             status = join(status, plain(" · "), safe(self.names.get(p.label, p.label)))
-        self.query_one("#fleet-status", Static).update(status)
+        _update(self.query_one("#fleet-status", Static), status)
 
     # --- sort and filter --------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from rich.console import RenderableType
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -30,11 +29,13 @@ from vhdxray.tui.chainstatus import (
     parent_status,
 )
 from vhdxray.tui.safe_text import plain
+from vhdxray.tui.screens.steady import SteadyScreen
 from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.hexview import hex_renderable
 from vhdxray.tui.widgets.info import InfoBar
 from vhdxray.tui.widgets.keysfooter import KeysFooter
+from vhdxray.tui.widgets.richstatic import RichStatic
 from vhdxray.tui.widgets.sections import (
     SectionView,
     bat_renderable,
@@ -92,7 +93,7 @@ def look_inside(report: Report) -> tuple[Report, GuestOutcome]:
     return report, inspect_image(report.path, report)
 
 
-class MainScreen(Screen[None]):
+class MainScreen(SteadyScreen):
     """Everything about one VHDX image."""
 
     shows_report: ClassVar[bool] = True  # the app's report_screen
@@ -137,7 +138,7 @@ class MainScreen(Screen[None]):
                         yield SectionView(lambda _r: plain(""), id="view-chain")
                     else:
                         yield SectionView(SECTIONS[view], id=f"view-{view}")
-        yield Static(id="status", classes="-empty")
+        yield RichStatic(id="status", classes="-empty")
         yield KeysFooter(FOOTER_EXTRAS)
 
     def on_mount(self) -> None:

@@ -20,10 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DirectoryTree, Input, Static
+from textual.widgets import DirectoryTree, Input
 
 from vhdxray.tui.safe_text import plain
 from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 IMAGE_SUFFIXES = (".vhdx", ".avhdx", ".vhds")
 
@@ -66,10 +67,10 @@ class OpenImageScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-menu"):
-            yield Static(plain(self.title_text), id="dialog-title")
+            yield RichStatic(plain(self.title_text), id="dialog-title")
             yield Input(str(self.start), id="open-path", placeholder="a folder or an image file")
             yield ImageTree(self.start, id="open-tree")
-            yield Static(
+            yield RichStatic(
                 plain(
                     "Enter: open the file (or go into the folder)   f: list every image in "
                     "the folder   Backspace: up   a: all files / images only   Esc: close"

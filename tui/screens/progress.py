@@ -37,6 +37,7 @@ from textual.worker import Worker, WorkerState
 
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 T = TypeVar("T")
 
@@ -119,13 +120,13 @@ class ProgressScreen(ModalScreen[Finished[T]], Generic[T]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-progress"):
-            yield Static(plain(self.title_text), id="dialog-title")
-            yield Static(id="progress-label")
+            yield RichStatic(plain(self.title_text), id="dialog-title")
+            yield RichStatic(id="progress-label")
             yield ProgressBar(id="progress-bar", show_eta=False)
-            yield Static(id="progress-line")
+            yield RichStatic(id="progress-line")
             if self.note:
-                yield Static(safe(self.note, "dim"), id="progress-note")
-            yield Static(
+                yield RichStatic(safe(self.note, "dim"), id="progress-note")
+            yield RichStatic(
                 plain("Esc or c: cancel (work stops at the next safe step)"), id="progress-keys"
             )
 

@@ -14,12 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, OptionList, Static
+from textual.widgets import Button, OptionList
 from textual.widgets.option_list import Option
 
 from vhdxray.tui.repairs import MenuItem
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 STATE_MARK = {
     "repair": ("⚒", "bold green"),
@@ -62,9 +63,9 @@ class RepairMenuScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-menu"):
-            yield Static(plain("Repair…"), id="dialog-title")
+            yield RichStatic(plain("Repair…"), id="dialog-title")
             if self.items:
-                yield Static(
+                yield RichStatic(
                     plain(
                         "The repairs this image needs, in the order they should run. Each one "
                         "opens its own confirmation: nothing is written before you press y there.",
@@ -79,16 +80,16 @@ class RepairMenuScreen(ModalScreen[str | None]):
                     id="menu-list",
                 )
             else:
-                yield Static(
+                yield RichStatic(
                     plain("Nothing to repair: no finding of this image has a repair.", "bold"),
                     id="menu-intro",
                 )
             if self.notes:
-                yield Static(
+                yield RichStatic(
                     Group(*(join(("Note: ", "bold"), safe(note)) for note in self.notes)),
                     id="menu-notes",
                 )
-            yield Static(
+            yield RichStatic(
                 plain(
                     "↑/↓ and Enter, or the number: open it   Esc = close"
                     if self.items

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Static
 
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 ROW = 16
 MAX_SHOWN = 4096  # bytes shown from the structure's start (the rest: the CLI's export)
@@ -132,7 +133,7 @@ class VirtualHexScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="vhex-scroll"):
-            yield Static(id="vhex-view")
+            yield RichStatic(id="vhex-view")
         yield Footer()
 
     def on_mount(self) -> None:

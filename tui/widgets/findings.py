@@ -24,6 +24,7 @@ from vhdxray.core.format.findings import Finding, Severity
 from vhdxray.tui.headline import HARMLESS
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 SEVERITY_STYLE = {
     Severity.ERROR: "bold red",
@@ -90,8 +91,8 @@ class FindingsView(Vertical):
         self.findings: tuple[Finding, ...] = ()
 
     def compose(self) -> ComposeResult:
-        yield Static(id="findings-summary")
-        yield Static(id="findings-head")
+        yield RichStatic(id="findings-summary")
+        yield RichStatic(id="findings-head")
         yield OptionList(id="findings-list", compact=True)
 
     def show(

@@ -31,6 +31,7 @@ from vhdxray.core.format.header import (
     field_text,
 )
 from vhdxray.tui.safe_text import join, plain, safe, safe_bytes
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 DIFFER_MARK = "≠"
 DIFFER_STYLE = "bold yellow"
@@ -254,7 +255,7 @@ def why_line(report: Report) -> Text:
     return text
 
 
-class HeaderPanel(Static):
+class HeaderPanel(RichStatic):
     """One header slot."""
 
     def show(
@@ -292,6 +293,7 @@ class HeadersView(VerticalScroll):
     ]
 
     _report: Report | None = None
+    _shown_width: int | None = None  # the panel width the report was shown for
     expanded = False  # narrow terminals: the full panels shown below the summary
 
     def on_mount(self) -> None:
@@ -299,8 +301,10 @@ class HeadersView(VerticalScroll):
         self._set_narrow(self.app.size.width)
 
     def on_resize(self, event: events.Resize) -> None:
+        # The view's own size changes when it is first laid out and when its tab is shown
+        # again: the panels are made again only when the terminal's width changed theirs.
         self._set_narrow(self.app.size.width)
-        if self._report is not None:
+        if self._report is not None and self.panel_width() != self._shown_width:
             self.show(self._report)
 
     def _set_narrow(self, width: int) -> None:
@@ -322,13 +326,13 @@ class HeadersView(VerticalScroll):
         return width - 4
 
     def compose(self) -> ComposeResult:
-        yield Static(id="slot-summary")
-        yield Static(_slot_hint(self.expanded), id="slot-hint")
+        yield RichStatic(id="slot-summary")
+        yield RichStatic(_slot_hint(self.expanded), id="slot-hint")
         with Horizontal(id="slots"):
             yield HeaderPanel(id="slot1", classes="slot")
             yield HeaderPanel(id="slot2", classes="slot")
-        yield Static(id="why")
-        yield Static(
+        yield RichStatic(id="why")
+        yield RichStatic(
             plain(
                 f"{DIFFER_MARK} = differs between the two slots   "
                 "heavy border + CURRENT = the header in use"
@@ -342,7 +346,7 @@ class HeadersView(VerticalScroll):
             return
         h1, h2 = report.headers
         differ = frozenset(differing_fields(h1, h2))
-        width = self.panel_width()
+        width = self._shown_width = self.panel_width()
         self.query_one("#slot-summary", Static).update(summary_table(report))
         self.query_one("#slot1", HeaderPanel).show(h1, report.header_choice, differ, width)
         self.query_one("#slot2", HeaderPanel).show(h2, report.header_choice, differ, width)

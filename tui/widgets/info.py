@@ -9,7 +9,6 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import events
-from textual.widgets import Static
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
@@ -18,6 +17,7 @@ from vhdxray.tui.headline import Headline, headline, with_guest
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.guest.triage import GuestReport
@@ -96,12 +96,13 @@ def info_renderable(report: Report, name: str, v: Verdict | Headline) -> Rendera
     return Group(grid, Text(""), verdict_text(v))
 
 
-class InfoBar(Static):
+class InfoBar(RichStatic):
     """File facts and the headline; its class follows the level (for the border). Below
     :data:`COMPACT_WIDTH` columns the facts take two lines instead of four."""
 
     _shown: tuple[Report, str, Headline] | None = None
     _container: Headline | None = None  # the headline before the guest was looked at
+    _compact: bool | None = None  # the layout of the facts shown (None: nothing shown yet)
 
     def show(
         self, report: Report, name: str, v: Verdict, parent: ParentStatus | None = None
@@ -136,10 +137,14 @@ class InfoBar(Static):
         if self._shown is None:
             return
         report, name, h = self._shown
-        if width < COMPACT_WIDTH:
+        self._compact = width < COMPACT_WIDTH
+        if self._compact:
             self.update(compact_renderable(report, name, h))
         else:
             self.update(info_renderable(report, name, h))
 
     def on_resize(self, event: events.Resize) -> None:
-        self._render_shown(self.app.size.width)
+        # Both layouts fit any width of their range by themselves: only crossing
+        # COMPACT_WIDTH changes what is shown.
+        if (self.app.size.width < COMPACT_WIDTH) != self._compact:
+            self._render_shown(self.app.size.width)

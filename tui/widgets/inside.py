@@ -39,6 +39,7 @@ from vhdxray.tui.guestwords import (
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 HEX_BYTES = 32
@@ -223,8 +224,8 @@ class InsideScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="inside-scroll"):
-            yield Static(id="inside-view")
-            yield Static(id="inside-jumps-title")
+            yield RichStatic(id="inside-view")
+            yield RichStatic(id="inside-jumps-title")
             yield OptionList(id="inside-jumps")
         yield Footer()
 

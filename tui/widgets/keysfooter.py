@@ -6,12 +6,19 @@ When it does not, the row is compact (less padding), says each key in its first 
 ("u Update", "l Replay") unless two keys would then read the same, and leaves out the keys
 marked as extras (Reload, Backups: in the help and the command palette), one by one, until
 the rest fits. Help and Quit always stay.
+
+It is also cheaper than Textual's: Textual recomposes its Footer (every key unmounted and
+mounted anew, each restyled) on every change of the screen's bindings, that is on every focus
+change, dialog and reload, even when no key changed; this one recomposes only when the keys
+it would show, or the width, did change. And its keys get their compact state when they are
+made (Textual binds each key to the Footer's ``compact``, whose watcher then restyles every
+key, twice, each time the Footer is composed).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 from textual import events
 from textual.app import ComposeResult
@@ -27,14 +34,45 @@ class KeysFooter(Footer):
         super().__init__()
         self.extras = tuple(extras)  # actions left out first when the keys do not fit
         self._width = 0
+        self._composed: Hashable = None  # what the keys shown were composed from
+
+    def _keys_state(self) -> Hashable:
+        """Everything :meth:`compose` depends on: the width and the bindings it shows (each
+        with whether it is enabled and its tooltip), the command palette's among them."""
+        if not self._bindings_ready:
+            return None
+        palette = self.app.COMMAND_PALETTE_BINDING
+        bindings = tuple(
+            (key, binding, enabled, tooltip)
+            for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
+            if binding.show or key == palette
+        )
+        return (self.app.size.width, self.show_command_palette, bindings)
+
+    async def recompose(self) -> None:
+        """Compose again only if a key or the width changed (see the module's docstring)."""
+        if self.is_attached and self._keys_state() == self._composed:
+            return
+        await super().recompose()
 
     def compose(self) -> ComposeResult:
         width = self._width = self.app.size.width
+        self._composed = self._keys_state()
         widgets = list(super().compose())
         keys = [w for w in widgets if isinstance(w, FooterKey)]
         compact = sum(_cells(k, compact=False) for k in keys) > width
         self.set_reactive(Footer.compact, compact)
         self.set_class(compact, "-compact")
+        for key in keys:
+            # Composed for one width: no binding to the Footer's compact (it would restyle
+            # the key when mounted); the key gets, before it mounts, the state the binding
+            # would give it. The palette's key is not bound: it keeps FooterKey's default
+            # (compact), which its watcher would set when mounted.
+            bound = bool(key._reactive_connect)
+            key._reactive_connect = None
+            key_compact = compact if bound else True
+            key.set_reactive(FooterKey.compact, key_compact)
+            key.set_class(key_compact, "-compact", update=False)
         if not compact:
             yield from widgets
             return

@@ -24,6 +24,7 @@ from vhdxray.core.format.text import clip
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
+from vhdxray.tui.widgets.richstatic import RichStatic
 
 BAD = "bold red"
 GOOD = "green"
@@ -419,8 +420,8 @@ class SectionView(VerticalScroll):
         self.renderer = renderer
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="section-body")
-        yield Static(classes="section-extra -empty")
+        yield RichStatic(classes="section-body")
+        yield RichStatic(classes="section-extra -empty")
 
     def show(self, report: Report) -> None:
         self.query_one(".section-body", Static).update(self.renderer(report))
