@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -418,6 +418,16 @@ class VhdxrayApp(App[int]):
         self._plans_for: Report | None = None
         self.last_hangup_state: str | None = None  # what a hang-up said it left behind
         self.hard_exit_cleanups = []
+
+    def refresh(
+        self, *, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        """Textual asks the app for a layout of the screen shown when a screen is removed (a
+        dialog closed) and after a suspend: a whole layout of the main screen each time a
+        dialog closes. Its size did not change (a resize lays it out by itself) and whatever
+        changed on it while it was covered asked for its own layout (kept until it is shown
+        again): a repaint is all that is left to do."""
+        return super().refresh(repaint=repaint, layout=False, recompose=recompose)
 
     # --- screens ---------------------------------------------------------------------------
 

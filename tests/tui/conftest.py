@@ -33,6 +33,16 @@ def guest_before_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_animations(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Pilot tests check where the app ends up, never the frames on the way: Textual's
+    animations (the tab underline sliding for a third of a second, animated scrolls, the
+    loading dots) are skipped, and with them every frame drawn in between, as with
+    TEXTUAL_ANIMATIONS=none. The snapshot tests keep the animations (what a user sees)."""
+    if "snap_compare" not in request.fixturenames:
+        monkeypatch.setattr("textual.constants.TEXTUAL_ANIMATIONS", "none")
+
+
+@pytest.fixture(autouse=True)
 def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A blinking cursor (command palette input) makes screenshots flaky."""
     monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)

@@ -171,4 +171,6 @@ def fit_dialog(screen: Screen[Any], body: str = "#dialog-scroll") -> None:
     others = sum(child.outer_size.height for child in dialog.children if child is not scroll)
     frame = dialog.styles.gutter.height  # border and padding
     available = screen.size.height - frame - others
+    if scroll.styles.max_height is None and scroll.outer_size.height <= max(3, available):
+        return  # it fits as it is: a limit would change nothing but cost a layout of the dialog
     scroll.styles.max_height = max(3, available)
