@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -279,17 +280,42 @@ def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes
     return found
 
 
+def data_segments(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Sub-ranges of ``[start, end)`` that may hold data; holes are skipped.
+
+    Without ``SEEK_DATA`` (or on a filesystem that refuses it) the whole range is one segment.
+    ``end`` is clipped to the file size.
+    """
+    size = os.fstat(fd).st_size
+    end = min(end, size)
+    if start >= end:
+        return
+    seek_data = getattr(os, "SEEK_DATA", None)
+    seek_hole = getattr(os, "SEEK_HOLE", None)
+    if seek_data is None or seek_hole is None:  # pragma: no cover - Windows
+        yield start, end
+        return
+    pos = start
+    while pos < end:
+        try:
+            data = os.lseek(fd, pos, seek_data)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # no data after pos
+                return
+            yield pos, end  # pragma: no cover - filesystem without SEEK_DATA
+            return
+        if data >= end:
+            return
+        hole = min(os.lseek(fd, data, seek_hole), end)
+        yield data, hole
+        pos = hole
+
+
 def is_hole(fd: int, offset: int, length: int) -> bool:
     """True when the file stores nothing in ``[offset, offset + length)`` (a hole of a sparse
-    file: it reads as zeros), known from one ``SEEK_DATA`` without reading or mapping a byte.
-    False when the range may hold data or the platform cannot tell."""
-    seek_data = getattr(os, "SEEK_DATA", None)
-    if seek_data is None or length <= 0:  # pragma: no cover - Windows
-        return False
-    try:
-        return os.lseek(fd, offset, seek_data) >= offset + length
-    except OSError as exc:
-        return exc.errno == errno.ENXIO  # no data at or after offset; others: cannot tell
+    file: it reads as zeros), known without reading or mapping a byte. False when the range may
+    hold data or the platform cannot tell."""
+    return next(data_segments(fd, offset, offset + length), None) is None
 
 
 def _mapped_lanes(

@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Final
 
 from vhdxray import __version__
 from vhdxray.core.analysis.virtual import DATA, FILE, GAP, GAP_REASONS, ZERO, VirtualDisk
-from vhdxray.core.fileio import NewFile, pread_exact, publish, pwrite_all, temp_name
+from vhdxray.core.fileio import (
+    NewFile,
+    data_segments,
+    pread_exact,
+    publish,
+    pwrite_all,
+    temp_name,
+)
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import payload_index
 from vhdxray.core.format.guid import new_guid
@@ -39,7 +46,6 @@ from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Refused, VhdxrayError
 from vhdxray.core.progress import Progress, advance, check
 from vhdxray.core.write.create import BAT_OFFSET, CreateError, CreateOptions, skeleton
-from vhdxray.core.write.imagecopy import data_segments
 from vhdxray.core.write.writeback import Writeback
 
 if TYPE_CHECKING:

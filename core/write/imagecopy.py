@@ -1,21 +1,27 @@
 """Sparse-aware reading and copying of image files.
 
 A VHDX is mostly holes or zeros (unallocated space, empty log, padding). Two helpers here
-avoid touching those bytes: :func:`data_segments` lists the parts of a range that may hold
-data (``SEEK_DATA``/``SEEK_HOLE`` where the platform has them), and :func:`copy_image` makes a
-new file with the same bytes, leaving holes where the source has holes or zero chunks, under a
-hidden name until it is published (:class:`StagedCopy`).
+avoid touching those bytes: :func:`~vhdxray.core.fileio.data_segments` lists the parts of a
+range that may hold data (``SEEK_DATA``/``SEEK_HOLE`` where the platform has them), and
+:func:`copy_image` makes a new file with the same bytes, leaving holes where the source has
+holes or zero chunks, under a hidden name until it is published (:class:`StagedCopy`).
 """
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from vhdxray.core.fileio import NewFile, pread_exact, publish, pwrite_all, temp_name
+from vhdxray.core.fileio import (
+    NewFile,
+    data_segments,
+    pread_exact,
+    publish,
+    pwrite_all,
+    temp_name,
+)
 from vhdxray.core.format import layout
 from vhdxray.core.progress import Progress
 
@@ -42,37 +48,6 @@ def is_fresh_copy(fd: int) -> bool:
 
 class CopyError(Exception):
     """The copy could not be made; the message says why. A partial copy is removed."""
-
-
-def data_segments(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """Sub-ranges of ``[start, end)`` that may hold data; holes are skipped.
-
-    Without ``SEEK_DATA`` (or on a filesystem that refuses it) the whole range is one segment.
-    ``end`` is clipped to the file size.
-    """
-    size = os.fstat(fd).st_size
-    end = min(end, size)
-    if start >= end:
-        return
-    seek_data = getattr(os, "SEEK_DATA", None)
-    seek_hole = getattr(os, "SEEK_HOLE", None)
-    if seek_data is None or seek_hole is None:  # pragma: no cover - Windows
-        yield start, end
-        return
-    pos = start
-    while pos < end:
-        try:
-            data = os.lseek(fd, pos, seek_data)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:  # no data after pos
-                return
-            yield pos, end  # pragma: no cover - filesystem without SEEK_DATA
-            return
-        if data >= end:
-            return
-        hole = min(os.lseek(fd, data, seek_hole), end)
-        yield data, hole
-        pos = hole
 
 
 def nonzero_chunks(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:

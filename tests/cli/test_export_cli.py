@@ -19,13 +19,12 @@ from tests import repairimages as ri
 from tests.conftest import require
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.analysis.virtual import open_virtual_disk
-from vhdxray.core.fileio import pwrite_all
+from vhdxray.core.fileio import data_segments, pwrite_all
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import bat_geometry, payload_index, sector_bitmap_index
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.write.create import BAT_OFFSET, CreateOptions, create_image
 from vhdxray.core.write.export import export
-from vhdxray.core.write.imagecopy import data_segments
 from vhdxray.tui import cli
 
 MiB = layout.MiB

@@ -17,8 +17,8 @@ Textual's ``Content`` as before (Textual's own, untouched).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.strip import Strip
 from textual.visual import RenderOptions, RichVisual, Visual
@@ -30,13 +30,19 @@ if TYPE_CHECKING:
     from textual.style import Style
     from textual.widget import Widget
 
+T = TypeVar("T")
+
 KEEP = 4  # results kept per kind (the sizes a widget is laid out at between two updates)
 
 
-def _remember(cache: dict[Any, Any], key: Hashable, value: Any) -> None:
+def _memo(cache: dict[Any, T], key: Hashable, compute: Callable[[], T]) -> T:
+    """``cache[key]``, computed and kept (at most KEEP entries) the first time it is asked."""
+    if key in cache:
+        return cache[key]
     if len(cache) >= KEEP:
         cache.clear()
-    cache[key] = value
+    value = cache[key] = compute()
+    return value
 
 
 class MemoVisual(Visual):
@@ -53,21 +59,17 @@ class MemoVisual(Visual):
         self._strips: dict[Hashable, list[Strip]] = {}
 
     def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        width = self._widths.get(container_width)
-        if width is None:
-            width = self.visual.get_optimal_width(rules, container_width)
-            _remember(self._widths, container_width, width)
-        return width
+        return _memo(
+            self._widths,
+            container_width,
+            lambda: self.visual.get_optimal_width(rules, container_width),
+        )
 
     def get_minimal_width(self, rules: RulesMap) -> int:
         return self.visual.get_minimal_width(rules)
 
     def get_height(self, rules: RulesMap, width: int) -> int:
-        height = self._heights.get(width)
-        if height is None:
-            height = self.visual.get_height(rules, width)
-            _remember(self._heights, width, height)
-        return height
+        return _memo(self._heights, width, lambda: self.visual.get_height(rules, width))
 
     def render_strips(
         self, width: int, height: int | None, style: Style, options: RenderOptions
@@ -77,10 +79,9 @@ class MemoVisual(Visual):
         styles = self.widget.styles
         align = styles.text_align if styles.has_rule("text_align") else None
         key = (width, height, style, align)
-        strips = self._strips.get(key)
-        if strips is None:
-            strips = self.visual.render_strips(width, height, style, options)
-            _remember(self._strips, key, strips)
+        strips = _memo(
+            self._strips, key, lambda: self.visual.render_strips(width, height, style, options)
+        )
         return list(strips)
 
 
