@@ -157,9 +157,11 @@ def temp_name(target: str | os.PathLike[str]) -> str:
     return os.path.join(folder, f".{name}.vhdxray-partial-{secrets.token_hex(4)}")
 
 
-def publish(temp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+def publish(
+    temp: str | os.PathLike[str], target: str | os.PathLike[str], *, durable: bool = True
+) -> None:
     """Give the finished (and already fsynced) file ``temp`` the name ``target``, never
-    replacing an existing file, and make the new name durable.
+    replacing an existing file, and make the new name durable (unless ``durable=False``).
 
     A hard link fails when ``target`` exists, so no file that appeared meanwhile is ever
     replaced; where hard links are not supported, the name is checked, then renamed. Raises
@@ -176,7 +178,8 @@ def publish(temp: str | os.PathLike[str], target: str | os.PathLike[str]) -> Non
         os.rename(temp, target)
     else:
         os.unlink(temp)
-    fsync_dir(os.path.dirname(os.path.abspath(target)))
+    if durable:
+        fsync_dir(os.path.dirname(os.path.abspath(target)))
 
 
 def pread_exact(fd: int, offset: int, length: int) -> bytes:

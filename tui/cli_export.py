@@ -80,6 +80,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="export only partition N (as numbered in the Inside block of vhdxray info; raw)",
     )
+    p.add_argument(
+        "--no-flush",
+        action="store_true",
+        help="name OUTPUT without waiting for its bytes to reach the disk (faster, as "
+        "qemu-img convert and cp; a crash soon after may leave it incomplete: run sync)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress line, no summary")
 
@@ -162,6 +168,7 @@ def _document(
         "region_table": disk.region_table,
         "gaps": [g.to_json() for g in result.gaps],
         "complete": result.complete,
+        "flushed": result.flushed,
         "exit_code": exit_code,
         "partition": getattr(disk, "partition", None),
     }
@@ -201,6 +208,11 @@ def _summary(disk: VirtualDisk, result: ExportResult) -> None:
             line(f"  {g.describe()}")
         if len(result.gaps) > MAX_GAPS_SHOWN:
             line(f"  ... and {len(result.gaps) - MAX_GAPS_SHOWN} more (all in --gaps FILE)")
+    if not result.flushed:
+        line(
+            "Not flushed (--no-flush): the data may still be in memory; run `sync` before "
+            "relying on the file or deleting the source."
+        )
     if result.format == RAW:
         line(
             "Next step: check the file systems inside before using them, e.g. "
@@ -291,7 +303,14 @@ def _run(args: argparse.Namespace, disk: VirtualDisk) -> int:
         previous = None
     try:
         plan = plan_export(disk, args.format, progress)
-        result = export(disk, args.output, fmt=args.format, plan=plan, progress=progress)
+        result = export(
+            disk,
+            args.output,
+            fmt=args.format,
+            plan=plan,
+            progress=progress,
+            flush=not args.no_flush,
+        )
     except ExportRefused as exc:
         return _refuse(args, exc.code, exc.reason, EXIT_REFUSED)
     except (Cancelled, KeyboardInterrupt):

@@ -10,7 +10,9 @@ Copying: untouched file ranges go kernel-side (``os.copy_file_range``; ``pread``
 when the kernel or filesystem refuses), holes in the source stay holes, zeros are never
 written; only logged pages pass through Python. Work is streamed a run at a time, so memory
 does not depend on the virtual size. The disk writes each finished range while the copy goes on
-(:mod:`writeback`), so the fsync before the rename has little left to do.
+(:mod:`writeback`), so the fsync before the rename has little left to do. ``flush=False``
+skips both (as ``qemu-img convert`` and ``cp`` do) for a user who asked for speed over
+durability.
 
 Raw output is the virtual disk byte for byte (what ``qemu-img convert -O raw`` gives). VHDX
 output has the source's block size, sector sizes and virtual size, no log, and only blocks that
@@ -144,6 +146,7 @@ class ExportResult:
     bytes_copied: int
     gaps: tuple[Gap, ...]
     blocks_allocated: int  # VHDX output only
+    flushed: bool = True  # on disk before it got its name (False: ``flush=False`` was asked)
 
     @property
     def complete(self) -> bool:
@@ -396,8 +399,13 @@ def export(
     fmt: str = RAW,
     plan: ExportPlan | None = None,
     progress: Progress | None = None,
+    flush: bool = True,
 ) -> ExportResult:
     """Write ``disk`` to the new file ``output`` (see the module docstring).
+
+    ``flush=False`` names the output without waiting for its bytes to reach the disk (no
+    writeback, no fsync: what ``qemu-img convert`` and ``cp`` do); it is still complete when
+    named, but a crash soon after may leave it with missing data.
 
     Raises :class:`ExportRefused` before anything is written, :class:`ExportFailed` when
     writing fails, and ``progress``'s ``Cancelled`` when cancelled; in both of the last two
@@ -424,18 +432,20 @@ def export(
     try:
         # durable before it gets its name (little is left to flush by then); removed on error
         with new as fd:
-            wb = Writeback(fd)
+            wb = Writeback(fd) if flush else None
             try:
                 if fmt == RAW:
                     copied, allocated = _write_raw(disk, fd, progress, wb)
                 else:
                     copied, allocated = _write_vhdx(disk, fd, progress, wb)
-                wb.finish()
+                if wb is not None:
+                    wb.finish()
             finally:
-                wb.close()
+                if wb is not None:
+                    wb.close()
             check(progress)  # a cancel during the last step still leaves nothing behind
         try:
-            publish(temp, target)
+            publish(temp, target, durable=flush)
         except FileExistsError:
             raise ExportRefused(
                 "output_exists", f"{target} appeared while exporting; it was left alone"
@@ -445,7 +455,9 @@ def export(
         if isinstance(exc, OSError):
             raise ExportFailed(f"writing {target} failed: {exc.strerror or exc}") from exc
         raise
-    return ExportResult(target, fmt, disk.size, copied, locate_gaps(disk, plan.gaps), allocated)
+    return ExportResult(
+        target, fmt, disk.size, copied, locate_gaps(disk, plan.gaps), allocated, flush
+    )
 
 
 __all__ = [

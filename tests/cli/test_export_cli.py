@@ -123,6 +123,53 @@ def test_clean_images_export_like_qemu_in_both_formats(
     assert ri.file_sha256(image) == before
 
 
+@pytest.mark.parametrize("fmt", ["raw", "vhdx"])
+def test_no_flush_names_the_same_bytes_without_any_fsync(
+    fmt: str,
+    qemu_image: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--no-flush`` (qemu-img convert's durability) writes the same file and flushes nothing;
+    the default flushes the file and its folder before the name appears, and says so."""
+    require("qemu-io", "qemu-utils")
+    image = qemu_image("64M", "block_size=1M")
+    imagefiles.qemu_io(image, "write -P 0x5a 1M 3M", "write -P 0x11 40M 4k")
+    expected = qemu_raw(image, tmp_path / "qemu.raw")
+    syncs: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        syncs.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    outputs = {}
+    for flag in ((), ("--no-flush",)):
+        out = tmp_path / f"out-{len(flag)}.{fmt}"
+        syncs.clear()
+        code, text, _ = vhdxray(
+            capsys, "export", str(image), str(out), "--format", fmt, "--json", *flag
+        )
+        assert code == 0, text
+        doc = json.loads(text)
+        assert doc["complete"] and doc["flushed"] is (not flag)
+        assert (len(syncs) == 0) if flag else (len(syncs) >= 2)  # the file, then its folder
+        outputs[flag] = out
+    for out in outputs.values():  # a new VHDX has new GUIDs: compare what it holds
+        if fmt == "vhdx":
+            assert imagefiles.qemu_img_check(out).returncode == 0
+            out = imagefiles.virtual_disk_bytes(out, tmp_path / f"{out.name}.raw")
+        assert out.read_bytes() == expected
+
+    code, text, _ = vhdxray(
+        capsys, "export", str(image), str(tmp_path / f"said.{fmt}"), "--format", fmt, "--no-flush"
+    )
+    assert code == 0 and "Not flushed (--no-flush)" in text and "run `sync`" in text
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
 def test_vhdx_output_allocates_only_blocks_with_data(
     qemu_image: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
