@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
 
 from vhdxray.core.format.text import printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _after_write = False  # a write changed a file: its result must reach the user somehow
 

@@ -8,7 +8,6 @@ contents of the file; an unreadable file becomes a report with ``kind == "unread
 from __future__ import annotations
 
 import os
-from typing import Protocol
 
 from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.fileio import NotRegularFile
@@ -34,6 +33,12 @@ from vhdxray.core.format.region import (
     parse_region_table,
 )
 from vhdxray.core.source import ImageSource, ReadAt
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:  # Source is for type checkers; at run time a plain base keeps typing unimported
+    Protocol = object
 
 NOT_REGULAR = "not_regular"
 """Report.kind of a directory, FIFO, socket or device: refused before it is opened."""

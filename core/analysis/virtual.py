@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Sequence
-from typing import Final
 
 from vhdxray.core.analysis import logoverlay
 from vhdxray.core.analysis.logoverlay import LoggedFile
@@ -46,6 +45,10 @@ from vhdxray.core.format.record import mutable_record, record
 from vhdxray.core.format.region import choose_active, parse_region_table
 from vhdxray.core.outcome import Option, Refused, Suggestion, Suggestions, suggest
 from vhdxray.core.source import ImageSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Extent kinds
 ZERO: Final = "zero"  # reads zeros (nothing to write)

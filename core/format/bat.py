@@ -38,11 +38,14 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from itertools import compress, islice, repeat
-from typing import BinaryIO, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Final
 
 MiB: Final = layout.MiB
 LOST_RANGES_CAP: Final = 1000  # LostRange records kept in a summary (all are counted)

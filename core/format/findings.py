@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Final
 
 from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Suggestions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 CODE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
@@ -19,8 +18,10 @@ from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
 from vhdxray.core.outcome import Option, suggest
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
+    from typing import Any, Final
 
 
 class FieldKind(StrEnum):

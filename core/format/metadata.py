@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import struct
 from itertools import pairwise
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info, warning
@@ -17,8 +16,10 @@ from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
 from vhdxray.core.source import ReadAt
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
+    from typing import Final
 
 _TABLE_HEADER: Final = struct.Struct("<8sHH20s")
 _ENTRY: Final = struct.Struct("<16sIIII")

@@ -26,9 +26,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from operator import attrgetter
 from types import CodeType, FunctionType
-from typing import Any, TypeVar, dataclass_transform
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is never imported at run time (its import is a few ms of start-up)
+    from typing import Any, TypeVar, dataclass_transform
+
+    T = TypeVar("T")
+else:
+
+    def dataclass_transform(**_: object) -> Callable[[T], T]:
+        """At run time the decorator only marks the function for type checkers: a no-op."""
+        return lambda function: function
+
 
 _MISSING: Any = object()
 

@@ -9,7 +9,6 @@ well under 2 MiB per image and never more than :data:`VOLUME_BUDGET` per volume.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from vhdxray.core.analysis.guest import (
     bitlocker,
@@ -41,6 +40,10 @@ from vhdxray.core.analysis.guest.gpt import has_header as has_gpt_header
 from vhdxray.core.analysis.guest.mbr import looks_like_mbr, parse_mbr
 from vhdxray.core.format.findings import SEVERITY_ORDER, Severity
 from vhdxray.core.format.record import field, mutable_record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 Probe = Callable[[Volume, str], Filesystem | None]
 
