@@ -15,9 +15,8 @@ keys and dialog choices, JSON as ``{"option": "from_slot", "value": 1}``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 
-from vhdxray.core.format.record import record
+from vhdxray.core.format.record import StrEnum, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

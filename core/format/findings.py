@@ -9,9 +9,8 @@ end renders its own way (see :class:`vhdxray.core.outcome.Suggestion`).
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
-from vhdxray.core.format.record import record
+from vhdxray.core.format.record import StrEnum, record
 from vhdxray.core.outcome import Suggestions
 
 TYPE_CHECKING = False

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import enum
+import json
 import pickle
+import warnings
 from typing import cast
 
 import pytest
 
 from vhdxray.core.format.record import (
     FrozenRecordError,
+    StrEnum,
     field,
     fields,
     mutable_record,
@@ -136,3 +140,85 @@ def test_dataclasses_functions_accept_mutable_records_with_factories() -> None:
 
     assert dataclasses.asdict(Bag("a", [1])) == {"name": "a", "items": [1], "tags": {}, "size": 0}
     assert dataclasses.replace(Bag("a"), size=2) == Bag("a", size=2)
+
+
+# --- StrEnum: enum.StrEnum's behaviour without importing enum --------------------------------
+
+
+class Real(enum.StrEnum):
+    """Colours."""
+
+    RED = "red"
+    GREEN = "green"  # a comment
+    DOTTED = "a.b"
+
+    def shout(self) -> str:
+        return self.value.upper()
+
+
+class Light(StrEnum):
+    """Colours."""
+
+    RED = "red"
+    GREEN = "green"  # a comment
+    DOTTED = "a.b"
+
+    def shout(self) -> str:
+        return self.value.upper()
+
+
+def test_strenum_is_not_the_enum_module_at_run_time() -> None:
+    from vhdxray.core.format.findings import Severity
+    from vhdxray.core.outcome import RefusalCode
+
+    assert not issubclass(Severity, enum.Enum)
+    assert not issubclass(RefusalCode, enum.Enum)
+
+
+def test_strenum_behaves_as_enum_strenum() -> None:
+    for cls in (Real, Light):
+        red = cls.RED
+        assert [m.name for m in cls] == ["RED", "GREEN", "DOTTED"]
+        assert [m.value for m in cls] == ["red", "green", "a.b"]
+        assert [type(m.value) for m in cls] == [str, str, str]
+        assert len(cls) == 3
+        assert list(reversed(cls)) == list(cls)[::-1]
+        assert list(cls.__members__) == ["RED", "GREEN", "DOTTED"]
+        assert cls["GREEN"] is cls.GREEN
+        assert cls("red") is red
+        assert cls(red) is red
+        assert isinstance(red, str) and isinstance(red, cls)
+        assert red == "red" and hash(red) == hash("red") and {"red": 1}[red] == 1
+        assert str(red) == "red" and type(str(red)) is str
+        assert f"{red}|{red:>5}" == "red|  red"
+        assert red.shout() == "RED"
+        assert red in cls and cls.DOTTED in cls
+        assert sorted(cls) == [cls.DOTTED, cls.GREEN, red]
+        assert pickle.loads(pickle.dumps(red)) is red
+        assert copy.copy(red) is red and copy.deepcopy({"k": red})["k"] is red
+        assert cls.__doc__ == "Colours."
+    assert repr(Real.RED) == "<Real.RED: 'red'>"
+    assert repr(Light.RED) == "<Light.RED: 'red'>"
+    assert json.dumps([Real.RED, {Real.GREEN: 1}]) == json.dumps([Light.RED, {Light.GREEN: 1}])
+
+
+def test_strenum_refuses_as_enum_strenum() -> None:
+    for cls in (Real, Light):
+        with pytest.raises(ValueError, match=r"^'blue' is not a valid "):
+            cls("blue")
+        with pytest.raises(ValueError, match=r"^\['red'\] is not a valid "):
+            cls(["red"])  # type: ignore[arg-type]
+        with pytest.raises(KeyError):
+            cls["red"]
+        with pytest.raises(AttributeError):
+            cls.RED = "x"  # type: ignore[misc]
+        with pytest.raises(AttributeError):
+            del cls.RED
+        with pytest.raises(TypeError), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # enum's, about Python 3.12
+            _ = "red" in cls  # type: ignore[operator]
+    with pytest.raises(ValueError) as from_light:
+        Light("blue")
+    with pytest.raises(ValueError) as from_real:
+        Real("blue")
+    assert str(from_light.value) == str(from_real.value).replace("Real", "Light")
