@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from vhdxray.core.analysis.checked import read_checked
 from vhdxray.core.analysis.inuse import in_use
@@ -31,10 +32,7 @@ from vhdxray.core.format.record import record
 from vhdxray.core.progress import Progress
 from vhdxray.core.source import ImageSource
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from vhdxray.core.analysis.chain import ParentLookup  # pathlib, uuid: only for a child
     from vhdxray.core.analysis.guest.image import GuestOutcome
 
