@@ -14,7 +14,7 @@ C-level bulk operations on bytes:
   OR-ed together through ``int.from_bytes`` (one big-int OR per lane, linear time).
 * A histogram of the class bytes (``bytes.count`` plus ``translate(None, delete)``, one pass per
   distinct value) gives every count. Positions of the rare entries of interest come from
-  ``re.finditer`` over a 0/1 flag string, or ``itertools.compress`` when they are many.
+  ``bytes.find`` over a 0/1 flag string, or ``itertools.compress`` when they are many.
 * Allocated blocks are handled as arrays of FileOffsetMB values; uniqueness and overlap come
   from ``min(map(operator.sub, ...))`` over the (sorted) offsets, ranges from ``bisect``.
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import bisect
 import operator
-import re
 import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -80,8 +79,6 @@ _T_NZ_OFFSET: Final = _table(lambda v: _C_OFFSET if v else 0)
 _T_NZ_RESERVED: Final = _table(lambda v: _C_RESERVED if v else 0)
 _T_SET_SB: Final = _table(lambda v: v | _C_SB)
 _T_SET_PAD: Final = _table(lambda v: v | _C_PAD)
-_ONE: Final = re.compile(b"\x01")
-_MATCH_START: Final = re.Match.start
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,6 +454,15 @@ def _sb_values(states: Sequence[int], flags: Sequence[int] = _FLAG_SETS) -> froz
     return frozenset(s | f | _C_SB for s in states for f in flags)
 
 
+def _ones(flags: bytes | bytearray) -> Iterator[int]:
+    """The positions of the 1 bytes of ``flags``, ascending: one ``find`` (C) per position."""
+    find = flags.find
+    at = find(1)
+    while at >= 0:
+        yield at
+        at = find(1, at + 1)
+
+
 def _u64_view(buf: bytes) -> Sequence[int]:
     """The entries as unsigned 64-bit integers (zero-copy on little-endian hosts)."""
     if sys.byteorder == "little":
@@ -540,7 +546,7 @@ class _Table:
             return iter(())
         flags = self.cat.translate(_flag_table(values))
         if count * _SPARSE_DIVISOR < self.n:
-            return map(_MATCH_START, _ONE.finditer(flags))
+            return _ones(flags)
         return compress(range(self.n), flags)
 
     def offsets_mb(self, values: frozenset[int], count: int) -> array[int]:
