@@ -257,6 +257,31 @@ def _build(cls: type[T], *, frozen: bool) -> type[T]:
 
 
 _TEMPLATES: dict[int, CodeType] = {}
+INIT_TEMPLATES_MAX = 24  # core/format/_record_inits.py holds the templates up to this many fields
+
+
+def init_template_source(count: int, name: str = "__init__") -> str:
+    """The source of the ``__init__`` template for ``count`` fields (parameters ``_0``...)."""
+    params = "".join(f", _{i}" for i in range(count))
+    body = "".join(f"    _set(self, '_{i}', _{i})\n" for i in range(count)) or "    pass\n"
+    return f"def {name}(self{params}):\n{body}"
+
+
+def _template(count: int) -> CodeType:
+    """The template for ``count`` fields: compiled with the package (``_record_inits``, read
+    from its ``.pyc``) up to :data:`INIT_TEMPLATES_MAX` fields, compiled here beyond."""
+    template = _TEMPLATES.get(count)
+    if template is None:
+        if count <= INIT_TEMPLATES_MAX:
+            from vhdxray.core.format import _record_inits
+
+            template = _record_inits.INITS[count].__code__.replace(co_name="__init__")
+        else:
+            made: dict[str, Any] = {}
+            exec(init_template_source(count), {"_set": object.__setattr__}, made)
+            template = made["__init__"].__code__
+        _TEMPLATES[count] = template
+    return template
 
 
 def _init_function(
@@ -265,19 +290,14 @@ def _init_function(
     """``def __init__(self, <names>): object.__setattr__(self, "<name>", <name>) ...``.
 
     Compiling that source for each class was most of the cost of a record (about 0.2 ms a
-    class here, dozens of classes on the check path). Instead one template per number of
-    fields is compiled once, and each class gets a copy of its code object with the
-    parameter names and the attribute-name constants replaced: the same bytecode, the same
-    signature (keywords, defaults, error messages) as the compiled source would have.
+    class here, dozens of classes on the check path). Instead there is one template per number
+    of fields, compiled ahead with the package (compiling even one per count of fields cost
+    about 0.3 ms each, a dozen counts on the check path), and each class gets a copy of its
+    code object with the parameter names and the attribute-name constants replaced: the same
+    bytecode, the same signature (keywords, defaults, error messages) as the compiled source
+    would have.
     """
-    template = _TEMPLATES.get(len(names))
-    if template is None:
-        params = "".join(f", _{i}" for i in range(len(names)))
-        body = "".join(f" _set(self, '_{i}', _{i})\n" for i in range(len(names))) or " pass\n"
-        made: dict[str, Any] = {}
-        exec(f"def __init__(self{params}):\n{body}", {"_set": object.__setattr__}, made)
-        template = made["__init__"].__code__
-        _TEMPLATES[len(names)] = template
+    template = _template(len(names))
     rename = {f"_{i}": n for i, n in enumerate(names)}
     code = template.replace(
         co_varnames=("self", *names),

@@ -7,10 +7,12 @@ import enum
 import json
 import pickle
 import warnings
-from typing import cast
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from vhdxray.core.format import record as record_module
 from vhdxray.core.format.record import (
     FrozenRecordError,
     StrEnum,
@@ -222,3 +224,40 @@ def test_strenum_refuses_as_enum_strenum() -> None:
     with pytest.raises(ValueError) as from_real:
         Real("blue")
     assert str(from_light.value) == str(from_real.value).replace("Real", "Light")
+
+
+# --- the __init__ templates compiled with the package ------------------------------------
+
+
+def test_the_generated_init_templates_are_current() -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_record_inits.py"
+    spec = importlib.util.spec_from_file_location("gen_record_inits", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TARGET.read_text() == module.source(), "run scripts/gen_record_inits.py"
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 7, record_module.INIT_TEMPLATES_MAX])
+def test_each_template_is_what_compiling_its_source_gives(count: int) -> None:
+    made: dict[str, Any] = {}
+    exec(record_module.init_template_source(count), {"_set": object.__setattr__}, made)
+    compiled = made["__init__"].__code__
+    template = record_module._template(count)
+    for attr in ("co_code", "co_consts", "co_names", "co_varnames", "co_argcount", "co_name"):
+        assert getattr(template, attr) == getattr(compiled, attr), attr
+
+
+def test_a_record_with_more_fields_than_the_templates() -> None:
+    count = record_module.INIT_TEMPLATES_MAX + 3
+    names = [f"f{i}" for i in range(count)]
+    cls = type("Wide", (), {"__annotations__": dict.fromkeys(names, "int"), "f1": 5})
+    with pytest.raises(TypeError, match="follows one with"):
+        record(cls)
+    cls = type("Wide", (), {"__annotations__": dict.fromkeys(names, "int")})
+    wide = record(cls)(*range(count))
+    assert [getattr(wide, n) for n in names] == list(range(count))
+    with pytest.raises(TypeError, match=r"Wide.__init__\(\) missing 1 required positional"):
+        record(cls)(*range(count - 1))
