@@ -1132,3 +1132,24 @@ def test_streaming_matches_previous_across_chunk_boundaries(
     assert_same_as_previous(
         raw, g, disk_type, file_mb * MiB, 3 * MiB, len(raw) + cut * 8, [(0, MiB, "header")]
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "_T_STATE",
+        "_T_RES_LO",
+        "_T_RES_B2",
+        "_T_OFF_B2",
+        "_T_NZ_OFFSET",
+        "_T_NZ_RESERVED",
+        "_T_SET_SB",
+        "_T_SET_PAD",
+    ],
+)
+def test_translation_tables_are_the_reference_ones(name: str) -> None:
+    """bat.py builds its tables with C-level calls (start-up); the reference spells each one
+    out as a function of the byte value."""
+    from vhdxray.core.format import bat as bat_module
+
+    assert getattr(bat_module, name) == getattr(bat_reference, name)
