@@ -6,7 +6,7 @@ package instead of at every start-up (tests/core/test_record.py checks the file 
 
 from __future__ import annotations
 
-import sys
+import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,11 +14,11 @@ TARGET = ROOT / "core" / "format" / "_record_inits.py"
 
 
 def source() -> str:
-    sys.path.insert(0, str(ROOT / "core" / "format"))
-    try:
-        import record  # the module itself, by path: no install needed
-    finally:
-        sys.path.pop(0)
+    # the module itself, by path: no install needed
+    spec = importlib.util.spec_from_file_location("record", ROOT / "core" / "format" / "record.py")
+    assert spec is not None and spec.loader is not None
+    record = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record)
     count = record.INIT_TEMPLATES_MAX
     parts = [
         '"""@record\'s ``__init__`` templates for 0 to '
