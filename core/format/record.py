@@ -51,25 +51,27 @@ else:
         """The class of a run-time :class:`StrEnum`: makes the members, looks them up."""
 
         def __new__(mcls, name, bases, ns):
-            members = [
-                (key, value)
-                for key, value in ns.items()
-                if not key.startswith("_") and isinstance(value, str)
-            ]
-            body = {key: value for key, value in ns.items() if key not in dict(members)}
+            body = {}
+            members = {}
+            for key, value in ns.items():
+                if key[0] != "_" and isinstance(value, str):
+                    members[key] = value
+                else:
+                    body[key] = value
             if members and any(b._member_map_ for b in bases if isinstance(b, _StrEnumType)):
                 raise TypeError(f"{name}: cannot extend an enum that has members")
             cls = super().__new__(mcls, name, bases, body)
             by_name = {}
             by_value = {}
-            for key, value in members:
+            new_member = str.__new__
+            set_class_attribute = type.__setattr__
+            for key, value in members.items():
                 if value in by_value:
                     raise ValueError(f"{name}: {key!r} repeats the value {value!r}")
-                member = str.__new__(cls, value)
-                member._name_ = key
-                member._value_ = str(value)
+                member = new_member(cls, value)
+                member.__dict__.update(_name_=key, _value_=str(value))
                 by_name[key] = by_value[value] = member
-                type.__setattr__(cls, key, member)
+                set_class_attribute(cls, key, member)
             type.__setattr__(cls, "_member_map_", by_name)
             type.__setattr__(cls, "_value2member_map_", by_value)
             return cls

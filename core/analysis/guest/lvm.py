@@ -4,8 +4,6 @@ from which the volume group and logical volume names are taken."""
 
 from __future__ import annotations
 
-import zlib
-
 from vhdxray.core.analysis.guest.base import (
     Filesystem,
     Structure,
@@ -27,6 +25,8 @@ _NAME = rb"^\s*([A-Za-z0-9_.+-]+)\s*\{"  # a volume group's name, as its text st
 
 def lvm_crc(data: bytes) -> int:
     """LVM's calc_crc: the CRC-32 table walk from INITIAL_CRC with no final inversion."""
+    import zlib  # only once an LVM label is found
+
     return ~zlib.crc32(data, ~INITIAL_CRC & 0xFFFFFFFF) & 0xFFFFFFFF
 
 
