@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.fileio import NotRegularFile
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import BatSummary, analyse_bat_stream, bat_geometry
@@ -153,6 +152,8 @@ def _read(source: Source, name: str) -> Report:
     read = source.read_at
     identifier, findings, headers, tables = read_header_section(read)
     if not looks_like_vhdx(identifier, headers, tables):
+        from vhdxray.core.analysis.sniff import identify_other  # only for what is not a VHDX
+
         kind, description = identify_other(read, size)
         return Report(
             path=name,

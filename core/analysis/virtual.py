@@ -30,7 +30,6 @@ from vhdxray.core.analysis.reader import (
     looks_like_vhdx,
     read_header_section,
 )
-from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import (
     BatGeometry,
@@ -528,6 +527,8 @@ def _parse_layer(
         known = None
         identifier, _, headers, raw_tables = read_header_section(read)
         if not looks_like_vhdx(identifier, headers, raw_tables):
+            from vhdxray.core.analysis.sniff import identify_other
+
             _, description = identify_other(read, size)
             raise OpenRefused("not_vhdx", f"{path} is not a VHDX image: {description}")
     choice = choose_current(*headers)
