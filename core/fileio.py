@@ -14,8 +14,8 @@ import os
 import stat
 from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path  # not imported at run time: the check path stays without pathlib
 

@@ -15,11 +15,10 @@ keys and dialog choices, JSON as ``{"option": "from_slot", "value": 1}``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from vhdxray.core.format.record import record
+from vhdxray.core.format.record import StrEnum, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path  # pathlib stays off the check path (the verdict imports this)
 

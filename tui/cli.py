@@ -16,13 +16,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
-
-if TYPE_CHECKING:
-    import argparse
-    from pathlib import Path
-
-    from vhdxray.core.analysis.reader import Report
 
 from vhdxray import __version__
 from vhdxray.core.format.record import record
@@ -32,6 +25,15 @@ from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import mark_written as _mark_written
 from vhdxray.tui.console import out as _out
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from pathlib import Path
+    from typing import Any
+
+    from vhdxray.core.analysis.reader import Report
+
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -69,7 +71,8 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
     if args.command == "check" and parent is not None:
         from vhdxray.tui import cli_repair
 
-        return cli_repair.cmd_check_parent(cast("argparse.Namespace", args))
+        assert not isinstance(args, ReportArgs)  # the plain form has no --parent
+        return cli_repair.cmd_check_parent(args)
     from vhdxray.core.analysis.reader import read_report
     from vhdxray.core.format.findings import has_errors
 
@@ -421,7 +424,8 @@ def _resolve(target: str) -> Callable[..., Any]:
     import importlib
 
     module, _, name = target.partition(":")
-    return cast("Callable[..., Any]", getattr(importlib.import_module(module), name))
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
 
 
 def _parser_app() -> argparse.ArgumentParser:

@@ -5,8 +5,6 @@ JSON ``message``/``next_step`` fields and the app's Inside view all take their w
 
 from __future__ import annotations
 
-from typing import Any
-
 from vhdxray.core.analysis.guest.base import Filesystem, GuestFinding
 from vhdxray.core.analysis.guest.triage import GuestReport
 from vhdxray.core.format.record import record
@@ -14,6 +12,10 @@ from vhdxray.core.format.text import printable
 from vhdxray.core.outcome import Option, Suggestions, suggest
 from vhdxray.tui.outcome import cli_text
 from vhdxray.tui.sizes import natural_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @record

@@ -6,9 +6,12 @@ core's suggestions (:class:`~vhdxray.core.outcome.Suggestion`) become words: fla
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
 
 from vhdxray.core.outcome import Option, Suggestion, VhdxrayError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 EXIT_FAILURE = 1
 EXIT_REFUSED = 2

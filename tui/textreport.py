@@ -6,8 +6,6 @@ Plain text only (no Rich): every string taken from the image goes through
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.findings import Severity
@@ -22,6 +20,7 @@ from vhdxray.core.format.text import clip, printable
 from vhdxray.tui.outcome import cli_text
 from vhdxray.tui.sizes import grouped, natural_size
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from vhdxray.core.analysis.guest.image import GuestOutcome
 

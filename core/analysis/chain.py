@@ -19,7 +19,6 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format.findings import Finding, error
@@ -27,8 +26,10 @@ from vhdxray.core.format.metadata import PATH_KEYS, ParentLocator
 from vhdxray.core.format.record import record
 from vhdxray.core.format.text import clip
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # annotations only: uuid imports platform
+    from typing import Final
 
 
 OK: Final = "ok"

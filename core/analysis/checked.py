@@ -6,12 +6,12 @@ read). ``check``, ``scan`` and the app all go through :func:`with_chain_findings
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from vhdxray.core.analysis.reader import Report, Source, read_report, read_report_from
 from vhdxray.core.format.findings import sort_findings
 from vhdxray.core.format.record import replace
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from vhdxray.core.analysis.chain import ParentLookup
 

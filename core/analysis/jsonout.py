@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
 from vhdxray.core.format.header import HEADER_FIELDS, Header, field_value
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # the guest code is imported only when the guest is looked at
+    from typing import Any
+
     from vhdxray.core.analysis.guest.image import GuestOutcome
 
 

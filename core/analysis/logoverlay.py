@@ -18,12 +18,15 @@ from __future__ import annotations
 import bisect
 import errno
 from collections.abc import Iterator, Sequence
-from typing import Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.log import LogInfo, ReplayWrite
 from vhdxray.core.format.record import record
 from vhdxray.core.source import ReadAt
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 PAGE: Final = layout.LOG_SECTOR_SIZE
 

@@ -8,9 +8,7 @@ contents of the file; an unreadable file becomes a report with ``kind == "unread
 from __future__ import annotations
 
 import os
-from typing import Protocol
 
-from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.fileio import NotRegularFile
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import BatSummary, analyse_bat_stream, bat_geometry
@@ -34,6 +32,12 @@ from vhdxray.core.format.region import (
     parse_region_table,
 )
 from vhdxray.core.source import ImageSource, ReadAt
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:  # Source is for type checkers; at run time a plain base keeps typing unimported
+    Protocol = object
 
 NOT_REGULAR = "not_regular"
 """Report.kind of a directory, FIFO, socket or device: refused before it is opened."""
@@ -148,6 +152,8 @@ def _read(source: Source, name: str) -> Report:
     read = source.read_at
     identifier, findings, headers, tables = read_header_section(read)
     if not looks_like_vhdx(identifier, headers, tables):
+        from vhdxray.core.analysis.sniff import identify_other  # only for what is not a VHDX
+
         kind, description = identify_other(read, size)
         return Report(
             path=name,

@@ -6,7 +6,9 @@ app can name repairs before the first frame without importing any writing code.
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 REPLAY: Final = "log.replay"
 CLEAR_LOG_GUID: Final = "log.clear_stale_guid"

@@ -13,13 +13,16 @@ import sys
 from array import array
 from bisect import bisect_right
 from itertools import compress, count
-from typing import Final
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import BatGeometry, block_of_index
 from vhdxray.core.format.record import record
 from vhdxray.core.source import ImageSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 LOST: Final = "lost"  # the data of these bytes was in this file, past its end
 PARTIAL: Final = "partial"  # PARTIALLY_PRESENT blocks: sectors held here are lost

@@ -20,9 +20,7 @@ virtual size.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
-from typing import Final
 
 from vhdxray.core.analysis import logoverlay
 from vhdxray.core.analysis.logoverlay import LoggedFile
@@ -32,7 +30,6 @@ from vhdxray.core.analysis.reader import (
     looks_like_vhdx,
     read_header_section,
 )
-from vhdxray.core.analysis.sniff import identify_other
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import (
     BatGeometry,
@@ -42,10 +39,14 @@ from vhdxray.core.format.bat import (
 )
 from vhdxray.core.format.header import Header, choose_current, effective_header
 from vhdxray.core.format.metadata import Metadata, parse_metadata
-from vhdxray.core.format.record import mutable_record, record
+from vhdxray.core.format.record import field, mutable_record, record
 from vhdxray.core.format.region import choose_active, parse_region_table
 from vhdxray.core.outcome import Option, Refused, Suggestion, Suggestions, suggest
 from vhdxray.core.source import ImageSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Extent kinds
 ZERO: Final = "zero"  # reads zeros (nothing to write)
@@ -96,8 +97,7 @@ _ZERO_STATES_LIST: Final = (
     layout.PAYLOAD_BLOCK_UNMAPPED,
     layout.PAYLOAD_BLOCK_UNMAPPED_V095,
 )
-_RUN: Final = {c: re.compile(bytes([c]) + b"+") for c in (_Z, _P, _C)}
-_BIT_RUNS: Final = re.compile(rb"\x00+|\xff+|[\x01-\xfe]")
+_RUN_LETTERS: Final = (_Z, _P, _C)  # classes whose blocks are taken a run at a time
 
 
 class OpenRefused(Refused):
@@ -160,6 +160,19 @@ class _Window:
     raw: bytes
     cut: tuple[tuple[int, int], ...]  # entry index ranges cut off
     classes: bytes  # one letter per payload block from first_block
+    others: dict[int, bytes] = field(default_factory=dict)  # per letter: 0 where it is, else 1
+
+    def run_end(self, i: int) -> int:
+        """The end of the run of ``classes[i]``'s letter that starts at ``i`` (one
+        ``translate`` per letter and window, then one ``find`` per run)."""
+        c = self.classes[i]
+        others = self.others.get(c)
+        if others is None:
+            table = bytearray(b"\x01") * 256
+            table[c] = 0
+            others = self.others[c] = self.classes.translate(table)
+        end = others.find(1, i)
+        return len(others) if end < 0 else end
 
 
 _TABLE_PLAIN: Final = _class_table(False)
@@ -291,9 +304,8 @@ class VirtualDisk:
             win = self._load_window(self._window_of_block(block))
             i = block - win.first_block
             c = win.classes[i] if i < len(win.classes) else _C
-            if c in _RUN:
-                m = _RUN[c].match(win.classes, i)
-                last = win.first_block + (m.end() if m is not None else i + 1)
+            if c in _RUN_LETTERS:
+                last = win.first_block + (win.run_end(i) if i < len(win.classes) else i + 1)
                 stop = min(end, last * bs)
                 if c == _Z:
                     yield Extent(pos, stop, ZERO, path=self.path)
@@ -463,7 +475,9 @@ def _bit_runs(bitmap: bytes, skip: int, count: int) -> Iterator[tuple[int, int, 
         else:
             runs.append((a, b, bit))
 
-    for m in _BIT_RUNS.finditer(bitmap):
+    import re  # only for differencing disks' sector bitmaps: the check path does without
+
+    for m in re.finditer(rb"\x00+|\xff+|[\x01-\xfe]", bitmap):
         first_bit = m.start() * 8
         value = m.group()
         if len(value) > 1 or value in (b"\x00", b"\xff"):
@@ -513,6 +527,8 @@ def _parse_layer(
         known = None
         identifier, _, headers, raw_tables = read_header_section(read)
         if not looks_like_vhdx(identifier, headers, raw_tables):
+            from vhdxray.core.analysis.sniff import identify_other
+
             _, description = identify_other(read, size)
             raise OpenRefused("not_vhdx", f"{path} is not a VHDX image: {description}")
     choice = choose_current(*headers)

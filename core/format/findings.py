@@ -8,14 +8,28 @@ end renders its own way (see :class:`vhdxray.core.outcome.Suggestion`).
 
 from __future__ import annotations
 
-import re
-from enum import StrEnum
-from typing import Final
+from vhdxray.core.format.record import StrEnum, record
 
-from vhdxray.core.format.record import record
-from vhdxray.core.outcome import Suggestions
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from typing import Final
 
-CODE_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+    from vhdxray.core.outcome import Suggestions
+
+    CODE_PATTERN: re.Pattern[str]
+
+
+def __getattr__(name: str) -> object:
+    """``CODE_PATTERN`` (what a finding code looks like), compiled when first asked for: the
+    check path never imports :mod:`re`."""
+    if name == "CODE_PATTERN":
+        import re
+
+        pattern = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+        globals()[name] = pattern
+        return pattern
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Severity(StrEnum):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import builtins
 import os
 import sys
-from typing import TYPE_CHECKING
 
 
 class BytesGuid:
@@ -109,6 +108,7 @@ class BytesGuid:
         return self.int >= value
 
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from uuid import UUID as Guid
 else:

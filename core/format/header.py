@@ -8,19 +8,19 @@ Version and LogVersion are checks about the *file*, reported apart from slot val
 from __future__ import annotations
 
 import struct
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
 from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_bytes, read_guid
-from vhdxray.core.format.record import record
+from vhdxray.core.format.record import StrEnum, record
 from vhdxray.core.format.text import printable
 from vhdxray.core.outcome import Option, suggest
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
+    from typing import Any, Final
 
 
 class FieldKind(StrEnum):

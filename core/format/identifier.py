@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from codecs import utf_16_le_decode
+
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info
 from vhdxray.core.format.record import record
@@ -23,7 +25,9 @@ def decode_utf16_units(raw: bytes) -> str:
         if raw[i] == 0 and raw[i + 1] == 0:
             end = i
             break
-    return raw[:end].decode("utf-16-le", errors="replace")
+    # codecs.utf_16_le_decode is what bytes.decode("utf-16-le") calls, without the lookup that
+    # imports encodings.utf_16_le (start-up; the creator is decoded for every image)
+    return utf_16_le_decode(raw[:end], "replace", True)[0]
 
 
 def parse_identifier(raw: bytes) -> tuple[FileIdentifier, list[Finding]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from vhdxray.core.format.guid import guid_from_int, guid_from_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 KiB: Final = 1024
 MiB: Final = 1024 * KiB

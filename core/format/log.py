@@ -26,7 +26,6 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
@@ -34,8 +33,10 @@ from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_str, read_guid
 from vhdxray.core.format.record import record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
+    from typing import Any, Final
 
 SECTOR: Final = layout.LOG_SECTOR_SIZE
 DESCRIPTORS_PER_SECTOR: Final = SECTOR // layout.LOG_DESCRIPTOR_SIZE  # 128

@@ -5,10 +5,8 @@ The metadata table has no checksum, so every rule is checked semantically here.
 
 from __future__ import annotations
 
-import re
 import struct
 from itertools import pairwise
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.findings import Finding, error, info, warning
@@ -17,8 +15,10 @@ from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
 from vhdxray.core.source import ReadAt
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
+    from typing import Final
 
 _TABLE_HEADER: Final = struct.Struct("<8sHH20s")
 _ENTRY: Final = struct.Struct("<16sIIII")
@@ -166,7 +166,7 @@ class Metadata:
 MAX_LOCATOR_ENTRIES: Final = 256
 """Locator entries kept (a real locator has five keys); the rest are counted, not decoded."""
 _EXAMPLES: Final = 5
-_CONTROL: Final = re.compile("[\x01-\x1f\x7f-\x9f]")
+_CONTROL: Final = frozenset(map(chr, (*range(0x01, 0x20), *range(0x7F, 0xA0))))
 
 
 def decode_locator_text(raw: bytes) -> tuple[str, tuple[str, ...]]:
@@ -183,7 +183,7 @@ def decode_locator_text(raw: bytes) -> tuple[str, tuple[str, ...]]:
         problems.append(f"an odd byte length ({len(raw)})")
     if "\x00" in text:
         problems.append("NUL characters")
-    if _CONTROL.search(text):
+    if not _CONTROL.isdisjoint(text):
         problems.append("control characters")
     if "\ufffd" in text[: len(text) - len(raw) % 2]:
         problems.append("invalid UTF-16")

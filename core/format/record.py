@@ -19,6 +19,14 @@ Use :func:`replace` and :func:`fields` from here. The functions of :mod:`datacla
 (``replace``, ``fields``, ``asdict``, ``is_dataclass``) also work on records, for code written
 against dataclasses: the first time one of them looks, ``__dataclass_fields__`` is built
 (importing :mod:`dataclasses` then, never on the check path).
+
+``StrEnum`` is :class:`enum.StrEnum` for type checkers and, at run time, a small class with
+the same behaviour for what vhdxray does with its enums (members that are their ``str``
+values, ``.name``/``.value``, lookup by value, iteration in order, ``repr``, pickling and
+copying to the same member). Importing :mod:`enum` and creating an enum class cost about as
+much as the rest of a small ``check`` (issue 9); creating one of these costs microseconds.
+Not supported (nothing here needs them): ``auto()``, aliases, ``Flag``, subclassing an
+enum that has members.
 """
 
 from __future__ import annotations
@@ -26,9 +34,124 @@ from __future__ import annotations
 from collections.abc import Callable
 from operator import attrgetter
 from types import CodeType, FunctionType
-from typing import Any, TypeVar, dataclass_transform
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and enum are never imported at run time (a few ms of start-up each)
+    from enum import StrEnum as StrEnum
+    from typing import Any, TypeVar, dataclass_transform
+
+    T = TypeVar("T")
+else:
+
+    def dataclass_transform(**_: object) -> Callable[[T], T]:
+        """At run time the decorator only marks the function for type checkers: a no-op."""
+        return lambda function: function
+
+    class _StrEnumType(type):
+        """The class of a run-time :class:`StrEnum`: makes the members, looks them up."""
+
+        def __new__(mcls, name, bases, ns):
+            body = {}
+            members = {}
+            for key, value in ns.items():
+                if key[0] != "_" and isinstance(value, str):
+                    members[key] = value
+                else:
+                    body[key] = value
+            if members and any(b._member_map_ for b in bases if isinstance(b, _StrEnumType)):
+                raise TypeError(f"{name}: cannot extend an enum that has members")
+            cls = super().__new__(mcls, name, bases, body)
+            by_name = {}
+            by_value = {}
+            new_member = str.__new__
+            set_class_attribute = type.__setattr__
+            for key, value in members.items():
+                if value in by_value:
+                    raise ValueError(f"{name}: {key!r} repeats the value {value!r}")
+                member = new_member(cls, value)
+                member.__dict__.update(_name_=key, _value_=str(value))
+                by_name[key] = by_value[value] = member
+                set_class_attribute(cls, key, member)
+            type.__setattr__(cls, "_member_map_", by_name)
+            type.__setattr__(cls, "_value2member_map_", by_value)
+            return cls
+
+        def __call__(cls, value):
+            try:
+                return cls._value2member_map_[value]
+            except (KeyError, TypeError):
+                raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
+
+        def __iter__(cls):
+            return iter(cls._member_map_.values())
+
+        def __reversed__(cls):
+            return reversed(cls._member_map_.values())
+
+        def __len__(cls):
+            return len(cls._member_map_)
+
+        def __contains__(cls, value):
+            if not isinstance(value, StrEnum):  # as enum does in Python 3.11
+                raise TypeError(
+                    f"unsupported operand type(s) for 'in': {type(value).__qualname__!r} "
+                    f"and {type(cls).__qualname__!r}"
+                )
+            return isinstance(value, cls) and value._name_ in cls._member_map_
+
+        def __getitem__(cls, name):
+            return cls._member_map_[name]
+
+        @property
+        def __members__(cls):
+            from types import MappingProxyType
+
+            return MappingProxyType(cls._member_map_)
+
+        def __setattr__(cls, name, value):
+            if name in cls.__dict__.get("_member_map_", ()):
+                raise AttributeError(f"cannot reassign member {name!r}")
+            super().__setattr__(name, value)
+
+        def __delattr__(cls, name):
+            if name in cls.__dict__.get("_member_map_", ()):
+                raise AttributeError(f"cannot delete member {name!r}")
+            super().__delattr__(name)
+
+        def __repr__(cls):
+            return f"<enum {cls.__name__!r}>"
+
+    class StrEnum(str, metaclass=_StrEnumType):
+        """Members are ``str`` (their value); see the module's docstring."""
+
+        @property
+        def name(self):
+            return self._name_
+
+        @property
+        def value(self):
+            return self._value_
+
+        def __repr__(self):
+            return f"<{type(self).__name__}.{self._name_}: {self._value_!r}>"
+
+        __str__ = str.__str__
+        __format__ = str.__format__
+
+        def __reduce_ex__(self, protocol):
+            return type(self), (self._value_,)
+
+        def __copy__(self):
+            return self
+
+        def __deepcopy__(self, memo):
+            return self
+
+        def __setattr__(self, name, value):
+            if name in ("_name_", "_value_") and name in self.__dict__:
+                raise AttributeError(f"cannot assign to {name!r} of an enum member")
+            super().__setattr__(name, value)
+
 
 _MISSING: Any = object()
 
@@ -136,6 +259,31 @@ def _build(cls: type[T], *, frozen: bool) -> type[T]:
 
 
 _TEMPLATES: dict[int, CodeType] = {}
+INIT_TEMPLATES_MAX = 24  # core/format/_record_inits.py holds the templates up to this many fields
+
+
+def init_template_source(count: int, name: str = "__init__") -> str:
+    """The source of the ``__init__`` template for ``count`` fields (parameters ``_0``...)."""
+    params = "".join(f", _{i}" for i in range(count))
+    body = "".join(f"    _set(self, '_{i}', _{i})\n" for i in range(count)) or "    pass\n"
+    return f"def {name}(self{params}):\n{body}"
+
+
+def _template(count: int) -> CodeType:
+    """The template for ``count`` fields: compiled with the package (``_record_inits``, read
+    from its ``.pyc``) up to :data:`INIT_TEMPLATES_MAX` fields, compiled here beyond."""
+    template = _TEMPLATES.get(count)
+    if template is None:
+        if count <= INIT_TEMPLATES_MAX:
+            from vhdxray.core.format import _record_inits
+
+            template = _record_inits.INITS[count].__code__.replace(co_name="__init__")
+        else:
+            made: dict[str, Any] = {}
+            exec(init_template_source(count), {"_set": object.__setattr__}, made)
+            template = made["__init__"].__code__
+        _TEMPLATES[count] = template
+    return template
 
 
 def _init_function(
@@ -144,19 +292,14 @@ def _init_function(
     """``def __init__(self, <names>): object.__setattr__(self, "<name>", <name>) ...``.
 
     Compiling that source for each class was most of the cost of a record (about 0.2 ms a
-    class here, dozens of classes on the check path). Instead one template per number of
-    fields is compiled once, and each class gets a copy of its code object with the
-    parameter names and the attribute-name constants replaced: the same bytecode, the same
-    signature (keywords, defaults, error messages) as the compiled source would have.
+    class here, dozens of classes on the check path). Instead there is one template per number
+    of fields, compiled ahead with the package (compiling even one per count of fields cost
+    about 0.3 ms each, a dozen counts on the check path), and each class gets a copy of its
+    code object with the parameter names and the attribute-name constants replaced: the same
+    bytecode, the same signature (keywords, defaults, error messages) as the compiled source
+    would have.
     """
-    template = _TEMPLATES.get(len(names))
-    if template is None:
-        params = "".join(f", _{i}" for i in range(len(names)))
-        body = "".join(f" _set(self, '_{i}', _{i})\n" for i in range(len(names))) or " pass\n"
-        made: dict[str, Any] = {}
-        exec(f"def __init__(self{params}):\n{body}", {"_set": object.__setattr__}, made)
-        template = made["__init__"].__code__
-        _TEMPLATES[len(names)] = template
+    template = _template(len(names))
     rename = {f"_{i}": n for i, n in enumerate(names)}
     code = template.replace(
         co_varnames=("self", *names),

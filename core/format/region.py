@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import struct
 from itertools import pairwise
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.format import layout
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
@@ -16,8 +15,10 @@ from vhdxray.core.format.findings import Finding, error, info, warning
 from vhdxray.core.format.guid import guid_bytes, read_guid
 from vhdxray.core.format.record import record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # the annotations' uuid.UUID is what guid.Guid is to type checkers
+    from typing import Final
 
 _TABLE_HEADER: Final = struct.Struct("<4sIII")
 _ENTRY: Final = struct.Struct("<16sQII")

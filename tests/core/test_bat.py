@@ -1132,3 +1132,61 @@ def test_streaming_matches_previous_across_chunk_boundaries(
     assert_same_as_previous(
         raw, g, disk_type, file_mb * MiB, 3 * MiB, len(raw) + cut * 8, [(0, MiB, "header")]
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "_T_STATE",
+        "_T_RES_LO",
+        "_T_RES_B2",
+        "_T_OFF_B2",
+        "_T_NZ_OFFSET",
+        "_T_NZ_RESERVED",
+        "_T_SET_SB",
+        "_T_SET_PAD",
+    ],
+)
+def test_translation_tables_are_the_reference_ones(name: str) -> None:
+    """bat.py builds its tables with C-level calls (start-up); the reference spells each one
+    out as a function of the byte value."""
+    from vhdxray.core.format import bat as bat_module
+
+    assert getattr(bat_module, name) == getattr(bat_reference, name)
+
+
+def _uniform_by_template(buf: bytes, cr: int) -> tuple[int, int] | None:
+    """The previous implementation of bat._uniform_classes: one template of the whole chunk."""
+    from vhdxray.core.format import bat as bat_module
+
+    n = len(buf) // 8
+    if not n:
+        return None
+    payload = buf[:8]
+    sb = buf[cr * 8 : cr * 8 + 8] if n > cr else payload
+    rows, rest = divmod(n, cr + 1)
+    if buf != (payload * cr + sb) * rows + payload * rest:
+        return None
+    return bat_module._entry_class(int.from_bytes(payload, "little")), bat_module._entry_class(
+        int.from_bytes(sb, "little")
+    )
+
+
+def test_uniform_chunks_are_found_as_by_the_whole_template() -> None:
+    from vhdxray.core.format import bat as bat_module
+
+    rng = random.Random(20261201)
+    for _ in range(400):
+        cr = rng.choice((1, 3, 8, 128, 4096, 9000))
+        n = rng.choice((1, cr, cr + 1, 3 * (cr + 1) + 5, rng.randrange(1, 40 * (cr + 1))))
+        payload = rng.choice((bytes(8), bytes((6,)) + bytes(7), rng.randbytes(8)))
+        sb = rng.choice((payload, bytes(8), bytes((1,)) + bytes(7)))
+        rows, rest = divmod(n, cr + 1)
+        buf = bytearray((payload * cr + sb) * rows + payload * rest)
+        change = rng.random()
+        if change < 0.5:
+            buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
+        elif change < 0.6:
+            buf += b"\x00" * rng.randrange(1, 8)  # not a whole number of entries
+        data = bytes(buf)
+        assert bat_module._uniform_classes(data, cr) == _uniform_by_template(data, cr)

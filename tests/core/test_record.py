@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import copy
+import enum
+import json
 import pickle
-from typing import cast
+import warnings
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from vhdxray.core.format import record as record_module
 from vhdxray.core.format.record import (
     FrozenRecordError,
+    StrEnum,
     field,
     fields,
     mutable_record,
@@ -136,3 +142,123 @@ def test_dataclasses_functions_accept_mutable_records_with_factories() -> None:
 
     assert dataclasses.asdict(Bag("a", [1])) == {"name": "a", "items": [1], "tags": {}, "size": 0}
     assert dataclasses.replace(Bag("a"), size=2) == Bag("a", size=2)
+
+
+# --- StrEnum: enum.StrEnum's behaviour without importing enum --------------------------------
+
+
+class Real(enum.StrEnum):
+    """Colours."""
+
+    RED = "red"
+    GREEN = "green"  # a comment
+    DOTTED = "a.b"
+
+    def shout(self) -> str:
+        return self.value.upper()
+
+
+class Light(StrEnum):
+    """Colours."""
+
+    RED = "red"
+    GREEN = "green"  # a comment
+    DOTTED = "a.b"
+
+    def shout(self) -> str:
+        return self.value.upper()
+
+
+def test_strenum_is_not_the_enum_module_at_run_time() -> None:
+    from vhdxray.core.format.findings import Severity
+    from vhdxray.core.outcome import RefusalCode
+
+    assert not issubclass(Severity, enum.Enum)
+    assert not issubclass(RefusalCode, enum.Enum)
+
+
+def test_strenum_behaves_as_enum_strenum() -> None:
+    for cls in (Real, Light):
+        red = cls.RED
+        assert [m.name for m in cls] == ["RED", "GREEN", "DOTTED"]
+        assert [m.value for m in cls] == ["red", "green", "a.b"]
+        assert [type(m.value) for m in cls] == [str, str, str]
+        assert len(cls) == 3
+        assert list(reversed(cls)) == list(cls)[::-1]
+        assert list(cls.__members__) == ["RED", "GREEN", "DOTTED"]
+        assert cls["GREEN"] is cls.GREEN
+        assert cls("red") is red
+        assert cls(red) is red
+        assert isinstance(red, str) and isinstance(red, cls)
+        assert red == "red" and hash(red) == hash("red") and {"red": 1}[red] == 1
+        assert str(red) == "red" and type(str(red)) is str
+        assert f"{red}|{red:>5}" == "red|  red"
+        assert red.shout() == "RED"
+        assert red in cls and cls.DOTTED in cls
+        assert sorted(cls) == [cls.DOTTED, cls.GREEN, red]
+        assert pickle.loads(pickle.dumps(red)) is red
+        assert copy.copy(red) is red and copy.deepcopy({"k": red})["k"] is red
+        assert cls.__doc__ == "Colours."
+    assert repr(Real.RED) == "<Real.RED: 'red'>"
+    assert repr(Light.RED) == "<Light.RED: 'red'>"
+    assert json.dumps([Real.RED, {Real.GREEN: 1}]) == json.dumps([Light.RED, {Light.GREEN: 1}])
+
+
+def test_strenum_refuses_as_enum_strenum() -> None:
+    for cls in (Real, Light):
+        with pytest.raises(ValueError, match=r"^'blue' is not a valid "):
+            cls("blue")
+        with pytest.raises(ValueError, match=r"^\['red'\] is not a valid "):
+            cls(["red"])  # type: ignore[arg-type]
+        with pytest.raises(KeyError):
+            cls["red"]
+        with pytest.raises(AttributeError):
+            cls.RED = "x"  # type: ignore[misc]
+        with pytest.raises(AttributeError):
+            del cls.RED
+        with pytest.raises(TypeError), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # enum's, about Python 3.12
+            _ = "red" in cls  # type: ignore[operator]
+    with pytest.raises(ValueError) as from_light:
+        Light("blue")
+    with pytest.raises(ValueError) as from_real:
+        Real("blue")
+    assert str(from_light.value) == str(from_real.value).replace("Real", "Light")
+
+
+# --- the __init__ templates compiled with the package ------------------------------------
+
+
+def test_the_generated_init_templates_are_current() -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_record_inits.py"
+    spec = importlib.util.spec_from_file_location("gen_record_inits", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TARGET.read_text() == module.source(), "run scripts/gen_record_inits.py"
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 7, record_module.INIT_TEMPLATES_MAX])
+def test_each_template_is_what_compiling_its_source_gives(count: int) -> None:
+    made: dict[str, Any] = {}
+    exec(record_module.init_template_source(count), {"_set": object.__setattr__}, made)
+    compiled = made["__init__"].__code__
+    template = record_module._template(count)
+    for attr in ("co_code", "co_consts", "co_names", "co_varnames", "co_argcount", "co_name"):
+        assert getattr(template, attr) == getattr(compiled, attr), attr
+
+
+def test_a_record_with_more_fields_than_the_templates() -> None:
+    count = record_module.INIT_TEMPLATES_MAX + 3
+    names = [f"f{i}" for i in range(count)]
+    cls = type("Wide", (), {"__annotations__": dict.fromkeys(names, "int"), "f1": 5})
+    with pytest.raises(TypeError, match="follows one with"):
+        record(cls)
+    cls = type("Wide", (), {"__annotations__": dict.fromkeys(names, "int")})
+    made: Any = record(cls)
+    wide = made(*range(count))
+    assert [getattr(wide, n) for n in names] == list(range(count))
+    with pytest.raises(TypeError, match=r"Wide.__init__\(\) missing 1 required positional"):
+        made(*range(count - 1))

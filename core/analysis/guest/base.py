@@ -9,10 +9,14 @@ Findings carry a stable code and parameters only; the sentences live in the fron
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.record import field, mutable_record, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:  # VirtualReader is for type checkers; at run time a plain base keeps typing unimported
+    Protocol = object
 
 KiB = 1024
 MiB = 1024 * KiB

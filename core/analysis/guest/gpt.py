@@ -4,8 +4,6 @@ entries are taken from the good copy."""
 
 from __future__ import annotations
 
-import zlib
-
 from vhdxray.core.analysis.guest.base import (
     Disk,
     Structure,
@@ -115,6 +113,8 @@ def _read_header(disk: Disk, which: str, lba: int, sector_size: int) -> GptHeade
     if not MIN_HEADER_SIZE <= size <= sector_size:
         return GptHeader(which, lba, offset, True, True, problem="header_size")
     stored = u32le(raw, 16)
+    import zlib  # only once a GPT header is there to check
+
     computed = zlib.crc32(raw[:16] + b"\0\0\0\0" + raw[20:size])
     head = GptHeader(
         which,
@@ -144,6 +144,8 @@ def _read_header(disk: Disk, which: str, lba: int, sector_size: int) -> GptHeade
     if array_offset <= 0 or array_offset + count * esize > disk.size:
         return replace(head, problem=problem or "entry_array_past_end")
     array = disk.read(array_offset, count * esize)
+    import zlib
+
     array_ok = zlib.crc32(array) == u32le(raw, 88)
     if not array_ok:
         problem = problem or "entry_array_crc"

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from vhdxray.core.analysis.guest.triage import GuestReport, triage
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format.record import record
 from vhdxray.core.source import ImageSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @record

@@ -4,9 +4,6 @@ from which the volume group and logical volume names are taken."""
 
 from __future__ import annotations
 
-import re
-import zlib
-
 from vhdxray.core.analysis.guest.base import (
     Filesystem,
     Structure,
@@ -23,11 +20,13 @@ MDA_MAGIC = b" LVM2 x[5A%r0N*>"
 INITIAL_CRC = 0xF597A6CF
 MAX_AREAS = 16
 MAX_METADATA = 64 * 1024
-_NAME = re.compile(rb"^\s*([A-Za-z0-9_.+-]+)\s*\{", re.MULTILINE)
+_NAME = rb"^\s*([A-Za-z0-9_.+-]+)\s*\{"  # a volume group's name, as its text starts
 
 
 def lvm_crc(data: bytes) -> int:
     """LVM's calc_crc: the CRC-32 table walk from INITIAL_CRC with no final inversion."""
+    import zlib  # only once an LVM label is found
+
     return ~zlib.crc32(data, ~INITIAL_CRC & 0xFFFFFFFF) & 0xFFFFFFFF
 
 
@@ -56,7 +55,9 @@ def _areas(raw: bytes, offset: int) -> tuple[list[tuple[int, int]], int]:
 
 def metadata_names(text: bytes) -> tuple[str | None, list[str]]:
     """(volume group name, logical volume names) from LVM's metadata text."""
-    first = _NAME.search(text)
+    import re  # only once an LVM label is found
+
+    first = re.search(_NAME, text, re.MULTILINE)
     vg = first.group(1).decode("ascii", "replace") if first else None
     lvs: list[str] = []
     at = text.find(b"logical_volumes {")

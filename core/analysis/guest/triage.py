@@ -9,22 +9,7 @@ well under 2 MiB per image and never more than :data:`VOLUME_BUDGET` per volume.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from vhdxray.core.analysis.guest import (
-    bitlocker,
-    btrfs,
-    exfat,
-    ext,
-    fat,
-    iso9660,
-    luks,
-    lvm,
-    ntfs,
-    refs,
-    swap,
-    xfs,
-)
 from vhdxray.core.analysis.guest.base import (
     Disk,
     Filesystem,
@@ -36,31 +21,73 @@ from vhdxray.core.analysis.guest.base import (
     Volume,
     finding,
 )
-from vhdxray.core.analysis.guest.gpt import Gpt, parse_gpt
-from vhdxray.core.analysis.guest.gpt import has_header as has_gpt_header
-from vhdxray.core.analysis.guest.mbr import looks_like_mbr, parse_mbr
 from vhdxray.core.format.findings import SEVERITY_ORDER, Severity
 from vhdxray.core.format.record import field, mutable_record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from vhdxray.core.analysis.guest.gpt import Gpt
+
 Probe = Callable[[Volume, str], Filesystem | None]
 
-# Encrypted and Windows boot-sector formats first (BitLocker's boot sector looks like a BPB),
-# then the Linux superblocks. Each probe only looks at bytes already in the volume head unless
-# its signature matched.
-PROBES: tuple[Probe, ...] = (
-    luks.probe,
-    bitlocker.probe,
-    ntfs.probe,
-    refs.probe,
-    exfat.probe,
-    fat.probe,
-    ext.probe,
-    xfs.probe,
-    btrfs.probe,
-    lvm.probe,
-    swap.probe,
-    iso9660.probe,
-)
+_probes: tuple[Probe, ...] | None = None
+
+
+def probes() -> tuple[Probe, ...]:
+    """Every filesystem probe, in the order they are tried. Encrypted and Windows boot-sector
+    formats first (BitLocker's boot sector looks like a BPB), then the Linux superblocks. Each
+    probe only looks at bytes already in the volume head unless its signature matched.
+
+    The probe modules are imported on the first call: a disk with nothing stored where a
+    table or filesystem would be (a new sparse image) is found blank without them.
+    """
+    global _probes
+    if _probes is None:
+        from vhdxray.core.analysis.guest import (
+            bitlocker,
+            btrfs,
+            exfat,
+            ext,
+            fat,
+            iso9660,
+            luks,
+            lvm,
+            ntfs,
+            refs,
+            swap,
+            xfs,
+        )
+
+        _probes = (
+            luks.probe,
+            bitlocker.probe,
+            ntfs.probe,
+            refs.probe,
+            exfat.probe,
+            fat.probe,
+            ext.probe,
+            xfs.probe,
+            btrfs.probe,
+            lvm.probe,
+            swap.probe,
+            iso9660.probe,
+        )
+    return _probes
+
+
+if TYPE_CHECKING:
+    PROBES: tuple[Probe, ...]
+
+
+def __getattr__(name: str) -> object:
+    """``PROBES``: :func:`probes`, for code that reads the tuple."""
+    if name == "PROBES":
+        return probes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 WINDOWS_BOOT_SECTOR_TYPES = frozenset(("ntfs", "fat12", "fat16", "fat32", "exfat"))
 VBR_TYPES = WINDOWS_BOOT_SECTOR_TYPES | {"bitlocker", "refs"}
 # Partition types that hold no filesystem by design.
@@ -163,7 +190,7 @@ class GuestReport:
 
 def probe_volume(vol: Volume, where: str, findings: list[GuestFinding]) -> Filesystem | None:
     """The first probe that recognises the volume; read errors become findings."""
-    for probe in PROBES:
+    for probe in probes():
         try:
             fs = probe(vol, where)
         except ReadBudgetExceeded:
@@ -190,6 +217,8 @@ def probe_volume(vol: Volume, where: str, findings: list[GuestFinding]) -> Files
 def _check_ext_under(vol: Volume, fs: Filesystem, where: str) -> None:
     """An ext backup superblock under a Windows boot sector: the disk held ext2/3/4 and was
     formatted over by mistake (Disk Management's "initialize" + "new volume")."""
+    from vhdxray.core.analysis.guest import ext
+
     try:
         found = ext.backup_superblock(vol)
     except ReadBudgetExceeded:
@@ -248,6 +277,8 @@ def _triage(disk: Disk, report: GuestReport, sector_size: int) -> None:
         report.blank = True
         report.findings.append(finding(Severity.INFO, "guest.blank", "disk", size=disk.size))
         return
+    from vhdxray.core.analysis.guest.mbr import looks_like_mbr
+
     sector0 = disk.read(0, 512)
     gpt = _find_gpt(disk, sector0, sector_size)
     if gpt is not None:
@@ -295,6 +326,10 @@ def _blank_beyond_head(disk: Disk, head: int) -> bool:
 
 
 def _find_gpt(disk: Disk, sector0: bytes, sector_size: int) -> Gpt | None:
+    from vhdxray.core.analysis.guest.gpt import has_header as has_gpt_header
+    from vhdxray.core.analysis.guest.gpt import parse_gpt
+    from vhdxray.core.analysis.guest.mbr import looks_like_mbr
+
     protective = looks_like_mbr(sector0) and any(
         sector0[446 + 16 * i + 4] == 0xEE for i in range(4)
     )
@@ -354,6 +389,8 @@ def _use_gpt(disk: Disk, report: GuestReport, gpt: Gpt) -> None:
 
 
 def _use_mbr(disk: Disk, report: GuestReport, sector0: bytes, sector_size: int) -> None:
+    from vhdxray.core.analysis.guest.mbr import parse_mbr
+
     report.partition_table = "mbr"
     mbr = parse_mbr(disk, sector0, sector_size)
     report.structures += mbr.structures
