@@ -31,6 +31,7 @@ DEFERRED = (
     "vhdxray.tui.screens.progress",
     "vhdxray.tui.screens.repairmenu",
     "vhdxray.tui.widgets.repairviews",
+    "humanize",  # the facts' sizes are tui/sizes.py's (humanize pulls in gettext)
 )
 
 
