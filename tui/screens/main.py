@@ -94,6 +94,12 @@ RELINK = "chain.relink"  # the registry's relink repair (the Chain view's k)
 RELINKABLE = frozenset({MOVED, MISSING, MODIFIED})
 
 
+def findings_label(report: Report) -> str:
+    """The Findings tab's label: how many findings, or how many errors."""
+    errors = len(report.errors)
+    return f"6 Findings ({len(report.findings)})" if not errors else f"6 Findings ({errors} ✗)"
+
+
 def look_inside(report: Report) -> tuple[Report, GuestOutcome]:
     """Guest triage of ``report``'s image (what ``check`` does; reads, never writes)."""
     from vhdxray.core.analysis.guest.image import inspect_image
@@ -135,12 +141,22 @@ class MainScreen(SteadyScreen):
         # The views made so far (view -> widget): the first tab's at once, every other one
         # when its tab is first shown (issue 9: the first frame composes one view, not eight).
         self._views: dict[str, Widget] = {}
+        self._status_of: Report | None = None  # the report parent_status was found for
+        self._chain_pane = False  # the Chain tab is made for the first child shown
 
     def compose(self) -> ComposeResult:
+        report = self._initial[0]
+        self._find_parent(report)
         yield InfoBar(id="info")
         with TabbedContent(initial="tab-headers", id="views"):
             for view, title, key in VIEWS:
-                with TabPane(f"{key} {TAB_LABELS.get(view, title)}", id=f"tab-{view}"):
+                if view == "chain" and not self.is_child:
+                    continue
+                label = f"{key} {TAB_LABELS.get(view, title)}"
+                if view == "findings":
+                    label = findings_label(report)
+                self._chain_pane |= view == "chain"
+                with TabPane(label, id=f"tab-{view}"):
                     if view == "headers":
                         yield self._new_view(view)
         yield RichStatic(id="status", classes="-empty")
@@ -189,21 +205,25 @@ class MainScreen(SteadyScreen):
         """Fill every view from ``report``."""
         self.report = report
         self.plan_shown = None
-        self.parent_status = parent_status(report) if report.is_vhdx else None
+        self._find_parent(report)
         self.refresh_bindings()  # the Chain view's k follows the parent's status
         self.query_one(InfoBar).show(report, name, v, self.parent_status)
         for view in self._views:
             self._fill(view)
         tabs = self.query_one(TabbedContent)
         findings_tab = tabs.get_tab("tab-findings")
-        errors = len(report.errors)
-        findings_tab.label = (
-            f"6 Findings ({len(report.findings)})" if not errors else f"6 Findings ({errors} ✗)"
-        )
-        if self.is_child:
-            tabs.show_tab("tab-chain")
-        else:
-            tabs.hide_tab("tab-chain")
+        label = findings_label(report)
+        if findings_tab.label_text != label:  # composed with the first report's
+            findings_tab.label = label
+        if self.is_child and not self._chain_pane:  # the first child shown here
+            self._chain_pane = True
+            view, title, key = VIEWS[-1]
+            tabs.add_pane(TabPane(f"{key} {TAB_LABELS.get(view, title)}", id=f"tab-{view}"))
+        elif self._chain_pane:
+            if self.is_child:
+                tabs.show_tab("tab-chain")
+            else:
+                tabs.hide_tab("tab-chain")
         if self.active_view in PLANNED_VIEWS:
             self.show_plan()
         self.guest_outcome = None
@@ -245,6 +265,12 @@ class MainScreen(SteadyScreen):
         info = self.query_one(InfoBar)
         info.show_guest(outcome.guest)
         info.border_subtitle = plain(inside_headline(report, outcome))
+
+    def _find_parent(self, report: Report) -> None:
+        """``parent_status`` of ``report`` (found once per report read)."""
+        if report is not self._status_of:
+            self._status_of = report
+            self.parent_status = parent_status(report) if report.is_vhdx else None
 
     @property
     def is_child(self) -> bool:
