@@ -28,7 +28,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
@@ -41,6 +40,7 @@ from textual.screen import Screen
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import verdict
+from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Refused as Refusal
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
@@ -65,7 +65,7 @@ WRITE_GROUP = "write"
 Options = Sequence[tuple[str, int | str]]
 
 
-@dataclass(frozen=True)
+@record
 class _PlanJob(Generic[P]):
     """A simple action's confirmed plan."""
 
@@ -77,7 +77,7 @@ class _PlanJob(Generic[P]):
         return self.runner(image, self.plan)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WriteAction(Generic[P]):
     """One write the app can perform, planned purely and run in a worker thread."""
 
@@ -91,8 +91,8 @@ class WriteAction(Generic[P]):
     run: Callable[
         [Path, P], WriteDone
     ]  # blocking; raises the outcome model (Refused / WriteFailed)
-    refusal_notes: Callable[[Refusal], tuple[str, ...]] = field(default=lambda _r: ())
-    refusal_offers: Callable[[Refusal], tuple[Offer, ...]] = field(default=lambda _r: ())
+    refusal_notes: Callable[[Refusal], tuple[str, ...]] = lambda _r: ()
+    refusal_offers: Callable[[Refusal], tuple[Offer, ...]] = lambda _r: ()
 
     def offered(self, report: Report) -> bool:
         """Shown in the Footer for this image (the key works only when shown)."""
@@ -140,7 +140,7 @@ class WriteAction(Generic[P]):
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RepairAction:
     """One repair of :mod:`vhdxray.core.write.repair` (see :mod:`vhdxray.tui.repairs`)."""
 
@@ -150,7 +150,7 @@ class RepairAction:
     help: str
     repair_id: str
     into_copy: bool = False
-    footer: Callable[[Report], bool] = field(default=lambda _r: False)
+    footer: Callable[[Report], bool] = lambda _r: False
 
     def offered(self, report: Report) -> bool:
         return self.footer(report)
@@ -179,7 +179,7 @@ class RepairAction:
         )
 
 
-@dataclass(frozen=True)
+@record
 class RestoreJob:
     """A confirmed restore of one backup file."""
 

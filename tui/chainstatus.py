@@ -13,13 +13,13 @@ resolve here, then the full comparison with the file found).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from vhdxray.core.analysis import chain
 from vhdxray.core.analysis.chain import WARNING, ChainCheck, locate_parent
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format.metadata import PATH_KEYS
+from vhdxray.core.format.record import record
 
 FOUND = "found"
 MOVED = "moved"
@@ -29,7 +29,7 @@ NOT_CHILD = "not_child"
 UNKNOWN = "unknown"  # no readable locator
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParentStatus:
     kind: str
     path: Path | None  # the file the locator leads to (when one does)

@@ -8,13 +8,13 @@ WARNING: the headline names them as what they are. Planning is never needed here
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
 from vhdxray.core.format.findings import Finding, Severity
 from vhdxray.core.format.header import CurrentReason, Header
+from vhdxray.core.format.record import record
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.guest.triage import GuestReport
@@ -45,7 +45,7 @@ EXPORT_MISSING_PARENT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Headline:
     level: str  # ok | warning | error | not_vhdx
     text: str

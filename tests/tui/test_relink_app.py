@@ -118,3 +118,28 @@ async def test_the_repair_menu_lists_relink(tmp_path: Path) -> None:
         screen = current_screen(app)
         assert isinstance(screen, RepairMenuScreen)
         assert [(i.action, i.state) for i in screen.items] == [("relink", "choice")]
+
+
+async def test_chain_tab_follows_the_image_shown(tmp_path: Path) -> None:
+    """A non-child is composed without the Chain tab; opening a child adds it (8 shows the
+    chain), and opening a non-child again hides it (8 then says there is no parent)."""
+    child, parent = moved_child(tmp_path)
+    app = VhdxrayApp(parent)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "8 Chain" not in screen_text(app)
+        app.switch_image(child)
+        await pilot.pause()
+        assert "8 Chain" in screen_text(app)
+        await pilot.press("8")
+        await pilot.pause()
+        assert "Press k to choose the parent" in flat(screen_text(app))
+        await pilot.press("1")
+        app.switch_image(parent)
+        await pilot.pause()
+        assert "8 Chain" not in screen_text(app)
+        await pilot.press("8")  # not a child: the view stays
+        await pilot.pause()
+        assert main_screen(app).active_view == "headers"
+        app.switch_image(child)
+        await pilot.pause()
+        assert "8 Chain" in screen_text(app)

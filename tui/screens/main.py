@@ -4,12 +4,15 @@ The views that show what the repair planner found (the log replay preview in the
 the truncation map in the BAT view, each finding's repair, the parent link in the metadata
 view) are filled the first time one of them is opened: the planner reads the image, so it
 never runs before the first paint. ``plan_source`` (from the app) plans, or returns None.
+
+Only the first tab's view (the headers) is composed for the first frame; every other view is
+made when its tab is first shown, with the report (and the plan) already in it, and kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.console import RenderableType
 from textual import on
@@ -30,23 +33,18 @@ from vhdxray.tui.chainstatus import (
 )
 from vhdxray.tui.safe_text import plain
 from vhdxray.tui.screens.steady import SteadyScreen
-from vhdxray.tui.widgets.findings import FindingsView
 from vhdxray.tui.widgets.headers import HeadersView
-from vhdxray.tui.widgets.hexview import hex_renderable
 from vhdxray.tui.widgets.info import InfoBar
 from vhdxray.tui.widgets.keysfooter import KeysFooter
 from vhdxray.tui.widgets.richstatic import RichStatic
-from vhdxray.tui.widgets.sections import (
-    SectionView,
-    bat_renderable,
-    log_renderable,
-    metadata_renderable,
-    regions_renderable,
-)
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from vhdxray.core.analysis.guest.image import GuestOutcome
     from vhdxray.core.write.repair import RepairPlan
+    from vhdxray.tui.widgets.findings import FindingsView
+    from vhdxray.tui.widgets.sections import Renderer, SectionView
 
 # (tab id, title, key)
 VIEWS: tuple[tuple[str, str, str], ...] = (
@@ -63,13 +61,23 @@ VIEWS: tuple[tuple[str, str, str], ...] = (
 # Tab labels: short enough that all fit in 80 columns (the Chain tab only for a child).
 TAB_LABELS = {"regions": "Regions"}
 
-SECTIONS = {
-    "regions": regions_renderable,
-    "metadata": metadata_renderable,
-    "log": log_renderable,
-    "bat": bat_renderable,
-    "hex": hex_renderable,
-}
+
+def section_renderer(view: str) -> Renderer:
+    """The renderer of a section view (imported with the view, when its tab is first shown)."""
+    if view == "hex":
+        from vhdxray.tui.widgets.hexview import hex_renderable
+
+        return hex_renderable
+    from vhdxray.tui.widgets import sections
+
+    renderers: dict[str, Renderer] = {
+        "regions": sections.regions_renderable,
+        "metadata": sections.metadata_renderable,
+        "log": sections.log_renderable,
+        "bat": sections.bat_renderable,
+    }
+    return renderers[view]
+
 
 # Views that show what the planner found; opening one plans (once per loaded image).
 PLANNED_VIEWS = frozenset({"metadata", "log", "bat", "findings"})
@@ -84,6 +92,12 @@ GUEST_GROUP = "guest"
 
 RELINK = "chain.relink"  # the registry's relink repair (the Chain view's k)
 RELINKABLE = frozenset({MOVED, MISSING, MODIFIED})
+
+
+def findings_label(report: Report) -> str:
+    """The Findings tab's label: how many findings, or how many errors."""
+    errors = len(report.errors)
+    return f"6 Findings ({len(report.findings)})" if not errors else f"6 Findings ({errors} ✗)"
 
 
 def look_inside(report: Report) -> tuple[Report, GuestOutcome]:
@@ -124,22 +138,62 @@ class MainScreen(SteadyScreen):
         self.plan_shown: RepairPlan | None = None  # the plan the views show now
         self.parent_status: ParentStatus | None = None  # a child's parent (the Chain view)
         self.guest_outcome: GuestOutcome | None = None  # what is inside, once looked at
+        # The views made so far (view -> widget): the first tab's at once, every other one
+        # when its tab is first shown (issue 9: the first frame composes one view, not eight).
+        self._views: dict[str, Widget] = {}
+        self._status_of: Report | None = None  # the report parent_status was found for
+        self._chain_pane = False  # the Chain tab is made for the first child shown
 
     def compose(self) -> ComposeResult:
+        report = self._initial[0]
+        self._find_parent(report)
         yield InfoBar(id="info")
         with TabbedContent(initial="tab-headers", id="views"):
             for view, title, key in VIEWS:
-                with TabPane(f"{key} {TAB_LABELS.get(view, title)}", id=f"tab-{view}"):
+                if view == "chain" and not self.is_child:
+                    continue
+                label = f"{key} {TAB_LABELS.get(view, title)}"
+                if view == "findings":
+                    label = findings_label(report)
+                self._chain_pane |= view == "chain"
+                with TabPane(label, id=f"tab-{view}"):
                     if view == "headers":
-                        yield HeadersView(id="headers-view")
-                    elif view == "findings":
-                        yield FindingsView(id="view-findings")
-                    elif view == "chain":
-                        yield SectionView(lambda _r: plain(""), id="view-chain")
-                    else:
-                        yield SectionView(SECTIONS[view], id=f"view-{view}")
+                        yield self._new_view(view)
         yield RichStatic(id="status", classes="-empty")
         yield KeysFooter(FOOTER_EXTRAS)
+
+    def _new_view(self, view: str) -> Widget:
+        """The widget of ``view``, made (and remembered) now; filled by :meth:`_fill`."""
+        widget: Widget
+        if view == "headers":
+            widget = HeadersView(id="headers-view")
+        elif view == "findings":
+            from vhdxray.tui.widgets.findings import FindingsView
+
+            widget = FindingsView(id="view-findings")
+        else:
+            from vhdxray.tui.widgets.sections import SectionView
+
+            renderer = self._chain_body if view == "chain" else section_renderer(view)
+            widget = SectionView(renderer, id=f"view-{view}")
+        self._views[view] = widget
+        return widget
+
+    async def _show_view(self, view: str) -> None:
+        """Make ``view``'s widget the first time its tab is shown: filled before it is
+        mounted, so its first frame shows the report."""
+        if view in self._views:
+            return
+        widget = self._new_view(view)
+        self._fill(view)
+        await self.query_one(TabbedContent).get_pane(f"tab-{view}").mount(widget)
+
+    def _chain_body(self, report: Report) -> RenderableType:
+        if not self.is_child:
+            return plain("")
+        from vhdxray.tui.widgets.chainview import chain_renderable
+
+        return chain_renderable(report, self.parent_status)
 
     def on_mount(self) -> None:
         if self.read_only:
@@ -151,29 +205,25 @@ class MainScreen(SteadyScreen):
         """Fill every view from ``report``."""
         self.report = report
         self.plan_shown = None
-        self.parent_status = parent_status(report) if report.is_vhdx else None
+        self._find_parent(report)
         self.refresh_bindings()  # the Chain view's k follows the parent's status
         self.query_one(InfoBar).show(report, name, v, self.parent_status)
-        self.query_one(HeadersView).show(report)
-        for section in self.query(SectionView):
-            section.show(report)
-        self.query_one(FindingsView).show(report, hint=self._findings_hint(None))
+        for view in self._views:
+            self._fill(view)
         tabs = self.query_one(TabbedContent)
         findings_tab = tabs.get_tab("tab-findings")
-        errors = len(report.errors)
-        findings_tab.label = (
-            f"6 Findings ({len(report.findings)})" if not errors else f"6 Findings ({errors} ✗)"
-        )
-        if self.is_child:
-            from vhdxray.tui.widgets.chainview import chain_renderable
-
-            tabs.show_tab("tab-chain")
-            chain = self.query_one("#view-chain", SectionView)
-            chain.query_one(".section-body", Static).update(
-                chain_renderable(report, self.parent_status)
-            )
-        else:
-            tabs.hide_tab("tab-chain")
+        label = findings_label(report)
+        if findings_tab.label_text != label:  # composed with the first report's
+            findings_tab.label = label
+        if self.is_child and not self._chain_pane:  # the first child shown here
+            self._chain_pane = True
+            view, title, key = VIEWS[-1]
+            tabs.add_pane(TabPane(f"{key} {TAB_LABELS.get(view, title)}", id=f"tab-{view}"))
+        elif self._chain_pane:
+            if self.is_child:
+                tabs.show_tab("tab-chain")
+            else:
+                tabs.hide_tab("tab-chain")
         if self.active_view in PLANNED_VIEWS:
             self.show_plan()
         self.guest_outcome = None
@@ -216,6 +266,12 @@ class MainScreen(SteadyScreen):
         info.show_guest(outcome.guest)
         info.border_subtitle = plain(inside_headline(report, outcome))
 
+    def _find_parent(self, report: Report) -> None:
+        """``parent_status`` of ``report`` (found once per report read)."""
+        if report is not self._status_of:
+            self._status_of = report
+            self.parent_status = parent_status(report) if report.is_vhdx else None
+
     @property
     def is_child(self) -> bool:
         """A differencing disk (the Chain view is shown)."""
@@ -240,48 +296,59 @@ class MainScreen(SteadyScreen):
         if plan is None or plan.report is not self.report:
             return
         self.plan_shown = plan
-        from vhdxray.tui.repairs import finding_repairs
+        for view in PLANNED_VIEWS & self._views.keys():
+            self._fill(view)
+
+    def _fill(self, view: str) -> None:
+        """Show the report (and the plan, once made) in ``view``'s widget."""
+        report, plan, widget = self.report, self.plan_shown, self._views[view]
+        if view == "headers":
+            cast("HeadersView", widget).show(report)
+        elif view == "findings":
+            from vhdxray.tui.repairs import finding_repairs
+
+            repairs = None if plan is None or self.read_only else finding_repairs(plan)
+            findings = cast("FindingsView", widget)
+            findings.show(report, repairs, hint=self._findings_hint(plan))
+        else:
+            extra = None if plan is None else self._plan_extra(view, plan)
+            cast("SectionView", widget).show(report, extra)
+
+    def _plan_extra(self, view: str, plan: RepairPlan) -> RenderableType | None:
+        """What the planner found, below a section view: the log replay's preview, the
+        truncation map, a child's parent locator."""
         from vhdxray.tui.widgets.repairviews import (
             locator_renderable,
             replay_preview_renderable,
             truncation_renderable,
         )
 
-        findings = self.query_one(FindingsView)
-        findings.show(
-            self.report,
-            None if self.read_only else finding_repairs(plan),
-            hint=self._findings_hint(plan),
-        )
-        log = self.query_one("#view-log", SectionView)
-        if plan.replay is not None:
+        if view == "log" and plan.replay is not None:
             hint = None if self.read_only else "l = replay the log (a confirmation comes first)"
             hint = hint if plan.replay.blockers == () else None
-            log.show_extra(replay_preview_renderable(plan.replay, hint=hint))
-        bat = self.query_one("#view-bat", SectionView)
-        if plan.truncation is not None:
-            bat.show_extra(
-                truncation_renderable(plan.truncation, bat_unread=self.report.bat is None)
-            )
+            return replay_preview_renderable(plan.replay, hint=hint)
+        if view == "bat" and plan.truncation is not None:
+            return truncation_renderable(plan.truncation, bat_unread=self.report.bat is None)
         meta = self.report.metadata
-        if meta is not None and meta.has_parent:
+        if view == "metadata" and meta is not None and meta.has_parent:
             from vhdxray.core.analysis.chain import describe_locator
 
-            self.query_one("#view-metadata", SectionView).show_extra(
-                locator_renderable(describe_locator(self.report, self.report.path))
-            )
+            return locator_renderable(describe_locator(self.report, self.report.path))
+        return None
 
     @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         view = (event.pane.id or "").removeprefix("tab-")
         if view in PLANNED_VIEWS:
             self.show_plan()
+        await self._show_view(view)
+        if self.active_view != view:  # another tab was chosen meanwhile
+            return
+        widget = self._views[view]
         if view == "findings":
-            self.query_one(FindingsView).focus_list()
-        elif view == "headers":
-            self.query_one(HeadersView).focus()
+            cast("FindingsView", widget).focus_list()
         else:
-            self.query_one(f"#view-{view}", SectionView).focus()
+            widget.focus()
 
     def set_status(self, text: RenderableType | None, kind: str = "") -> None:
         """The line above the Footer: busy, done (with the backup path) or empty."""

@@ -77,7 +77,8 @@ def finding_prompt(f: Finding, code_width: int, repair: FindingRepair | None) ->
 
 
 class FindingsView(Vertical):
-    """Summary line, column titles and the list of findings (↑/↓, Enter)."""
+    """Summary line, column titles and the list of findings (↑/↓, Enter). It may be shown a
+    report before it is mounted: its first frame then already shows it."""
 
     class RepairRequested(Message):
         """Enter on a finding: the app offers its repair (or says why there is none)."""
@@ -89,11 +90,19 @@ class FindingsView(Vertical):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes="section")
         self.findings: tuple[Finding, ...] = ()
+        self._shown: tuple[Report, dict[str, FindingRepair] | None, str | None] | None = None
+        self._composed = False
 
     def compose(self) -> ComposeResult:
         yield RichStatic(id="findings-summary")
         yield RichStatic(id="findings-head")
         yield OptionList(id="findings-list", compact=True)
+
+    def on_mount(self) -> None:
+        self._composed = True
+        shown, self._shown = self._shown, None
+        if shown is not None:
+            self.show(shown[0], shown[1], hint=shown[2])
 
     def show(
         self,
@@ -103,6 +112,9 @@ class FindingsView(Vertical):
         hint: str | None = None,
     ) -> None:
         """Fill the view; ``repairs`` (finding code -> repair) adds a line under each."""
+        if not self._composed:  # shown once mounted
+            self._shown = (report, repairs, hint)
+            return
         self.findings = report.findings
         summary = self.query_one("#findings-summary", Static)
         head = self.query_one("#findings-head", Static)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import humanize
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -16,6 +15,7 @@ from vhdxray.tui.chainstatus import ParentStatus
 from vhdxray.tui.headline import Headline, headline, with_guest
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
+from vhdxray.tui.sizes import natural_size
 from vhdxray.tui.textreport import size_text
 from vhdxray.tui.widgets.richstatic import RichStatic
 
@@ -40,7 +40,7 @@ def verdict_text(v: Verdict | Headline) -> Text:
 
 
 def short_size(value: int | None) -> str:
-    return "unknown" if value is None else humanize.naturalsize(value, binary=True)
+    return "unknown" if value is None else natural_size(value)
 
 
 def compact_renderable(report: Report, name: str, h: Headline) -> RenderableType:

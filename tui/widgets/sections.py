@@ -413,21 +413,34 @@ Renderer = Callable[[Report], RenderableType]
 
 class SectionView(VerticalScroll):
     """A scrollable pane showing one renderer's view of the report, and below it an optional
-    extra part (what the repair planner found: the replay preview, the truncation map...)."""
+    extra part (what the repair planner found: the replay preview, the truncation map...).
+
+    It may be shown a report before it is mounted (the main screen makes a view when its tab
+    is first shown): its first frame then already shows it."""
 
     def __init__(self, renderer: Renderer, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes="section")
         self.renderer = renderer
+        self._shown: tuple[RenderableType, RenderableType | None] | None = None
+        self._composed = False
 
     def compose(self) -> ComposeResult:
         yield RichStatic(classes="section-body")
         yield RichStatic(classes="section-extra -empty")
 
-    def show(self, report: Report) -> None:
-        self.query_one(".section-body", Static).update(self.renderer(report))
-        self.show_extra(None)
+    def on_mount(self) -> None:
+        self._composed = True
+        if self._shown is not None:
+            self._update(*self._shown)
 
-    def show_extra(self, renderable: RenderableType | None) -> None:
+    def show(self, report: Report, extra: RenderableType | None = None) -> None:
+        """Show ``report`` (and ``extra`` below it), now or, before mounting, once mounted."""
+        self._shown = (self.renderer(report), extra)
+        if self._composed:
+            self._update(*self._shown)
+
+    def _update(self, body: RenderableType, renderable: RenderableType | None) -> None:
+        self.query_one(".section-body", Static).update(body)
         extra = self.query_one(".section-extra", Static)
         extra.set_class(renderable is None, "-empty")
         extra.update(renderable if renderable is not None else "")
