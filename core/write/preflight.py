@@ -4,7 +4,6 @@ go, and is there room for a copy? A refusal here leaves no file behind."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from vhdxray.core.write.outcome import Option, RefusalCode, Refused, suggest
@@ -47,6 +46,17 @@ def allocated_bytes(path: Path) -> int:
     return st.st_size if blocks is None else min(st.st_size, blocks * 512)
 
 
+def free_bytes(folder: Path) -> int:
+    """The bytes an unprivileged user may still write in ``folder``'s filesystem, as
+    ``shutil.disk_usage(folder).free`` (shutil imports bz2, lzma and fnmatch)."""
+    if hasattr(os, "statvfs"):
+        st = os.statvfs(folder)
+        return st.f_bavail * st.f_frsize
+    import shutil  # pragma: no cover - Windows
+
+    return shutil.disk_usage(folder).free  # pragma: no cover
+
+
 def check_copy_target(source: Path, output: Path) -> Refused | None:
     """Why a copy of ``source`` cannot be made at ``output``, or None."""
     if output.exists() or output.is_symlink():
@@ -64,7 +74,7 @@ def check_copy_target(source: Path, output: Path) -> Refused | None:
         )
     try:
         need = allocated_bytes(source) + COPY_MARGIN
-        free = shutil.disk_usage(folder).free
+        free = free_bytes(folder)
     except OSError:
         return None  # cannot tell; the copy itself reports a full disk
     if free < need:
