@@ -40,8 +40,6 @@ from typing import TYPE_CHECKING
 
 from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors, pwrite_all
 from vhdxray.core.format.record import record
-from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
-from vhdxray.core.write.locking import LockUnavailable, lock_image
 from vhdxray.core.write.outcome import Option, RefusalCode, Refused, WriteFailed, suggest
 
 if TYPE_CHECKING:
@@ -97,6 +95,10 @@ class WriteResult:
 
 
 def _open_locked(path: Path) -> int:
+    # Imported when a session opens, not with this module: the planners import the records
+    # above, and a repair into a copy plans and starts copying before it opens a session.
+    from vhdxray.core.write.locking import LockUnavailable, lock_image
+
     try:
         fd = open_regular(path, os.O_RDWR)
     except OSError as exc:
@@ -213,6 +215,8 @@ class WriteSession:
     def execute(self, plan: WritePlan) -> WriteResult:
         """Carry out ``plan`` (see the module docstring); the backup is added to
         :attr:`backups` as soon as it exists."""
+        from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
+
         fd = self.fd
         hooks = self.hooks
         size_before = os.fstat(fd).st_size
