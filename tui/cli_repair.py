@@ -209,7 +209,6 @@ def _print_backups(backups: tuple[Path, ...]) -> None:
 
 def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
     from vhdxray.core.analysis.reader import read_report
-    from vhdxray.core.write.locking import image_in_use
     from vhdxray.core.write.repair import plan_repairs, run_repairs
     from vhdxray.core.write.repairs import option_specs
 
@@ -225,7 +224,7 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
         "image": str(args.image),
         "output": output,
         "dry_run": bool(args.dry_run),
-        "plan": plan.to_json(),
+        "plan": plan.to_json() if args.json else None,  # printed only with --json
         "run": None,
     }
     refused_code = EXIT_REFUSED if plan.refusals else EXIT_OK
@@ -257,6 +256,8 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
             _line("Nothing can be repaired: see the reasons above.")
         return finish(EXIT_REFUSED)
     if output is None:
+        from vhdxray.core.write.locking import image_in_use
+
         in_use = image_in_use(args.image)
         if in_use is not None:
             if not args.json:
@@ -276,7 +277,8 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
 
     _mark_written()  # from here the result must reach the user
     run = run_repairs(plan, output=output, backup_dir=args.backup_dir, progress=progress)
-    doc["run"] = run.to_json()
+    if args.json:
+        doc["run"] = run.to_json()
     if not args.json:
         for step in run.steps:
             for text in step.lines:
@@ -304,7 +306,7 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
             )
         else:
             _line("Done: no error finding remains.")
-    if after is not None:
+    if after is not None and args.json:
         doc["remaining_errors"] = [f.to_json() for f in remaining]
         doc["current_header"] = after.current_header
     return finish(refused_code)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.fileio import (
     NewFile,
@@ -24,6 +23,9 @@ from vhdxray.core.fileio import (
 )
 from vhdxray.core.format import layout
 from vhdxray.core.progress import Progress
+
+if TYPE_CHECKING:
+    from pathlib import Path  # imported once the copy is written (see copy_image)
 
 CHUNK: Final = layout.MiB
 ZERO_CHUNK: Final = bytes(CHUNK)
@@ -61,7 +63,7 @@ class _Flusher:
     ends after :meth:`last`; :meth:`wait` joins it and raises the first error a sync met (a
     descriptor opened later may not be told of a write error that happened before it)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         import threading
 
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -202,10 +204,10 @@ def copy_image(
     :data:`FLUSH_EVERY` bytes and once at the end; the copy is ready to be repaired at once,
     and :meth:`StagedCopy.publish` waits for that flush before its own.
     """
-    src_path, dst_path = Path(source), Path(target)
+    src_path, dst_path = os.fspath(source), os.fspath(target)
     if os.path.lexists(dst_path):
         raise CopyError(f"{dst_path} already exists; vhdxray never overwrites it")
-    temp = Path(temp_name(dst_path))
+    temp = temp_name(dst_path)
     try:
         src = os.open(src_path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
@@ -229,7 +231,9 @@ def copy_image(
         _FRESH_COPIES.add((st.st_dev, st.st_ino))  # only once the copy is complete
     finally:
         os.close(src)
-    return StagedCopy(temp, dst_path, flusher)
+    from pathlib import Path  # not before: the copy's flush is under way (issue 9)
+
+    return StagedCopy(Path(temp), Path(dst_path), flusher)
 
 
 def _copy(

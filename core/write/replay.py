@@ -32,7 +32,6 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.logoverlay import end_result
@@ -56,6 +55,7 @@ from vhdxray.core.write.update import Refusal, plan_header_update, run_header_up
 
 if TYPE_CHECKING:
     import uuid  # annotations only: uuid imports platform
+    from pathlib import Path
 
 
 PAGE: Final = layout.LOG_SECTOR_SIZE

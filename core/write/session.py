@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -44,6 +43,7 @@ from vhdxray.core.write.outcome import Option, RefusalCode, Refused, WriteFailed
 
 if TYPE_CHECKING:
     import uuid
+    from pathlib import Path  # imported when a session opens (planners import the records)
 
     from vhdxray.core.analysis.reader import Report
     from vhdxray.core.progress import Progress
@@ -134,6 +134,8 @@ class WriteSession:
         hooks: WriteHooks | None = None,
         progress: Progress | None = None,
     ) -> None:
+        from pathlib import Path
+
         self.file = Path(path)  # the file opened and written
         # The image's name in reports and backups: a staged copy is written under a hidden
         # name and published under this one when the session is over.
