@@ -389,15 +389,15 @@ def plan(ctx: PlanContext) -> Iterable[Repair | RefusedItem]:
     """Relink when the user names the parent (option ``parent``), or when the locator finds
     the parent but some of its paths are out of date (it moved); say what is needed when the
     parent is missing or modified."""
+    report = ctx.report
+    meta = report.metadata
+    if meta is None or not meta.has_parent:
+        return ()
     from vhdxray.core.analysis import chain
     from vhdxray.core.format.metadata import PATH_KEYS
     from vhdxray.core.write.repair import Choice, Repair
     from vhdxray.core.write.repair import Refused as RefusedItem
 
-    report = ctx.report
-    meta = report.metadata
-    if meta is None or not meta.has_parent:
-        return ()
     ignore = bool(ctx.options.get(IGNORE_ID_MISMATCH.name))
     given = ctx.options.get(PARENT.name)
     ask = Choice(PARENT.name, None, "name the parent's file at its new place")
