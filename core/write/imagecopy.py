@@ -52,7 +52,7 @@ class CopyError(Exception):
     """The copy could not be made; the message says why. A partial copy is removed."""
 
 
-FLUSH_EVERY: Final = 8 * layout.MiB  # bytes copied between two nudges of the flusher
+FLUSH_EVERY: Final = 4 * layout.MiB  # bytes copied between two nudges of the flusher
 
 
 class _Flusher:
@@ -88,6 +88,8 @@ class _Flusher:
                     return
         except OSError as exc:
             self._error = exc
+        except Exception as exc:  # pragma: no cover - never let the copy look flushed
+            self._error = OSError(f"flushing the copy failed: {exc!r}")
         finally:
             os.close(self._fd)
 

@@ -3,6 +3,7 @@ own, the page-by-page preview, refusals, idempotence, memory, undo."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import struct
@@ -485,3 +486,36 @@ def test_replay_into_a_copy_keeps_only_the_spec_flushes(
     ri.qemu_repair(theirs)
     assert ri.qemu_check_rc(copy) == 0
     assert ri.virtual_digest(copy) == ri.virtual_digest(theirs)
+
+
+def test_a_failed_flush_behind_the_copy_fails_the_run_and_leaves_no_copy(
+    pending: ri.PendingImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy's bytes are flushed by their own thread: a write error it meets is reported
+    when the copy is published (a descriptor opened later may never be told of it), and no
+    copy (named or hidden) is left; the original is untouched."""
+    from vhdxray.core.outcome import RefusalCode, Refused
+    from vhdxray.core.write.repair import plan_repairs, run_repairs
+
+    digest = ri.file_sha256(pending.path)
+    plan = plan_repairs(read_report(pending.path))
+    real = {"fsync": os.fsync, "fdatasync": getattr(os, "fdatasync", os.fsync)}
+
+    def failing(name: str) -> Callable[[int], None]:
+        def sync(fd: int) -> None:
+            if threading.current_thread().name == "vhdxray-flush":
+                raise OSError(errno.EIO, "Input/output error")
+            real[name](fd)
+
+        return sync
+
+    monkeypatch.setattr(os, "fsync", failing("fsync"))
+    if hasattr(os, "fdatasync"):
+        monkeypatch.setattr(os, "fdatasync", failing("fdatasync"))
+    copy = tmp_path / "copy.vhdx"
+    run = run_repairs(plan, output=copy, backup_dir=tmp_path)
+    assert isinstance(run.error, Refused) and run.error.code is RefusalCode.COPY_FAILED
+    assert "Input/output error" in str(run.error) and run.failed_step == "copy"
+    assert not copy.exists()
+    assert not [p for p in tmp_path.iterdir() if "vhdxray-partial" in p.name]
+    assert ri.file_sha256(pending.path) == digest
