@@ -3,7 +3,6 @@ nothing from an image (creator, parent paths) reaches the terminal as a control 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any
@@ -62,6 +61,8 @@ def err(text: str) -> None:
 
 def emit_json(doc: dict[str, Any]) -> None:
     """One JSON object; ``ensure_ascii`` keeps every non-ASCII character escaped."""
+    import json  # only with --json: a repair into a copy starts copying without it
+
     out(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
 
 

@@ -415,7 +415,7 @@ def test_repair_into_a_copy_imports_no_argparse(
         "before = set(sys.modules)  # an editable install's finder imports pathlib in site\n"
         "import vhdxray.core.write.imagecopy as imagecopy\n"
         "real, early = imagecopy.copy_image, []\n"
-        "late = ('pathlib', 'vhdxray.core.write.backup', 'vhdxray.core.write.locking')\n"
+        "late = ('pathlib', 'json', 'vhdxray.core.write.backup', 'vhdxray.core.write.locking')\n"
         "def spy(*args, **kwargs):\n"
         "    early.extend(m for m in late if m in sys.modules and m not in before)\n"
         "    return real(*args, **kwargs)\n"
