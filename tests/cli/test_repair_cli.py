@@ -424,7 +424,7 @@ def test_repair_into_a_copy_imports_no_argparse(
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    code = main(sys.argv[1:])\n"
         "assert code == 0, code\n"
-        "unused = ('argparse', 'secrets', 'random', 'hashlib', 'shutil')\n"
+        "unused = ('argparse', 'secrets', 'random', 'hashlib', 'shutil', 'threading')\n"
         "bad = [m for m in unused if m in sys.modules and m not in before]\n"
         "assert not bad, bad\n"
         "assert not early, early\n"

@@ -430,7 +430,7 @@ def _count_flushes_and_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
     def fsync(fd: int) -> None:
         # A copy's bytes flushed behind the copy, from its own thread, count apart.
-        key = "behind" if threading.current_thread().name == "vhdxray-flush" else "fsync"
+        key = "behind" if threading.current_thread() is not threading.main_thread() else "fsync"
         counts[key] = counts.get(key, 0) + 1
         real_fsync(fd)
 
@@ -504,7 +504,7 @@ def test_a_failed_flush_behind_the_copy_fails_the_run_and_leaves_no_copy(
 
     def failing(name: str) -> Callable[[int], None]:
         def sync(fd: int) -> None:
-            if threading.current_thread().name == "vhdxray-flush":
+            if threading.current_thread() is not threading.main_thread():
                 raise OSError(errno.EIO, "Input/output error")
             real[name](fd)
 
