@@ -402,7 +402,7 @@ def test_repair_other_forms_go_to_argparse(argv: list[str]) -> None:
     assert fast_args(argv) is None
 
 
-def test_repair_into_a_copy_imports_no_argparse(
+def test_repair_into_a_copy_imports_only_what_it_runs(
     qemu_image: Callable[..., Path], tmp_path: Path
 ) -> None:
     """A regression guard for start-up cost, not a timing: the plain form builds no parser,
