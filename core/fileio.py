@@ -151,10 +151,9 @@ class NewFile:
 def temp_name(target: str | os.PathLike[str]) -> str:
     """A hidden name beside ``target`` for a file that is written before it gets its name
     (an export, a repaired copy): ``.NAME.vhdxray-partial-XXXXXXXX``."""
-    import secrets
-
     folder, name = os.path.split(os.fspath(target))
-    return os.path.join(folder, f".{name}.vhdxray-partial-{secrets.token_hex(4)}")
+    # os.urandom is what secrets.token_hex reads; secrets imports random, hmac and hashlib.
+    return os.path.join(folder, f".{name}.vhdxray-partial-{os.urandom(4).hex()}")
 
 
 def publish(

@@ -11,7 +11,6 @@ documented outcome.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -42,6 +41,8 @@ class Progress:
         self._on_update = on_update
         self._clock = clock
         self._started = clock()
+        import threading  # here, not at import: a repair into a copy imports progress only
+
         self._cancel = threading.Event()
 
     # -- the worker's side -------------------------------------------------------------

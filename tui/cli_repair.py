@@ -17,8 +17,7 @@ Every string taken from an image (paths in a parent locator, creator) goes throu
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from vhdxray.core.format.findings import Severity
@@ -30,7 +29,9 @@ from vhdxray.tui.console import mark_written as _mark_written
 from vhdxray.tui.outcome import cli_text, flag, reason_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    import argparse
+    from collections.abc import Iterable, Sequence
+    from pathlib import Path
 
     from vhdxray.core.analysis.chain import ParentLookup
     from vhdxray.core.write.repair import Choice, Repair, RepairOptions, RepairPlan
@@ -63,7 +64,10 @@ def add_option_arguments(s: argparse.ArgumentParser, specs: Iterable[OptionSpec]
 
 
 def options_from(
-    args: argparse.Namespace, specs: Iterable[OptionSpec], *, into_copy: bool = False
+    args: argparse.Namespace | SimpleNamespace,
+    specs: Iterable[OptionSpec],
+    *,
+    into_copy: bool = False,
 ) -> RepairOptions:
     """The :class:`RepairOptions` the declared flags in ``args`` give."""
     from vhdxray.core.write.repair import RepairOptions
@@ -103,6 +107,57 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     add_option_arguments(s, option_specs())
     s.add_argument("--backup-dir", help="where to write the backups (default: beside the image)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+_COMMON_FLAGS = ("yes", "dry_run", "json")
+_COMMON_VALUES = ("output", "backup_dir")
+
+
+def fast_args(argv: Sequence[str]) -> SimpleNamespace | None:
+    """``repair``'s arguments (after the command's name) parsed by hand, as :func:`add_arguments`
+    declares them, when they take the plain form: one image, flags and options given once each
+    and spelled out, values as separate words. Anything else (``--help``, ``--opt=value``, an
+    abbreviation, ``--``, a value that starts with ``-``, a slot that is not 1 or 2...) returns
+    None and goes to argparse, which gives its usual messages. Building the argparse parser of
+    ``repair`` (argparse, gettext, locale, shutil, and a formatter per flag) costs more than
+    the whole analysis of most images (issue 9)."""
+    from vhdxray.core.write.repairs import OptionKind, option_specs
+
+    specs = {flag(s.name): s for s in option_specs()}
+    values: dict[str, Any] = {name: False for name in _COMMON_FLAGS}
+    values.update({name: None for name in _COMMON_VALUES})
+    values.update({s.name: False if s.kind is OptionKind.FLAG else None for s in specs.values()})
+    seen: set[str] = set()
+    images: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if not word.startswith("-"):
+            images.append(word)
+            continue
+        if word in seen:
+            return None
+        seen.add(word)
+        name = word[2:].replace("-", "_")
+        spec = specs.get(word)
+        if word != flag(name):
+            return None
+        if name in _COMMON_FLAGS or (spec is not None and spec.kind is OptionKind.FLAG):
+            values[name] = True
+            continue
+        if name not in _COMMON_VALUES and spec is None:
+            return None
+        value = next(words, None)
+        if value is None or value.startswith("-") or not value:
+            return None
+        if spec is not None and spec.values is not None:
+            if not value.isdecimal() or int(value) not in spec.values:
+                return None
+            values[name] = int(value)
+        else:
+            values[name] = value
+    if len(images) != 1:
+        return None
+    return SimpleNamespace(command="repair", image=images[0], **values)
 
 
 def add_check_parent_argument(check_parser: argparse.ArgumentParser) -> None:
@@ -152,9 +207,8 @@ def _print_backups(backups: tuple[Path, ...]) -> None:
         _line(f"  vhdxray restore {b}")
 
 
-def cmd_repair(args: argparse.Namespace) -> int:
+def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
     from vhdxray.core.analysis.reader import read_report
-    from vhdxray.core.write.locking import image_in_use
     from vhdxray.core.write.repair import plan_repairs, run_repairs
     from vhdxray.core.write.repairs import option_specs
 
@@ -170,7 +224,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         "image": str(args.image),
         "output": output,
         "dry_run": bool(args.dry_run),
-        "plan": plan.to_json(),
+        "plan": plan.to_json() if args.json else None,  # printed only with --json
         "run": None,
     }
     refused_code = EXIT_REFUSED if plan.refusals else EXIT_OK
@@ -202,6 +256,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
             _line("Nothing can be repaired: see the reasons above.")
         return finish(EXIT_REFUSED)
     if output is None:
+        from vhdxray.core.write.locking import image_in_use
+
         in_use = image_in_use(args.image)
         if in_use is not None:
             if not args.json:
@@ -221,7 +277,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
     _mark_written()  # from here the result must reach the user
     run = run_repairs(plan, output=output, backup_dir=args.backup_dir, progress=progress)
-    doc["run"] = run.to_json()
+    if args.json:
+        doc["run"] = run.to_json()
     if not args.json:
         for step in run.steps:
             for text in step.lines:
@@ -249,7 +306,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
             )
         else:
             _line("Done: no error finding remains.")
-    if after is not None:
+    if after is not None and args.json:
         doc["remaining_errors"] = [f.to_json() for f in remaining]
         doc["current_header"] = after.current_header
     return finish(refused_code)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import errno
-import hashlib
+import importlib
 import json
 import os
 import time
 import zlib
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from vhdxray.core.fileio import NewFile, open_regular, pread_exact, write_all
 from vhdxray.core.format.record import record
@@ -50,8 +52,24 @@ class Backup:
     ranges: tuple[tuple[int, bytes, str], ...]  # (offset, before bytes, sha256 of after bytes)
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+@cache
+def _sha256() -> Callable[[bytes], Any]:
+    """A SHA-256 constructor without OpenSSL: the interpreter's built-in module, the one
+    hashlib itself falls back to (its digests are the same). Importing hashlib loads OpenSSL's
+    libcrypto, about 6 ms of every repair's start-up (issue 9) for a few KiB hashed."""
+    for name in ("_sha256", "_sha2"):  # Python 3.11; 3.12 and later
+        try:
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    import hashlib  # pragma: no cover - a Python built without them
+
+    return hashlib.sha256  # pragma: no cover
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` in hex, as ``hashlib.sha256(data).hexdigest()`` gives it."""
+    return str(_sha256()(data).hexdigest())
 
 
 def backup_name(image: Path, operation: str) -> str:
@@ -114,8 +132,8 @@ def write_backup(
             {
                 "offset": r.offset,
                 "length": len(r.before),
-                "before_sha256": _sha256(r.before),
-                "after_sha256": _sha256(r.after),
+                "before_sha256": sha256_hex(r.before),
+                "after_sha256": sha256_hex(r.after),
                 "before_zlib_b64": base64.b64encode(zlib.compress(r.before, 6)).decode("ascii"),
             }
             for r in ranges
@@ -140,8 +158,10 @@ def write_backup(
     return new.path
 
 
-class _Declared(NamedTuple):
-    """A backup's fields as declared, checked for shape; the saved bytes still compressed."""
+@record
+class _Declared:
+    """A backup's fields as declared, checked for shape; the saved bytes still compressed.
+    (A record, not a NamedTuple: typing.NamedTuple costs a few ms to build at import.)"""
 
     image: str
     operation: str
@@ -272,7 +292,7 @@ def read_backup(path: str | os.PathLike[str], *, image_size: int | None = None) 
     ranges = []
     for offset, length, data_b64, before_sha, after_sha in d.ranges:
         before = _inflate(p, data_b64, length)
-        if _sha256(before) != before_sha:
+        if sha256_hex(before) != before_sha:
             raise BackupError(f"{p} is damaged: a saved range does not match its checksum")
         ranges.append((offset, before, after_sha))
     return Backup(

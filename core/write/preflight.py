@@ -1,70 +1,88 @@
 """Checks made before anything is written or copied: can the backups be written where they
-go, and is there room for a copy? A refusal here leaves no file behind."""
+go, and is there room for a copy? A refusal here leaves no file behind.
+
+They run before a copy is started, so they take plain paths and use :mod:`os.path`: a repair
+into a copy imports :mod:`pathlib` only once the copy is under way (issue 9)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 from vhdxray.core.write.outcome import Option, RefusalCode, Refused, suggest
+
+StrPath = str | os.PathLike[str]
 
 # Room kept free beyond what a copy needs (backups of the repairs in the copy, metadata).
 COPY_MARGIN = 16 * 1024 * 1024
 
 
-def check_backup_dir(backup_dir: str | os.PathLike[str] | None, image: Path) -> Refused | None:
+def check_backup_dir(backup_dir: StrPath | None, image: StrPath) -> Refused | None:
     """Why backups cannot be written to ``backup_dir`` (default: beside ``image``), or None."""
-    directory = Path(backup_dir) if backup_dir is not None else image.resolve().parent
-    if not directory.exists():
+    if backup_dir is not None:
+        directory = os.fspath(backup_dir)
+    else:
+        directory = os.path.dirname(os.path.realpath(image))
+    if not os.path.exists(directory):
         return Refused(
             RefusalCode.BACKUP_FAILED,
             f"the backup folder {directory} does not exist",
-            {"backup_dir": str(directory)},
+            {"backup_dir": directory},
             suggest=suggest(Option.BACKUP_DIR),
         )
-    if not directory.is_dir():
+    if not os.path.isdir(directory):
         return Refused(
             RefusalCode.BACKUP_FAILED,
             f"the backup folder {directory} is not a folder",
-            {"backup_dir": str(directory)},
+            {"backup_dir": directory},
             suggest=suggest(Option.BACKUP_DIR),
         )
     if not os.access(directory, os.W_OK | os.X_OK):
         return Refused(
             RefusalCode.BACKUP_FAILED,
             f"the backup folder {directory} is not writable",
-            {"backup_dir": str(directory)},
+            {"backup_dir": directory},
             suggest=suggest(Option.BACKUP_DIR),
         )
     return None
 
 
-def allocated_bytes(path: Path) -> int:
+def allocated_bytes(path: StrPath) -> int:
     """The bytes ``path`` occupies on disk (a sparse file's holes cost nothing)."""
     st = os.stat(path)
     blocks = getattr(st, "st_blocks", None)
     return st.st_size if blocks is None else min(st.st_size, blocks * 512)
 
 
-def check_copy_target(source: Path, output: Path) -> Refused | None:
+def free_bytes(folder: StrPath) -> int:
+    """The bytes an unprivileged user may still write in ``folder``'s filesystem, as
+    ``shutil.disk_usage(folder).free`` (shutil imports bz2, lzma and fnmatch)."""
+    if hasattr(os, "statvfs"):
+        st = os.statvfs(folder)
+        return st.f_bavail * st.f_frsize
+    import shutil  # pragma: no cover - Windows
+
+    return shutil.disk_usage(folder).free  # pragma: no cover
+
+
+def check_copy_target(source: StrPath, output: StrPath) -> Refused | None:
     """Why a copy of ``source`` cannot be made at ``output``, or None."""
-    if output.exists() or output.is_symlink():
+    output = os.fspath(output)
+    if os.path.lexists(output):
         return Refused(
             RefusalCode.OUTPUT_EXISTS,
             f"{output} already exists; vhdxray never overwrites it",
-            {"output": str(output)},
+            {"output": output},
         )
-    folder = output.resolve().parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+    folder = os.path.dirname(os.path.realpath(output))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
         return Refused(
             RefusalCode.COPY_FAILED,
             f"cannot create {output}: {folder} is not a writable folder",
-            {"output": str(output)},
+            {"output": output},
         )
     try:
         need = allocated_bytes(source) + COPY_MARGIN
-        free = shutil.disk_usage(folder).free
+        free = free_bytes(folder)
     except OSError:
         return None  # cannot tell; the copy itself reports a full disk
     if free < need:

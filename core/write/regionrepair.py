@@ -14,7 +14,6 @@ QEMU reads copy 1 only, so while copy 1 is being rewritten it may refuse the fil
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.format import layout
@@ -227,5 +226,5 @@ def run_region_repair(
     session of its own."""
     if session is not None:
         return session.execute(plan.write_plan())
-    with WriteSession(Path(path), backup_dir=backup_dir, hooks=hooks) as own:
+    with WriteSession(path, backup_dir=backup_dir, hooks=hooks) as own:
         return own.execute(plan.write_plan())

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import TruncationMap
@@ -37,8 +37,12 @@ from vhdxray.core.write.outcome import RefusalCode, Suggestions, VhdxrayError, W
 from vhdxray.core.write.outcome import Refused as Refusal
 from vhdxray.core.write.preflight import check_backup_dir, check_copy_target
 from vhdxray.core.write.repairs import RepairKind, kinds
-from vhdxray.core.write.replay import ReplayPreview
 from vhdxray.core.write.session import WriteHooks, WriteSession
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from vhdxray.core.write.replay import ReplayPreview
 
 OptionValue = int | str | bool
 
@@ -246,7 +250,7 @@ class PlanContext:
 
     @property
     def path(self) -> Path:
-        return Path(self.report.path)
+        return _path(self.report.path)
 
     @property
     def replay_pending(self) -> bool:
@@ -259,9 +263,17 @@ class PlanContext:
         return tuple(dict.fromkeys(f.code for f in self.report.findings if f.code in wanted))
 
 
+def _path(path: str | os.PathLike[str]) -> Path:
+    """``Path(path)``. A repair into a copy plans and starts copying before it imports
+    :mod:`pathlib` (issue 9: about 5 ms of start-up), so the planning code names images by the
+    report's ``path`` string and makes a Path only where one is handed out."""
+    from pathlib import Path
+
+    return Path(path)
+
+
 @record
 class RepairPlan:
-    path: Path
     report: Report
     options: RepairOptions
     repairs: tuple[Repair, ...]  # in the order they run
@@ -269,6 +281,11 @@ class RepairPlan:
     replay: ReplayPreview | None = None
     truncation: TruncationMap | None = None
     notes: tuple[str, ...] = ()  # errors no repair addresses, and similar
+
+    @property
+    def path(self) -> Path:
+        """The image planned for."""
+        return _path(self.report.path)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -329,10 +346,9 @@ def plan_repairs(
     are planned even when no finding asks for them (``update-headers``, the app's ``u``).
     Reads the image (read-only) where a kind needs to; never writes."""
     options = RepairOptions() if options is None else options
-    path = Path(report.path)
     if not report.is_vhdx:
         refused = Refused("not_vhdx", "Not a VHDX image", RefusalCode.NOT_VHDX, report.description)
-        return RepairPlan(path, report, options, (), (refused,))
+        return RepairPlan(report, options, (), (refused,))
     wanted = None if only is None else set(only)
     ctx = PlanContext(report, options, frozenset(requested))
     for kind in kinds():
@@ -359,7 +375,6 @@ def plan_repairs(
                 + ". See the findings."
             )
     return RepairPlan(
-        path=path,
         report=report,
         options=options,
         repairs=tuple(ctx.repairs),
@@ -421,25 +436,24 @@ def run_repairs(
     between steps (a step is never cut in the middle). Exceptions other than the outcome
     model's (e.g. a test's simulated crash) propagate.
     """
-    target = plan.path
+    source = plan.report.path
     staged: StagedCopy | None = None
-    refusal = check_backup_dir(backup_dir, Path(output) if output is not None else plan.path)
+    refusal = check_backup_dir(backup_dir, output if output is not None else source)
     if refusal is None and output is not None:
-        refusal = check_copy_target(plan.path, Path(output))
+        refusal = check_copy_target(source, output)
     if refusal is not None:
-        return RepairRun(Path(output or plan.path), None, (), (), None, refusal, "preflight")
+        return RepairRun(_path(output or source), None, (), (), None, refusal, "preflight")
     if output is not None:
         holes = () if plan.replay is None else plan.replay.final_zero_runs
         try:
-            staged = copy_image(plan.path, output, leave_holes=holes, progress=tracker)
+            staged = copy_image(source, output, leave_holes=holes, progress=tracker)
         except Cancelled:  # copy_image removed the partial copy
             cancelled = Refusal(RefusalCode.CANCELLED, "cancelled while copying; no copy is left")
-            return RepairRun(Path(output), None, (), (), None, cancelled, "copy")
+            return RepairRun(_path(output), None, (), (), None, cancelled, "copy")
         except CopyError as exc:
-            return RepairRun(
-                Path(output), None, (), (), None, Refusal(RefusalCode.COPY_FAILED, str(exc)), "copy"
-            )
-        target = staged.target
+            error = Refusal(RefusalCode.COPY_FAILED, str(exc))
+            return RepairRun(_path(output), None, (), (), None, error, "copy")
+    target = plan.path if staged is None else staged.target
     try:
         run = _run_steps(plan, staged, backup_dir, hooks, progress, tracker)
     except BaseException:

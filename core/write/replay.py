@@ -32,7 +32,6 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.logoverlay import end_result
@@ -56,6 +55,7 @@ from vhdxray.core.write.update import Refusal, plan_header_update, run_header_up
 
 if TYPE_CHECKING:
     import uuid  # annotations only: uuid imports platform
+    from pathlib import Path
 
 
 PAGE: Final = layout.LOG_SECTOR_SIZE
@@ -523,10 +523,11 @@ def run_replay(
 
     # Every page written was read back equal (session.execute), and the pages the preview
     # found applied were not touched: the log's end result is on disk without reading it all
-    # again. The headers come from a fresh report (the file may have grown).
-    report3 = session.read_report()
+    # again. No descriptor may write the headers (a blocker), so the second update is planned
+    # from the headers the first one left (read back after it; the update checks they are
+    # still there before it writes); the image is read as a whole after it.
     plan3 = plan_header_update(
-        report3, log_guid=layout.ZERO_GUID, file_write_guid=fwg, allow_pending_log=True
+        out1.report, log_guid=layout.ZERO_GUID, file_write_guid=fwg, allow_pending_log=True
     )
     if isinstance(plan3, Refusal):
         raise _incomplete(

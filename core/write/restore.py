@@ -9,13 +9,12 @@ restore refuses. The restore itself goes through the writer, so it is locked, ba
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from vhdxray.core.format.record import record
 from vhdxray.core.source import ImageSource
-from vhdxray.core.write.backup import Backup, backup_image, read_backup
+from vhdxray.core.write.backup import Backup, backup_image, read_backup, sha256_hex
 from vhdxray.core.write.outcome import RefusalCode, Refused
 from vhdxray.core.write.session import PlannedWrite, WritePlan, WriteResult, WriteSession
 
@@ -70,7 +69,7 @@ def plan_restore(
             if now == before:
                 already += 1
                 continue
-            if hashlib.sha256(now).hexdigest() != after_sha:
+            if sha256_hex(now) != after_sha:
                 raise Refused(
                     RefusalCode.RESTORE_MISMATCH,
                     f"the bytes at offset 0x{offset:x} of {target} are neither those saved in "

@@ -34,20 +34,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors, pwrite_all
+from vhdxray.core.format import layout
 from vhdxray.core.format.record import record
-from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
-from vhdxray.core.write.locking import LockUnavailable, lock_image
 from vhdxray.core.write.outcome import Option, RefusalCode, Refused, WriteFailed, suggest
 
 if TYPE_CHECKING:
     import uuid
+    from pathlib import Path  # imported when a session opens (planners import the records)
 
     from vhdxray.core.analysis.reader import Report
+    from vhdxray.core.format.header import Header
     from vhdxray.core.progress import Progress
 
 Verify = Callable[[bytes], str | None]
@@ -97,6 +97,10 @@ class WriteResult:
 
 
 def _open_locked(path: Path) -> int:
+    # Imported when a session opens, not with this module: the planners import the records
+    # above, and a repair into a copy plans and starts copying before it opens a session.
+    from vhdxray.core.write.locking import LockUnavailable, lock_image
+
     try:
         fd = open_regular(path, os.O_RDWR)
     except OSError as exc:
@@ -132,6 +136,8 @@ class WriteSession:
         hooks: WriteHooks | None = None,
         progress: Progress | None = None,
     ) -> None:
+        from pathlib import Path
+
         self.file = Path(path)  # the file opened and written
         # The image's name in reports and backups: a staged copy is written under a hidden
         # name and published under this one when the session is over.
@@ -142,7 +148,8 @@ class WriteSession:
         self.backups: list[Path] = []
         self.file_write_guid: uuid.UUID | None = None  # set by the session's first header update
         self._fd = -1
-        self._report: Report | None = None  # the last report read, while nothing was written
+        self._report: Report | None = None  # the last report read (see read_report)
+        self._written: list[tuple[int, int]] = []  # ranges written since it was read
         self._staged = False  # a staged copy (see imagecopy.StagedCopy): nothing to flush
 
     # -- lifetime ------------------------------------------------------------------------
@@ -199,11 +206,16 @@ class WriteSession:
         return probe_sectors(self.fd, offset, length, step, signature)
 
     def read_report(self) -> Report:
-        """The image as it is now, read through the locked descriptor (the last report again
-        when the session has written nothing since it was read)."""
+        """The image as it is now, read through the locked descriptor: the last report again
+        when the session has written nothing since it was read; when it wrote only inside the
+        two header slots (a header update), the last report with the header section read again
+        (:func:`_with_headers_reread`); otherwise the whole image is read and analysed."""
         from vhdxray.core.analysis.reader import read_report_from
 
         self.step("read")
+        if self._report is not None and self._written:
+            self._report = _with_headers_reread(self._report, self, self._written)
+        self._written = []
         if self._report is None:
             self._report = read_report_from(self, os.fspath(self.path))
         return self._report
@@ -213,6 +225,8 @@ class WriteSession:
     def execute(self, plan: WritePlan) -> WriteResult:
         """Carry out ``plan`` (see the module docstring); the backup is added to
         :attr:`backups` as soon as it exists."""
+        from vhdxray.core.write.backup import BackupError, BackupRange, write_backup
+
         fd = self.fd
         hooks = self.hooks
         size_before = os.fstat(fd).st_size
@@ -242,7 +256,9 @@ class WriteSession:
                 RefusalCode.BACKUP_FAILED, str(exc), suggest=suggest(Option.BACKUP_DIR)
             ) from exc
         self.backups.append(backup_path)
-        self._report = None
+        self._written.extend((w.offset, w.offset + len(w.data)) for w in plan.writes)
+        if plan.extend_to is not None:
+            self._report = None
         written = 0
         extended: int | None = None
         if plan.extend_to is not None and plan.extend_after == -1:
@@ -318,6 +334,56 @@ class WriteSession:
         self._report = None
         os.ftruncate(self.fd, size)
         os.fsync(self.fd)
+
+
+_HEADER_SLOTS = (
+    layout.HEADER_SLOT_OFFSETS[0],
+    layout.HEADER_SLOT_OFFSETS[1] + layout.HEADER_SIZE,
+)
+
+
+def _log_fields(h: Header) -> tuple[object, ...]:
+    return (h.log_guid, h.log_offset, h.log_length, h.log_version)
+
+
+def _with_headers_reread(
+    report: Report, session: WriteSession, written: list[tuple[int, int]]
+) -> Report | None:
+    """``report`` brought up to date after writes that all lie inside the two header slots
+    (issue 9: no whole re-read where the session knows what changed), or None when the image
+    must be read again as a whole.
+
+    The header section (file identifier, both slots, both region tables) is read again and
+    the current header chosen again. Nothing else the reader looks at depends on the headers
+    but the effective header's log fields (the log and its placement are analysed from them),
+    so while those and the file size are unchanged, the log, metadata and BAT analyses and
+    their findings stand; the header findings are replaced, in the order a whole read gives.
+    """
+    from vhdxray.core.analysis.reader import read_header_section
+    from vhdxray.core.format.findings import sort_findings
+    from vhdxray.core.format.header import check_headers, choose_current, effective_header
+    from vhdxray.core.format.record import replace
+
+    if not report.is_vhdx or report.headers is None or report.header_choice is None:
+        return None
+    if session.size != report.file_size:
+        return None
+    if any(start < _HEADER_SLOTS[0] or end > _HEADER_SLOTS[1] for start, end in written):
+        return None
+    _, id_findings, headers, _ = read_header_section(session.read_at)
+    choice = choose_current(*headers)
+    before, after = report.effective_header, effective_header(headers, choice)
+    if before is None or after is None or _log_fields(before) != _log_fields(after):
+        return None
+    truncated = [f for f in report.findings if f.code == "file.truncated"]
+    rest = list(report.findings)
+    try:  # what a whole read puts before the header findings, then the old header findings
+        for f in (*id_findings, *truncated, *check_headers(report.headers, report.header_choice)):
+            rest.remove(f)
+    except ValueError:  # pragma: no cover - the report was not made by the reader
+        return None
+    findings = [*id_findings, *truncated, *check_headers(headers, choice), *rest]
+    return replace(report, headers=headers, header_choice=choice, findings=sort_findings(findings))
 
 
 def _size_after(size_before: int, plan: WritePlan) -> int:

@@ -353,3 +353,87 @@ def test_the_result_reaches_stderr_when_stdout_fails(data_image: Path) -> None:
     proc = run("repair", str(data_image), "--yes", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stderr)["run"]["backups"]
+
+
+FAST_FORMS = [
+    ["img.vhdx"],
+    ["img.vhdx", "--yes"],
+    ["img.vhdx", "--output", "copy.vhdx", "--yes"],
+    ["--output", "copy.vhdx", "img.vhdx", "--yes", "--json"],
+    ["img.vhdx", "--dry-run", "--from-slot", "2"],
+    ["img.vhdx", "--region-table-from", "1", "--backup-dir", "backups"],
+    ["img.vhdx", "--parent", "base.vhdx", "--ignore-id-mismatch"],
+    ["img.vhdx", "--new-data-write-guid", "--yes"],
+]
+ARGPARSE_FORMS = [
+    [],
+    ["--help"],
+    ["-h"],
+    ["img.vhdx", "--output=copy.vhdx"],
+    ["img.vhdx", "--out", "copy.vhdx"],
+    ["img.vhdx", "--yes", "--yes"],
+    ["img.vhdx", "--from-slot", "3"],
+    ["img.vhdx", "--from-slot", "x"],
+    ["img.vhdx", "--from-slot", "¹"],
+    ["img.vhdx", "--from-slot"],
+    ["img.vhdx", "--output", "-copy"],
+    ["img.vhdx", "--", "other.vhdx"],
+    ["a.vhdx", "b.vhdx"],
+    ["img.vhdx", "--no-such-flag"],
+    ["img.vhdx", "--from_slot", "1"],
+]
+
+
+@pytest.mark.parametrize("argv", FAST_FORMS)
+def test_repair_plain_forms_parse_by_hand_as_argparse_does(argv: list[str]) -> None:
+    """``repair``'s hand parser (no argparse at start-up) gives exactly argparse's values."""
+    from vhdxray.tui.cli_repair import fast_args
+
+    fast = fast_args(argv)
+    assert fast is not None
+    assert vars(fast) == vars(cli.parser_for("repair").parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", ARGPARSE_FORMS)
+def test_repair_other_forms_go_to_argparse(argv: list[str]) -> None:
+    """Help, abbreviations, ``=`` values, repeats, bad values: argparse's own handling."""
+    from vhdxray.tui.cli_repair import fast_args
+
+    assert fast_args(argv) is None
+
+
+def test_repair_into_a_copy_imports_only_what_it_runs(
+    qemu_image: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A regression guard for start-up cost, not a timing: the plain form builds no parser,
+    imports none of these, and imports pathlib, the backup writer and the locks only once the
+    copy is being flushed."""
+    require("qemu-io", "qemu-utils")
+    pending = ri.make_pending_image(qemu_image)
+    code = (
+        "import sys, io, contextlib\n"
+        "before = set(sys.modules)  # an editable install's finder imports pathlib in site\n"
+        "import vhdxray.core.write.imagecopy as imagecopy\n"
+        "real, early = imagecopy.copy_image, []\n"
+        "late = ('pathlib', 'json', 'vhdxray.core.write.backup', 'vhdxray.core.write.locking')\n"
+        "def spy(*args, **kwargs):\n"
+        "    early.extend(m for m in late if m in sys.modules and m not in before)\n"
+        "    return real(*args, **kwargs)\n"
+        "imagecopy.copy_image = spy\n"
+        "from vhdxray.tui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    code = main(sys.argv[1:])\n"
+        "assert code == 0, code\n"
+        "unused = ('argparse', 'secrets', 'random', 'hashlib', 'shutil', 'threading')\n"
+        "bad = [m for m in unused if m in sys.modules and m not in before]\n"
+        "assert not bad, bad\n"
+        "assert not early, early\n"
+    )
+    out = tmp_path / "copy.vhdx"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "repair", str(pending.path), "--output", str(out), "--yes"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.exists()

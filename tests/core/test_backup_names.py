@@ -71,3 +71,16 @@ def test_a_name_taken_between_choosing_and_creating_is_skipped(
     assert written != raced[0]
     assert written.name == "disk.vhdx.backup-update-headers-2.json"
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_backup_digests_are_hashlibs() -> None:
+    """The backups' SHA-256 (a built-in module, no OpenSSL at start-up) is hashlib's."""
+    import hashlib
+    import random
+
+    from vhdxray.core.write.backup import sha256_hex
+
+    rng = random.Random(9)
+    for size in (0, 1, 55, 56, 64, 4096, 65537):
+        data = rng.randbytes(size)
+        assert sha256_hex(data) == hashlib.sha256(data).hexdigest()

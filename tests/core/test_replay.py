@@ -3,10 +3,12 @@ own, the page-by-page preview, refusals, idempotence, memory, undo."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import struct
 import subprocess
+import threading
 import tracemalloc
 import uuid
 from collections.abc import Callable
@@ -427,7 +429,9 @@ def _count_flushes_and_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     real_fsync, real_read = os.fsync, reader_module.read_report_from
 
     def fsync(fd: int) -> None:
-        counts["fsync"] += 1
+        # A copy's bytes flushed behind the copy, from its own thread, count apart.
+        key = "behind" if threading.current_thread() is not threading.main_thread() else "fsync"
+        counts[key] = counts.get(key, 0) + 1
         real_fsync(fd)
 
     def read_report_from(*args: Any, **kwargs: Any) -> Any:
@@ -435,6 +439,8 @@ def _count_flushes_and_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return real_read(*args, **kwargs)
 
     monkeypatch.setattr(os, "fsync", fsync)
+    if hasattr(os, "fdatasync"):
+        monkeypatch.setattr(os, "fdatasync", fsync)
     monkeypatch.setattr(reader_module, "read_report_from", read_report_from)
     return counts
 
@@ -443,8 +449,9 @@ def test_in_place_replay_flushes_once_per_step_boundary(
     pending: ri.PendingImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 9: 3 backups (file + folder each), 2 + 2 header slots, the extension, and ONE
-    flush for all the replayed pages (there are two writes here); 3 whole-image reads (before,
-    after each header update), not one per step and re-check."""
+    flush for all the replayed pages (there are two writes here); 2 whole-image reads (before,
+    and after the last header update), not one per step and re-check: after the first header
+    update only the header section is read again (the session knows it wrote nothing else)."""
     preview = preview_replay(pending.path)
     assert preview is not None and len(preview.writes) == 2 and preview.extend_to is not None
     theirs = tmp_path / "theirs.vhdx"
@@ -452,7 +459,7 @@ def test_in_place_replay_flushes_once_per_step_boundary(
     counts = _count_flushes_and_reads(monkeypatch)
     outcome = run_replay(pending.path, backup_dir=tmp_path)
     assert outcome.replayed
-    assert counts == {"fsync": 3 * 2 + 2 + 1 + 1 + 2, "reads": 4}
+    assert counts == {"fsync": 3 * 2 + 2 + 1 + 1 + 2, "reads": 2}
     monkeypatch.undo()
     ri.qemu_repair(theirs)
     assert ri.virtual_digest(pending.path) == ri.virtual_digest(theirs)
@@ -463,7 +470,8 @@ def test_replay_into_a_copy_keeps_only_the_spec_flushes(
 ) -> None:
     """Into a copy nothing is flushed while it is repaired under its hidden name (the original
     is untouched, and no file has the copy's name yet): the finished copy once, then its
-    folder when it gets its name."""
+    folder when it gets its name. The copied bytes are flushed behind the copy by its own
+    thread, which the repair waits for only when it publishes the copy."""
     from vhdxray.core.write.repair import plan_repairs, run_repairs
 
     plan = plan_repairs(read_report(pending.path))
@@ -472,9 +480,43 @@ def test_replay_into_a_copy_keeps_only_the_spec_flushes(
     run = run_repairs(plan, output=copy, backup_dir=tmp_path)
     assert run.ok and len(run.backups) == 3
     assert counts["fsync"] == 1 + 1
+    assert counts["behind"] >= 1
     monkeypatch.undo()
     theirs = tmp_path / "theirs.vhdx"
     shutil.copyfile(pending.path, theirs)
     ri.qemu_repair(theirs)
     assert ri.qemu_check_rc(copy) == 0
     assert ri.virtual_digest(copy) == ri.virtual_digest(theirs)
+
+
+def test_a_failed_flush_behind_the_copy_fails_the_run_and_leaves_no_copy(
+    pending: ri.PendingImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy's bytes are flushed by their own thread: a write error it meets is reported
+    when the copy is published (a descriptor opened later may never be told of it), and no
+    copy (named or hidden) is left; the original is untouched."""
+    from vhdxray.core.outcome import RefusalCode, Refused
+    from vhdxray.core.write.repair import plan_repairs, run_repairs
+
+    digest = ri.file_sha256(pending.path)
+    plan = plan_repairs(read_report(pending.path))
+    real = {"fsync": os.fsync, "fdatasync": getattr(os, "fdatasync", os.fsync)}
+
+    def failing(name: str) -> Callable[[int], None]:
+        def sync(fd: int) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                raise OSError(errno.EIO, "Input/output error")
+            real[name](fd)
+
+        return sync
+
+    monkeypatch.setattr(os, "fsync", failing("fsync"))
+    if hasattr(os, "fdatasync"):
+        monkeypatch.setattr(os, "fdatasync", failing("fdatasync"))
+    copy = tmp_path / "copy.vhdx"
+    run = run_repairs(plan, output=copy, backup_dir=tmp_path)
+    assert isinstance(run.error, Refused) and run.error.code is RefusalCode.COPY_FAILED
+    assert "Input/output error" in str(run.error) and run.failed_step == "copy"
+    assert not copy.exists()
+    assert not [p for p in tmp_path.iterdir() if "vhdxray-partial" in p.name]
+    assert ri.file_sha256(pending.path) == digest

@@ -133,3 +133,91 @@ def test_cancel_stops_between_steps_never_inside_one(two_step_image: Path) -> No
     after = read_report(image)
     assert after.log is not None and not after.log.replay_needed
     assert after.region_tables is not None and not after.region_tables[1].valid
+
+
+def _pending(path: Path) -> None:
+    """The pending log as made (the replay's first header update keeps LogGuid)."""
+
+
+@pytest.mark.parametrize(
+    "damage_it",
+    [
+        _pending,
+        lambda p: damage.break_header_checksum(p, 1),
+        lambda p: damage.break_header_checksum(p, 2),
+        lambda p: damage.break_region_checksum(p, 2),
+        lambda p: damage.set_creator(p, "x" * 40),
+    ],
+)
+def test_after_a_header_update_the_session_rereads_only_the_headers(
+    qemu_image: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, damage_it: Callable[..., None]
+) -> None:
+    """Issue 9: the session knows a header update wrote only the two slots, so it reads the
+    header section again and keeps the rest of its report; the result equals a whole read of
+    the image (findings and their order included). Clearing LogGuid changes what the log
+    analysis depends on: then the whole image is read again."""
+    import vhdxray.core.analysis.reader as reader_module
+    from vhdxray.core.format import layout
+    from vhdxray.core.write.update import plan_header_update, run_header_update
+
+    require("qemu-io", "qemu-utils")
+    path = ri.make_pending_image(qemu_image).path
+    damage_it(path)
+    whole_reads: list[str] = []
+    real = reader_module.read_report_from
+
+    def counted(*args: object, **kwargs: object) -> object:
+        whole_reads.append("read")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module, "read_report_from", counted)
+    with WriteSession(path) as session:
+        report = session.read_report()
+        assert whole_reads == ["read"]
+        plan = plan_header_update(report, allow_pending_log=True, from_slot=None)
+        assert not isinstance(plan, Refused)
+        outcome = run_header_update(path, plan, session=session)
+        assert whole_reads == ["read"]  # only the header section was read again
+        monkeypatch.undo()
+        assert outcome.report == read_report(path)
+        assert outcome.report.current_header == plan.second.slot
+        monkeypatch.setattr(reader_module, "read_report_from", counted)
+        clear = plan_header_update(
+            outcome.report, log_guid=layout.ZERO_GUID, allow_pending_log=True
+        )
+        assert not isinstance(clear, Refused)
+        cleared = run_header_update(path, clear, session=session)
+        assert whole_reads == ["read", "read"]  # the log's GUID changed: a whole read
+        monkeypatch.undo()
+        assert cleared.report == read_report(path)
+
+
+def test_a_header_slot_broken_by_a_write_reads_as_a_whole_read_shows_it(
+    two_step_image: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header findings a re-read of the header section gives take the place a whole read
+    gives them among the other findings of their severity (here the region table's error)."""
+    import vhdxray.core.analysis.reader as reader_module
+    from vhdxray.core.format import layout
+
+    whole_reads: list[str] = []
+    real = reader_module.read_report_from
+
+    def counted(*args: object, **kwargs: object) -> object:
+        whole_reads.append("read")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module, "read_report_from", counted)
+    with WriteSession(two_step_image) as session:
+        before = session.read_report()
+        slot2 = layout.HEADER_SLOT_OFFSETS[1]
+        garbage = PlannedWrite(slot2 + 64, b"\xff" * 64, "header slot 2 (damaged on purpose)")
+        session.execute(WritePlan("test-damage", (garbage,)))
+        after = session.read_report()
+        assert whole_reads == ["read"]
+        monkeypatch.undo()
+        whole = read_report(two_step_image)
+        assert after == whole and after.findings != before.findings
+        codes = [f.code for f in whole.findings]
+        assert any(c.startswith("header.") for c in codes)
+        assert any(c.startswith("region") for c in codes)

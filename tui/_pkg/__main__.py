@@ -1,5 +1,5 @@
 """``python -m vhdxray``: the same entry point as the ``vhdxray`` console script."""
 
-from vhdxray.tui.cli import main
+from vhdxray.tui.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -21,10 +21,8 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Final
 
-from vhdxray.core.analysis.chain import check_chain, windows_relative_path
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format import layout
 from vhdxray.core.format.metadata import MetadataEntry, parse_metadata, serialise_locator
@@ -35,6 +33,7 @@ from vhdxray.core.write.repairs import OptionKind, OptionSpec, RepairKind
 
 if TYPE_CHECKING:
     import uuid  # annotations only: uuid imports platform
+    from pathlib import Path  # imported where a relink runs: the registry reads this module
 
 
 if TYPE_CHECKING:  # the writer is loaded when a relink runs (the registry reads this module)
@@ -91,6 +90,8 @@ class RelinkPlan:
 def windows_absolute_path(path: Path) -> str | None:
     """``path`` as Hyper-V writes absolute_win32_path (``C:\\dir\\file``), where a Windows form
     is known: on Windows itself, or a WSL mount (``/mnt/c/...``). None elsewhere."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
     if os.name == "nt":  # pragma: no cover
         return str(path)
     parts = PurePosixPath(path).parts
@@ -106,6 +107,8 @@ def new_locator(
     is rewritten, absolute_win32_path set where a Windows form is known and dropped where not
     (it would lead to the old place), volume_path dropped (a volume GUID cannot be known off
     Windows); ``linkage`` (when given) replaces parent_linkage; other keys stay."""
+    from vhdxray.core.analysis.chain import windows_relative_path
+
     values: dict[str, str | None] = {
         "relative_path": windows_relative_path(child, parent),
         "absolute_win32_path": windows_absolute_path(parent.resolve()),
@@ -154,6 +157,10 @@ def plan_relink(
 ) -> RelinkPlan | Refused:
     """Plan the relink of ``child`` to the parent at ``parent_path``, or say why not. Reads
     the parent (the user named it) and the few child bytes it replaces."""
+    from pathlib import Path
+
+    from vhdxray.core.analysis.chain import check_chain
+
     cpath, ppath = Path(child.path), Path(parent_path)
     meta = child.metadata
     if not child.is_vhdx:
@@ -382,20 +389,22 @@ def plan(ctx: PlanContext) -> Iterable[Repair | RefusedItem]:
     """Relink when the user names the parent (option ``parent``), or when the locator finds
     the parent but some of its paths are out of date (it moved); say what is needed when the
     parent is missing or modified."""
+    report = ctx.report
+    meta = report.metadata
+    if meta is None or not meta.has_parent:
+        return ()
     from vhdxray.core.analysis import chain
     from vhdxray.core.format.metadata import PATH_KEYS
     from vhdxray.core.write.repair import Choice, Repair
     from vhdxray.core.write.repair import Refused as RefusedItem
 
-    report = ctx.report
-    meta = report.metadata
-    if meta is None or not meta.has_parent:
-        return ()
     ignore = bool(ctx.options.get(IGNORE_ID_MISMATCH.name))
     given = ctx.options.get(PARENT.name)
     ask = Choice(PARENT.name, None, "name the parent's file at its new place")
     codes = ctx.codes(FINDING_CODES)
     if isinstance(given, str):
+        from pathlib import Path
+
         parent_path = Path(given)
     else:
         lookup = chain.locate_parent(report.path, report)

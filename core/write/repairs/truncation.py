@@ -43,7 +43,7 @@ def plan(ctx: PlanContext) -> Iterable[Repair | Refused]:
     from vhdxray.core.write.outcome import RefusalCode
     from vhdxray.core.write.repair import Refused
 
-    trunc = truncation_map(ctx.report, ctx.path)
+    trunc = truncation_map(ctx.report, ctx.report.path)
     if trunc is None:
         return ()
     ctx.truncation = trunc
