@@ -9,7 +9,6 @@ holes or zero chunks, under a hidden name until it is published (:class:`StagedC
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final
@@ -24,6 +23,7 @@ from vhdxray.core.fileio import (
 )
 from vhdxray.core.format import layout
 from vhdxray.core.progress import Progress
+from vhdxray.core.write.writeback import BackgroundFlush
 
 if TYPE_CHECKING:
     from pathlib import Path  # imported once the copy is written (see copy_image)
@@ -54,79 +54,6 @@ class CopyError(Exception):
 
 
 FLUSH_EVERY: Final = 4 * layout.MiB  # bytes copied between two nudges of the flusher
-
-
-class _Flusher:
-    r"""Flushes a file that is being written, from a thread, while it is written: the copy's
-    bytes go to the disk while the copying and the repair go on, instead of all of them in
-    the one fsync that publishes the copy (that fsync stays, and then has only the repair's
-    few writes left to wait for). The thread syncs when :meth:`nudge`\ d, and once more and
-    ends after :meth:`last`; :meth:`wait` waits for it to end and raises the first error a
-    sync met (a descriptor opened later may not be told of a write error that happened
-    before it).
-
-    Built on :mod:`_thread` (locks as its signals), not :mod:`threading`, which nothing else
-    a repair runs imports (about 1.3 ms of start-up, issue 9)."""
-
-    def __init__(self, path: str) -> None:
-        import _thread
-
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        self._due = _thread.allocate_lock()  # released: a sync is due (an Event's set)
-        self._due.acquire()
-        self._ended = _thread.allocate_lock()  # released when the thread has ended
-        self._ended.acquire()
-        self._ending = False
-        self._abandoned = False
-        self._error: OSError | None = None
-        try:
-            _thread.start_new_thread(self._run, ())
-        except BaseException:
-            os.close(self._fd)
-            raise
-
-    def _run(self) -> None:
-        sync = getattr(os, "fdatasync", os.fsync)
-        try:
-            while True:
-                self._due.acquire()  # consumes every nudge given since the last sync
-                if self._abandoned:
-                    return
-                ending = self._ending
-                sync(self._fd)
-                if ending:
-                    return
-        except OSError as exc:
-            self._error = exc
-        except Exception as exc:  # pragma: no cover - never let the copy look flushed
-            self._error = OSError(f"flushing the copy failed: {exc!r}")
-        finally:
-            os.close(self._fd)
-            self._ended.release()
-
-    def _signal(self) -> None:
-        # Already released: the sync it asks for is still to come.
-        with contextlib.suppress(RuntimeError):
-            self._due.release()
-
-    def nudge(self) -> None:
-        self._signal()
-
-    def last(self) -> None:
-        """Sync what was written so far once more, then end (without waiting)."""
-        self._ending = True
-        self._signal()
-
-    def abandon(self) -> None:
-        """End without another sync (the copy failed and goes)."""
-        self._abandoned = True
-        self._signal()
-
-    def wait(self) -> None:
-        with self._ended:  # held by the thread until it ends
-            pass
-        if self._error is not None:
-            raise self._error
 
 
 def nonzero_chunks(fd: int, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -165,7 +92,7 @@ class StagedCopy:
     target's name, so a crash or a kill at any point leaves no half-repaired copy that looks
     finished (only the hidden partial file), and the repair needs no flush per step."""
 
-    def __init__(self, temp: Path, target: Path, flusher: _Flusher | None = None) -> None:
+    def __init__(self, temp: Path, target: Path, flusher: BackgroundFlush | None = None) -> None:
         self.temp = temp
         self.target = target
         self._flusher = flusher  # still flushing the copied bytes (see copy_image)
@@ -219,7 +146,7 @@ def copy_image(
     ``progress`` counts the source's bytes (holes included) and is checked between chunks: on
     :class:`~vhdxray.core.progress.Cancelled` the partial copy is removed and it propagates.
 
-    The copied bytes are flushed behind the copy, from a thread (:class:`_Flusher`), every
+    The copied bytes are flushed behind the copy, from a thread (:class:`BackgroundFlush`), every
     :data:`FLUSH_EVERY` bytes and once at the end; the copy is ready to be repaired at once,
     and :meth:`StagedCopy.publish` waits for that flush before its own.
     """
@@ -238,7 +165,7 @@ def copy_image(
             raise CopyError(f"cannot create {temp}: {exc.strerror or exc}") from exc
         try:
             with new as dst:  # removed on any error or Cancelled
-                flusher = _Flusher(temp)
+                flusher = BackgroundFlush(dst)
                 try:
                     st = _copy(src, dst, flusher, sorted(leave_holes), progress)
                 except BaseException:
@@ -258,7 +185,7 @@ def copy_image(
 def _copy(
     src: int,
     dst: int,
-    flusher: _Flusher,
+    flusher: BackgroundFlush,
     holes: Sequence[tuple[int, int]],
     progress: Progress | None,
 ) -> os.stat_result:
