@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from vhdxray.core.format.text import printable
 
@@ -123,37 +123,26 @@ def _encode(
         parts.append(_float(value))
     elif depth > _DEPTH:
         raise _NotPlain
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, list | tuple | dict):
+        is_dict = isinstance(value, dict)
+        opening, closing = "{}" if is_dict else "[]"
         if not value:
-            parts.append("[]")
+            parts.append(opening + closing)
             return
         inner = newline + "  "
-        separator = "," + inner
-        parts.append("[" + inner)
-        first = True
-        for item in value:
-            if not first:
-                parts.append(separator)
-            first = False
+        parts.append(opening + inner)
+        pairs: Iterable[tuple[object, object]] = (
+            value.items() if isinstance(value, dict) else ((None, item) for item in value)
+        )
+        for n, (key, item) in enumerate(pairs):
+            if n:
+                parts.append("," + inner)
+            if is_dict:
+                if not isinstance(key, str):
+                    raise _NotPlain  # json converts or refuses keys that are not str
+                parts.append(quote(key) + ": ")
             _encode(item, parts, inner, quote, depth + 1)
-        parts.append(newline + "]")
-    elif isinstance(value, dict):
-        if not value:
-            parts.append("{}")
-            return
-        inner = newline + "  "
-        separator = "," + inner
-        parts.append("{" + inner)
-        first = True
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _NotPlain  # json converts or refuses keys that are not str
-            if not first:
-                parts.append(separator)
-            first = False
-            parts.append(quote(key) + ": ")
-            _encode(item, parts, inner, quote, depth + 1)
-        parts.append(newline + "}")
+        parts.append(newline + closing)
     else:
         raise _NotPlain
 

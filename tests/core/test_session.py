@@ -139,6 +139,22 @@ def _pending(path: Path) -> None:
     """The pending log as made (the replay's first header update keeps LogGuid)."""
 
 
+def count_whole_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that gets one item per whole read of an image (``read_report_from``) from now
+    until ``monkeypatch.undo()``."""
+    import vhdxray.core.analysis.reader as reader_module
+
+    whole_reads: list[str] = []
+    real = reader_module.read_report_from
+
+    def counted(*args: object, **kwargs: object) -> object:
+        whole_reads.append("read")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module, "read_report_from", counted)
+    return whole_reads
+
+
 @pytest.mark.parametrize(
     "damage_it",
     [
@@ -156,21 +172,13 @@ def test_after_a_header_update_the_session_rereads_only_the_headers(
     header section again and keeps the rest of its report; the result equals a whole read of
     the image (findings and their order included). Clearing LogGuid changes what the log
     analysis depends on: then the whole image is read again."""
-    import vhdxray.core.analysis.reader as reader_module
     from vhdxray.core.format import layout
     from vhdxray.core.write.update import plan_header_update, run_header_update
 
     require("qemu-io", "qemu-utils")
     path = ri.make_pending_image(qemu_image).path
     damage_it(path)
-    whole_reads: list[str] = []
-    real = reader_module.read_report_from
-
-    def counted(*args: object, **kwargs: object) -> object:
-        whole_reads.append("read")
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reader_module, "read_report_from", counted)
+    whole_reads = count_whole_reads(monkeypatch)
     with WriteSession(path) as session:
         report = session.read_report()
         assert whole_reads == ["read"]
@@ -181,13 +189,13 @@ def test_after_a_header_update_the_session_rereads_only_the_headers(
         monkeypatch.undo()
         assert outcome.report == read_report(path)
         assert outcome.report.current_header == plan.second.slot
-        monkeypatch.setattr(reader_module, "read_report_from", counted)
+        whole_reads = count_whole_reads(monkeypatch)
         clear = plan_header_update(
             outcome.report, log_guid=layout.ZERO_GUID, allow_pending_log=True
         )
         assert not isinstance(clear, Refused)
         cleared = run_header_update(path, clear, session=session)
-        assert whole_reads == ["read", "read"]  # the log's GUID changed: a whole read
+        assert whole_reads == ["read"]  # the log's GUID changed: a whole read
         monkeypatch.undo()
         assert cleared.report == read_report(path)
 
@@ -197,17 +205,9 @@ def test_a_header_slot_broken_by_a_write_reads_as_a_whole_read_shows_it(
 ) -> None:
     """The header findings a re-read of the header section gives take the place a whole read
     gives them among the other findings of their severity (here the region table's error)."""
-    import vhdxray.core.analysis.reader as reader_module
     from vhdxray.core.format import layout
 
-    whole_reads: list[str] = []
-    real = reader_module.read_report_from
-
-    def counted(*args: object, **kwargs: object) -> object:
-        whole_reads.append("read")
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reader_module, "read_report_from", counted)
+    whole_reads = count_whole_reads(monkeypatch)
     with WriteSession(two_step_image) as session:
         before = session.read_report()
         slot2 = layout.HEADER_SLOT_OFFSETS[1]
