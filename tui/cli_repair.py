@@ -18,7 +18,6 @@ Every string taken from an image (paths in a parent locator, creator) goes throu
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
 
 from vhdxray.core.format.findings import Severity
 from vhdxray.tui.console import confirm as _confirm
@@ -28,10 +27,12 @@ from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import mark_written as _mark_written
 from vhdxray.tui.outcome import cli_text, flag, reason_text
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterable, Sequence
     from pathlib import Path
+    from typing import Any
 
     from vhdxray.core.analysis.chain import ParentLookup
     from vhdxray.core.write.repair import Choice, Repair, RepairOptions, RepairPlan

@@ -8,7 +8,6 @@ end of the file, merged, so the user can get them back from elsewhere or knows w
 from __future__ import annotations
 
 import os
-import re
 import sys
 from array import array
 from bisect import bisect_right
@@ -215,7 +214,6 @@ _PARTIAL_MARK: Final = bytes(
     1 if b & layout.BAT_STATE_MASK == layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT else 0
     for b in range(256)
 )
-_MARKED_RUNS: Final = re.compile(b"\x01+")
 
 
 def _lost_bitmaps(raw: bytes, geometry: BatGeometry, file_size: int) -> list[LostSpan]:
@@ -230,6 +228,9 @@ def _lost_bitmaps(raw: bytes, geometry: BatGeometry, file_size: int) -> list[Los
     g = geometry
     if not g.differencing:
         return []
+    import re  # here, not at import: the check and repair paths never need it (issue 9)
+
+    marked_runs = re.compile(b"\x01+")
     n = min(len(raw) // layout.BAT_ENTRY_SIZE, g.total_entries)
     entries = _entries(raw, g)
     ratio = g.chunk_ratio
@@ -257,7 +258,7 @@ def _lost_bitmaps(raw: bytes, geometry: BatGeometry, file_size: int) -> list[Los
         stop = min(first + ratio, n)
         marks = raw[first * layout.BAT_ENTRY_SIZE : stop * layout.BAT_ENTRY_SIZE]
         marks = marks[:: layout.BAT_ENTRY_SIZE].translate(_PARTIAL_MARK)
-        for m in _MARKED_RUNS.finditer(marks, from_j):
+        for m in marked_runs.finditer(marks, from_j):
             lo = first_block + m.start()
             hi = min(first_block + m.end(), g.data_blocks_count)
             if lo >= hi:

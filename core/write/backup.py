@@ -19,10 +19,13 @@ import zlib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from vhdxray.core.fileio import NewFile, open_regular, pread_exact, write_all
 from vhdxray.core.format.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = "vhdxray-backup"
 VERSION = 1

@@ -7,8 +7,6 @@ the verdict and the app plan without importing any writing code.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.updatebase import choose_update_base
 from vhdxray.core.format import layout
@@ -17,6 +15,7 @@ from vhdxray.core.format.header import next_header
 from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Refused
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # annotations only: uuid imports platform
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.fileio import (
     NewFile,
@@ -25,8 +24,10 @@ from vhdxray.core.format import layout
 from vhdxray.core.progress import Progress
 from vhdxray.core.write.writeback import BackgroundFlush
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path  # imported once the copy is written (see copy_image)
+    from typing import Final
 
 CHUNK: Final = layout.MiB
 ZERO_CHUNK: Final = bytes(CHUNK)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import TruncationMap
@@ -39,6 +38,7 @@ from vhdxray.core.write.preflight import check_backup_dir, check_copy_target
 from vhdxray.core.write.repairs import RepairKind, kinds
 from vhdxray.core.write.session import WriteHooks, WriteSession
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.logoverlay import end_result
 from vhdxray.core.analysis.reader import Report, read_log, read_report
@@ -53,9 +52,11 @@ from vhdxray.core.write.outcome import (
 from vhdxray.core.write.session import PlannedWrite, WriteHooks, WritePlan, WriteSession
 from vhdxray.core.write.update import Refusal, plan_header_update, run_header_update
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # annotations only: uuid imports platform
     from pathlib import Path
+    from typing import Final
 
 
 PAGE: Final = layout.LOG_SECTOR_SIZE

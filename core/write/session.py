@@ -35,13 +35,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors, pwrite_all
 from vhdxray.core.format import layout
 from vhdxray.core.format.record import record
 from vhdxray.core.write.outcome import Option, RefusalCode, Refused, WriteFailed, suggest
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid
     from pathlib import Path  # imported when a session opens (planners import the records)

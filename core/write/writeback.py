@@ -21,9 +21,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Final
 
 from vhdxray.core.format import layout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 STEP: Final = 16 * layout.MiB  # writeback is started once this much is finished
 LAG: Final = 256 * layout.MiB  # ranges this far behind are waited for (bounds dirty pages)

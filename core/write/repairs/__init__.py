@@ -19,13 +19,14 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterable
-from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final
 
-from vhdxray.core.format.record import record
+from vhdxray.core.format.record import StrEnum, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from vhdxray.core.write.repair import PlanContext, Refused, Repair, RepairSession, StepResult
 
 

@@ -3,8 +3,7 @@ and its words (the slot choice, the consequences). Not a kind (no ``KIND``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid
 

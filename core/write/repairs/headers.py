@@ -10,14 +10,15 @@ on a healthy image too, with the FileWriteGuid the confirmation shows. The updat
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.repairids import BACKUP_OPERATIONS, FIXES, HEADERS
 from vhdxray.core.format.record import record
 from vhdxray.core.write.repairs import FROM_SLOT, OptionKind, OptionSpec, RepairKind
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid
+    from typing import Final
 
     from vhdxray.core.write.headerplan import HeaderUpdatePlan
     from vhdxray.core.write.repair import PlanContext, Refused, Repair, RepairSession, StepResult

@@ -5,12 +5,14 @@ copy rewrite itself is :mod:`vhdxray.core.write.regionrepair`. The headers are u
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.repairids import BACKUP_OPERATIONS, FIXES, HEADERS, REGION_TABLE
 from vhdxray.core.write.repairs import FROM_SLOT, OptionKind, OptionSpec, RepairKind
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final
+
     from vhdxray.core.write.repair import PlanContext, Refused, Repair, RepairSession, StepResult
 
 REGION_TABLE_FROM: Final = OptionSpec(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.format import layout
@@ -31,9 +30,11 @@ from vhdxray.core.write.headerplan import Refusal, plan_header_update
 from vhdxray.core.write.outcome import RefusalCode, Refused, WriteFailed, WriteState
 from vhdxray.core.write.repairs import OptionKind, OptionSpec, RepairKind
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # annotations only: uuid imports platform
     from pathlib import Path  # imported where a relink runs: the registry reads this module
+    from typing import Final
 
 
 if TYPE_CHECKING:  # the writer is loaded when a relink runs (the registry reads this module)

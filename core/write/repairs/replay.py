@@ -4,12 +4,14 @@ change while a replay is pending. The replay itself is :mod:`vhdxray.core.write.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.repairids import BACKUP_OPERATIONS, FIXES, HEADERS, REPLAY
 from vhdxray.core.write.repairs import FROM_SLOT, RepairKind
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final
+
     from vhdxray.core.write.repair import PlanContext, Refused, Repair, RepairSession, StepResult
 
 KIND: Final = RepairKind(

@@ -4,12 +4,14 @@ missing bytes); this kind only says what is lost, as a refusal with the map."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
 
 from vhdxray.core.analysis.repairids import TRUNCATION
 from vhdxray.core.write.repairs import RepairKind
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Final
+
     from vhdxray.core.write.repair import PlanContext, Refused, Repair, RepairSession, StepResult
 
 FINDING_CODES: Final = (
