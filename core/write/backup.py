@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import errno
 import importlib
-import json
 import os
 import time
 import zlib
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from vhdxray.core.fileio import NewFile, open_regular, pread_exact, write_all
 from vhdxray.core.format.record import record
+from vhdxray.core.jsontext import dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def write_backup(
             for r in ranges
         ],
     }
-    payload = json.dumps(doc, indent=1).encode("utf-8")
+    payload = dumps(doc, indent=1).encode("utf-8")
     try:
         new = _create_free(image, operation, directory, durable)
     except OSError as exc:
@@ -193,6 +193,8 @@ def _read_doc(p: Path) -> Any:
         raise BackupError(f"cannot read {p}: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
+    import json  # reading a backup (restore) only: writing one needs no json module
+
     try:
         return json.loads(raw)
     # RecursionError: nesting deeper than the parser's stack; ValueError: JSON syntax, bad

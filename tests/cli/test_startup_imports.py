@@ -4,7 +4,7 @@ A regression guard for start-up cost, not a timing: each module named here cost 
 start-up (uuid pulls in platform; dataclasses pulls in inspect, ast, dis and tokenize;
 humanize pulls in gettext and threading; argparse's help formatter pulls in shutil; typing,
 enum, re and json were most of what was left: annotations stay unevaluated, core's StrEnum is
-enum.StrEnum only to type checkers, console.dumps writes json's text)."""
+enum.StrEnum only to type checkers, core.jsontext.dumps writes json's text)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""console.dumps writes what json.dumps(indent=2, ensure_ascii=True) writes (issue 9: the
-report commands no longer import json, re and enum for it)."""
+"""jsontext.dumps writes what json.dumps(indent=N, ensure_ascii=True) writes (issue 9: the
+report commands and the backups no longer import json, re and enum for it)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vhdxray.core.format.findings import Severity
-from vhdxray.tui.console import dumps
+from vhdxray.core.jsontext import dumps
 
 
 def _reference(doc: object) -> str:
@@ -41,6 +41,13 @@ _DOCS = st.recursive(
 @given(_DOCS)
 def test_dumps_is_json_dumps(doc: object) -> None:
     assert dumps(doc) == _reference(doc)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_DOCS, st.integers(min_value=0, max_value=4))
+def test_dumps_with_any_indent_is_json_dumps(doc: object, indent: int) -> None:
+    """The backups write with indent 1; the console with 2."""
+    assert dumps(doc, indent) == json.dumps(doc, indent=indent, ensure_ascii=True)
 
 
 @pytest.mark.parametrize(
