@@ -31,7 +31,7 @@ def source() -> str:
         "_set = object.__setattr__\n\n"
     ]
     for n in range(count + 1):
-        parts.append("\n" + record.init_template_source(n, f"_init_{n}") + "\n")
+        parts.append(record.init_template_source(n, f"_init_{n}"))
     names = ", ".join(f"_init_{n}" for n in range(count + 1))
     parts.append(f"\nINITS = ({names})\n")
     return "".join(parts)

@@ -265,8 +265,8 @@ INIT_TEMPLATES_MAX = 24  # core/format/_record_inits.py holds the templates up t
 def init_template_source(count: int, name: str = "__init__") -> str:
     """The source of the ``__init__`` template for ``count`` fields (parameters ``_0``...)."""
     params = "".join(f", _{i}" for i in range(count))
-    body = "".join(f"    _set(self, '_{i}', _{i})\n" for i in range(count)) or "    pass\n"
-    return f"def {name}(self{params}):\n{body}"
+    body = "; ".join(f"_set(self, '_{i}', _{i})" for i in range(count)) or "pass"
+    return f"def {name}(self{params}): {body}\n"  # one line: the generated file stays compact
 
 
 def _template(count: int) -> CodeType:
