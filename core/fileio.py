@@ -181,6 +181,17 @@ def publish(
         fsync_dir(os.path.dirname(os.path.abspath(target)))
 
 
+def free_bytes(folder: str | os.PathLike[str]) -> int:
+    """The bytes an unprivileged user may still write in ``folder``'s filesystem, as
+    ``shutil.disk_usage(folder).free`` (shutil imports bz2, lzma and fnmatch)."""
+    if hasattr(os, "statvfs"):
+        st = os.statvfs(folder)
+        return st.f_bavail * st.f_frsize
+    import shutil  # pragma: no cover - Windows
+
+    return shutil.disk_usage(folder).free  # pragma: no cover
+
+
 def pread_exact(fd: int, offset: int, length: int) -> bytes:
     """Up to ``length`` bytes at ``offset`` (fewer only at end of file)."""
     chunks: list[bytes] = []

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from vhdxray.core.analysis.virtual import DATA, FILE, GAP, GAP_REASONS, ZERO, Vi
 from vhdxray.core.fileio import (
     NewFile,
     data_segments,
+    free_bytes,
     pread_exact,
     publish,
     pwrite_all,
@@ -416,7 +416,7 @@ def export(
     target = check_output(output)
     plan = plan_export(disk, fmt) if plan is None else plan
     folder = target.parent if str(target.parent) else Path(".")
-    free = shutil.disk_usage(folder).free
+    free = free_bytes(folder)
     if free < plan.bytes_needed:
         raise ExportRefused(
             "no_space",

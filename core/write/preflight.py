@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from vhdxray.core.fileio import free_bytes
 from vhdxray.core.write.outcome import Option, RefusalCode, Refused, suggest
 
 StrPath = str | os.PathLike[str]
@@ -51,17 +52,6 @@ def allocated_bytes(path: StrPath) -> int:
     st = os.stat(path)
     blocks = getattr(st, "st_blocks", None)
     return st.st_size if blocks is None else min(st.st_size, blocks * 512)
-
-
-def free_bytes(folder: StrPath) -> int:
-    """The bytes an unprivileged user may still write in ``folder``'s filesystem, as
-    ``shutil.disk_usage(folder).free`` (shutil imports bz2, lzma and fnmatch)."""
-    if hasattr(os, "statvfs"):
-        st = os.statvfs(folder)
-        return st.f_bavail * st.f_frsize
-    import shutil  # pragma: no cover - Windows
-
-    return shutil.disk_usage(folder).free  # pragma: no cover
 
 
 def check_copy_target(source: StrPath, output: StrPath) -> Refused | None:

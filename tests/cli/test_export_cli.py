@@ -632,13 +632,12 @@ def test_not_enough_free_space_is_refused_before_writing(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = shutil.disk_usage
+    from vhdxray.core.write import export as export_module
 
-    def tiny(path: str | os.PathLike[str]) -> object:
-        usage = real(path)
-        return type(usage)(usage.total, usage.used, 1 << 20)  # 1 MiB free
+    def tiny(path: str | os.PathLike[str]) -> int:
+        return 1 << 20  # 1 MiB free
 
-    monkeypatch.setattr(shutil, "disk_usage", tiny)
+    monkeypatch.setattr(export_module, "free_bytes", tiny)
     out = tmp_path / "out.raw"
     code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
     assert code == 4 and json.loads(text)["refused"] == "no_space"
