@@ -228,6 +228,44 @@ def _read(source: Source, name: str) -> Report:
     )
 
 
+def reread_headers(report: Report, read: ReadAt, file_size: int) -> Report | None:
+    """``report`` brought up to date after writes that all lay inside the two header slots
+    (issue 9: a write session knows what it changed and needs no whole re-read), or None when
+    the image must be read again as a whole.
+
+    The header section (file identifier, both slots, both region tables) is read again and
+    the current header chosen again. Nothing else :func:`read_report_from` looks at depends on
+    the headers but the effective header's log fields (the log and its placement are analysed
+    from them), so while those and the file size are unchanged, the log, metadata and BAT
+    analyses and their findings stand; the header findings are replaced, in the order a whole
+    read gives them.
+    """
+    from vhdxray.core.format.record import replace
+
+    if not report.is_vhdx or report.headers is None or report.header_choice is None:
+        return None
+    if file_size != report.file_size:
+        return None
+    _, id_findings, headers, _ = read_header_section(read)
+    choice = choose_current(*headers)
+    before, after = report.effective_header, effective_header(headers, choice)
+    if before is None or after is None or _log_fields(before) != _log_fields(after):
+        return None
+    truncated = [f for f in report.findings if f.code == "file.truncated"]
+    rest = list(report.findings)
+    try:  # what a whole read puts before the header findings, then the old header findings
+        for f in (*id_findings, *truncated, *check_headers(report.headers, report.header_choice)):
+            rest.remove(f)
+    except ValueError:  # pragma: no cover - the report was not made by the reader
+        return None
+    findings = [*id_findings, *truncated, *check_headers(headers, choice), *rest]
+    return replace(report, headers=headers, header_choice=choice, findings=sort_findings(findings))
+
+
+def _log_fields(h: Header) -> tuple[object, ...]:
+    return (h.log_guid, h.log_offset, h.log_length, h.log_version)
+
+
 def read_header_section(
     read: ReadAt,
 ) -> tuple[FileIdentifier, list[Finding], tuple[Header, Header], tuple[RegionTable, RegionTable]]:

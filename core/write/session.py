@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from pathlib import Path  # imported when a session opens (planners import the records)
 
     from vhdxray.core.analysis.reader import Report
-    from vhdxray.core.format.header import Header
     from vhdxray.core.progress import Progress
 
 Verify = Callable[[bytes], str | None]
@@ -209,12 +208,18 @@ class WriteSession:
         """The image as it is now, read through the locked descriptor: the last report again
         when the session has written nothing since it was read; when it wrote only inside the
         two header slots (a header update), the last report with the header section read again
-        (:func:`_with_headers_reread`); otherwise the whole image is read and analysed."""
-        from vhdxray.core.analysis.reader import read_report_from
+        (:func:`~vhdxray.core.analysis.reader.reread_headers`); otherwise the whole image is
+        read and analysed."""
+        from vhdxray.core.analysis.reader import read_report_from, reread_headers
 
         self.step("read")
         if self._report is not None and self._written:
-            self._report = _with_headers_reread(self._report, self, self._written)
+            # Writes only inside the two header slots (a header update): the rest stands.
+            inside = all(
+                _HEADER_SLOTS[0] <= start and end <= _HEADER_SLOTS[1]
+                for start, end in self._written
+            )
+            self._report = reread_headers(self._report, self.read_at, self.size) if inside else None
         self._written = []
         if self._report is None:
             self._report = read_report_from(self, os.fspath(self.path))
@@ -340,50 +345,6 @@ _HEADER_SLOTS = (
     layout.HEADER_SLOT_OFFSETS[0],
     layout.HEADER_SLOT_OFFSETS[1] + layout.HEADER_SIZE,
 )
-
-
-def _log_fields(h: Header) -> tuple[object, ...]:
-    return (h.log_guid, h.log_offset, h.log_length, h.log_version)
-
-
-def _with_headers_reread(
-    report: Report, session: WriteSession, written: list[tuple[int, int]]
-) -> Report | None:
-    """``report`` brought up to date after writes that all lie inside the two header slots
-    (issue 9: no whole re-read where the session knows what changed), or None when the image
-    must be read again as a whole.
-
-    The header section (file identifier, both slots, both region tables) is read again and
-    the current header chosen again. Nothing else the reader looks at depends on the headers
-    but the effective header's log fields (the log and its placement are analysed from them),
-    so while those and the file size are unchanged, the log, metadata and BAT analyses and
-    their findings stand; the header findings are replaced, in the order a whole read gives.
-    """
-    from vhdxray.core.analysis.reader import read_header_section
-    from vhdxray.core.format.findings import sort_findings
-    from vhdxray.core.format.header import check_headers, choose_current, effective_header
-    from vhdxray.core.format.record import replace
-
-    if not report.is_vhdx or report.headers is None or report.header_choice is None:
-        return None
-    if session.size != report.file_size:
-        return None
-    if any(start < _HEADER_SLOTS[0] or end > _HEADER_SLOTS[1] for start, end in written):
-        return None
-    _, id_findings, headers, _ = read_header_section(session.read_at)
-    choice = choose_current(*headers)
-    before, after = report.effective_header, effective_header(headers, choice)
-    if before is None or after is None or _log_fields(before) != _log_fields(after):
-        return None
-    truncated = [f for f in report.findings if f.code == "file.truncated"]
-    rest = list(report.findings)
-    try:  # what a whole read puts before the header findings, then the old header findings
-        for f in (*id_findings, *truncated, *check_headers(report.headers, report.header_choice)):
-            rest.remove(f)
-    except ValueError:  # pragma: no cover - the report was not made by the reader
-        return None
-    findings = [*id_findings, *truncated, *check_headers(headers, choice), *rest]
-    return replace(report, headers=headers, header_choice=choice, findings=sort_findings(findings))
 
 
 def _size_after(size_before: int, plan: WritePlan) -> int:
