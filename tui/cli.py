@@ -350,8 +350,9 @@ class Command:
     exits: str = ""
     """Every exit code the command can return, in words (``--help`` and the README)."""
     fast: str = ""
-    """Optional ``module:function`` that parses the command's plain forms by hand (``(argv) ->
-    args or None``; None: argparse parses them), so they need no parser at all."""
+    """Optional ``module:function`` that parses the command's plain forms by hand (``(argv,
+    the command's name first) -> args or None``; None: argparse parses them), so they need no
+    parser at all."""
 
 
 COMMANDS: dict[str, Command] = {
@@ -360,6 +361,7 @@ COMMANDS: dict[str, Command] = {
         "vhdxray.tui.cli:args_info",
         "vhdxray.tui.cli:cmd_report",
         "0; 3 not a VHDX / unreadable / not a regular file",
+        "vhdxray.tui.cli:fast_report_args",
     ),
     "check": Command(
         "print findings; exit 2 when there is an error",
@@ -368,6 +370,7 @@ COMMANDS: dict[str, Command] = {
         "0 no container error (with --parent: consistent); 2 container errors, a differencing "
         "disk's parent missing or changed (with --parent: not consistent); 3 either file not a "
         "VHDX / unreadable / not a regular file",
+        "vhdxray.tui.cli:fast_report_args",
     ),
     "update-headers": Command(
         "rewrite both headers (MS-VHDX 2.2.2.1)",
@@ -577,12 +580,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console.reset()
     try:
-        fast = fast_report_args(args_list)
-        if fast is not None:
-            return cmd_report(fast)
         if args_list and args_list[0] in COMMANDS:
             command = COMMANDS[args_list[0]]
-            args = _resolve(command.fast)(args_list[1:]) if command.fast else None
+            args = _resolve(command.fast)(args_list) if command.fast else None
             if args is None:
                 args = parser_for(args_list[0]).parse_args(args_list[1:])
             return int(_resolve(command.run)(args))

@@ -114,14 +114,17 @@ _COMMON_FLAGS = ("yes", "dry_run", "json")
 _COMMON_VALUES = ("output", "backup_dir")
 
 
-def fast_args(argv: Sequence[str]) -> SimpleNamespace | None:
-    """``repair``'s arguments (after the command's name) parsed by hand, as :func:`add_arguments`
-    declares them, when they take the plain form: one image, flags and options given once each
-    and spelled out, values as separate words. Anything else (``--help``, ``--opt=value``, an
-    abbreviation, ``--``, a value that starts with ``-``, a slot that is not 1 or 2...) returns
-    None and goes to argparse, which gives its usual messages. Building the argparse parser of
-    ``repair`` (argparse, gettext, locale, shutil, and a formatter per flag) costs more than
-    the whole analysis of most images (issue 9)."""
+def fast_args(args_list: Sequence[str]) -> SimpleNamespace | None:
+    """``repair``'s arguments (``args_list`` starts with the command's name) parsed by hand,
+    as :func:`add_arguments` declares them, when they take the plain form: one image, flags
+    and options given once each and spelled out, values as separate words. Anything else
+    (``--help``, ``--opt=value``, an abbreviation, ``--``, a value that starts with ``-``, a
+    slot that is not 1 or 2...) returns None and goes to argparse, which gives its usual
+    messages. Building the argparse parser of ``repair`` (argparse, gettext, locale, shutil,
+    and a formatter per flag) costs more than the whole analysis of most images (issue 9)."""
+    if args_list[:1] != ["repair"]:
+        return None
+    argv = args_list[1:]
     from vhdxray.core.write.repairs import OptionKind, option_specs
 
     specs = {flag(s.name): s for s in option_specs()}

@@ -389,7 +389,7 @@ def test_repair_plain_forms_parse_by_hand_as_argparse_does(argv: list[str]) -> N
     """``repair``'s hand parser (no argparse at start-up) gives exactly argparse's values."""
     from vhdxray.tui.cli_repair import fast_args
 
-    fast = fast_args(argv)
+    fast = fast_args(["repair", *argv])
     assert fast is not None
     assert vars(fast) == vars(cli.parser_for("repair").parse_args(argv))
 
@@ -399,7 +399,7 @@ def test_repair_other_forms_go_to_argparse(argv: list[str]) -> None:
     """Help, abbreviations, ``=`` values, repeats, bad values: argparse's own handling."""
     from vhdxray.tui.cli_repair import fast_args
 
-    assert fast_args(argv) is None
+    assert fast_args(["repair", *argv]) is None
 
 
 def test_repair_into_a_copy_imports_only_what_it_runs(
