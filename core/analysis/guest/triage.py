@@ -77,17 +77,6 @@ def probes() -> tuple[Probe, ...]:
     return _probes
 
 
-if TYPE_CHECKING:
-    PROBES: tuple[Probe, ...]
-
-
-def __getattr__(name: str) -> object:
-    """``PROBES``: :func:`probes`, for code that reads the tuple."""
-    if name == "PROBES":
-        return probes()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 WINDOWS_BOOT_SECTOR_TYPES = frozenset(("ntfs", "fat12", "fat16", "fat32", "exfat"))
 VBR_TYPES = WINDOWS_BOOT_SECTOR_TYPES | {"bitlocker", "refs"}
 # Partition types that hold no filesystem by design.
