@@ -73,22 +73,33 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
 
         assert not isinstance(args, ReportArgs)  # the plain form has no --parent
         return cli_repair.cmd_check_parent(args)
-    from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.analysis.reader import read_report, read_report_from
     from vhdxray.core.format.findings import has_errors
+    from vhdxray.core.source import ImageSource
 
-    lookup = None
-    if args.command == "check":
-        # Checking a child asks for its chain: follow the locator (reads the parent).
-        from vhdxray.core.analysis.checked import read_checked
+    try:  # opened once: the report and the guest both read it (as scan does)
+        source: ImageSource | None = ImageSource(args.image)
+    except OSError:  # not a regular file, or it cannot be opened: the report says which
+        source = None
+    try:
+        lookup = None
+        if args.command == "check":
+            # Checking a child asks for its chain: follow the locator (reads the parent).
+            from vhdxray.core.analysis.checked import read_checked
 
-        report, lookup = read_checked(args.image)
-    else:
-        report = read_report(args.image)
-    guest = None
-    if report.is_vhdx and not args.no_guest:
-        from vhdxray.core.analysis.guest.image import inspect_image
+            report, lookup = read_checked(args.image, source)
+        elif source is None:
+            report = read_report(args.image)
+        else:
+            report = read_report_from(source, os.fspath(args.image))
+        guest = None
+        if report.is_vhdx and not args.no_guest:
+            from vhdxray.core.analysis.guest.image import inspect_image
 
-        guest = inspect_image(args.image, report)
+            guest = inspect_image(args.image, report, source=source)
+    finally:
+        if source is not None:
+            source.close()
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
