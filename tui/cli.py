@@ -576,9 +576,16 @@ def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
 def run() -> int:
     """The ``vhdxray`` program (the console script and ``python -m vhdxray``): :func:`main`,
     then ready the process to end. Tests call :func:`main` itself."""
-    code = main()
     import gc
 
+    if sys.argv[1:2] in (["info"], ["check"]):
+        # One bounded analysis, then the process ends: its garbage is freed by reference
+        # counting. The cycle collector's passes over the young objects (mostly the modules
+        # being imported) cost 2-3 % of a small check and would free some 200-270 objects
+        # whatever the image (the classes @record replaces), measured on a 512 MiB BAT, a
+        # 10 GiB dirty log and guest-heavy real images; peak RSS is unchanged (issue 9).
+        gc.disable()
+    code = main()
     # The process ends now: moving every object to the permanent generation spares the
     # interpreter's last collections from walking all of them (about 7 ms after a repair).
     gc.freeze()
