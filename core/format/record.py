@@ -195,7 +195,7 @@ def _field_names(annotations: dict[str, object]) -> tuple[str, ...]:
     """The annotated names that are fields (not ClassVar or Final), in order. Annotations are
     strings where the module has ``from __future__ import annotations`` (all of vhdxray's):
     those are tested with C-level iteration, which is most of the cost of a record's fields."""
-    values = annotations.values()
+    values: Any = annotations.values()  # strings, once the all() below says so
     if all(map(str.__instancecheck__, values)):
         keep = map(not_, map(str.startswith, values, repeat(_CLASS_VAR_PREFIXES)))
         return tuple(compress(annotations, keep))
