@@ -13,15 +13,24 @@ import pytest
 
 from tests.damage import write_at
 from tests.repairimages import add_pending_log
-from vhdxray.core.analysis.guest.image import inspect_image, stores_nothing
+from vhdxray.core.analysis.guest.image import GuestOutcome, inspect_image, stores_nothing
 from vhdxray.core.analysis.guest.triage import triage
-from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.analysis.reader import Report, read_report, read_report_from
 from vhdxray.core.analysis.virtual import open_virtual_disk
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import payload_index
+from vhdxray.core.source import ImageSource
 from vhdxray.core.write.create import CreateOptions, create_child, create_image
 
 MiB = layout.MiB
+
+
+def inspect_as_check_does(path: Path) -> tuple[Report, GuestOutcome]:
+    """The report and the guest read through one open source, as ``check`` and ``scan`` do
+    (the shortcut is taken only then: the report describes the file that is open)."""
+    with ImageSource(path) as source:
+        report = read_report_from(source, str(path))
+        return report, inspect_image(path, report, source=source)
 
 
 def opened_triage(path: Path) -> dict[str, object]:
@@ -49,10 +58,9 @@ def set_states(path: Path, states: list[int]) -> None:
 
 def test_an_empty_dynamic_disk_is_triaged_unopened_with_the_same_result(tmp_path: Path) -> None:
     path = create_image(tmp_path / "empty.vhdx", CreateOptions(64 * MiB, block_size=MiB))
-    report = read_report(path)
+    report, outcome = inspect_as_check_does(path)
     empty = stores_nothing(report)
     assert empty is not None and empty.size == 64 * MiB
-    outcome = inspect_image(path, report)
     assert outcome.guest is not None and outcome.guest.blank
     assert outcome.guest.to_json() == opened_triage(path)
     with open_virtual_disk(path) as disk:
@@ -72,10 +80,9 @@ def test_any_bat_without_a_present_block_reads_as_zeros(tmp_path: Path, seed: in
         bat, _, _ = bat_entries(path)
         with open(path, "r+b") as f:
             f.truncate(bat + 8 * (blocks // 2) + 3)
-    report = read_report(path)
+    report, outcome = inspect_as_check_does(path)
     assert report.bat is not None
     assert stores_nothing(report) is not None
-    outcome = inspect_image(path, report)
     assert outcome.guest is not None and outcome.guest.to_json() == opened_triage(path)
 
 

@@ -40,10 +40,12 @@ def inspect_image(
 ) -> GuestOutcome:
     """Look inside the image at ``path``. ``report``, when given, tells a non-VHDX file
     early; with ``source`` (``path`` already open, the report read through it) the file is
-    not opened or parsed again. Never writes and never raises on the image's contents."""
+    not opened or parsed again, and a disk the report shows to store nothing
+    (:func:`stores_nothing`) is not opened at all. Never writes and never raises on the
+    image's contents."""
     if report is not None and not report.is_vhdx:
         return GuestOutcome(None, "not_vhdx", report.description)
-    if report is not None:
+    if report is not None and source is not None:  # the report describes this open file
         empty = stores_nothing(report)
         if empty is not None:  # triage decides on a disk that reads as zeros, unopened
             return GuestOutcome(triage(empty, sector_size=empty.logical_sector_size))
