@@ -7,9 +7,11 @@ Each image is given to ``OLD_PYTHON -m vhdxray`` and ``NEW_PYTHON -m vhdxray`` w
 first two); stdout, stderr and the exit code must be byte-identical. A folder is searched for
 ``*.vhdx``, ``*.avhdx`` and ``*.vhds`` (and files without a suffix that start with
 ``vhdxfile``). ``--make DIR`` first fills DIR with images of several kinds: qemu-img made
-(dynamic, fixed, written, several block and log sizes, a differencing child and its parent,
-a 4 KiB-sector disk, a dirty log left by a fake writer is not possible with qemu-img alone), and
-the real images of ``../shared/images/real`` decompressed sparsely. Prints one line per
+(dynamic and fixed, empty and written, several block and log sizes, a zero-state BAT, a
+64 TiB sparse disk, a parent with a differencing child made by the NEW install's ``create``),
+and the real images of ``../shared/images/real`` (dirty logs among them) decompressed
+sparsely. Damaged images come from the tests: run them with a plugin that copies each test's
+images out of ``tmp_path`` before teardown and pass that folder. Prints one line per
 difference and the count of comparisons; exits 1 when any differ.
 """
 
