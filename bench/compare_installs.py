@@ -10,9 +10,9 @@ first two); stdout, stderr and the exit code must be byte-identical. A folder is
 (dynamic and fixed, empty and written, several block and log sizes, a zero-state BAT, a
 64 TiB sparse disk, a parent with a differencing child made by the NEW install's ``create``),
 and the real images of ``../shared/images/real`` (dirty logs among them) decompressed
-sparsely. Damaged images come from the tests: run them with a plugin that copies each test's
-images out of ``tmp_path`` before teardown and pass that folder. Prints one line per
-difference and the count of comparisons; exits 1 when any differ.
+sparsely. Damaged images come from the tests: run them with ``bench/keep_test_images.py`` (a
+pytest plugin) and pass its folder. Prints one line per difference and the count of
+comparisons; exits 1 when any differ.
 """
 
 from __future__ import annotations
