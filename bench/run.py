@@ -10,6 +10,9 @@ vhdxray's min and median to the reference peer's min and median. Wall time is ta
 process; CPU time from ``os.wait4`` on it; peak RSS from GNU time's ``%M`` (``/usr/bin/time``)
 when installed: ``wait4``'s own ``ru_maxrss`` would count this benchmark's memory, which the
 child shares between fork and exec. The machine's load average is recorded before and after.
+The small-image cases also run ``bench/floor_check.py`` (the same reads in a plain script of
+about thirty lines, with the interpreter that runs vhdxray): the floor for Python, which the
+verdict compares vhdxray with as well.
 
 By default vhdxray is installed from this checkout into a fresh virtual environment with a
 normal ``pip install`` (compiled bytecode, no editable-install finder), as users get it;
@@ -38,6 +41,8 @@ DOC = ROOT / "docs" / "PERFORMANCE.md"
 START, END = "<!-- bench_run:start -->", "<!-- bench_run:end -->"
 TIME = "/usr/bin/time"
 DIRTY = ROOT.parent / "shared" / "images" / "real" / "qemu-iotest-dirtylog-10G-4M.vhdx.bz2"
+FLOOR = "python floor: the same reads in ~30 lines"
+FLOOR_SCRIPT = ROOT / "bench" / "floor_check.py"
 MiB = 1 << 20
 
 
@@ -151,8 +156,10 @@ def build_cases(work: Path, python: Path, runs: int, quick: bool, only: set[str]
         "f = open(sys.argv[1], 'rb'); v = VHDX(f); v.size"
     )
 
-    def peers(image: Path) -> list[Tool]:
+    def peers(image: Path, floor: bool = False) -> list[Tool]:
         out = [Tool("qemu-img check", ["qemu-img", "check", "-f", "vhdx", str(image)])]
+        if floor:
+            out.append(Tool(FLOOR, [str(python), str(FLOOR_SCRIPT), str(image)]))
         if have_vhdiinfo:
             out.append(Tool("vhdiinfo", ["vhdiinfo", str(image)]))
         if dissect.exists():
@@ -213,7 +220,7 @@ def build_cases(work: Path, python: Path, runs: int, quick: bool, only: set[str]
                             "vhdxray check --json --no-guest",
                             [*vx, "check", "--json", "--no-guest", str(image)],
                         ),
-                        *peers(image),
+                        *peers(image, floor=image == small),
                     ],
                     runs,
                 )
@@ -228,7 +235,10 @@ def build_cases(work: Path, python: Path, runs: int, quick: bool, only: set[str]
                 "≤ 3× qemu-img check wall, ≤ 64 MiB peak",
                 3.0,
                 64,
-                [Tool("vhdxray check --json", [*vx, "check", "--json", str(img)]), *peers(img)],
+                [
+                    Tool("vhdxray check --json", [*vx, "check", "--json", str(img)]),
+                    *peers(img, floor=True),
+                ],
                 runs,
             )
         )
@@ -250,7 +260,7 @@ def build_cases(work: Path, python: Path, runs: int, quick: bool, only: set[str]
                     None,
                     [
                         Tool(f"vhdxray {command} --json", [*vx, command, "--json", str(img)]),
-                        *peers(img),
+                        *peers(img, floor=True),
                     ],
                     runs,
                 )
@@ -455,6 +465,14 @@ def verdict(case: Case) -> str:
         parts.append(f"wall {rmin:.2f}× / {rmed:.2f}× (min / median), {goal}: **{state}**")
         cmin, cmed = o[2] / r[2], o[3] / r[3]
         parts.append(f"CPU {cmin:.2f}× / {cmed:.2f}× (min / median)")
+    floor = next((t for t in case.tools if t.name == FLOOR), None)
+    if floor is not None:
+        f = stats(floor)
+        parts.append(
+            f"against the Python floor: wall {o[0] / f[0]:.2f}× / {o[1] / f[1]:.2f}×, "
+            f"CPU {o[2] / f[2]:.2f}× / {o[3] / f[3]:.2f}× (min / median); the floor itself is "
+            f"{f[0] / r[0]:.2f}× / {f[1] / r[1]:.2f}× qemu-img's wall"
+        )
     if case.rss_goal_mib is not None and o[5]:
         peak = max(s.rss for s in case.ours.samples) / 1024
         state = "met" if peak <= case.rss_goal_mib else "not met"

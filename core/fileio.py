@@ -245,6 +245,7 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
 
 
 PROBE_WINDOW = 8 * 1024 * 1024  # bytes of the file mapped at a time while probing
+PROBE_READ_MAX = 1024 * 1024  # up to this many bytes are read instead of mapped
 
 
 def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes) -> list[int]:
@@ -255,19 +256,22 @@ def probe_sectors(fd: int, offset: int, length: int, step: int, signature: bytes
     Only the first bytes of each sector are looked at: the file is mapped a window at a time and
     the signature's bytes of every sector are gathered with strided slices, so the rest of each
     sector is neither copied nor kept (the mapping is dropped after each window, which bounds
-    the memory). Where the file cannot be mapped, windows are read instead. The caller keeps
+    the memory). Where the file cannot be mapped, and for a range of at most
+    :data:`PROBE_READ_MAX` bytes, windows are read instead. The caller keeps
     ``offset + length`` within the file's size.
     """
     width = len(signature)
     found: list[int] = []
     if length < width or step < width or is_hole(fd, offset, length):
         return found
-    try:
-        import mmap
+    granularity = 0  # a range this small (the usual 1 MiB log) costs less read than mapped
+    if length > PROBE_READ_MAX:  # (importing mmap, an extension module, is most of that cost)
+        try:
+            import mmap
 
-        granularity = mmap.ALLOCATIONGRANULARITY
-    except ImportError:  # pragma: no cover - every supported platform has mmap
-        granularity = 0
+            granularity = mmap.ALLOCATIONGRANULARITY
+        except ImportError:  # pragma: no cover - every supported platform has mmap
+            pass
     window = max(PROBE_WINDOW // step, 1) * step
     for start in range(0, length - width + 1, window):
         end = min(start + window, length)

@@ -73,22 +73,33 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
 
         assert not isinstance(args, ReportArgs)  # the plain form has no --parent
         return cli_repair.cmd_check_parent(args)
-    from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.analysis.reader import read_report, read_report_from
     from vhdxray.core.format.findings import has_errors
+    from vhdxray.core.source import ImageSource
 
-    lookup = None
-    if args.command == "check":
-        # Checking a child asks for its chain: follow the locator (reads the parent).
-        from vhdxray.core.analysis.checked import read_checked
+    try:  # opened once: the report and the guest both read it (as scan does)
+        source: ImageSource | None = ImageSource(args.image)
+    except OSError:  # not a regular file, or it cannot be opened: the report says which
+        source = None
+    try:
+        lookup = None
+        if args.command == "check":
+            # Checking a child asks for its chain: follow the locator (reads the parent).
+            from vhdxray.core.analysis.checked import read_checked
 
-        report, lookup = read_checked(args.image)
-    else:
-        report = read_report(args.image)
-    guest = None
-    if report.is_vhdx and not args.no_guest:
-        from vhdxray.core.analysis.guest.image import inspect_image
+            report, lookup = read_checked(args.image, source)
+        elif source is None:
+            report = read_report(args.image)
+        else:
+            report = read_report_from(source, os.fspath(args.image))
+        guest = None
+        if report.is_vhdx and not args.no_guest:
+            from vhdxray.core.analysis.guest.image import inspect_image
 
-        guest = inspect_image(args.image, report)
+            guest = inspect_image(args.image, report, source=source)
+    finally:
+        if source is not None:
+            source.close()
     if args.json:
         from vhdxray.core.analysis.jsonout import report_json
 
@@ -565,9 +576,16 @@ def fast_report_args(args_list: Sequence[str]) -> ReportArgs | None:
 def run() -> int:
     """The ``vhdxray`` program (the console script and ``python -m vhdxray``): :func:`main`,
     then ready the process to end. Tests call :func:`main` itself."""
-    code = main()
     import gc
 
+    if sys.argv[1:2] in (["info"], ["check"]):
+        # One bounded analysis, then the process ends: its garbage is freed by reference
+        # counting. The cycle collector's passes over the young objects (mostly the modules
+        # being imported) cost 2-3 % of a small check and would free some 200-270 objects
+        # whatever the image (the classes @record replaces), measured on a 512 MiB BAT, a
+        # 10 GiB dirty log and guest-heavy real images; peak RSS is unchanged (issue 9).
+        gc.disable()
+    code = main()
     # The process ends now: moving every object to the permanent generation spares the
     # interpreter's last collections from walking all of them (about 7 ms after a repair).
     gc.freeze()

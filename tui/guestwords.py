@@ -10,7 +10,6 @@ from vhdxray.core.analysis.guest.triage import GuestReport
 from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
 from vhdxray.core.outcome import Option, Suggestions, suggest
-from vhdxray.tui.outcome import cli_text
 from vhdxray.tui.sizes import natural_size
 
 TYPE_CHECKING = False
@@ -379,6 +378,8 @@ def inside_lines(
 ) -> list[str]:
     """The "Inside" block of ``info`` and ``check`` (plain text, image strings made printable)."""
     if guest is None:
+        from vhdxray.tui.outcome import cli_text  # the words of a suggestion: text output only
+
         why = cli_text(not_looked_at(error_code, error), not_looked_at_suggest(error_code))
         return [f"Inside:    not looked at: {why}"]
     lines = [f"Inside:    {layout_summary(guest)}"]

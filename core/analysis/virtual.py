@@ -77,9 +77,10 @@ _Z, _P, _D, _R, _C = b"z"[0], b"p"[0], b"d"[0], b"r"[0], b"c"[0]
 
 
 def _class_table(differencing: bool) -> bytes:
+    """The class letter of each value of an entry's first byte. Only the state (its low three
+    bits) decides, so the letters of the eight states repeat over the 256 values."""
     table = bytearray()
-    for value in range(256):
-        state = value & layout.BAT_STATE_MASK
+    for state in range(layout.BAT_STATE_MASK + 1):
         if state == layout.PAYLOAD_BLOCK_NOT_PRESENT:
             table.append(_P if differencing else _Z)
         elif state in _ZERO_STATES_LIST:
@@ -88,7 +89,7 @@ def _class_table(differencing: bool) -> bytes:
             table.append(_D)
         else:
             table.append(_R)
-    return bytes(table)
+    return bytes(table) * (256 // len(table))
 
 
 _ZERO_STATES_LIST: Final = (

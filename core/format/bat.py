@@ -68,17 +68,30 @@ _FLAG_SETS: Final = (0, _C_OFFSET, _C_RESERVED, _C_OFFSET | _C_RESERVED)
 _SPARSE_DIVISOR: Final = 64
 
 
-# Translation tables over byte values, made with C-level calls (``map`` of an int's bound
-# operator): 256 Python-level calls per table cost a measurable part of start-up.
-_BYTES: Final = range(256)
-_T_STATE: Final = bytes(map(layout.BAT_STATE_MASK.__and__, _BYTES))
-_T_RES_LO: Final = bytes(map(0xF8.__and__, _BYTES))  # reserved bits 3..7 of byte 0
-_T_RES_B2: Final = bytes(map(0x0F.__and__, _BYTES))  # reserved bits 16..19 (low nibble of byte 2)
-_T_OFF_B2: Final = bytes(map(0xF0.__and__, _BYTES))  # FileOffsetMB bits 20..23
+# Translation tables over byte values. Each is every byte value (0..255) ANDed or ORed with
+# one mask, computed as one operation on 256-byte integers: even ``map`` of an int's bound
+# operator costs 256 calls per table, a measurable part of start-up (issue 9).
+_ALL_BYTES: Final = int.from_bytes(bytes(range(256)), "big")
+
+
+def _and_table(mask: int) -> bytes:
+    """``bytes(v & mask for v in range(256))``."""
+    return (_ALL_BYTES & int.from_bytes(bytes((mask,)) * 256, "big")).to_bytes(256, "big")
+
+
+def _or_table(bits: int) -> bytes:
+    """``bytes(v | bits for v in range(256))``."""
+    return (_ALL_BYTES | int.from_bytes(bytes((bits,)) * 256, "big")).to_bytes(256, "big")
+
+
+_T_STATE: Final = _and_table(layout.BAT_STATE_MASK)
+_T_RES_LO: Final = _and_table(0xF8)  # reserved bits 3..7 of byte 0
+_T_RES_B2: Final = _and_table(0x0F)  # reserved bits 16..19 (low nibble of byte 2)
+_T_OFF_B2: Final = _and_table(0xF0)  # FileOffsetMB bits 20..23
 _T_NZ_OFFSET: Final = b"\0" + bytes((_C_OFFSET,)) * 255  # _C_OFFSET for any non-zero byte
 _T_NZ_RESERVED: Final = b"\0" + bytes((_C_RESERVED,)) * 255
-_T_SET_SB: Final = bytes(map(_C_SB.__or__, _BYTES))
-_T_SET_PAD: Final = bytes(map(_C_PAD.__or__, _BYTES))
+_T_SET_SB: Final = _or_table(_C_SB)
+_T_SET_PAD: Final = _or_table(_C_PAD)
 
 
 # --------------------------------------------------------------------------------------------

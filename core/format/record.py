@@ -32,7 +32,8 @@ enum that has members.
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, not_
 from types import CodeType, FunctionType
 
 TYPE_CHECKING = False
@@ -182,9 +183,23 @@ def _frozen_delattr(self: object, name: str) -> None:
     raise FrozenRecordError(f"cannot delete field {name!r} of {type(self).__name__}")
 
 
+_CLASS_VAR_PREFIXES = ("ClassVar", "typing.ClassVar", "Final", "typing.Final")
+
+
 def _is_class_var(annotation: object) -> bool:
     text = annotation if isinstance(annotation, str) else repr(annotation)
-    return text.startswith(("ClassVar", "typing.ClassVar", "Final", "typing.Final"))
+    return text.startswith(_CLASS_VAR_PREFIXES)
+
+
+def _field_names(annotations: dict[str, object]) -> tuple[str, ...]:
+    """The annotated names that are fields (not ClassVar or Final), in order. Annotations are
+    strings where the module has ``from __future__ import annotations`` (all of vhdxray's):
+    those are tested with C-level iteration, which is most of the cost of a record's fields."""
+    values: Any = annotations.values()  # strings, once the all() below says so
+    if all(map(str.__instancecheck__, values)):
+        keep = map(not_, map(str.startswith, values, repeat(_CLASS_VAR_PREFIXES)))
+        return tuple(compress(annotations, keep))
+    return tuple(n for n, a in annotations.items() if not _is_class_var(a))
 
 
 @dataclass_transform(frozen_default=True, eq_default=True, field_specifiers=(field,))
@@ -202,7 +217,7 @@ def mutable_record(cls: type[T]) -> type[T]:
 def _build(cls: type[T], *, frozen: bool) -> type[T]:
     ns = dict(cls.__dict__)
     annotations: dict[str, object] = ns.get("__annotations__", {})
-    names = tuple(n for n, a in annotations.items() if not _is_class_var(a))
+    names = _field_names(annotations)
     defaults = {n: ns.pop(n) for n in names if n in ns}
     ns.pop("__dict__", None)
     ns.pop("__weakref__", None)
@@ -259,6 +274,10 @@ def _build(cls: type[T], *, frozen: bool) -> type[T]:
 
 
 _TEMPLATES: dict[int, CodeType] = {}
+_PLAIN_CONSTS: set[int] = set()
+"""Counts whose template's constants are exactly ``(None, "_0", "_1", ...)`` (all of them, as
+generated): a class's constants are then ``(None, *names)``, with no renaming pass."""
+_INIT_GLOBALS: dict[str, object] = {"_set": object.__setattr__}
 INIT_TEMPLATES_MAX = 24  # core/format/_record_inits.py holds the templates up to this many fields
 
 
@@ -283,6 +302,8 @@ def _template(count: int) -> CodeType:
             exec(init_template_source(count), {"_set": object.__setattr__}, made)
             template = made["__init__"].__code__
         _TEMPLATES[count] = template
+        if template.co_consts == (None, *(f"_{i}" for i in range(count))):
+            _PLAIN_CONSTS.add(count)
     return template
 
 
@@ -300,13 +321,13 @@ def _init_function(
     would have.
     """
     template = _template(len(names))
-    rename = {f"_{i}": n for i, n in enumerate(names)}
-    code = template.replace(
-        co_varnames=("self", *names),
-        co_consts=tuple(rename.get(c, c) if isinstance(c, str) else c for c in template.co_consts),
-        co_qualname=qualname,
-    )
-    function = FunctionType(code, {"_set": object.__setattr__}, "__init__", defaults or None)
+    if len(names) in _PLAIN_CONSTS:
+        consts: tuple[object, ...] = (None, *names)
+    else:
+        rename = {f"_{i}": n for i, n in enumerate(names)}
+        consts = tuple(rename.get(c, c) if isinstance(c, str) else c for c in template.co_consts)
+    code = template.replace(co_varnames=("self", *names), co_consts=consts, co_qualname=qualname)
+    function = FunctionType(code, _INIT_GLOBALS, "__init__", defaults or None)
     function.__qualname__ = qualname
     return function
 

@@ -9,8 +9,6 @@ never parse these strings as markup); this only handles characters.
 
 from __future__ import annotations
 
-import unicodedata
-
 _UNSAFE = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"))
 
 
@@ -18,6 +16,8 @@ def printable(text: str) -> str:
     """``text`` with every unsafe character replaced by a visible escape sequence."""
     if text.isascii() and text.isprintable():
         return text
+    import unicodedata  # only for text that is not plain printable ASCII (an extension module)
+
     out: list[str] = []
     for ch in text:
         if unicodedata.category(ch) in _UNSAFE:

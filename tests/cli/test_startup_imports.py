@@ -34,6 +34,11 @@ NOT_ON_THE_CHECK_PATH = (
     "json",
 )
 
+NOT_FOR_AN_EMPTY_DISK = (
+    "vhdxray.core.analysis.virtual",
+    "vhdxray.core.analysis.logoverlay",
+)
+
 PROBE = (
     "import sys, io, contextlib\n"
     "names = {names!r}\n"
@@ -62,6 +67,22 @@ def test_the_report_commands_import_only_what_they_run(tmp_path: Path, args: lis
         data=data,
     )
     code = PROBE.format(names=NOT_ON_THE_CHECK_PATH)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args, str(image)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("args", [["check", "--json"], ["info"]])
+def test_a_disk_that_stores_nothing_is_triaged_without_opening_it(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """A new dynamic image (no payload block present, no pending log): the guest is found blank
+    from the report alone (guest.image.stores_nothing), so the virtual disk reader and the log
+    overlay are never imported."""
+    image = create_image(tmp_path / "new.vhdx", CreateOptions(virtual_size=64 * layout.MiB))
+    names = (*NOT_ON_THE_CHECK_PATH, *NOT_FOR_AN_EMPTY_DISK)
+    code = PROBE.format(names=names)
     done = subprocess.run(
         [sys.executable, "-c", code, *args, str(image)], capture_output=True, text=True
     )

@@ -263,27 +263,32 @@ def assert_probed_reads_agree(
     file_size: int,
 ) -> None:
     """analyse_log_at over a file holding the log (the sectors probed through a file mapping
-    in small windows, entries read on demand) gives exactly what analyse_log gives."""
+    in small windows, and read in small windows, entries read on demand) gives exactly what
+    analyse_log gives."""
     fd, name = tempfile.mkstemp(prefix="vhdxray-log-")
     try:
         os.write(fd, log)
         available = min(len(log), log_length)
-        old_window = fileio.PROBE_WINDOW
+        old_window, old_read_max = fileio.PROBE_WINDOW, fileio.PROBE_READ_MAX
         fileio.PROBE_WINDOW = 3 * SECTOR  # many windows, boundaries everywhere
         try:
-            got = analyse_log_at(
-                lambda pos, n: os.pread(fd, min(n, available - pos), pos),
-                available,
-                lambda limit: fileio.probe_sectors(fd, 0, min(limit, available), SECTOR, b"loge"),
-                log_guid=guid,
-                log_offset=offset,
-                log_length=log_length,
-                log_version=version,
-                file_size=file_size,
-            )
+            for read_max in (0, len(log)):  # mapped, then read
+                fileio.PROBE_READ_MAX = read_max
+                got = analyse_log_at(
+                    lambda pos, n: os.pread(fd, min(n, available - pos), pos),
+                    available,
+                    lambda limit: fileio.probe_sectors(
+                        fd, 0, min(limit, available), SECTOR, b"loge"
+                    ),
+                    log_guid=guid,
+                    log_offset=offset,
+                    log_length=log_length,
+                    log_version=version,
+                    file_size=file_size,
+                )
+                assert got == expected
         finally:
-            fileio.PROBE_WINDOW = old_window
-        assert got == expected
+            fileio.PROBE_WINDOW, fileio.PROBE_READ_MAX = old_window, old_read_max
     finally:
         os.close(fd)
         os.unlink(name)
