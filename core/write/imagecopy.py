@@ -9,12 +9,14 @@ holes or zero chunks, under a hidden name until it is published (:class:`StagedC
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 
 from vhdxray.core.fileio import (
     NewFile,
     data_segments,
+    path_text,
     pread_exact,
     publish,
     pwrite_all,
@@ -26,7 +28,6 @@ from vhdxray.core.write.writeback import BackgroundFlush
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path  # imported once the copy is written (see copy_image)
     from typing import Final
 
 CHUNK: Final = layout.MiB
@@ -93,8 +94,8 @@ class StagedCopy:
     target's name, so a crash or a kill at any point leaves no half-repaired copy that looks
     finished (only the hidden partial file), and the repair needs no flush per step."""
 
-    def __init__(self, temp: Path, target: Path, flusher: BackgroundFlush | None = None) -> None:
-        self.temp = temp
+    def __init__(self, temp: str, target: str, flusher: BackgroundFlush | None = None) -> None:
+        self.temp = temp  # paths as str (fileio.path_text), no pathlib (issue 9)
         self.target = target
         self._flusher = flusher  # still flushing the copied bytes (see copy_image)
 
@@ -104,7 +105,7 @@ class StagedCopy:
         if flusher is not None:
             flusher.wait()
 
-    def publish(self) -> Path:
+    def publish(self) -> str:
         """Flush the copy and give it the target's name; raise CopyError (the copy removed)
         when it cannot be (the name appeared meanwhile, the disk failed)."""
         try:
@@ -129,7 +130,8 @@ class StagedCopy:
         except OSError:
             pass  # the copy goes anyway
         finally:
-            self.temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)
 
 
 def copy_image(
@@ -178,9 +180,7 @@ def copy_image(
         _FRESH_COPIES.add((st.st_dev, st.st_ino))  # only once the copy is complete
     finally:
         os.close(src)
-    from pathlib import Path  # not before: the copy's flush is under way (issue 9)
-
-    return StagedCopy(Path(temp), Path(dst_path), flusher)
+    return StagedCopy(path_text(temp), path_text(dst_path), flusher)
 
 
 def _copy(
