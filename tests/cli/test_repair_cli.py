@@ -135,6 +135,35 @@ def test_output_copy_leaves_the_original(
     assert code == 2 and "already exists" in err
 
 
+def test_paths_are_written_as_pathlib_writes_them(
+    capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The write path names files by str (no pathlib at start-up, issue 9): the copy, the
+    original and the backups are still named as ``str(Path(...))`` names them, in the text
+    and in JSON, when the user's paths have repeated separators and ``.`` parts."""
+    path = real_image("qemu-dirtylog")
+    (tmp_path / "backups").mkdir()
+    image = f"{path.parent}//./{path.name}"
+    copy = f"{tmp_path}/./fixed.vhdx"
+    backups = f"{tmp_path}//backups/"
+    argv = ["repair", image, "--output", copy, "--backup-dir", backups, "--yes"]
+    code, out, _ = vhdxray(capsys, *argv)
+    assert code == 0, out
+    assert f"The repairs were made on the copy {Path(copy)}; {Path(image)} is unchanged." in out
+    restore = [line.split()[-1] for line in out.splitlines() if "vhdxray restore" in line]
+    assert len(restore) == 3
+    assert all(Path(b).parent == Path(backups) and str(Path(b)) == b for b in restore)
+    assert all(
+        json.loads(Path(b).read_text())["image"] == str(Path(copy).resolve()) for b in restore
+    )
+    Path(copy).unlink()
+    code, out, _ = vhdxray(capsys, *argv, "--json")
+    run = json.loads(out)["run"]
+    assert code == 0 and run["target"] == str(Path(copy)) and run["copied_from"] == str(Path(image))
+    assert all(str(Path(b)) == b and Path(b).parent == Path(backups) for b in run["backups"])
+    assert [str(Path(b)) for b in run["backups"]] == run["steps"][0]["backups"]
+
+
 def test_truncated_file_is_refused_with_its_map(
     capsys: pytest.CaptureFixture[str], data_image: Path
 ) -> None:
