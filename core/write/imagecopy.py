@@ -109,12 +109,16 @@ class StagedCopy:
         """Flush the copy and give it the target's name; raise CopyError (the copy removed)
         when it cannot be (the name appeared meanwhile, the disk failed)."""
         try:
-            self._flushed()
+            # One fsync of the file (every dirty page of it, whichever descriptor wrote them:
+            # the repair's writes, what the flusher has not reached yet) while the flusher's
+            # last sync may still run, not after it: the two overlap. Then the flusher's
+            # result, which tells of write errors a descriptor opened now may never see.
             fd = os.open(self.temp, os.O_RDONLY | getattr(os, "O_BINARY", 0))
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self._flushed()
             publish(self.temp, self.target)
         except FileExistsError:
             self.discard()
@@ -151,7 +155,7 @@ def copy_image(
 
     The copied bytes are flushed behind the copy, from a thread (:class:`BackgroundFlush`), every
     :data:`FLUSH_EVERY` bytes and once at the end; the copy is ready to be repaired at once,
-    and :meth:`StagedCopy.publish` waits for that flush before its own.
+    and :meth:`StagedCopy.publish` makes its own fsync alongside that flush, then waits for it.
     """
     src_path, dst_path = os.fspath(source), os.fspath(target)
     if os.path.lexists(dst_path):
