@@ -14,13 +14,18 @@ keys and dialog choices, JSON as ``{"option": "from_slot", "value": 1}``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from vhdxray.core.format.record import StrEnum, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path  # pathlib stays off the check path (the verdict imports this)
+    from collections.abc import Sequence
+    from pathlib import Path  # imported where a Path is asked for (the app), not on the CLI's
+
+
+StrPath = str | os.PathLike[str]
 
 
 class RefusalCode(StrEnum):
@@ -131,8 +136,16 @@ class VhdxrayError(Exception):
     suggest: Suggestions = ()  # the choices that would get past it (a refusal's)
 
     @property
-    def backups(self) -> tuple[Path, ...]:
+    def backup_files(self) -> tuple[str, ...]:
+        """The backups written before it stopped, oldest first (paths as str)."""
         return ()
+
+    @property
+    def backups(self) -> tuple[Path, ...]:
+        """:attr:`backup_files` as Paths (the app shows them; imports pathlib)."""
+        from pathlib import Path
+
+        return tuple(Path(b) for b in self.backup_files)
 
     def to_json(self) -> dict[str, object]:
         return {"refused": self.refused, "reason": str(self)}
@@ -178,27 +191,28 @@ class WriteFailed(VhdxrayError):
     def __init__(
         self,
         message: str,
-        backups: tuple[Path, ...] | Path | None = (),
+        backups: Sequence[StrPath] | StrPath | None = (),
         state: WriteState = WriteState.PARTIAL,
     ) -> None:
         super().__init__(message)
         if backups is None:
             backups = ()
-        elif not isinstance(backups, tuple):  # one Path
+        elif isinstance(backups, str | os.PathLike):  # one backup
             backups = (backups,)
-        self._backups = tuple(backups)
+        self._backups = tuple(os.fspath(b) for b in backups)
         self.state = state
 
     @property
-    def backups(self) -> tuple[Path, ...]:
+    def backup_files(self) -> tuple[str, ...]:
         return self._backups
 
     @property
     def backup_path(self) -> Path | None:
         """The last backup (the one that undoes the write that failed), if any."""
-        return self._backups[-1] if self._backups else None
+        backups = self.backups
+        return backups[-1] if backups else None
 
-    def with_backups(self, backups: tuple[Path, ...]) -> WriteFailed:
+    def with_backups(self, backups: Sequence[StrPath]) -> WriteFailed:
         """The same failure naming every backup of the run (oldest first)."""
         out = WriteFailed(str(self), backups, self.state)
         out.__cause__ = self.__cause__

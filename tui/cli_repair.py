@@ -31,7 +31,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterable, Sequence
-    from pathlib import Path
     from typing import Any
 
     from vhdxray.core.analysis.chain import ParentLookup
@@ -203,7 +202,7 @@ def _print_plan(plan: RepairPlan, *, dry_run: bool) -> None:
             _line(f"  the file grows from {plan.replay.file_size} to {plan.replay.extend_to} bytes")
 
 
-def _print_backups(backups: tuple[Path, ...]) -> None:
+def _print_backups(backups: tuple[str, ...]) -> None:
     if not backups:
         return
     _line("Backups of every byte overwritten (undo by restoring them newest first):")
@@ -291,7 +290,7 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
             _line(
                 f"The repairs were made on the copy {run.target}; {run.copied_from} is unchanged."
             )
-        _print_backups(run.backups)
+        _print_backups(run.backup_files)
     if run.error is not None:
         if not args.json:
             kind = "refused" if run.error.refused else "FAILED"

@@ -183,10 +183,10 @@ class RepairJob:
                 f"{self.title}: done on the copy {self.output_shown}; the original is unchanged. "
                 f"In the copy: {_remaining(run.report)} Press O to open the copy."
             )
-            return WriteDone(read_report(image), run.backups, summary, lines, copy=self.output)
+            return WriteDone(read_report(image), run.backup_files, summary, lines, copy=self.output)
         after = run.report if run.report is not None else read_report(image)
         summary = f"{self.title}: done. {_remaining(after)}"
-        return WriteDone(after, run.backups, summary, lines)
+        return WriteDone(after, run.backup_files, summary, lines)
 
 
 # --- proposals ----------------------------------------------------------------------------

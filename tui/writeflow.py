@@ -6,6 +6,7 @@ the dialog shows with it (:class:`Proposal`), and what a finished write hands ba
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -18,15 +19,31 @@ if TYPE_CHECKING:
     from vhdxray.tui.screens.confirm import Confirmation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class WriteDone:
-    """What a finished write action hands back to the app."""
+    """What a finished write action hands back to the app. The backups may be given as str
+    (core's write path names files by str) and are kept as Paths."""
 
     report: Report  # the image shown in the app, as re-read after the write
     backups: tuple[Path, ...]  # every backup file written, oldest first
     summary: str  # one plain-words sentence on the new state
     lines: tuple[str, ...] = ()  # what each step did
     copy: Path | None = None  # a new copy the write made (the app offers to open it)
+
+    def __init__(
+        self,
+        report: Report,
+        backups: Iterable[str | os.PathLike[str]],
+        summary: str,
+        lines: tuple[str, ...] = (),
+        copy: Path | None = None,
+    ) -> None:
+        set_field = object.__setattr__  # frozen
+        set_field(self, "report", report)
+        set_field(self, "backups", tuple(Path(b) for b in backups))
+        set_field(self, "summary", summary)
+        set_field(self, "lines", lines)
+        set_field(self, "copy", copy)
 
     @property
     def backup_path(self) -> Path | None:

@@ -9,7 +9,7 @@ the old bytes back.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import errno
 import importlib
 import os
@@ -17,15 +17,25 @@ import time
 import zlib
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 
-from vhdxray.core.fileio import NewFile, open_regular, pread_exact, write_all
+from vhdxray.core.fileio import (
+    NewFile,
+    open_regular,
+    path_join,
+    path_name,
+    path_text,
+    pread_exact,
+    write_all,
+)
 from vhdxray.core.format.record import record
 from vhdxray.core.jsontext import dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path  # reading a backup only (restore, the app's list); not writing
     from typing import Any
+
+StrPath = str | os.PathLike[str]
 
 FORMAT = "vhdxray-backup"
 VERSION = 1
@@ -75,60 +85,75 @@ def sha256_hex(data: bytes) -> str:
     return str(_sha256()(data).hexdigest())
 
 
-def backup_name(image: Path, operation: str) -> str:
+def backup_name(image: StrPath, operation: str) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return f"{image.name}.vhdxray-backup-{operation}-{stamp}-{os.getpid()}.json"
+    return f"{path_name(image)}.vhdxray-backup-{operation}-{stamp}-{os.getpid()}.json"
 
 
-def free_backup_path(image: Path, operation: str, backup_dir: Path | None = None) -> Path:
+def _folder(image: StrPath, backup_dir: StrPath | None) -> str:
+    """The backups' folder: ``backup_dir``, else the folder of the image (links resolved, as
+    ``Path.resolve`` does)."""
+    if backup_dir is not None:
+        return path_text(backup_dir)
+    return os.path.dirname(os.path.realpath(image))
+
+
+def free_backup_file(image: StrPath, operation: str, backup_dir: StrPath | None = None) -> str:
     """Where a backup of ``operation`` on ``image`` goes now: ``operation``, or
     ``operation-2``, ``-3``... when a file of that name exists already (names carry the time
     to the second, and the steps of one repair come that fast).
 
     Any directory entry counts as taken, a dangling symbolic link too (``lexists``: a link is
     never followed, so a backup can never be written through one)."""
-    directory = backup_dir if backup_dir is not None else image.resolve().parent
+    directory = _folder(image, backup_dir)
     name = operation
     for n in range(2, 1000):
-        if not os.path.lexists(directory / backup_name(image, name)):
+        if not os.path.lexists(path_join(directory, backup_name(image, name))):
             break
         name = f"{operation}-{n}"
-    return directory / backup_name(image, name)
+    return path_join(directory, backup_name(image, name))
 
 
-def _create_free(image: Path, operation: str, directory: Path, durable: bool) -> NewFile:
+def free_backup_path(image: StrPath, operation: str, backup_dir: StrPath | None = None) -> Path:
+    """:func:`free_backup_file` as a Path (for the app, which shows it)."""
+    from pathlib import Path
+
+    return Path(free_backup_file(image, operation, backup_dir))
+
+
+def _create_free(image: StrPath, operation: str, directory: str, durable: bool) -> NewFile:
     """Create the backup file exclusively (O_EXCL: never through a link, never over a file),
     taking the next free name when another appeared since the name was chosen."""
     for _ in range(100):
-        path = free_backup_path(image, operation, directory)
+        path = free_backup_file(image, operation, directory)
         try:
             return NewFile(path, 0o600, durable=durable)
         except FileExistsError:
             continue
-    raise FileExistsError(errno.EEXIST, "no free backup name", str(directory))
+    raise FileExistsError(errno.EEXIST, "no free backup name", directory)
 
 
 def write_backup(
-    image: Path,
+    image: StrPath,
     *,
     operation: str,
     ranges: list[BackupRange],
     size_before: int,
     size_after: int,
-    backup_dir: Path | None = None,
+    backup_dir: StrPath | None = None,
     durable: bool = True,
-) -> Path:
+) -> str:
     """Write and fsync the backup; return its path. Raise BackupError when impossible.
 
     ``durable=False`` skips the fsyncs: for a copy vhdxray has just made, whose original is
     left untouched, a backup is a convenience (undo), not the only way back after a crash."""
-    directory = backup_dir if backup_dir is not None else image.resolve().parent
+    directory = _folder(image, backup_dir)
     doc = {
         "format": FORMAT,
         "version": VERSION,
         "operation": operation,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "image": str(image.resolve()),
+        "image": os.path.realpath(image),
         "size_before": size_before,
         "size_after": size_after,
         "ranges": [
@@ -137,7 +162,7 @@ def write_backup(
                 "length": len(r.before),
                 "before_sha256": sha256_hex(r.before),
                 "after_sha256": sha256_hex(r.after),
-                "before_zlib_b64": base64.b64encode(zlib.compress(r.before, 6)).decode("ascii"),
+                "before_zlib_b64": _b64(zlib.compress(r.before, 6)),
             }
             for r in ranges
         ],
@@ -146,7 +171,7 @@ def write_backup(
     try:
         new = _create_free(image, operation, directory, durable)
     except OSError as exc:
-        path = directory / backup_name(image, operation)
+        path = path_join(directory, backup_name(image, operation))
         raise BackupError(
             f"cannot create the backup file {path}: {exc.strerror or exc}; the backups can "
             "go to another folder"
@@ -159,6 +184,12 @@ def write_backup(
             f"writing the backup file {new.path} failed: {exc.strerror or exc}"
         ) from exc
     return new.path
+
+
+def _b64(data: bytes) -> str:
+    """``base64.b64encode(data).decode("ascii")``: the same function of binascii, without the
+    base64 module (a repair's start-up, issue 9)."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 @record
@@ -256,11 +287,15 @@ def _declared(p: Path) -> _Declared:
 
 def backup_image(path: str | os.PathLike[str]) -> Path:
     """The image a backup file names (checked for shape, nothing decompressed)."""
+    from pathlib import Path
+
     return Path(_declared(Path(path)).image)
 
 
 def _inflate(p: Path, data_b64: str, length: int) -> bytes:
     """The saved bytes, never more than ``length`` of them (a zlib bomb stops there)."""
+    import base64  # reading a backup only
+
     try:
         packed = base64.b64decode(data_b64, validate=True)
         inflater = zlib.decompressobj()
@@ -279,6 +314,8 @@ def read_backup(path: str | os.PathLike[str], *, image_size: int | None = None) 
     the image (``image_size``, the size of the image now; by default the larger of the two
     sizes the backup declares) and together the ranges must not be larger than it; each range
     is then inflated with a bound of its declared length."""
+    from pathlib import Path
+
     p = Path(path)
     d = _declared(p)
     limit = max(d.size_before, d.size_after) if image_size is None else image_size

@@ -9,12 +9,14 @@ holes or zero chunks, under a hidden name until it is published (:class:`StagedC
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 
 from vhdxray.core.fileio import (
     NewFile,
     data_segments,
+    path_text,
     pread_exact,
     publish,
     pwrite_all,
@@ -26,7 +28,6 @@ from vhdxray.core.write.writeback import BackgroundFlush
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path  # imported once the copy is written (see copy_image)
     from typing import Final
 
 CHUNK: Final = layout.MiB
@@ -93,8 +94,8 @@ class StagedCopy:
     target's name, so a crash or a kill at any point leaves no half-repaired copy that looks
     finished (only the hidden partial file), and the repair needs no flush per step."""
 
-    def __init__(self, temp: Path, target: Path, flusher: BackgroundFlush | None = None) -> None:
-        self.temp = temp
+    def __init__(self, temp: str, target: str, flusher: BackgroundFlush | None = None) -> None:
+        self.temp = temp  # paths as str (fileio.path_text), no pathlib (issue 9)
         self.target = target
         self._flusher = flusher  # still flushing the copied bytes (see copy_image)
 
@@ -104,16 +105,20 @@ class StagedCopy:
         if flusher is not None:
             flusher.wait()
 
-    def publish(self) -> Path:
+    def publish(self) -> str:
         """Flush the copy and give it the target's name; raise CopyError (the copy removed)
         when it cannot be (the name appeared meanwhile, the disk failed)."""
         try:
-            self._flushed()
+            # One fsync of the file (every dirty page of it, whichever descriptor wrote them:
+            # the repair's writes, what the flusher has not reached yet) while the flusher's
+            # last sync may still run, not after it: the two overlap. Then the flusher's
+            # result, which tells of write errors a descriptor opened now may never see.
             fd = os.open(self.temp, os.O_RDONLY | getattr(os, "O_BINARY", 0))
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self._flushed()
             publish(self.temp, self.target)
         except FileExistsError:
             self.discard()
@@ -129,7 +134,8 @@ class StagedCopy:
         except OSError:
             pass  # the copy goes anyway
         finally:
-            self.temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)
 
 
 def copy_image(
@@ -149,7 +155,7 @@ def copy_image(
 
     The copied bytes are flushed behind the copy, from a thread (:class:`BackgroundFlush`), every
     :data:`FLUSH_EVERY` bytes and once at the end; the copy is ready to be repaired at once,
-    and :meth:`StagedCopy.publish` waits for that flush before its own.
+    and :meth:`StagedCopy.publish` makes its own fsync alongside that flush, then waits for it.
     """
     src_path, dst_path = os.fspath(source), os.fspath(target)
     if os.path.lexists(dst_path):
@@ -178,9 +184,7 @@ def copy_image(
         _FRESH_COPIES.add((st.st_dev, st.st_ino))  # only once the copy is complete
     finally:
         os.close(src)
-    from pathlib import Path  # not before: the copy's flush is under way (issue 9)
-
-    return StagedCopy(Path(temp), Path(dst_path), flusher)
+    return StagedCopy(path_text(temp), path_text(dst_path), flusher)
 
 
 def _copy(

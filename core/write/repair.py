@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import TruncationMap
+from vhdxray.core.fileio import path_text
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.record import field, mutable_record, record
 from vhdxray.core.progress import Cancelled, Progress
@@ -174,11 +175,11 @@ class RepairSession:
     write: WriteSession
 
     @property
-    def path(self) -> Path:
+    def path(self) -> str:
         return self.write.path
 
     @property
-    def backups(self) -> list[Path]:
+    def backups(self) -> list[str]:
         return self.write.backups
 
 
@@ -187,14 +188,14 @@ class StepResult:
     id: str
     done: bool  # False: nothing was left to do when the step ran
     lines: tuple[str, ...]
-    backups: tuple[Path, ...]  # oldest first
+    backups: tuple[str, ...]  # oldest first
 
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
             "done": self.done,
             "lines": list(self.lines),
-            "backups": [str(b) for b in self.backups],
+            "backups": list(self.backups),
         }
 
 
@@ -249,8 +250,8 @@ class PlanContext:
     truncation: TruncationMap | None = None
 
     @property
-    def path(self) -> Path:
-        return _path(self.report.path)
+    def path(self) -> str:
+        return path_text(self.report.path)
 
     @property
     def replay_pending(self) -> bool:
@@ -261,15 +262,6 @@ class PlanContext:
         """The finding codes of the image among ``wanted``, once each, in finding order."""
         wanted = set(wanted)
         return tuple(dict.fromkeys(f.code for f in self.report.findings if f.code in wanted))
-
-
-def _path(path: str | os.PathLike[str]) -> Path:
-    """``Path(path)``. A repair into a copy plans and starts copying before it imports
-    :mod:`pathlib` (issue 9: about 5 ms of start-up), so the planning code names images by the
-    report's ``path`` string and makes a Path only where one is handed out."""
-    from pathlib import Path
-
-    return Path(path)
 
 
 @record
@@ -283,9 +275,10 @@ class RepairPlan:
     notes: tuple[str, ...] = ()  # errors no repair addresses, and similar
 
     @property
-    def path(self) -> Path:
-        """The image planned for."""
-        return _path(self.report.path)
+    def path(self) -> str:
+        """The image planned for (as ``str(Path(report.path))``: :func:`~vhdxray.core.fileio.
+        path_text`; the write path names files by str, issue 9)."""
+        return path_text(self.report.path)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -306,7 +299,7 @@ class RepairPlan:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "path": str(self.path),
+            "path": self.path,
             "options": self.options.to_json(),
             "repairs": [r.to_json() for r in self.repairs],
             "refusals": [r.to_json() for r in self.refusals],
@@ -323,7 +316,7 @@ def _run_step(repair: Repair, session: RepairSession) -> StepResult:
     except Refusal:
         raise
     except WriteFailed as exc:  # every backup the step made (the session keeps them)
-        raise exc.with_backups(tuple(session.backups[start:]) or exc.backups) from exc
+        raise exc.with_backups(tuple(session.backups[start:]) or exc.backup_files) from exc
     except OSError as exc:
         raise WriteFailed(
             f"I/O error: {exc.strerror or exc}", tuple(session.backups[start:])
@@ -391,10 +384,13 @@ def plan_repairs(
 
 @record
 class RepairRun:
-    target: Path  # the image that was written (the copy with --output)
-    copied_from: Path | None
+    """What a run did. Paths are str, as ``str(Path(...))`` writes them (the write path imports
+    no pathlib, issue 9); :attr:`backups` gives the backups as Paths for the app."""
+
+    target: str  # the image that was written (the copy with --output)
+    copied_from: str | None
     steps: tuple[StepResult, ...]
-    backups: tuple[Path, ...]  # oldest first; restore newest first
+    backup_files: tuple[str, ...]  # oldest first; restore newest first
     report: Report | None  # the target as read at the end (None if it was never made)
     error: RepairError | None = None
     failed_step: str | None = None
@@ -403,13 +399,20 @@ class RepairRun:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def backups(self) -> tuple[Path, ...]:
+        """:attr:`backup_files` as Paths (imports pathlib)."""
+        from pathlib import Path
+
+        return tuple(Path(b) for b in self.backup_files)
+
     def to_json(self) -> dict[str, object]:
         return {
             "ok": self.ok,
-            "target": str(self.target),
-            "copied_from": None if self.copied_from is None else str(self.copied_from),
+            "target": self.target,
+            "copied_from": self.copied_from,
             "steps": [s.to_json() for s in self.steps],
-            "backups": [str(b) for b in self.backups],
+            "backups": list(self.backup_files),
             "failed_step": self.failed_step,
             "error": None if self.error is None else self.error.to_json(),
             "refused": None if self.error is None else self.error.refused,
@@ -442,17 +445,17 @@ def run_repairs(
     if refusal is None and output is not None:
         refusal = check_copy_target(source, output)
     if refusal is not None:
-        return RepairRun(_path(output or source), None, (), (), None, refusal, "preflight")
+        return RepairRun(path_text(output or source), None, (), (), None, refusal, "preflight")
     if output is not None:
         holes = () if plan.replay is None else plan.replay.final_zero_runs
         try:
             staged = copy_image(source, output, leave_holes=holes, progress=tracker)
         except Cancelled:  # copy_image removed the partial copy
             cancelled = Refusal(RefusalCode.CANCELLED, "cancelled while copying; no copy is left")
-            return RepairRun(_path(output), None, (), (), None, cancelled, "copy")
+            return RepairRun(path_text(output), None, (), (), None, cancelled, "copy")
         except CopyError as exc:
             error = Refusal(RefusalCode.COPY_FAILED, str(exc))
-            return RepairRun(_path(output), None, (), (), None, error, "copy")
+            return RepairRun(path_text(output), None, (), (), None, error, "copy")
     target = plan.path if staged is None else staged.target
     try:
         run = _run_steps(plan, staged, backup_dir, hooks, progress, tracker)
@@ -462,16 +465,18 @@ def run_repairs(
         raise
     if staged is None:
         return run
-    if run.error is not None and run.error.refused and not run.backups:
+    if run.error is not None and run.error.refused and not run.backup_files:
         staged.discard()  # nothing was written into it: no copy is left
         return RepairRun(target, None, (), (), None, run.error, run.failed_step)
     try:
         staged.publish()
     except CopyError as exc:
         error = Refusal(RefusalCode.COPY_FAILED, str(exc))
-        return RepairRun(target, None, run.steps, run.backups, None, error, "copy")
+        return RepairRun(target, None, run.steps, run.backup_files, None, error, "copy")
     report = run.report if run.error is None else read_report(target)
-    return RepairRun(target, plan.path, run.steps, run.backups, report, run.error, run.failed_step)
+    return RepairRun(
+        target, plan.path, run.steps, run.backup_files, report, run.error, run.failed_step
+    )
 
 
 def _run_steps(

@@ -55,7 +55,6 @@ from vhdxray.core.write.update import Refusal, plan_header_update, run_header_up
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid  # annotations only: uuid imports platform
-    from pathlib import Path
     from typing import Final
 
 
@@ -78,7 +77,7 @@ ReplayRefused = Refused  # the replay was not done; nothing unsafe was written
 ReplayFailed = WriteFailed  # stopped part-way (state REPLAY_INCOMPLETE): run it again
 
 
-def _incomplete(message: str, backups: list[Path]) -> WriteFailed:
+def _incomplete(message: str, backups: list[str]) -> WriteFailed:
     """The replay stopped part-way: the log is intact and LogGuid still set, so running it
     again finishes the job; ``backups`` undo what was written."""
     return WriteFailed(message, tuple(backups), WriteState.REPLAY_INCOMPLETE)
@@ -423,7 +422,7 @@ def _preview(fd: int, info: LogInfo, log_bytes: bytes) -> ReplayPreview:
 @record
 class ReplayOutcome:
     replayed: bool  # False: no replay was needed, nothing was written
-    backups: tuple[Path, ...]  # oldest first; restore them newest first
+    backups: tuple[str, ...]  # oldest first; restore them newest first
     bytes_written: int
     extended_to: int | None
     file_write_guid: uuid.UUID | None

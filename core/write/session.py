@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable
 from types import TracebackType
 
-from vhdxray.core.fileio import open_regular, pread_exact, probe_sectors, pwrite_all
+from vhdxray.core.fileio import open_regular, path_text, pread_exact, probe_sectors, pwrite_all
 from vhdxray.core.format import layout
 from vhdxray.core.format.record import record
 from vhdxray.core.write.outcome import Option, RefusalCode, Refused, WriteFailed, suggest
@@ -44,7 +44,6 @@ from vhdxray.core.write.outcome import Option, RefusalCode, Refused, WriteFailed
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import uuid
-    from pathlib import Path  # imported when a session opens (planners import the records)
 
     from vhdxray.core.analysis.reader import Report
     from vhdxray.core.progress import Progress
@@ -88,14 +87,14 @@ class WriteHooks:
 
 @record
 class WriteResult:
-    backup_path: Path
+    backup_path: str
     writes_done: int
     bytes_written: int
     extended_to: int | None = None
     labels: tuple[str, ...] = ()
 
 
-def _open_locked(path: Path) -> int:
+def _open_locked(path: str) -> int:
     # Imported when a session opens, not with this module: the planners import the records
     # above, and a repair into a copy plans and starts copying before it opens a session.
     from vhdxray.core.write.locking import LockUnavailable, lock_image
@@ -135,16 +134,16 @@ class WriteSession:
         hooks: WriteHooks | None = None,
         progress: Progress | None = None,
     ) -> None:
-        from pathlib import Path
-
-        self.file = Path(path)  # the file opened and written
+        # Paths as str, written as pathlib writes them (fileio.path_text): no pathlib on the
+        # write path (issue 9).
+        self.file = path_text(path)  # the file opened and written
         # The image's name in reports and backups: a staged copy is written under a hidden
         # name and published under this one when the session is over.
-        self.path = self.file if name is None else Path(name)
-        self.backup_dir = None if backup_dir is None else Path(backup_dir)
+        self.path = self.file if name is None else path_text(name)
+        self.backup_dir = None if backup_dir is None else path_text(backup_dir)
         self.hooks = hooks
         self.progress = progress
-        self.backups: list[Path] = []
+        self.backups: list[str] = []
         self.file_write_guid: uuid.UUID | None = None  # set by the session's first header update
         self._fd = -1
         self._report: Report | None = None  # the last report read (see read_report)
@@ -222,7 +221,7 @@ class WriteSession:
             self._report = reread_headers(self._report, self.read_at, self.size) if inside else None
         self._written = []
         if self._report is None:
-            self._report = read_report_from(self, os.fspath(self.path))
+            self._report = read_report_from(self, self.path)
         return self._report
 
     # -- writing ---------------------------------------------------------------------------
@@ -312,7 +311,7 @@ class WriteSession:
             labels=tuple(w.label for w in plan.writes),
         )
 
-    def _extend(self, size: int, backup_path: Path) -> int | None:
+    def _extend(self, size: int, backup_path: str) -> int | None:
         try:
             if os.fstat(self.fd).st_size >= size:
                 return None

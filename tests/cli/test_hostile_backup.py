@@ -34,7 +34,7 @@ def real_backup(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 * MiB))
     plan = plan_header_update(read_report(image))
     assert isinstance(plan, HeaderUpdatePlan)
-    backup = run_header_update(image, plan, backup_dir=tmp_path).result.backup_path
+    backup = Path(run_header_update(image, plan, backup_dir=tmp_path).result.backup_path)
     return backup, json.loads(backup.read_text())
 
 

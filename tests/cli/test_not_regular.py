@@ -58,7 +58,7 @@ def image_and_backup(tmp_path: Path) -> tuple[Path, Path]:
     plan = plan_header_update(read_report(image))
     assert isinstance(plan, HeaderUpdatePlan)
     outcome = run_header_update(image, plan, backup_dir=tmp_path)
-    return image, outcome.result.backup_path
+    return image, Path(outcome.result.backup_path)
 
 
 def run_all(commands: list[list[str]]) -> list[tuple[int, str]]:

@@ -135,6 +135,35 @@ def test_output_copy_leaves_the_original(
     assert code == 2 and "already exists" in err
 
 
+def test_paths_are_written_as_pathlib_writes_them(
+    capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """The write path names files by str (no pathlib at start-up, issue 9): the copy, the
+    original and the backups are still named as ``str(Path(...))`` names them, in the text
+    and in JSON, when the user's paths have repeated separators and ``.`` parts."""
+    path = real_image("qemu-dirtylog")
+    (tmp_path / "backups").mkdir()
+    image = f"{path.parent}//./{path.name}"
+    copy = f"{tmp_path}/./fixed.vhdx"
+    backups = f"{tmp_path}//backups/"
+    argv = ["repair", image, "--output", copy, "--backup-dir", backups, "--yes"]
+    code, out, _ = vhdxray(capsys, *argv)
+    assert code == 0, out
+    assert f"The repairs were made on the copy {Path(copy)}; {Path(image)} is unchanged." in out
+    restore = [line.split()[-1] for line in out.splitlines() if "vhdxray restore" in line]
+    assert len(restore) == 3
+    assert all(Path(b).parent == Path(backups) and str(Path(b)) == b for b in restore)
+    assert all(
+        json.loads(Path(b).read_text())["image"] == str(Path(copy).resolve()) for b in restore
+    )
+    Path(copy).unlink()
+    code, out, _ = vhdxray(capsys, *argv, "--json")
+    run = json.loads(out)["run"]
+    assert code == 0 and run["target"] == str(Path(copy)) and run["copied_from"] == str(Path(image))
+    assert all(str(Path(b)) == b and Path(b).parent == Path(backups) for b in run["backups"])
+    assert [str(Path(b)) for b in run["backups"]] == run["steps"][0]["backups"]
+
+
 def test_truncated_file_is_refused_with_its_map(
     capsys: pytest.CaptureFixture[str], data_image: Path
 ) -> None:
@@ -400,44 +429,3 @@ def test_repair_other_forms_go_to_argparse(argv: list[str]) -> None:
     from vhdxray.tui.cli_repair import fast_args
 
     assert fast_args(["repair", *argv]) is None
-
-
-def test_repair_into_a_copy_imports_only_what_it_runs(
-    qemu_image: Callable[..., Path], tmp_path: Path
-) -> None:
-    """A regression guard for start-up cost, not a timing: the plain form builds no parser,
-    imports none of these (typing and json neither: the backups are written by
-    core.jsontext), and imports pathlib, the backup writer and the locks only once the copy is
-    being flushed."""
-    require("qemu-io", "qemu-utils")
-    pending = ri.make_pending_image(qemu_image)
-    code = (
-        "import sys, io, contextlib\n"
-        "for name in ('typing', 'json'):  # site may have: import them again if vhdxray does\n"
-        "    sys.modules.pop(name, None)\n"
-        "before = set(sys.modules)  # an editable install's finder imports pathlib in site\n"
-        "import vhdxray.core.write.imagecopy as imagecopy\n"
-        "real, early = imagecopy.copy_image, []\n"
-        "late = ('pathlib', 'vhdxray.core.write.backup', 'vhdxray.core.write.locking')\n"
-        "def spy(*args, **kwargs):\n"
-        "    early.extend(m for m in late if m in sys.modules and m not in before)\n"
-        "    return real(*args, **kwargs)\n"
-        "imagecopy.copy_image = spy\n"
-        "from vhdxray.tui.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    code = main(sys.argv[1:])\n"
-        "assert code == 0, code\n"
-        "unused = ('argparse', 'secrets', 'random', 'hashlib', 'shutil', 'threading',\n"
-        "          'typing', 'json')\n"
-        "bad = [m for m in unused if m in sys.modules and m not in before]\n"
-        "assert not bad, bad\n"
-        "assert not early, early\n"
-    )
-    out = tmp_path / "copy.vhdx"
-    done = subprocess.run(
-        [sys.executable, "-c", code, "repair", str(pending.path), "--output", str(out), "--yes"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert out.exists()

@@ -19,7 +19,7 @@ from vhdxray.core.write.update import HeaderUpdatePlan, plan_header_update, run_
 def fixed_names(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backup names without the clock (the real ones carry the second they were made)."""
     monkeypatch.setattr(
-        backup_module, "backup_name", lambda image, op: f"{image.name}.backup-{op}.json"
+        backup_module, "backup_name", lambda image, op: f"{Path(image).name}.backup-{op}.json"
     )
 
 
@@ -40,7 +40,7 @@ def test_dangling_link_and_file_at_predicted_names_are_skipped(
     plan = plan_header_update(read_report(image))
     assert isinstance(plan, HeaderUpdatePlan)
     outcome = run_header_update(image, plan, backup_dir=tmp_path)
-    written = outcome.result.backup_path
+    written = Path(outcome.result.backup_path)
     assert written.name == "disk.vhdx.backup-update-headers-3.json"
     assert not target.exists()  # the link was not followed
     assert first.is_symlink() and os.readlink(first) == str(target)
@@ -54,21 +54,21 @@ def test_a_name_taken_between_choosing_and_creating_is_skipped(
 ) -> None:
     """Another process creates the chosen name just before the exclusive create."""
     image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 * layout.MiB))
-    real_free = backup_module.free_backup_path
-    raced: list[Path] = []
+    real_free = backup_module.free_backup_file
+    raced: list[str] = []
 
-    def racing(img: Path, op: str, directory: Path | None = None) -> Path:
+    def racing(img: str, op: str, directory: str | None = None) -> str:
         path = real_free(img, op, directory)
         if not raced:
-            path.symlink_to(tmp_path / "nowhere")
+            os.symlink(tmp_path / "nowhere", path)
             raced.append(path)
         return path
 
-    monkeypatch.setattr(backup_module, "free_backup_path", racing)
+    monkeypatch.setattr(backup_module, "free_backup_file", racing)
     plan = plan_header_update(read_report(image))
     assert isinstance(plan, HeaderUpdatePlan)
-    written = run_header_update(image, plan, backup_dir=tmp_path).result.backup_path
-    assert written != raced[0]
+    written = Path(run_header_update(image, plan, backup_dir=tmp_path).result.backup_path)
+    assert raced and written != Path(raced[0])
     assert written.name == "disk.vhdx.backup-update-headers-2.json"
     assert not (tmp_path / "nowhere").exists()
 

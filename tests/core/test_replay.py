@@ -489,6 +489,41 @@ def test_replay_into_a_copy_keeps_only_the_spec_flushes(
     assert ri.virtual_digest(copy) == ri.virtual_digest(theirs)
 
 
+def test_the_copys_final_fsync_overlaps_the_flush_behind_it(
+    pending: ri.PendingImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing the copy fsyncs it while the flusher's last sync may still run (one fsync
+    flushes every dirty page of the file, the repair's writes and the copied bytes alike), and
+    only then waits for the flusher's result: the two syncs overlap instead of adding up. Here
+    the flusher's syncs wait for the main thread's fsync; had publishing waited for the
+    flusher first, they would time out."""
+    from vhdxray.core.write.repair import plan_repairs, run_repairs
+
+    if not hasattr(os, "fdatasync"):
+        pytest.skip("the flusher's syncs are told apart by fdatasync here")
+    plan = plan_repairs(read_report(pending.path))
+    real_fsync, real_fdatasync = os.fsync, os.fdatasync
+    fsynced = threading.Event()
+    timed_out: list[bool] = []
+
+    def fsync(fd: int) -> None:
+        if threading.current_thread() is threading.main_thread():
+            fsynced.set()
+        real_fsync(fd)
+
+    def fdatasync(fd: int) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            timed_out.append(not fsynced.wait(5))
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    copy = tmp_path / "copy.vhdx"
+    run = run_repairs(plan, output=copy, backup_dir=tmp_path)
+    assert run.ok and copy.exists()
+    assert timed_out and not any(timed_out)
+
+
 def test_a_failed_flush_behind_the_copy_fails_the_run_and_leaves_no_copy(
     pending: ri.PendingImage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

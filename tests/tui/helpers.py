@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,8 +74,8 @@ def rebind_everywhere(
 SOURCES = {"new_guid": "format.guid", "backup_name": "write.backup"}
 
 
-def fixed_backup_name(image: Path, operation: str) -> str:
-    return f"{image.name}.vhdxray-backup-{operation}-20260101T000000-1.json"
+def fixed_backup_name(image: str | os.PathLike[str], operation: str) -> str:
+    return f"{Path(image).name}.vhdxray-backup-{operation}-20260101T000000-1.json"
 
 
 def guid_sequence() -> Callable[[], uuid.UUID]:

@@ -265,7 +265,7 @@ def _verify_entry(plan: RelinkPlan, session: WriteSession) -> str | None:
 @record
 class RelinkOutcome:
     plan: RelinkPlan
-    backups: tuple[Path, ...]  # oldest first
+    backups: tuple[str, ...]  # oldest first
     report: Report  # the child as read at the end
 
 
