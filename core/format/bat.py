@@ -45,7 +45,7 @@ from vhdxray.core.format.record import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Final
+    from typing import Final
 
 MiB: Final = layout.MiB
 LOST_RANGES_CAP: Final = 1000  # LostRange records kept in a summary (all are counted)
@@ -203,102 +203,6 @@ def unread_virtual_start(geometry: BatGeometry, entries_read: int) -> int | None
     if first_block >= geometry.data_blocks_count:
         return None
     return first_block * geometry.block_size
-
-
-def entry_at(raw: bytes | bytearray | memoryview, index: int) -> int | None:
-    """The u64 BAT entry at ``index``, or None when ``raw`` does not reach it."""
-    start = index * layout.BAT_ENTRY_SIZE
-    if index < 0 or start + layout.BAT_ENTRY_SIZE > len(raw):
-        return None
-    return int.from_bytes(raw[start : start + layout.BAT_ENTRY_SIZE], "little")
-
-
-def block_state(
-    raw: bytes | bytearray | memoryview, geometry: BatGeometry, block: int
-) -> tuple[int, int]:
-    """(state, file offset in bytes) of payload ``block``.
-
-    An entry that ``raw`` does not reach (a short or truncated BAT) reads as
-    ``(PAYLOAD_BLOCK_NOT_PRESENT, 0)``. A block number outside the disk raises ``IndexError``.
-    """
-    if not 0 <= block < geometry.data_blocks_count:
-        raise IndexError(f"block {block} is outside 0..{geometry.data_blocks_count - 1}")
-    entry = entry_at(raw, payload_index(block, geometry.chunk_ratio))
-    if entry is None:
-        return layout.PAYLOAD_BLOCK_NOT_PRESENT, 0
-    return entry & layout.BAT_STATE_MASK, entry & layout.BAT_OFFSET_MASK
-
-
-# --------------------------------------------------------------------------------------------
-# Reading the virtual disk (fixed / dynamic)
-
-
-class VirtualReadError(ValueError):
-    """A virtual read hit a BAT entry whose contents cannot be determined."""
-
-
-class ParentRequiredError(VirtualReadError, NotImplementedError):
-    """The bytes live (partly) in the parent disk, which this reader does not open."""
-
-
-_ZERO_READ_STATES: Final = frozenset(
-    {
-        layout.PAYLOAD_BLOCK_NOT_PRESENT,
-        layout.PAYLOAD_BLOCK_UNDEFINED,
-        layout.PAYLOAD_BLOCK_ZERO,
-        layout.PAYLOAD_BLOCK_UNMAPPED,
-        layout.PAYLOAD_BLOCK_UNMAPPED_V095,
-    }
-)
-
-
-def read_virtual(
-    f: BinaryIO,
-    raw_bat: bytes | bytearray | memoryview,
-    geometry: BatGeometry,
-    offset: int,
-    length: int,
-) -> bytes:
-    """``length`` bytes of the virtual disk from virtual ``offset``.
-
-    FULLY_PRESENT blocks are read from the file; bytes past its end read as zero (the caller
-    learns about those from :func:`analyse_bat`). NOT_PRESENT, UNDEFINED, ZERO, UNMAPPED and
-    v0.95 UNMAPPED read as zeros, as QEMU does; in a differencing disk NOT_PRESENT raises
-    :class:`ParentRequiredError`. PARTIALLY_PRESENT always raises :class:`ParentRequiredError`
-    (it needs the sector bitmap and the parent). The reserved state 4 raises
-    :class:`VirtualReadError`. A range outside the disk raises ``ValueError``.
-    """
-    if offset < 0 or length < 0 or offset + length > geometry.virtual_size:
-        raise ValueError(
-            f"range {offset}+{length} is outside the {geometry.virtual_size}-byte virtual disk"
-        )
-    pieces: list[bytes] = []  # joined once: a piece is never copied twice
-    block_size = geometry.block_size
-    position = offset
-    end = offset + length
-    while position < end:
-        block, within = divmod(position, block_size)
-        take = min(end - position, block_size - within)
-        state, file_offset = block_state(raw_bat, geometry, block)
-        if state == layout.PAYLOAD_BLOCK_FULLY_PRESENT:
-            f.seek(file_offset + within)
-            data = f.read(take)
-            pieces.append(data)
-            if len(data) < take:
-                pieces.append(bytes(take - len(data)))
-        elif state == layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT or (
-            geometry.differencing and state == layout.PAYLOAD_BLOCK_NOT_PRESENT
-        ):
-            name = layout.PAYLOAD_STATE_NAMES[state]
-            raise ParentRequiredError(
-                f"block {block} is {name}: its data is in the parent disk, which is not read here"
-            )
-        elif state in _ZERO_READ_STATES:
-            pieces.append(bytes(take))
-        else:
-            raise VirtualReadError(f"block {block} has the reserved state {state}")
-        position += take
-    return b"".join(pieces)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Expectations come from outside core/bat.py: where qemu-img put its entries, what qemu-io and
 qemu-img convert read, what qemu-img check reports, facts recorded in SOURCES.md, and a slow
 per-entry reference model (``reference``) that hypothesis compares with the bulk implementation.
-The images are read with a minimal parser in this file (not the project's reader).
+The images are read with a minimal parser in this file (not the project's reader); virtual
+bytes come from the product's one virtual-disk reader (core/analysis/virtual.py), compared with
+what qemu-io, qemu-img convert and libvhdi read.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from hypothesis import strategies as st
 from tests import imagefiles
 from tests.core import bat_reference
 from tests.damage import read_at, write_at
+from vhdxray.core.analysis import virtual
+from vhdxray.core.analysis.virtual import open_virtual_disk
 from vhdxray.core.format import layout
 from vhdxray.core.format.bat import (
     BAT_CHUNK_BYTES,
@@ -34,13 +38,9 @@ from vhdxray.core.format.bat import (
     BatGeometry,
     BatSummary,
     LostRange,
-    ParentRequiredError,
-    VirtualReadError,
     analyse_bat,
     bat_geometry,
-    block_state,
     payload_index,
-    read_virtual,
     sector_bitmap_index,
 )
 from vhdxray.core.format.checksum import checksum_with_field_zeroed
@@ -111,8 +111,14 @@ class Image:
         self.set_entry(payload_index(block, self.geometry.chunk_ratio), value)
 
     def read_virtual(self, offset: int, length: int) -> bytes:
-        with open(self.path, "rb") as f:
-            return read_virtual(f, self.raw(), self.geometry, offset, length)
+        """The bytes the product's virtual-disk reader gives (a parent reads as a gap)."""
+        with open_virtual_disk(self.path, allow_missing_parent=True) as disk:
+            return disk.read(offset, length)
+
+    def extents(self, offset: int, length: int) -> list[tuple[str, str]]:
+        """(kind, gap reason) of each piece the product's reader makes of the range."""
+        with open_virtual_disk(self.path, allow_missing_parent=True) as disk:
+            return [(e.kind, e.reason) for e in disk.extents(offset, offset + length)]
 
 
 def open_image(path: Path) -> Image:
@@ -422,11 +428,8 @@ def test_written_data_matches_qemu(
     assert summary.allocated_bytes == len(touched) * block
     assert summary.required_file_size == max(allocated(image).values()) + block <= image.size
     raw = imagefiles.virtual_disk_bytes(path, tmp_path / "disk.raw")
-    with open(path, "rb") as f:
-        bat = image.raw()
-        assert_reads_like(
-            raw, lambda at, n: read_virtual(f, bat, image.geometry, at, n), size, 16 * MiB
-        )
+    with open_virtual_disk(path) as disk:
+        assert_reads_like(raw, disk.read, size, 16 * MiB)
 
 
 def assert_reads_like(raw: Path, read: Callable[[int, int], bytes], size: int, step: int) -> None:
@@ -453,10 +456,6 @@ def test_read_virtual_range_checks(qemu_image: QemuImage) -> None:
     for offset, length in [(-1, 1), (8 * MiB, 1), (0, 8 * MiB + 1)]:
         with pytest.raises(ValueError):
             image.read_virtual(offset, length)
-    with pytest.raises(IndexError):
-        block_state(image.raw(), image.geometry, 8)
-    # A BAT cut short reads the missing entries as NOT_PRESENT.
-    assert block_state(b"", image.geometry, 3) == (layout.PAYLOAD_BLOCK_NOT_PRESENT, 0)
 
 
 def test_64_tib_image(qemu_image: QemuImage) -> None:
@@ -483,11 +482,10 @@ def test_64_tib_image(qemu_image: QemuImage) -> None:
 
 
 def allocated_from_summary(image: Image) -> list[int]:
-    raw = image.raw()
     return [
         b
         for b in range(image.geometry.data_blocks_count - 3, image.geometry.data_blocks_count)
-        if block_state(raw, image.geometry, b)[0] == layout.PAYLOAD_BLOCK_FULLY_PRESENT
+        if image.block_entry(b) & layout.BAT_STATE_MASK == layout.PAYLOAD_BLOCK_FULLY_PRESENT
     ]
 
 
@@ -569,9 +567,10 @@ def test_partially_present_in_a_dynamic_disk(written: Image) -> None:
         capture_output=True,
         text=True,
     )
-    assert "Input/output error" in out.stdout + out.stderr  # QEMU refuses it too
-    with pytest.raises(ParentRequiredError):
-        written.read_virtual(0, 512)
+    assert "Input/output error" in out.stdout + out.stderr  # QEMU refuses it
+    # With no parent for its sector bitmap to point to, the block's bytes are those in the file.
+    assert written.extents(0, 512) == [(virtual.FILE, "")]
+    assert written.read_virtual(0, 512) == b"\xab" * 512
 
 
 def test_reserved_bits_are_counted_and_ignored_by_readers(written: Image) -> None:
@@ -594,8 +593,8 @@ def test_reserved_and_v095_states(written: Image) -> None:
     assert codes(errors(findings)) == {"bat.payload.reserved_state"}
     assert "bat.payload.unmapped_v095" in codes(findings, Severity.WARNING)
     assert written.read_virtual(6 * MiB, 4096) == qemu_read(written.path, 6 * MiB, 4096)
-    with pytest.raises(VirtualReadError):
-        written.read_virtual(4 * MiB, 1)
+    assert written.extents(4 * MiB, 1) == [(virtual.GAP, virtual.RESERVED_STATE)]
+    assert written.read_virtual(4 * MiB, 1) == b"\0"  # a gap reads as zeros, and is listed
 
 
 def test_unallocated_entries_with_offsets(written: Image) -> None:
@@ -702,14 +701,8 @@ def test_real_images_have_no_bat_errors(real_image: RealImage, name: str) -> Non
 def test_real_images_read_like_qemu(real_image: RealImage, tmp_path: Path, name: str) -> None:
     image = open_image(real_image(name))
     raw = imagefiles.virtual_disk_bytes(image.path, tmp_path / "disk.raw")
-    with open(image.path, "rb") as f:
-        bat = image.raw()
-        assert_reads_like(
-            raw,
-            lambda at, n: read_virtual(f, bat, image.geometry, at, n),
-            image.geometry.virtual_size,
-            32 * MiB,
-        )
+    with open_virtual_disk(image.path) as disk:
+        assert_reads_like(raw, disk.read, image.geometry.virtual_size, 32 * MiB)
 
 
 def test_real_hyperv_dynamic_1g_contents(real_image: RealImage) -> None:
@@ -726,8 +719,8 @@ def test_real_differencing_image(real_image: RealImage) -> None:
     summary, findings = image.analyse()
     assert summary.allocated_sector_bitmaps == 2
     assert summary.payload_states["PAYLOAD_BLOCK_PARTIALLY_PRESENT"] > 0
-    with pytest.raises(ParentRequiredError):
-        image.read_virtual(MiB * 2 * 3, 512)  # block 3 is NOT_PRESENT: in the parent
+    # Block 3 is NOT_PRESENT: its bytes are in the parent, not given here.
+    assert image.extents(MiB * 2 * 3, 512) == [(virtual.GAP, virtual.PARENT_MISSING)]
     # Drop the sector bitmap of chunk 0, which holds PARTIALLY_PRESENT blocks.
     image.set_entry(sector_bitmap_index(0, g.chunk_ratio), 0)
     summary, findings = image.analyse()

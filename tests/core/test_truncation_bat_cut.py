@@ -15,7 +15,7 @@ from tests.imagefiles import qemu_io
 from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import LOST, UNKNOWN, UNREAD_PAST_EOF, truncation_map
 from vhdxray.core.format import layout
-from vhdxray.core.format.bat import block_state
+from vhdxray.core.format.bat import payload_index
 
 MiB = layout.MiB
 
@@ -30,12 +30,13 @@ def allocated_blocks(path: Path, report: Report) -> list[int]:
     with open(path, "rb") as f:
         f.seek(entry.file_offset)
         raw = f.read(g.total_entries * layout.BAT_ENTRY_SIZE)
-    return [
-        b
-        for b in range(g.data_blocks_count)
-        if block_state(raw, g, b)[0]
-        in (layout.PAYLOAD_BLOCK_FULLY_PRESENT, layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT)
-    ]
+    present = (layout.PAYLOAD_BLOCK_FULLY_PRESENT, layout.PAYLOAD_BLOCK_PARTIALLY_PRESENT)
+    out = []
+    for b in range(g.data_blocks_count):
+        at = payload_index(b, g.chunk_ratio) * layout.BAT_ENTRY_SIZE
+        if int.from_bytes(raw[at : at + 8], "little") & layout.BAT_STATE_MASK in present:
+            out.append(b)
+    return out
 
 
 def cut_into_bat(path: Path, into: int) -> tuple[list[int], int]:
