@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import bz2
 import gzip
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from run import sparse_copy  # bench/run.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "images" / "real"
@@ -40,19 +41,6 @@ SUFFIXES = (".vhdx", ".avhdx", ".vhds")
 MiB = 1 << 20
 
 
-def _sparse_copy(src: object, target: Path) -> None:
-    zero = bytes(MiB)
-    size = 0
-    with open(target, "wb") as out:
-        while data := src.read(MiB):  # type: ignore[attr-defined]
-            if data == zero[: len(data)]:
-                out.seek(len(data), os.SEEK_CUR)
-            else:
-                out.write(data)
-            size += len(data)
-        out.truncate(size)
-
-
 def unpack_real(folder: Path) -> None:
     for stored in sorted(REAL.glob("*")):
         name = stored.name
@@ -60,12 +48,12 @@ def unpack_real(folder: Path) -> None:
             target = folder / name[: -len(".gz")]
             if not target.exists():
                 with gzip.open(stored, "rb") as src:
-                    _sparse_copy(src, target)
+                    sparse_copy(src, target)
         elif name.endswith(".bz2"):
             target = folder / name[: -len(".bz2")]
             if not target.exists():
                 with bz2.open(stored, "rb") as src:
-                    _sparse_copy(src, target)
+                    sparse_copy(src, target)
         elif name.endswith(".zip"):
             with zipfile.ZipFile(stored) as archive:
                 for member in archive.namelist():
@@ -74,7 +62,7 @@ def unpack_real(folder: Path) -> None:
                     target = folder / (stored.stem + "--" + member.replace("/", "_"))
                     if not target.exists():
                         with archive.open(member) as src:
-                            _sparse_copy(src, target)
+                            sparse_copy(src, target)
 
 
 def qemu_images(folder: Path) -> None:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "PERFORMANCE.md"
@@ -123,20 +124,29 @@ def qemu_img(*args: str) -> None:
     subprocess.run(["qemu-img", *args], check=True, capture_output=True)
 
 
-def sparse_unpack_bz2(source: Path, target: Path) -> None:
-    import bz2
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
-    chunk = MiB
-    zero = bytes(chunk)
-    with bz2.open(source, "rb") as src, open(target, "wb") as out:
+
+def sparse_copy(src: Readable, target: Path) -> None:
+    """Write what ``src`` reads to ``target``, leaving holes where a MiB is all zeros."""
+    zero = bytes(MiB)
+    with open(target, "wb") as out:
         size = 0
-        while data := src.read(chunk):
+        while data := src.read(MiB):
             if data == zero[: len(data)]:
                 out.seek(len(data), os.SEEK_CUR)
             else:
                 out.write(data)
             size += len(data)
         out.truncate(size)
+
+
+def sparse_unpack_bz2(source: Path, target: Path) -> None:
+    import bz2
+
+    with bz2.open(source, "rb") as src:
+        sparse_copy(src, target)
 
 
 def copy_sparse(source: Path, target: Path) -> None:
