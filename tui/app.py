@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -1167,16 +1166,6 @@ class VhdxrayApp(App[int]):
 
             with suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
-
-    first_frame_shown = False
-    """Textual's Ready came: the first frame is drawn (work that can wait waits for it)."""
-
-    @on(events.Ready)
-    def _first_frame(self) -> None:
-        self.first_frame_shown = True
-        for screen in self.screen_stack:
-            if isinstance(screen, MainScreen):
-                screen.after_first_frame()
 
     def hang_up(self) -> None:
         """The terminal is gone. Like q during a write, vhdxray does not stop between two

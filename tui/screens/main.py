@@ -237,25 +237,14 @@ class MainScreen(SteadyScreen):
         if report.is_vhdx:
             if self.guest_inline:
                 self._guest_done(*look_inside(report))
-            elif getattr(self.app, "first_frame_shown", True):
+            else:
                 self.call_after_refresh(self._start_guest, report)
-            else:  # the app's first frame: the look waits for it (see after_first_frame)
-                self._guest_waiting = report
 
     # --- the guest layer, looked at after the first paint --------------------------------------
 
     guest_inline: ClassVar[bool] = False
     """Look inside before the frame is drawn instead of in a worker after it (the snapshot
     tests and the screenshots, whose frames must not depend on a thread's timing)."""
-
-    _guest_waiting: Report | None = None
-
-    def after_first_frame(self) -> None:
-        """The app's first frame is on the terminal (Textual's Ready): start the look
-        inside that waited for it, so its thread does not compete with the first paint."""
-        report, self._guest_waiting = self._guest_waiting, None
-        if report is not None:
-            self._start_guest(report)
 
     def _start_guest(self, report: Report) -> None:
         if report is self.report:
