@@ -11,7 +11,11 @@ most of its time there.
 :class:`RichStatic` gives Textual the same visual wrapped in :class:`MemoVisual`, which keeps
 the last few results (height per width, lines per width, height and base style) until the
 content changes (``update()`` makes a new visual, and so a new memo). The lines are the same
-as Textual's: the memo calls Textual's own rendering, once. A ``Text`` or a string becomes
+as Textual's. Textual renders the renderable once to count its lines and once more to draw
+them; for a ``Table`` or a ``Group`` of tables and texts (whose lines do not depend on the
+height they are given) the memo renders once per width and serves both, applying the base
+and link styles as ``Widget.post_render`` does (tested against Textual's own rendering); any
+other renderable goes through Textual's rendering, once. A ``Text`` or a string becomes
 Textual's ``Content`` as before (Textual's own, untouched).
 """
 
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Group
 from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.table import Table
 from rich.text import Text
 from textual._context import active_app
@@ -60,6 +65,13 @@ def _memo(cache: dict[Any, T], key: Hashable, compute: Callable[[], T]) -> T:
     return value
 
 
+def _linked(style: RichStyle | None, link_style: RichStyle) -> RichStyle | None:
+    """A segment's style with the widget's link style, as Textual's ``_Styled`` gives it."""
+    if style is None or style._meta is None:
+        return style
+    return style + link_style if "@click" in style.meta else style
+
+
 class MemoVisual(Visual):
     """``visual`` (a ``RichVisual`` of ``widget``), its results remembered. The content of a
     ``RichVisual`` never changes (a new one is made for new content); what else its lines
@@ -73,7 +85,8 @@ class MemoVisual(Visual):
         self._heights: dict[int, int] = {}
         self._strips: dict[Hashable, list[Strip]] = {}
         self._lines: dict[int, tuple[Lines, int] | None] = {}
-        self._shared = _height_free(visual._renderable)
+        renderable = visual._renderable  # a Text alone: Textual measures it its own way
+        self._shared = isinstance(renderable, (Group, Table)) and _height_free(renderable)
 
     def _rendered(self, width: int) -> tuple[Lines, int] | None:
         """The renderable's lines at ``width`` without the widget's base style, and its
@@ -99,26 +112,14 @@ class MemoVisual(Visual):
     def _styled_strips(self, lines: Lines, height: int | None, style: Style) -> list[Strip]:
         """``lines`` as Textual's ``RichVisual.render_strips`` gives them: the base style
         under every segment (``Widget.post_render``), links styled, cut to ``height``."""
-        rich_style = style.rich_style
+        apply = style.rich_style.__add__  # a base style (see _render): every segment gets one
         link_style = self.widget.link_style if self.widget.auto_links else None
-        apply = rich_style.__add__ if rich_style else None
         strips = []
         for line in lines[:height]:
-            styled = line
-            if apply is not None:
-                styled = [Segment(text, apply(seg_style), None) for text, seg_style, _ in styled]
+            styled = [Segment(text, apply(seg_style), None) for text, seg_style, _ in line]
             if link_style:
-                styled = [
-                    Segment(
-                        text,
-                        seg_style
-                        if seg_style is None or seg_style._meta is None
-                        else (seg_style + link_style if "@click" in seg_style.meta else seg_style),
-                        control,
-                    )
-                    for text, seg_style, control in styled
-                ]
-            strips.append(Strip(list(styled)))
+                styled = [Segment(t, _linked(s, link_style), c) for t, s, c in styled]
+            strips.append(Strip(styled))
         return strips
 
     def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
@@ -155,7 +156,9 @@ class MemoVisual(Visual):
         self, width: int, height: int | None, style: Style, options: RenderOptions
     ) -> list[Strip]:
         rendered = self._rendered(width)
-        if rendered is None:
+        if rendered is None or not style.rich_style:
+            # Without a base style Textual's _Styled leaves unstyled segments out, new lines
+            # included, before the lines are split: only its own path gives those lines.
             return self.visual.render_strips(width, height, style, options)
         return self._styled_strips(rendered[0], height, style)
 
