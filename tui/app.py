@@ -25,6 +25,7 @@ Opening an image never writes to it. ``read_only`` hides every write action.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -344,6 +345,21 @@ def write_action(action_id: str) -> WriteAction[Any] | RepairAction | None:
     return action
 
 
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Move every object made so far (the modules, classes and functions the imports made,
+    which live as long as the process) out of the cyclic garbage collector's reach, once per
+    process (:func:`gc.freeze`). Each full collection would otherwise walk them all again:
+    before the first frame that cost about 80 MIr (5% of the start-up), for no garbage.
+    Objects made later (widgets, reports) are collected as before."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
+
+
 class VhdxrayApp(App[int]):
     """Inspect one VHDX image and run safe repairs on it."""
 
@@ -401,6 +417,7 @@ class VhdxrayApp(App[int]):
         report: Report | None = None,
         fleet: Sequence[Path] | None = None,
     ) -> None:
+        _freeze_startup_objects()
         super().__init__()
         self.image = Path(image)
         self.read_only = read_only
