@@ -22,7 +22,6 @@ from vhdxray.core.format.record import StrEnum, record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path  # imported where a Path is asked for (the app), not on the CLI's
 
 
 StrPath = str | os.PathLike[str]
@@ -136,16 +135,9 @@ class VhdxrayError(Exception):
     suggest: Suggestions = ()  # the choices that would get past it (a refusal's)
 
     @property
-    def backup_files(self) -> tuple[str, ...]:
-        """The backups written before it stopped, oldest first (paths as str)."""
+    def backups(self) -> tuple[str, ...]:
+        """The backups written before it stopped, oldest first."""
         return ()
-
-    @property
-    def backups(self) -> tuple[Path, ...]:
-        """:attr:`backup_files` as Paths (the app shows them; imports pathlib)."""
-        from pathlib import Path
-
-        return tuple(Path(b) for b in self.backup_files)
 
     def to_json(self) -> dict[str, object]:
         return {"refused": self.refused, "reason": str(self)}
@@ -203,11 +195,11 @@ class WriteFailed(VhdxrayError):
         self.state = state
 
     @property
-    def backup_files(self) -> tuple[str, ...]:
+    def backups(self) -> tuple[str, ...]:
         return self._backups
 
     @property
-    def backup_path(self) -> Path | None:
+    def backup_path(self) -> str | None:
         """The last backup (the one that undoes the write that failed), if any."""
         backups = self.backups
         return backups[-1] if backups else None

@@ -33,7 +33,7 @@ def test_json_forms() -> None:
         "suggest": [],
     }
     failed = WriteFailed("torn", (Path("/a.json"), Path("/b.json")), WriteState.UNVERIFIED)
-    assert not failed.refused and failed.backup_path == Path("/b.json")
+    assert not failed.refused and failed.backup_path == "/b.json"
     assert failed.to_json() == {
         "refused": False,
         "state": "unverified",

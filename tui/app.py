@@ -129,7 +129,7 @@ class WriteAction(Generic[P]):
             )
         from vhdxray.core.write import backup as core_backup
 
-        backup = core_backup.free_backup_path(app.image, self.id)
+        backup = Path(core_backup.free_backup_file(app.image, self.id))
         return Proposal(
             Confirmation(
                 title=self.title,
@@ -530,10 +530,10 @@ class VhdxrayApp(App[int]):
     def on_explain_screen_open_anyway(self, _message: ExplainScreen.OpenAnyway) -> None:
         self.show_report(self.report, force_main=True)
 
-    def shown_path(self, path: Path) -> str:
+    def shown_path(self, path: str | Path) -> str:
         """``path`` as the user sees it: relative to the image's folder when it is there."""
         try:
-            rel = path.resolve().relative_to(self.image.resolve().parent)
+            rel = Path(path).resolve().relative_to(self.image.resolve().parent)
         except ValueError:
             return str(path)
         return str(Path(self.display_name).parent / rel)
@@ -928,7 +928,7 @@ class VhdxrayApp(App[int]):
         self.write_seconds = time.perf_counter() - self._write_started
         self.tell(MessageScreen(title, Group(*parts)))
 
-    def _restore_lines(self, backups: Sequence[Path], heading: str) -> list[Text]:
+    def _restore_lines(self, backups: Sequence[str | Path], heading: str) -> list[Text]:
         """Every backup, newest first (the Backups view, b, restores each)."""
         lines = [plain(heading, "bold")]
         for backup in reversed(backups):

@@ -290,7 +290,7 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
             _line(
                 f"The repairs were made on the copy {run.target}; {run.copied_from} is unchanged."
             )
-        _print_backups(run.backup_files)
+        _print_backups(run.backups)
     if run.error is not None:
         if not args.json:
             kind = "refused" if run.error.refused else "FAILED"

@@ -124,7 +124,7 @@ def outcome_lines(error: VhdxrayError) -> list[str]:
     if error.refused:
         return [f"refused: {reason_text(error)} (nothing was written)"]
     lines = [f"FAILED: {error}"]
-    for backup in reversed(error.backup_files):
+    for backup in reversed(error.backups):
         lines.append(f"restore the previous bytes with: vhdxray restore {backup}")
     return lines
 

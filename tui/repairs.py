@@ -137,7 +137,7 @@ def predicted_backups(repair_id: str, plan: RepairPlan, target: Path) -> list[Pa
     operations = list(k.backup_operations if k is not None else ())
     if repair_id == REPLAY and plan.replay is not None and plan.replay.state != "pending":
         operations.remove("log-replay")  # every page holds its bytes: nothing to write
-    return [backup.free_backup_path(target, operation) for operation in operations]
+    return [Path(backup.free_backup_file(target, operation)) for operation in operations]
 
 
 def _remaining(report: Report | None) -> str:
@@ -183,10 +183,10 @@ class RepairJob:
                 f"{self.title}: done on the copy {self.output_shown}; the original is unchanged. "
                 f"In the copy: {_remaining(run.report)} Press O to open the copy."
             )
-            return WriteDone(read_report(image), run.backup_files, summary, lines, copy=self.output)
+            return WriteDone(read_report(image), run.backups, summary, lines, copy=self.output)
         after = run.report if run.report is not None else read_report(image)
         summary = f"{self.title}: done. {_remaining(after)}"
-        return WriteDone(after, run.backup_files, summary, lines)
+        return WriteDone(after, run.backups, summary, lines)
 
 
 # --- proposals ----------------------------------------------------------------------------

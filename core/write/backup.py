@@ -114,13 +114,6 @@ def free_backup_file(image: StrPath, operation: str, backup_dir: StrPath | None 
     return path_join(directory, backup_name(image, name))
 
 
-def free_backup_path(image: StrPath, operation: str, backup_dir: StrPath | None = None) -> Path:
-    """:func:`free_backup_file` as a Path (for the app, which shows it)."""
-    from pathlib import Path
-
-    return Path(free_backup_file(image, operation, backup_dir))
-
-
 def _create_free(image: StrPath, operation: str, directory: str, durable: bool) -> NewFile:
     """Create the backup file exclusively (O_EXCL: never through a link, never over a file),
     taking the next free name when another appeared since the name was chosen."""

@@ -41,8 +41,6 @@ from vhdxray.core.write.session import WriteHooks, WriteSession
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from vhdxray.core.write.replay import ReplayPreview
 
 OptionValue = int | str | bool
@@ -316,7 +314,7 @@ def _run_step(repair: Repair, session: RepairSession) -> StepResult:
     except Refusal:
         raise
     except WriteFailed as exc:  # every backup the step made (the session keeps them)
-        raise exc.with_backups(tuple(session.backups[start:]) or exc.backup_files) from exc
+        raise exc.with_backups(tuple(session.backups[start:]) or exc.backups) from exc
     except OSError as exc:
         raise WriteFailed(
             f"I/O error: {exc.strerror or exc}", tuple(session.backups[start:])
@@ -385,12 +383,12 @@ def plan_repairs(
 @record
 class RepairRun:
     """What a run did. Paths are str, as ``str(Path(...))`` writes them (the write path imports
-    no pathlib, issue 9); :attr:`backups` gives the backups as Paths for the app."""
+    no pathlib, issue 9)."""
 
     target: str  # the image that was written (the copy with --output)
     copied_from: str | None
     steps: tuple[StepResult, ...]
-    backup_files: tuple[str, ...]  # oldest first; restore newest first
+    backups: tuple[str, ...]  # oldest first; restore newest first
     report: Report | None  # the target as read at the end (None if it was never made)
     error: RepairError | None = None
     failed_step: str | None = None
@@ -399,20 +397,13 @@ class RepairRun:
     def ok(self) -> bool:
         return self.error is None
 
-    @property
-    def backups(self) -> tuple[Path, ...]:
-        """:attr:`backup_files` as Paths (imports pathlib)."""
-        from pathlib import Path
-
-        return tuple(Path(b) for b in self.backup_files)
-
     def to_json(self) -> dict[str, object]:
         return {
             "ok": self.ok,
             "target": self.target,
             "copied_from": self.copied_from,
             "steps": [s.to_json() for s in self.steps],
-            "backups": list(self.backup_files),
+            "backups": list(self.backups),
             "failed_step": self.failed_step,
             "error": None if self.error is None else self.error.to_json(),
             "refused": None if self.error is None else self.error.refused,
@@ -465,18 +456,16 @@ def run_repairs(
         raise
     if staged is None:
         return run
-    if run.error is not None and run.error.refused and not run.backup_files:
+    if run.error is not None and run.error.refused and not run.backups:
         staged.discard()  # nothing was written into it: no copy is left
         return RepairRun(target, None, (), (), None, run.error, run.failed_step)
     try:
         staged.publish()
     except CopyError as exc:
         error = Refusal(RefusalCode.COPY_FAILED, str(exc))
-        return RepairRun(target, None, run.steps, run.backup_files, None, error, "copy")
+        return RepairRun(target, None, run.steps, run.backups, None, error, "copy")
     report = run.report if run.error is None else read_report(target)
-    return RepairRun(
-        target, plan.path, run.steps, run.backup_files, report, run.error, run.failed_step
-    )
+    return RepairRun(target, plan.path, run.steps, run.backups, report, run.error, run.failed_step)
 
 
 def _run_steps(

@@ -28,12 +28,12 @@ def test_dangling_link_and_file_at_predicted_names_are_skipped(
     tmp_path: Path, fixed_names: None
 ) -> None:
     image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 * layout.MiB))
-    first = backup_module.free_backup_path(image, "update-headers")
+    first = Path(backup_module.free_backup_file(image, "update-headers"))
     assert first.name == "disk.vhdx.backup-update-headers.json"
     target = tmp_path / "elsewhere" / "written-through-the-link"
     (tmp_path / "elsewhere").mkdir()
     first.symlink_to(target)  # dangling: exists() is False, but the name is taken
-    second = backup_module.free_backup_path(image, "update-headers")
+    second = Path(backup_module.free_backup_file(image, "update-headers"))
     assert second.name == "disk.vhdx.backup-update-headers-2.json"
     second.write_bytes(b"someone else's file")
 

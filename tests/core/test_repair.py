@@ -415,7 +415,7 @@ def test_repairs_into_a_copy_leave_the_original_alone(
     run = run_repairs(plan, output=copy, backup_dir=tmp_path)
     assert run.ok and run.target == str(copy) and run.copied_from == str(pending.path)
     assert ri.file_sha256(pending.path) == original
-    assert all(str(b).startswith(str(tmp_path)) and "copy.vhdx" in b.name for b in run.backups)
+    assert all(b.startswith(str(tmp_path)) and "copy.vhdx" in Path(b).name for b in run.backups)
     assert ri.qemu_check_rc(copy) == 0
     assert damage.read_at(ri.raw_of(copy), 0, 6 * MiB) == ri.expected_virtual_start()
     assert copy.stat().st_blocks * 512 < copy.stat().st_size  # sparse

@@ -108,7 +108,7 @@ def test_a_plan_on_changed_bytes_is_refused_and_a_failed_write_names_its_backup(
         plan = WritePlan("test", (PlannedWrite(0x3000, b"z" * 16, "test range", before, bad),))
         with pytest.raises(WriteFailed) as failed:
             s.execute(plan)
-        assert failed.value.backup_files == tuple(s.backups) and len(s.backups) == 1
+        assert failed.value.backups == tuple(s.backups) and len(s.backups) == 1
         assert failed.value.to_json()["state"] == "partial"
 
 
