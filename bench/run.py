@@ -10,6 +10,8 @@ vhdxray's min and median to the reference peer's min and median. Wall time is ta
 process; CPU time from ``os.wait4`` on it; peak RSS from GNU time's ``%M`` (``/usr/bin/time``)
 when installed: ``wait4``'s own ``ru_maxrss`` would count this benchmark's memory, which the
 child shares between fork and exec. The machine's load average is recorded before and after.
+``--instructions`` adds one run of vhdxray, the reference peer and the floor under
+``valgrind --tool=cachegrind``: instructions executed, which do not depend on the load.
 The small-image cases also run ``bench/floor_check.py`` (the same reads in a plain script of
 about thirty lines, with the interpreter that runs vhdxray): the floor for Python, which the
 verdict compares vhdxray with as well.
@@ -60,6 +62,7 @@ class Tool:
     cmd: list[str]
     prepare: Callable[[], None] | None = None  # untimed, before every run
     samples: list[Sample] = field(default_factory=list)
+    instructions: int | None = None  # one run under cachegrind (--instructions)
 
 
 @dataclass
@@ -107,6 +110,30 @@ def measure(case: Case) -> None:
             if tool.prepare is not None:
                 tool.prepare()
             tool.samples.append(run_once(tool.cmd))
+
+
+def count_instructions(case: Case) -> None:
+    """One more run of vhdxray, the reference and the Python floor under cachegrind: user-space
+    instructions executed, which do not depend on the machine's load (the wall ratios do)."""
+    for tool in case.tools[:2] + [t for t in case.tools[2:] if t.name == FLOOR]:
+        if tool.prepare is not None:
+            tool.prepare()
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                "--cachegrind-out-file=/dev/null",
+                *tool.cmd,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")},
+        )
+        for line in done.stderr.splitlines():
+            if "I refs:" in line or "I   refs:" in line:
+                tool.instructions = int(line.split(":")[1].replace(",", "").strip())
 
 
 # --- set-up -----------------------------------------------------------------------------------
@@ -406,8 +433,8 @@ def paint_case(work: Path, python: Path, runs: int) -> Case:
     img = work / "64T-32M.vhdx"
     if not img.exists():
         qemu_img("create", "-q", "-f", "vhdx", "-o", "block_size=32M", str(img), "64T")
-    ours = Tool("vhdxray IMAGE (headless, to Ready)", [])
-    bare = Tool("bare Textual app with a Footer", [])
+    ours = Tool("vhdxray IMAGE (headless, to Ready)", [str(python), "-c", PROBE, str(img)])
+    bare = Tool("bare Textual app with a Footer", [str(python), "-c", BARE])
     case = Case(
         "paint",
         "app first paint on the 64 TiB image (headless, spawn → Textual's Ready)",
@@ -483,6 +510,17 @@ def verdict(case: Case) -> str:
             f"CPU {o[2] / f[2]:.2f}× / {o[3] / f[3]:.2f}× (min / median); the floor itself is "
             f"{f[0] / r[0]:.2f}× / {f[1] / r[1]:.2f}× qemu-img's wall"
         )
+    mine, theirs = case.ours.instructions, case.reference.instructions
+    if mine and theirs:
+        parts.append(
+            f"instructions {mine / 1e6:.1f} M against {theirs / 1e6:.1f} M, "
+            f"{mine / theirs:.2f}× (cachegrind, one run each; independent of the load)"
+        )
+        if floor is not None and floor.instructions:
+            parts.append(
+                f"the floor {floor.instructions / 1e6:.1f} M instructions, vhdxray "
+                f"{mine / floor.instructions:.2f}× the floor"
+            )
     if case.rss_goal_mib is not None and o[5]:
         peak = max(s.rss for s in case.ours.samples) / 1024
         state = "met" if peak <= case.rss_goal_mib else "not met"
@@ -544,9 +582,17 @@ def main() -> int:
         help="cases to run: big32 big1 noguest log256 small replay import paint",
     )
     parser.add_argument("--workdir", help="where to make the images (default: a temporary folder)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions under valgrind (one run of each tool; slow)",
+    )
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 7)
     only = set(args.only)
+    if args.instructions and shutil.which("valgrind") is None:
+        print("--instructions needs valgrind", file=sys.stderr)
+        return 1
     for tool in ("qemu-img", "qemu-io"):
         if shutil.which(tool) is None:
             print(f"{tool} is needed for the peers and the images", file=sys.stderr)
@@ -573,13 +619,19 @@ def main() -> int:
         if not only or "paint" in only:
             print(f"measuring paint ({runs} runs) …", file=sys.stderr)
             cases.append(paint_case(work, python, runs))
+        if args.instructions:
+            for case in cases:
+                if case.key != "import":
+                    print(f"counting the instructions of {case.key} …", file=sys.stderr)
+                    count_instructions(case)
         load_after = os.getloadavg()
         qemu_version = subprocess.run(
             ["qemu-img", "--version"], capture_output=True, text=True
         ).stdout.splitlines()[0]
     header = (
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `python bench/run.py"
-        f"{' --quick' if args.quick else ''}{f' --runs {args.runs}' if args.runs else ''}` on "
+        f"{' --quick' if args.quick else ''}{f' --runs {args.runs}' if args.runs else ''}"
+        f"{' --instructions' if args.instructions else ''}` on "
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{qemu_version}. Load average (1, 5, 15 min) {', '.join(f'{x:.2f}' for x in load_before)} "
         f"before and {', '.join(f'{x:.2f}' for x in load_after)} after: the machine is shared, so "
