@@ -23,12 +23,12 @@ from vhdxray.core.fileio import (
     open_regular,
     path_join,
     path_name,
-    path_text,
     pread_exact,
     write_all,
 )
 from vhdxray.core.format.record import record
 from vhdxray.core.jsontext import dumps
+from vhdxray.core.write.preflight import backup_folder
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,14 +90,6 @@ def backup_name(image: StrPath, operation: str) -> str:
     return f"{path_name(image)}.vhdxray-backup-{operation}-{stamp}-{os.getpid()}.json"
 
 
-def _folder(image: StrPath, backup_dir: StrPath | None) -> str:
-    """The backups' folder: ``backup_dir``, else the folder of the image (links resolved, as
-    ``Path.resolve`` does)."""
-    if backup_dir is not None:
-        return path_text(backup_dir)
-    return os.path.dirname(os.path.realpath(image))
-
-
 def free_backup_file(image: StrPath, operation: str, backup_dir: StrPath | None = None) -> str:
     """Where a backup of ``operation`` on ``image`` goes now: ``operation``, or
     ``operation-2``, ``-3``... when a file of that name exists already (names carry the time
@@ -105,7 +97,7 @@ def free_backup_file(image: StrPath, operation: str, backup_dir: StrPath | None 
 
     Any directory entry counts as taken, a dangling symbolic link too (``lexists``: a link is
     never followed, so a backup can never be written through one)."""
-    directory = _folder(image, backup_dir)
+    directory = backup_folder(image, backup_dir)
     name = operation
     for n in range(2, 1000):
         if not os.path.lexists(path_join(directory, backup_name(image, name))):
@@ -140,7 +132,7 @@ def write_backup(
 
     ``durable=False`` skips the fsyncs: for a copy vhdxray has just made, whose original is
     left untouched, a backup is a convenience (undo), not the only way back after a crash."""
-    directory = _folder(image, backup_dir)
+    directory = backup_folder(image, backup_dir)
     doc = {
         "format": FORMAT,
         "version": VERSION,

@@ -1,14 +1,14 @@
 """Checks made before anything is written or copied: can the backups be written where they
 go, and is there room for a copy? A refusal here leaves no file behind.
 
-They run before a copy is started, so they take plain paths and use :mod:`os.path`: a repair
-into a copy imports :mod:`pathlib` only once the copy is under way (issue 9)."""
+They run before a copy is started and take paths as ``str`` (:mod:`os.path`, no :mod:`pathlib`:
+issue 9). Where the backups go is decided here, for these checks and for the backup writer."""
 
 from __future__ import annotations
 
 import os
 
-from vhdxray.core.fileio import free_bytes
+from vhdxray.core.fileio import free_bytes, path_text
 from vhdxray.core.write.outcome import Option, RefusalCode, Refused, suggest
 
 StrPath = str | os.PathLike[str]
@@ -17,12 +17,17 @@ StrPath = str | os.PathLike[str]
 COPY_MARGIN = 16 * 1024 * 1024
 
 
+def backup_folder(image: StrPath, backup_dir: StrPath | None) -> str:
+    """The backups' folder: ``backup_dir``, else the folder of the image (links resolved, as
+    ``Path.resolve`` does)."""
+    if backup_dir is not None:
+        return path_text(backup_dir)
+    return os.path.dirname(os.path.realpath(image))
+
+
 def check_backup_dir(backup_dir: StrPath | None, image: StrPath) -> Refused | None:
     """Why backups cannot be written to ``backup_dir`` (default: beside ``image``), or None."""
-    if backup_dir is not None:
-        directory = os.fspath(backup_dir)
-    else:
-        directory = os.path.dirname(os.path.realpath(image))
+    directory = backup_folder(image, backup_dir)
     if not os.path.exists(directory):
         return Refused(
             RefusalCode.BACKUP_FAILED,
