@@ -8,7 +8,7 @@ import json
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, Final, cast
 
 import pytest
 
@@ -262,3 +262,25 @@ def test_a_record_with_more_fields_than_the_templates() -> None:
     assert [getattr(wide, n) for n in names] == list(range(count))
     with pytest.raises(TypeError, match=r"Wide.__init__\(\) missing 1 required positional"):
         made(*range(count - 1))
+
+
+def test_class_vars_and_finals_are_not_fields_with_string_or_evaluated_annotations() -> None:
+    """Both ways annotations come: as strings (``from __future__ import annotations``, every
+    vhdxray module) and as objects (a module without it)."""
+    body = (
+        "@record\n"
+        "class Made:\n"
+        "    LIMIT: ClassVar[int] = 3\n"
+        "    NAME: Final = 'n'\n"
+        "    a: int\n"
+        "    b: str = 'b'\n"
+    )
+    for future in ("from __future__ import annotations\n", ""):
+        namespace: dict[str, Any] = {"record": record, "ClassVar": ClassVar, "Final": Final}
+        # dont_inherit: this test module's own future import must not apply to the class
+        exec(compile(future + body, "<record test>", "exec", dont_inherit=True), namespace)
+        cls = namespace["Made"]
+        assert all(isinstance(a, str) for a in cls.__annotations__.values()) == bool(future)
+        assert fields(cls) == ("a", "b")
+        made = cls(1)
+        assert (made.a, made.b, cls.LIMIT, cls.NAME) == (1, "b", 3, "n")
