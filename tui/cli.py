@@ -224,9 +224,9 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
             {"ok": True, "backup": str(backup), "plan": plan.to_json(), "current_header": current}
         )
     else:
-        _out(f"Backup of the overwritten bytes: {backup}\n")
-        _out(f"Done: {'' if after is None else header_sentence(after)}\n")
-        _out(f"Undo with: vhdxray restore {backup}\n")
+        _line(f"Backup of the overwritten bytes: {backup}")
+        _line(f"Done: {'' if after is None else header_sentence(after)}")
+        _line(f"Undo with: vhdxray restore {backup}")
     return EXIT_OK
 
 
@@ -247,7 +247,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except Refused as exc:
         _err(f"refused: {reason_text(exc)}")
         return EXIT_REFUSED
-    _out("".join(f"{line}\n" for line in plan.describe()))
+    for text in plan.describe():  # the image's path and the backup's own words: untrusted
+        _line(text)
     if plan.ranges_to_restore == 0 and plan.truncate_to is None:
         _out("The image already holds the backed-up bytes: nothing to do.\n")
         return EXIT_OK
@@ -268,7 +269,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         _err(f"FAILED: {exc}; the state before the restore is saved in {saved}")
         return EXIT_FAILURE
     if result is not None:
-        _out(f"Restored. The bytes replaced by the restore are saved in {result.backup_path}\n")
+        _line(f"Restored. The bytes replaced by the restore are saved in {result.backup_path}")
     else:
         _out("Restored.\n")
     return EXIT_OK
@@ -301,7 +302,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     except WriteFailed as exc:  # the partial file was removed
         _err(f"FAILED: {exc}")
         return EXIT_FAILURE
-    _out(f"Created {path}\n")
+    _line(f"Created {path}")
     return EXIT_OK
 
 

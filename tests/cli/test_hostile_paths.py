@@ -1,0 +1,55 @@
+"""A path with a newline, ESC or BEL in it reaches the terminal escaped, never raw, in every
+line the writing commands print: ``update-headers`` (its backup and restore command),
+``restore`` (the image recorded in the backup, the backup of the restore) and ``create``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import run
+from vhdxray.core.format.text import printable
+from vhdxray.core.write.create import CreateOptions, create_image
+
+MiB = 1 << 20
+HOSTILE = "evil\n\x1b[31mRED\x1b]2;PWNED\x07.vhdx"
+
+
+def _raw_controls(text: str) -> list[str]:
+    """Control characters other than the line ends the command itself prints."""
+    return [c for c in text if (ord(c) < 0x20 and c != "\n") or c == "\x7f"]
+
+
+def _lines_without_hostile_break(text: str) -> bool:
+    """No printed line ends inside the hostile name (its newline was escaped)."""
+    return not any(line.endswith("evil") for line in text.splitlines())
+
+
+@pytest.fixture
+def hostile_image(tmp_path: Path) -> Path:
+    return create_image(tmp_path / HOSTILE, CreateOptions(virtual_size=8 * MiB))
+
+
+def test_update_headers_and_restore_print_hostile_paths_escaped(hostile_image: Path) -> None:
+    done = run("update-headers", "--yes", str(hostile_image))
+    assert done.returncode == 0, done.stderr
+    assert _raw_controls(done.stdout) == [] and _lines_without_hostile_break(done.stdout)
+    backup = next(hostile_image.parent.glob("*.vhdxray-backup-update-headers-*"))
+    assert f"Undo with: vhdxray restore {printable(str(backup))}" in done.stdout
+
+    for args in (("--dry-run",), ("--yes",)):
+        restored = run("restore", *args, str(backup))
+        assert restored.returncode == 0, restored.stderr
+        assert _raw_controls(restored.stdout) == [], args
+        assert _lines_without_hostile_break(restored.stdout), args
+        assert f"Image: {printable(str(hostile_image))}" in restored.stdout
+    assert "saved in" in restored.stdout
+
+
+def test_create_prints_a_hostile_path_escaped(tmp_path: Path) -> None:
+    done = run("create", str(tmp_path / HOSTILE), "--size", "8M")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / HOSTILE).is_file()
+    assert _raw_controls(done.stdout) == [] and _lines_without_hostile_break(done.stdout)
+    assert printable(str(tmp_path / HOSTILE)) in done.stdout
