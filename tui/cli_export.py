@@ -236,8 +236,16 @@ def _write_gaps(path: str, result: ExportResult) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         check_output(args.output)
-        if args.gaps is not None and os.path.lexists(args.gaps):
-            raise ExportRefused("gaps_file_exists", f"{args.gaps} already exists")
+        if args.gaps is not None:
+            # Checked before the export, not after it: the gaps file is written last, and a
+            # missing folder found then fails a command whose long export already succeeded.
+            if os.path.lexists(args.gaps):
+                raise ExportRefused("gaps_file_exists", f"{args.gaps} already exists")
+            if os.path.abspath(args.gaps) == os.path.abspath(args.output):
+                raise ExportRefused(
+                    "gaps_file_exists", f"the gaps file {args.gaps} is the output file itself"
+                )
+            check_output(args.gaps)  # its folder exists
     except ExportRefused as exc:
         return _refuse(args, exc.code, exc.reason, EXIT_REFUSED)
     try:

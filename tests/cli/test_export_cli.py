@@ -596,6 +596,28 @@ def test_refusals_write_nothing(
     assert leftovers == []
 
 
+def test_a_gaps_file_that_cannot_be_written_is_refused_before_exporting(
+    data_image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not found after the whole export (exit 1, "failed", yet the output left in place)."""
+    out = tmp_path / "out.raw"
+    no_folder = tmp_path / "missing" / "gaps.json"
+    code, text, _ = vhdxray(
+        capsys, "export", str(data_image), str(out), "--gaps", str(no_folder), "--json"
+    )
+    assert code == 4 and json.loads(text)["refused"] == "output_dir_missing"
+    assert not out.exists()
+
+    code, _, err = vhdxray(capsys, "export", str(data_image), str(out), "--gaps", str(out))
+    assert code == 4 and "gaps_file_exists" in err and "output file itself" in err
+    assert not out.exists()
+
+    gaps = tmp_path / "gaps.json"
+    code, _, err = vhdxray(capsys, "export", str(data_image), str(out), "--gaps", str(gaps))
+    assert code == 0, err
+    assert out.exists() and json.loads(gaps.read_text())["gaps"] == []
+
+
 def test_cancel_removes_the_partial_file(data_image: Path, tmp_path: Path) -> None:
     before = ri.file_sha256(data_image)
     out_dir = tmp_path / "out"
