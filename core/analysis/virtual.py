@@ -547,10 +547,17 @@ def _parse_layer(
     else:
         chosen = effective_header(headers, choice)
         if chosen is None:
+            valid = tuple(Suggestion(Option.FROM_SLOT, h.slot) for h in headers if h.valid)
+            # Naming a slot helps only when one is valid (Disk2VHD's equal sequences).
+            then = (
+                "name the slot to read"
+                if valid
+                else "neither slot can be read through; restore a backup of the file"
+            )
             raise OpenRefused(
                 "no_header",
-                f"{path} has no current header ({choice.explain(headers)}); name the slot to read",
-                suggest=tuple(Suggestion(Option.FROM_SLOT, h.slot) for h in headers if h.valid),
+                f"{path}: {choice.explain(headers).rstrip('.')}; {then}",
+                suggest=valid,
             )
         header = chosen
 

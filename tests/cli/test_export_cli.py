@@ -306,6 +306,21 @@ def test_equal_sequences_need_and_honour_from_slot(
     assert out.read_bytes() == expected
 
 
+def test_no_valid_header_is_refused_without_asking_for_a_slot(
+    data_image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Naming a slot cannot help when neither is valid: the refusal does not ask for one."""
+    damage.break_header_checksum(data_image, 1)
+    damage.break_header_checksum(data_image, 2)
+    out = tmp_path / "out.raw"
+    code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
+    doc = json.loads(text)
+    assert code == 4 and doc["refused"] == "no_header" and doc["suggest"] == []
+    assert "name the slot" not in doc["reason"] and "neither slot is valid" in doc["reason"]
+    assert "restore a backup" in doc["reason"] and ".)" not in doc["reason"]
+    assert not out.exists()
+
+
 def test_current_header_broken_reads_the_other_slot(
     data_image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
