@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import sys
-import time
 from types import FrameType
 from typing import Any
 
@@ -30,7 +29,9 @@ from vhdxray.core.write.export import (
     export,
     plan_export,
 )
+from vhdxray.tui.console import ProgressLine as _ProgressLine
 from vhdxray.tui.console import emit_json, err, line
+from vhdxray.tui.console import size_text as _size
 from vhdxray.tui.outcome import cli_text
 
 EXIT_OK = 0
@@ -88,41 +89,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress line, no summary")
-
-
-def _size(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
-
-
-class _ProgressLine:
-    """A throttled ``\\r`` progress line on stderr."""
-
-    def __init__(self) -> None:
-        self._last = 0.0
-        self.shown = False
-
-    def __call__(self, p: Progress) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.2 and p.done < p.total:
-            return
-        self._last = now
-        eta = p.eta
-        left = "" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left"
-        sys.stderr.write(
-            f"\r  {p.fraction * 100:5.1f}%  {_size(p.done)} of {_size(p.total)}  "
-            f"{p.rate / 1e6:.0f} MB/s{left}   "
-        )
-        sys.stderr.flush()
-        self.shown = True
-
-    def end(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def _refuse(

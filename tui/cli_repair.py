@@ -30,17 +30,20 @@ from vhdxray.tui.outcome import cli_text, flag, reason_text
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
     from vhdxray.core.analysis.chain import ParentLookup
+    from vhdxray.core.progress import Progress
     from vhdxray.core.write.repair import Choice, Repair, RepairOptions, RepairPlan
     from vhdxray.core.write.repairs import OptionSpec
+    from vhdxray.tui.console import ProgressLine
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_REFUSED = 2
 EXIT_NOT_VHDX = 3
+EXIT_CANCELLED = 130
 
 
 # --- the registry's options as flags (the one place a repair option becomes a flag) ----------
@@ -212,6 +215,7 @@ def _print_backups(backups: tuple[str, ...]) -> None:
 
 def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
     from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.outcome import RefusalCode, Refused
     from vhdxray.core.write.repair import plan_repairs, run_repairs
     from vhdxray.core.write.repairs import option_specs
 
@@ -274,12 +278,24 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
             _line("Cancelled: nothing was written.")
             return EXIT_REFUSED
 
+    tracker, bar, stop_watching = _watch(args)
+
     def progress(repair: Repair) -> None:
+        if tracker is not None and bar is not None:
+            bar.end()
+            tracker.start(0)  # the copy's bar is done; the steps' own writes are not shown
         if not args.json:
             _line(f"... {repair.title}")
 
     _mark_written()  # from here the result must reach the user
-    run = run_repairs(plan, output=output, backup_dir=args.backup_dir, progress=progress)
+    if tracker is not None and output is not None:
+        _line(f"Copying {args.image} to {output} (ctrl+c cancels and removes the copy)")
+    try:
+        run = run_repairs(
+            plan, output=output, backup_dir=args.backup_dir, progress=progress, tracker=tracker
+        )
+    finally:
+        stop_watching()
     if args.json:
         doc["run"] = run.to_json()
     if not args.json:
@@ -292,6 +308,10 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
             )
         _print_backups(run.backups)
     if run.error is not None:
+        if isinstance(run.error, Refused) and run.error.code is RefusalCode.CANCELLED:
+            if not args.json:
+                _err(f"cancelled at {run.failed_step}: {reason_text(run.error)}")
+            return finish(EXIT_CANCELLED)
         if not args.json:
             kind = "refused" if run.error.refused else "FAILED"
             _err(f"{kind} at {run.failed_step}: {reason_text(run.error)}")
@@ -313,6 +333,44 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
         doc["remaining_errors"] = [f.to_json() for f in remaining]
         doc["current_header"] = after.current_header
     return finish(refused_code)
+
+
+def _watch(
+    args: argparse.Namespace | SimpleNamespace,
+) -> tuple[Progress | None, ProgressLine | None, Callable[[], None]]:
+    """On a terminal (and without ``--json``): a progress line for the copy of ``--output``,
+    and ctrl+c that cancels at the next safe step (the copy is removed; a step is never cut in
+    the middle) instead of stopping wherever Python is; a second ctrl+c stops at once.
+    Elsewhere nothing is watched, and a script's SIGINT stops the command as before (130)."""
+    import sys
+
+    if args.json or not sys.stderr.isatty():
+        return None, None, lambda: None
+    import signal
+
+    from vhdxray.core.progress import Progress
+    from vhdxray.tui.console import ProgressLine
+
+    bar = ProgressLine()
+    tracker = Progress(on_update=bar)
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if tracker.cancelled:
+            raise KeyboardInterrupt
+        tracker.cancel()
+        bar.end()
+        _err("stopping at the next safe step (ctrl+c again stops at once)")
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread
+        return tracker, bar, bar.end
+
+    def stop_watching() -> None:
+        bar.end()
+        signal.signal(signal.SIGINT, previous)
+
+    return tracker, bar, stop_watching
 
 
 # --- check CHILD (the parent found through the locator) ------------------------------------

@@ -13,6 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from vhdxray.core.progress import Progress
+
 _after_write = False  # a write changed a file: its result must reach the user somehow
 
 
@@ -78,3 +80,45 @@ def confirm(question: str) -> bool:
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def size_text(n: float) -> str:
+    """``512 bytes``, ``1.5 GiB``: binary units, one decimal."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+class ProgressLine:
+    """A throttled ``\\r`` progress line on stderr (export, the copy of a repair into a copy);
+    a phase whose total is not known (0) is not shown."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+        self.shown = False
+
+    def __call__(self, p: Progress) -> None:
+        import time
+
+        if p.total <= 0:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2 and p.done < p.total:
+            return
+        self._last = now
+        eta = p.eta
+        left = "" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left"
+        sys.stderr.write(
+            f"\r  {p.fraction * 100:5.1f}%  {size_text(p.done)} of {size_text(p.total)}  "
+            f"{p.rate / 1e6:.0f} MB/s{left}   "
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.shown = False

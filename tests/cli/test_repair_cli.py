@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -349,6 +350,59 @@ def test_a_refused_repair_into_a_copy_leaves_no_copy(
     copy.write_bytes(b"keep me")
     code, _, err = vhdxray(capsys, "repair", str(data_image), "--output", str(copy), "--yes")
     assert code == 2 and "already exists" in err and copy.read_bytes() == b"keep me"
+
+
+def _on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+
+def test_the_copy_shows_progress_on_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_image: Path,
+    tmp_path: Path,
+) -> None:
+    """Copying a WSL disk of hundreds of GiB is most of ``repair --output``: it says so."""
+    damage.break_header_checksum(data_image, 2)
+    _on_a_terminal(monkeypatch)
+    copy = tmp_path / "copy.vhdx"
+    code, out, err = vhdxray(capsys, "repair", str(data_image), "--output", str(copy), "--yes")
+    assert code == 0, (out, err)
+    assert f"Copying {data_image} to {copy}" in out
+    last = err.split("\n")[0].split("\r")[-1]
+    assert "100.0%" in last and "MB/s" in last
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert ri.qemu_check_rc(copy) == 0
+
+
+def test_ctrl_c_while_copying_cancels_and_removes_the_copy(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_image: Path,
+    tmp_path: Path,
+) -> None:
+    """On a terminal ctrl+c stops at the next safe step and says what is left: exit 130, no
+    copy, no hidden partial file, the original untouched."""
+    from vhdxray.core.write import imagecopy
+
+    damage.break_header_checksum(data_image, 2)
+    digest = ri.file_sha256(data_image)
+    real_read = imagecopy.pread_exact
+
+    def read_then_ctrl_c(fd: int, offset: int, size: int) -> bytes:
+        signal.raise_signal(signal.SIGINT)
+        return real_read(fd, offset, size)
+
+    monkeypatch.setattr(imagecopy, "pread_exact", read_then_ctrl_c)
+    _on_a_terminal(monkeypatch)
+    copy = tmp_path / "copy.vhdx"
+    code, out, err = vhdxray(capsys, "repair", str(data_image), "--output", str(copy), "--yes")
+    assert code == 130, (out, err)
+    assert "stopping at the next safe step" in err
+    assert "cancelled at copy" in err and "no copy is left" in err
+    assert not copy.exists() and [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
+    assert ri.file_sha256(data_image) == digest
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_the_result_reaches_stderr_when_stdout_fails(data_image: Path) -> None:
