@@ -711,10 +711,10 @@ def test_4096_byte_sectors_and_own_images_round_trip(
 
 
 def test_progress_line_shows_bytes_rate_and_time_left(capsys: pytest.CaptureFixture[str]) -> None:
-    from vhdxray.tui.cli_export import _ProgressLine
+    from vhdxray.tui.console import ProgressLine
 
     now = [0.0]
-    bar = _ProgressLine()
+    bar = ProgressLine()
     progress = Progress(on_update=bar, clock=lambda: now[0])
     progress.start(100 * MiB)
     now[0] = 2.0

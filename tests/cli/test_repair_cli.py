@@ -383,11 +383,12 @@ def test_ctrl_c_while_copying_cancels_and_removes_the_copy(
 ) -> None:
     """On a terminal ctrl+c stops at the next safe step and says what is left: exit 130, no
     copy, no hidden partial file, the original untouched."""
+    from vhdxray.core import fileio
     from vhdxray.core.write import imagecopy
 
     damage.break_header_checksum(data_image, 2)
     digest = ri.file_sha256(data_image)
-    real_read = imagecopy.pread_exact
+    real_read = fileio.pread_exact
 
     def read_then_ctrl_c(fd: int, offset: int, size: int) -> bytes:
         signal.raise_signal(signal.SIGINT)
