@@ -467,7 +467,11 @@ def parser_for(name: str) -> argparse.ArgumentParser:
     import argparse
 
     command = COMMANDS[name]
-    epilog = f"exit codes: {command.exits}; 1 vhdxray itself failed; 130 interrupted (any command)"
+    stopped = "; 129/143 SIGHUP/SIGTERM (partial output removed)" if name in _WRITING else ""
+    epilog = (
+        f"exit codes: {command.exits}; 1 vhdxray itself failed; 130 interrupted (any command)"
+        + stopped
+    )
     p = argparse.ArgumentParser(prog=f"vhdxray {name}", description=command.help, epilog=epilog)
     p.set_defaults(command=name)
     _resolve(command.arguments)(p)
@@ -593,11 +597,63 @@ def run() -> int:
     return code
 
 
+# The commands that make or change files: a SIGHUP or SIGTERM there unwinds like ctrl+c.
+_WRITING = frozenset({"update-headers", "restore", "create", "relink", "repair", "export"})
+
+
+def _stop_like_ctrl_c(stopped: list[int]) -> Callable[[], None]:
+    """SIGHUP (the terminal or the SSH session closed) and SIGTERM (``kill``, ``timeout``, a
+    service stopping) end a writing command as ctrl+c does, so its clean-up runs: a partial
+    export or repair copy (a hidden file beside OUTPUT, as large as what was copied) is
+    removed instead of left behind. A signal that is ignored (``nohup``) stays ignored. The
+    exit code is then 128 + the signal's number, as for a process the signal ended.
+    Returns the function that puts the previous handlers back."""
+    if TYPE_CHECKING:
+        import signal
+    else:  # the C module: ``signal`` imports enum, kept off the write path (issue 9)
+        import _signal as signal
+
+    def stop(signum: int, frame: object) -> None:
+        if not stopped:
+            stopped.append(signum)
+        raise KeyboardInterrupt
+
+    previous: list[tuple[int, Any]] = []
+    for name in ("SIGHUP", "SIGTERM"):
+        sig = getattr(signal, name, None)
+        if sig is None:  # Windows has no SIGHUP
+            continue
+        try:
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                previous.append((sig, signal.signal(sig, stop)))
+        except ValueError:  # not the main thread (a test's)
+            break
+
+    def put_back() -> None:
+        for sig, handler in previous:
+            signal.signal(sig, handler)
+
+    return put_back
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     from vhdxray.tui import console
 
     console.reset()
+    stopped: list[int] = []
+    put_back: Callable[[], None] | None = None
+    if args_list and args_list[0] in _WRITING:
+        put_back = _stop_like_ctrl_c(stopped)
+    try:
+        code = _main(args_list)
+    finally:
+        if put_back is not None:
+            put_back()
+    return 128 + stopped[0] if stopped else code
+
+
+def _main(args_list: list[str]) -> int:
     try:
         if args_list and args_list[0] in COMMANDS:
             command = COMMANDS[args_list[0]]
