@@ -163,7 +163,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     from vhdxray.core.write.repair import Refused, plan_repairs, run_repairs
     from vhdxray.core.write.repairs import headers
     from vhdxray.tui.cli_repair import choice_text, options_from
-    from vhdxray.tui.outcome import cli_text, exit_code, outcome_json, outcome_lines
+    from vhdxray.tui.outcome import cli_text, exit_code, outcome_json, outcome_lines, shell_word
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -226,7 +226,7 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     else:
         _line(f"Backup of the overwritten bytes: {backup}")
         _line(f"Done: {'' if after is None else header_sentence(after)}")
-        _line(f"Undo with: vhdxray restore {backup}")
+        _line(f"Undo with: vhdxray restore {shell_word(str(backup))}")
     return EXIT_OK
 
 

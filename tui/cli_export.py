@@ -32,7 +32,7 @@ from vhdxray.core.write.export import (
 from vhdxray.tui.console import ProgressLine as _ProgressLine
 from vhdxray.tui.console import emit_json, err, line
 from vhdxray.tui.console import size_text as _size
-from vhdxray.tui.outcome import cli_text
+from vhdxray.tui.outcome import cli_text, shell_word
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -179,14 +179,15 @@ def _summary(disk: VirtualDisk, result: ExportResult) -> None:
             "Not flushed (--no-flush): the data may still be in memory; run `sync` before "
             "relying on the file or deleting the source."
         )
+    out = shell_word(str(result.output))
     if result.format == RAW:
         line(
             "Next step: check the file systems inside before using them, e.g. "
-            f"`e2fsck -f {result.output}` for a bare ext4 disk, or attach it with "
-            f"`losetup -P -r --find --show {result.output}` and check each partition."
+            f"`e2fsck -f {out}` for a bare ext4 disk, or attach it with "
+            f"`losetup -P -r --find --show {out}` and check each partition."
         )
     else:
-        line(f"Next step: `vhdxray check {result.output}`, then attach it read-only first.")
+        line(f"Next step: `vhdxray check {out}`, then attach it read-only first.")
 
 
 def _write_gaps(path: str, result: ExportResult) -> None:

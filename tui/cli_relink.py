@@ -15,7 +15,7 @@ from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import mark_written as _mark_written
-from vhdxray.tui.outcome import exit_code, outcome_json, outcome_lines
+from vhdxray.tui.outcome import exit_code, outcome_json, outcome_lines, shell_word
 
 EXIT_OK = 0
 EXIT_REFUSED = 2
@@ -116,5 +116,5 @@ def run(args: argparse.Namespace) -> int:
         _line("Done: the child now points at its parent.")
         _line("Backups (undo by restoring them newest first):")
         for b in reversed(backups):
-            _line(f"  vhdxray restore {b}")
+            _line(f"  vhdxray restore {shell_word(b)}")
     return finish(EXIT_OK, backups=backups)

@@ -25,7 +25,7 @@ from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import mark_written as _mark_written
-from vhdxray.tui.outcome import cli_text, flag, reason_text
+from vhdxray.tui.outcome import cli_text, flag, reason_text, shell_word
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ def _print_backups(backups: tuple[str, ...]) -> None:
         return
     _line("Backups of every byte overwritten (undo by restoring them newest first):")
     for b in reversed(backups):
-        _line(f"  vhdxray restore {b}")
+        _line(f"  vhdxray restore {shell_word(b)}")
 
 
 def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:

@@ -10,6 +10,7 @@ from vhdxray.core.analysis.guest.triage import GuestReport
 from vhdxray.core.format.record import record
 from vhdxray.core.format.text import printable
 from vhdxray.core.outcome import Option, Suggestions, suggest
+from vhdxray.tui.outcome import shell_word
 from vhdxray.tui.sizes import natural_size
 
 TYPE_CHECKING = False
@@ -247,7 +248,7 @@ _UNKNOWN = Words("{code}", "{code}", "")
 
 
 def _fill(template: str, finding: GuestFinding, path: str) -> str:
-    values: dict[str, Any] = {"path": path, "code": finding.code}
+    values: dict[str, Any] = {"path": shell_word(path), "code": finding.code}
     values.update({k: printable(str(v)) for k, v in finding.params.items()})
     try:
         return template.format(**values)

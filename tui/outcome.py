@@ -109,6 +109,24 @@ def from_json(data: object) -> tuple[Suggestion, ...]:
     return tuple(out)
 
 
+_SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+
+
+def shell_word(text: str) -> str:
+    """``text`` (a path) as one word of a command line the user copies: as is when it needs no
+    quoting, else quoted, so that ``vhdxray restore`` on a backup under "Virtual Hard Disks"
+    or "/mnt/c/Users/John Smith" runs as printed (single quotes for POSIX shells; double
+    quotes on Windows, where backslashes need none). Printed through ``printable`` after."""
+    import os
+
+    windows = os.name == "nt"
+    if text and all(c in _SHELL_SAFE or (windows and c == "\\") for c in text):
+        return text
+    if windows:
+        return '"' + text.replace('"', '\\"') + '"'
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
 def exit_code(error: VhdxrayError) -> int:
     """2 when nothing was written by the step that stopped, else 1."""
     return EXIT_REFUSED if error.refused else EXIT_FAILURE
@@ -125,7 +143,7 @@ def outcome_lines(error: VhdxrayError) -> list[str]:
         return [f"refused: {reason_text(error)} (nothing was written)"]
     lines = [f"FAILED: {error}"]
     for backup in reversed(error.backups):
-        lines.append(f"restore the previous bytes with: vhdxray restore {backup}")
+        lines.append(f"restore the previous bytes with: vhdxray restore {shell_word(backup)}")
     return lines
 
 

@@ -17,7 +17,7 @@ from vhdxray.core.format.header import (
     field_text,
 )
 from vhdxray.core.format.text import clip, printable
-from vhdxray.tui.outcome import cli_text
+from vhdxray.tui.outcome import cli_text, shell_word
 from vhdxray.tui.sizes import grouped, natural_size
 
 TYPE_CHECKING = False
@@ -70,7 +70,7 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
         )
     add(f"Verdict:   {cli_text(v.headline, v.suggest)}")
     if v.repairs:
-        add(f"Repair:    vhdxray repair {printable(report.path)}")
+        add(f"Repair:    vhdxray repair {printable(shell_word(report.path))}")
     if guest is not None:
         from vhdxray.tui.guestwords import layered_headline
 

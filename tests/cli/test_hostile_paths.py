@@ -4,13 +4,16 @@ line the writing commands print: ``update-headers`` (its backup and restore comm
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 
+from tests import damage
 from tests.cli.test_cli import run
 from vhdxray.core.format.text import printable
 from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.tui.outcome import shell_word
 
 MiB = 1 << 20
 HOSTILE = "evil\n\x1b[31mRED\x1b]2;PWNED\x07.vhdx"
@@ -36,7 +39,7 @@ def test_update_headers_and_restore_print_hostile_paths_escaped(hostile_image: P
     assert done.returncode == 0, done.stderr
     assert _raw_controls(done.stdout) == [] and _lines_without_hostile_break(done.stdout)
     backup = next(hostile_image.parent.glob("*.vhdxray-backup-update-headers-*"))
-    assert f"Undo with: vhdxray restore {printable(str(backup))}" in done.stdout
+    assert f"Undo with: vhdxray restore {printable(shell_word(str(backup)))}" in done.stdout
 
     for args in (("--dry-run",), ("--yes",)):
         restored = run("restore", *args, str(backup))
@@ -53,3 +56,47 @@ def test_create_prints_a_hostile_path_escaped(tmp_path: Path) -> None:
     assert (tmp_path / HOSTILE).is_file()
     assert _raw_controls(done.stdout) == [] and _lines_without_hostile_break(done.stdout)
     assert printable(str(tmp_path / HOSTILE)) in done.stdout
+
+
+@pytest.mark.parametrize(
+    "name", ["plain.vhdx", "my disk.vhdx", "it's here.vhdx", 'a "b" $HOME `x` ;&|.vhdx']
+)
+def test_shell_word_is_one_word_to_a_posix_shell(name: str) -> None:
+    word = shell_word(f"/mnt/c/Virtual Hard Disks/{name}")
+    assert shlex.split(f"vhdxray restore {word}") == [
+        "vhdxray",
+        "restore",
+        f"/mnt/c/Virtual Hard Disks/{name}",
+    ]
+    assert shell_word("/tmp/plain-1_2.vhdx") == "/tmp/plain-1_2.vhdx"  # nothing to quote
+
+
+def test_printed_commands_run_as_printed_with_spaces_in_the_path(tmp_path: Path) -> None:
+    """Hyper-V's "Virtual Hard Disks" folder, WSL's /mnt/c/Users/John Smith: the ``Repair:``
+    line, every ``vhdxray restore`` line and export's next step quote the path."""
+    folder = tmp_path / "Virtual Hard Disks"
+    folder.mkdir()
+    image = create_image(folder / "John's disk.vhdx", CreateOptions(virtual_size=8 * MiB))
+    damage.break_header_checksum(image, 1)
+    check = run("check", str(image))
+    repair_line = next(x for x in check.stdout.splitlines() if x.startswith("Repair:"))
+    assert shlex.split(repair_line.split(":", 1)[1]) == ["vhdxray", "repair", str(image)]
+
+    done = run("repair", "--yes", str(image))
+    assert done.returncode == 0, done.stderr
+    restore = next(x for x in done.stdout.splitlines() if "vhdxray restore " in x)
+    argv = shlex.split(restore)
+    assert argv[:2] == ["vhdxray", "restore"] and len(argv) == 3
+    undone = run(*argv[1:], "--yes")
+    assert undone.returncode == 0, undone.stderr
+
+    update = run("update-headers", "--yes", str(image))
+    undo = next(x for x in update.stdout.splitlines() if x.startswith("Undo with: "))
+    assert shlex.split(undo.removeprefix("Undo with: "))[2:] == [
+        str(next(folder.glob("*update-headers*.json")))
+    ]
+
+    out = folder / "out put.raw"
+    export = run("export", str(image), str(out))
+    assert export.returncode == 0, export.stderr
+    assert f"e2fsck -f {shlex.quote(str(out))}`" in export.stdout
