@@ -249,8 +249,6 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
         _line(f"Repair plan for {args.image}{where}:")
         if plan.nothing_to_do:
             _line("Nothing to repair: no finding has a repair.")
-            for note in plan.notes:
-                _line(f"Note: {note}")
         _print_plan(plan, dry_run=args.dry_run)
     if plan.nothing_to_do:
         return finish(EXIT_OK)

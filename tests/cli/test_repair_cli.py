@@ -56,6 +56,28 @@ def test_nothing_to_repair(capsys: pytest.CaptureFixture[str], data_image: Path)
     assert ri.file_sha256(data_image) == digest
 
 
+def test_an_error_without_a_repair_is_noted_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Two payload blocks at the same file offset: no repair answers it, and the note that
+    says so is printed once (it was printed twice: before the plan and in it)."""
+    import struct
+
+    from vhdxray.core.write.create import BAT_OFFSET, CreateOptions, create_image
+
+    data = [(0, b"\x11" * 4096), (MiB, b"\x22" * 4096)]
+    image = create_image(
+        tmp_path / "dup.vhdx", CreateOptions(virtual_size=8 * MiB, block_size=MiB), data=data
+    )
+    first = damage.read_at(image, BAT_OFFSET, 8)
+    assert struct.unpack("<Q", first)[0] & 7 == 6  # PAYLOAD_BLOCK_FULLY_PRESENT
+    damage.write_at(image, BAT_OFFSET + 8, first)  # block 1 now points at block 0's data
+    for args in ((), ("--dry-run",)):
+        code, out, _ = vhdxray(capsys, "repair", str(image), "--yes", *args)
+        assert code == 0 and "Nothing to repair" in out
+        assert out.count("bat.block.duplicate_offset") == 1, out
+
+
 def test_dry_run_lists_every_page(
     capsys: pytest.CaptureFixture[str], real_image: Callable[[str], Path]
 ) -> None:
