@@ -128,11 +128,12 @@ def cmd_report(args: argparse.Namespace | ReportArgs) -> int:
     return EXIT_OK
 
 
-def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
+def not_vhdx_exit(report: Report, *, json_out: bool, name: str | None = None) -> int:
     """A write command named something it cannot write: say why and give its exit code.
 
     A directory, FIFO, socket or device is refused (2: nothing was opened for writing); a file
-    that is not a VHDX or cannot be read is 3, as for ``info`` and ``check``."""
+    that is not a VHDX or cannot be read is 3, as for ``info`` and ``check``. ``name``: the
+    path to name in the message, for a command given more than one."""
     from vhdxray.core.analysis.reader import NOT_REGULAR
     from vhdxray.core.format.text import printable
 
@@ -148,7 +149,8 @@ def not_vhdx_exit(report: Report, *, json_out: bool) -> int:
             }
         )
     else:
-        _err(("refused: " if refused else "") + printable(report.description))
+        named = "" if name is None else f"{name}: "
+        _err(("refused: " if refused else "") + named + printable(report.description))
     return EXIT_REFUSED if refused else EXIT_NOT_VHDX
 
 

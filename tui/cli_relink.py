@@ -53,12 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from vhdxray.core.write.repairs import relink
 
     child = read_report(args.child)
-    if not child.is_vhdx:
-        if args.json:
-            _emit_json({"ok": False, "is_vhdx": False, "reason": child.description})
-        else:
-            _err(f"{args.child}: {child.description}")
-        return EXIT_NOT_VHDX
+    if not child.is_vhdx:  # 2 for a directory, FIFO or device (as every write), else 3
+        from vhdxray.tui.cli import not_vhdx_exit
+
+        return not_vhdx_exit(child, json_out=args.json, name=str(args.child))
     doc: dict[str, Any] = {"child": str(args.child), "parent": str(args.parent)}
 
     def finish(code: int, **extra: Any) -> int:

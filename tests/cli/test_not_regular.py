@@ -2,8 +2,8 @@
 
 Every command stats the path before opening it (core.fileio.open_regular) and answers "not a
 regular file": exit 3 for ``info``/``check``, 2 for the writes (``update-headers``, ``repair``,
-``restore``, ``create --parent``). The commands of one kind run in one subprocess whose timeout is
-the hang guard: a FIFO opened for reading would block it forever.
+``restore``, ``create --parent``, ``relink``). The commands of one kind run in one subprocess
+whose timeout is the hang guard: a FIFO opened for reading would block it forever.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from tests.isolated import run_main
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
-from vhdxray.core.write.create import CreateOptions, create_image
+from vhdxray.core.write.create import CreateOptions, create_child, create_image
 from vhdxray.core.write.update import HeaderUpdatePlan, plan_header_update, run_header_update
 
 KINDS = ("fifo", "socket", "chardev", "directory")
@@ -71,6 +71,7 @@ def test_every_command_refuses_a_special_file(
     special: Path, image_and_backup: tuple[Path, Path], tmp_path: Path
 ) -> None:
     image, backup = image_and_backup
+    kid = create_child(tmp_path / "kid.avhdx", image)
     s = str(special)
     cases: list[tuple[list[str], int]] = [
         (["info", s], 3),
@@ -85,6 +86,9 @@ def test_every_command_refuses_a_special_file(
         (["restore", "--yes", s], 2),
         (["restore", "--yes", "--dry-run", str(backup), "--image", s], 2),
         (["create", str(tmp_path / "child.vhdx"), "--parent", s], 2),
+        (["relink", "--yes", s, str(image)], 2),
+        (["relink", "--dry-run", "--json", s, str(image)], 2),
+        (["relink", "--yes", str(kid), s], 2),
     ]
     results = run_all([argv for argv, _ in cases])
     for (argv, expected), (code, err) in zip(cases, results, strict=True):
