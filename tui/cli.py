@@ -165,7 +165,15 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     from vhdxray.core.write.repair import Refused, plan_repairs, run_repairs
     from vhdxray.core.write.repairs import headers
     from vhdxray.tui.cli_repair import choice_text, options_from
-    from vhdxray.tui.outcome import cli_text, exit_code, outcome_json, outcome_lines, shell_word
+    from vhdxray.tui.outcome import (
+        CONFIRMATION_NEEDED,
+        cli_text,
+        exit_code,
+        outcome_json,
+        outcome_lines,
+        refusal_json,
+        shell_word,
+    )
 
     report = read_report(args.image)
     if not report.is_vhdx:
@@ -202,9 +210,12 @@ def cmd_update_headers(args: argparse.Namespace) -> int:
     in_use = image_in_use(args.image)
     if in_use is not None:
         if args.json:
-            _emit_json({"ok": False, "refused": True, "code": "in_use", "reason": in_use})
+            _emit_json({"ok": False, **refusal_json("in_use", in_use)})
         else:
             _err(f"refused: {in_use}")
+        return EXIT_REFUSED
+    if not args.yes and args.json:  # never a prompt, nor plain text, on a JSON stdout
+        _emit_json({"ok": False, **refusal_json("confirmation_needed", CONFIRMATION_NEEDED)})
         return EXIT_REFUSED
     if not args.yes and not _confirm("Write these two headers?"):
         _out("Cancelled: nothing was written.\n")

@@ -15,7 +15,14 @@ from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import mark_written as _mark_written
-from vhdxray.tui.outcome import exit_code, outcome_json, outcome_lines, shell_word
+from vhdxray.tui.outcome import (
+    CONFIRMATION_NEEDED,
+    exit_code,
+    outcome_json,
+    outcome_lines,
+    refusal_json,
+    shell_word,
+)
 
 EXIT_OK = 0
 EXIT_REFUSED = 2
@@ -97,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
         return finish(EXIT_OK, dry_run=True)
     if not args.yes:
         if args.json:
-            return finish(EXIT_REFUSED, reason="confirmation needed: pass --yes with --json")
+            return finish(
+                EXIT_REFUSED,
+                reason=CONFIRMATION_NEEDED,
+                error=refusal_json("confirmation_needed", CONFIRMATION_NEEDED),
+            )
         if not _confirm("Rewrite the child's parent locator?"):
             _line("Cancelled: nothing was written.")
             return EXIT_REFUSED

@@ -25,7 +25,14 @@ from vhdxray.tui.console import emit_json as _emit_json
 from vhdxray.tui.console import err as _err
 from vhdxray.tui.console import line as _line
 from vhdxray.tui.console import mark_written as _mark_written
-from vhdxray.tui.outcome import cli_text, flag, reason_text, shell_word
+from vhdxray.tui.outcome import (
+    CONFIRMATION_NEEDED,
+    cli_text,
+    flag,
+    reason_text,
+    refusal_json,
+    shell_word,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -267,10 +274,14 @@ def cmd_repair(args: argparse.Namespace | SimpleNamespace) -> int:
         if in_use is not None:
             if not args.json:
                 _err(f"refused: {in_use}")
-            return finish(EXIT_REFUSED, reason=in_use)
+            return finish(EXIT_REFUSED, reason=in_use, error=refusal_json("in_use", in_use))
     if not args.yes:
         if args.json:
-            return finish(EXIT_REFUSED, reason="confirmation needed: pass --yes with --json")
+            return finish(
+                EXIT_REFUSED,
+                reason=CONFIRMATION_NEEDED,
+                error=refusal_json("confirmation_needed", CONFIRMATION_NEEDED),
+            )
         what = f"into {output}" if output else "in place"
         if not _confirm(f"Carry out {len(plan.repairs)} repair(s) {what}?"):
             _line("Cancelled: nothing was written.")

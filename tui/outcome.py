@@ -147,5 +147,17 @@ def outcome_lines(error: VhdxrayError) -> list[str]:
     return lines
 
 
+def refusal_json(code: str, reason: str) -> dict[str, object]:
+    """A refusal the command line itself makes (the image in use, no ``--yes`` with
+    ``--json``) in the shape of core's: ``refused``, ``code``, ``params``, ``reason``,
+    ``suggest``."""
+    from vhdxray.core.outcome import Refused
+
+    return Refused(code, reason).to_json()
+
+
+CONFIRMATION_NEEDED = "confirmation needed: pass --yes with --json"
+
+
 def outcome_json(error: VhdxrayError) -> dict[str, object]:
     return error.to_json()
