@@ -533,11 +533,14 @@ def args_update_headers(s: argparse.ArgumentParser) -> None:
 
 
 def args_restore(s: argparse.ArgumentParser) -> None:
-    s.add_argument("backup")
+    s.add_argument("backup", help="a .vhdxray-backup-*.json file a write printed")
     s.add_argument("--image", help="the image (default: the path recorded in the backup)")
-    s.add_argument("--yes", action="store_true")
-    s.add_argument("--dry-run", action="store_true")
-    s.add_argument("--backup-dir")
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.add_argument("--dry-run", action="store_true", help="show what would be put back")
+    s.add_argument(
+        "--backup-dir",
+        help="where to save the bytes the restore replaces (default: beside the image)",
+    )
 
 
 def args_create(s: argparse.ArgumentParser) -> None:
