@@ -36,6 +36,17 @@ MAX_TABLE_ROWS = 50
 REDRAW_SECONDS = 0.1
 
 
+def _jobs(text: str) -> int:
+    """A count of readers: a whole number of at least 1 (0 or -3 was taken silently as 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "paths", nargs="+", metavar="PATH", help="folders (searched recursively) or files"
@@ -43,7 +54,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--json", action="store_true", help="one JSON object per image, as each ends")
     s.add_argument(
         "--jobs",
-        type=int,
+        type=_jobs,
         default=min(8, (os.cpu_count() or 1) * 2),
         help="images read at once (default: twice the cores, at most 8)",
     )

@@ -202,6 +202,19 @@ def test_exit_codes(tmp_path: Path, tree: Tree) -> None:
         assert done.returncode == 0 and lines[0]["kind"] == "vhd"
 
 
+@pytest.mark.parametrize("jobs", ["0", "-3", "two"])
+def test_a_jobs_count_below_one_is_a_bad_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
+) -> None:
+    """It was taken silently as 1."""
+    make_image(tmp_path / "a.vhdx")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["scan", "--jobs", jobs, str(tmp_path)])
+    assert stop.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
+    assert cli.main(["scan", "--jobs", "1", str(tmp_path)]) == 0
+
+
 def test_errors_only(tree: Tree) -> None:
     lines, done = scan_lines("--errors-only", str(tree.root))
     assert done.returncode == 2
