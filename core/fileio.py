@@ -177,10 +177,38 @@ def path_join(folder: str | os.PathLike[str], name: str) -> str:
 
 def temp_name(target: str | os.PathLike[str]) -> str:
     """A hidden name beside ``target`` for a file that is written before it gets its name
-    (an export, a repaired copy): ``.NAME.vhdxray-partial-XXXXXXXX``."""
+    (an export, a repaired copy): ``.NAME.vhdxray-partial-XXXXXXXX``.
+
+    NAME is cut short when the whole would exceed the folder's longest file name (255 bytes
+    on most file systems): an OUTPUT whose own name fits must not fail for its temporary's."""
     folder, name = os.path.split(os.fspath(target))
     # os.urandom is what secrets.token_hex reads; secrets imports random, hmac and hashlib.
-    return os.path.join(folder, f".{name}.vhdxray-partial-{os.urandom(4).hex()}")
+    suffix = f".vhdxray-partial-{os.urandom(4).hex()}"
+    room = _name_max(folder) - 1 - len(suffix)  # the leading dot, the suffix (ASCII)
+    encoded = os.fsencode(name)
+    if len(encoded) > room:
+        cut = encoded[: max(room, 1)]
+        while cut and _splits_a_character(cut):
+            cut = cut[:-1]
+        name = os.fsdecode(cut)
+    return os.path.join(folder, f".{name}{suffix}")
+
+
+def _name_max(folder: str) -> int:
+    """The longest file name ``folder`` takes, in bytes (255 when it cannot be asked)."""
+    try:
+        return int(os.pathconf(folder or ".", "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # Windows has no pathconf
+        return 255
+
+
+def _splits_a_character(data: bytes) -> bool:
+    """``data`` ends inside a UTF-8 sequence (a cut name would end in an escaped byte)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(data) - 3 and exc.reason == "unexpected end of data"
+    return False
 
 
 def publish(

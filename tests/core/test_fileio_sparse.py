@@ -85,3 +85,19 @@ def test_publish_gives_the_name_and_never_replaces_a_file(tmp_path: Path) -> Non
     with pytest.raises(FileExistsError):
         fileio.publish(other, link)
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("name", ["a" * 250 + ".raw", "é" * 124 + ".raw", "x.raw"])
+def test_the_temporary_name_fits_where_the_target_name_fits(tmp_path: Path, name: str) -> None:
+    """An OUTPUT with a long (legal) name: its hidden temporary, 26 bytes longer, was
+    refused with "File name too long", so the export or copy could not be made at all."""
+    target = tmp_path / name
+    target.write_bytes(b"the name fits")
+    target.unlink()
+    temp = Path(fileio.temp_name(target))
+    assert len(os.fsencode(temp.name)) <= 255 and temp.parent == tmp_path
+    assert temp.name.startswith("." + name[:40]) and ".vhdxray-partial-" in temp.name
+    temp.name.encode("utf-8")  # not cut inside a character (no escaped byte)
+    temp.write_bytes(b"partial")
+    fileio.publish(temp, target)
+    assert target.read_bytes() == b"partial"
