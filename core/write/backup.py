@@ -44,7 +44,12 @@ MAX_BACKUP_FILE = 1 << 30
 
 
 class BackupError(Exception):
-    """The backup file cannot be written or read; the message says why."""
+    """The backup file cannot be written or read; the message says why.
+    ``another_folder_helps``: whether a backup folder elsewhere would get past it."""
+
+    def __init__(self, message: str, *, another_folder_helps: bool = True) -> None:
+        super().__init__(message)
+        self.another_folder_helps = another_folder_helps
 
 
 @record
@@ -157,6 +162,14 @@ def write_backup(
         new = _create_free(image, operation, directory, durable)
     except OSError as exc:
         path = path_join(directory, backup_name(image, operation))
+        if exc.errno == errno.ENAMETOOLONG:  # the same name is too long in any folder
+            extra = len(backup_name(image, operation)) - len(path_name(image))
+            raise BackupError(
+                f"cannot create the backup file {path}: the image's name is too long for the "
+                f"name of its backup ({extra} characters longer); give the image a shorter "
+                "name first",
+                another_folder_helps=False,
+            ) from exc
         raise BackupError(
             f"cannot create the backup file {path}: {exc.strerror or exc}; the backups can "
             "go to another folder"

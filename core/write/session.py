@@ -256,9 +256,8 @@ class WriteSession:
                 durable=not self._staged,
             )
         except BackupError as exc:
-            raise Refused(
-                RefusalCode.BACKUP_FAILED, str(exc), suggest=suggest(Option.BACKUP_DIR)
-            ) from exc
+            elsewhere = suggest(Option.BACKUP_DIR) if exc.another_folder_helps else ()
+            raise Refused(RefusalCode.BACKUP_FAILED, str(exc), suggest=elsewhere) from exc
         self.backups.append(backup_path)
         self._written.extend((w.offset, w.offset + len(w.data)) for w in plan.writes)
         if plan.extend_to is not None:

@@ -4,6 +4,7 @@ line the writing commands print: ``update-headers`` (its backup and restore comm
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -100,3 +101,18 @@ def test_printed_commands_run_as_printed_with_spaces_in_the_path(tmp_path: Path)
     export = run("export", str(image), str(out))
     assert export.returncode == 0, export.stderr
     assert f"e2fsck -f {shlex.quote(str(out))}`" in export.stdout
+
+
+def test_an_image_name_too_long_for_its_backup_name_is_said_so(tmp_path: Path) -> None:
+    """A 240-byte image name (legal) leaves no room for ``.vhdxray-backup-...json``: the
+    refusal says to shorten the name, and no longer suggests another backup folder, where the
+    same name is just as long."""
+    image = create_image(tmp_path / ("a" * 235 + ".vhdx"), CreateOptions(virtual_size=8 * MiB))
+    digest = image.read_bytes()
+    done = run("update-headers", "--yes", "--json", str(image))
+    doc = json.loads(done.stdout)
+    assert done.returncode == 2 and doc["code"] == "backup_failed", doc
+    assert doc["suggest"] == [] and "shorter name" in doc["reason"]
+    text = run("update-headers", "--yes", "--backup-dir", str(tmp_path), str(image))
+    assert text.returncode == 2 and "--backup-dir" not in text.stderr
+    assert image.read_bytes() == digest
