@@ -318,12 +318,25 @@ def guest_short(guest: GuestReport) -> str:
     return layout_summary(guest)
 
 
+def only_chain_errors(error_codes: list[str]) -> bool:
+    """The container's only errors are its parent chain's (missing, modified, not its parent):
+    the file itself is sound, so its layer is not "damaged"."""
+    return bool(error_codes) and all(code.startswith("chain.") for code in error_codes)
+
+
 def layered_headline(
-    container_level: str, guest: GuestReport | None, *, replay_pending: bool = False
+    container_level: str,
+    guest: GuestReport | None,
+    *,
+    replay_pending: bool = False,
+    chain_only: bool = False,
 ) -> str:
-    """ "container OK; ext4 needs recovery": which layer is broken, in one line."""
+    """ "container OK; ext4 needs recovery": which layer is broken, in one line.
+    ``chain_only``: the errors are the parent chain's (:func:`only_chain_errors`)."""
     if replay_pending:
         container = "container log replay pending"
+    elif container_level == "error" and chain_only:
+        container = "container OK, parent chain broken"
     else:
         container = {
             "ok": "container OK",
@@ -367,10 +380,12 @@ def annotate_json(doc: dict[str, Any], guest: GuestReport | None, path: str) -> 
         item["message"] = w.message
         item["next_step"] = w.next_step
     log = doc.get("log") or {}
+    errors = [f.get("code", "") for f in doc.get("findings") or () if f.get("severity") == "error"]
     doc["guest"]["headline"] = layered_headline(
         doc.get("verdict", {}).get("level", ""),
         guest,
         replay_pending=bool(log.get("replay_needed")),
+        chain_only=only_chain_errors(errors),
     )
 
 

@@ -72,10 +72,13 @@ def render(report: Report, *, findings: bool = True, guest: GuestOutcome | None 
     if v.repairs:
         add(f"Repair:    vhdxray repair {printable(shell_word(report.path))}")
     if guest is not None:
-        from vhdxray.tui.guestwords import layered_headline
+        from vhdxray.tui.guestwords import layered_headline, only_chain_errors
 
         replay = report.log is not None and report.log.replay_needed
-        add(f"Layers:    {layered_headline(v.level, guest.guest, replay_pending=replay)}")
+        errors = [f.code for f in report.findings if f.severity is Severity.ERROR]
+        chain = only_chain_errors(errors)
+        layers = layered_headline(v.level, guest.guest, replay_pending=replay, chain_only=chain)
+        add(f"Layers:    {layers}")
     add("")
     if report.headers is not None:
         h1, h2 = report.headers

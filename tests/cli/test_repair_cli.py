@@ -323,6 +323,9 @@ def test_check_child_finds_its_parent_or_fails(
     data_image.rename(tmp_path / "moved.vhdx")
     code, out, _ = vhdxray(capsys, "check", str(child))
     assert code == 2 and "chain.missing" in out and "vhdxray relink" in out
+    # The child file is sound: its layer is not "damaged", its chain is broken.
+    assert "Layers:    container OK, parent chain broken" in out
+    assert "container damaged" not in out
     code, out, _ = vhdxray(capsys, "check", str(child), "--json")
     doc = json.loads(out)
     assert code == 2 and doc["parent_lookup"]["status"] == "missing"
