@@ -51,6 +51,9 @@ FIXES: Final[dict[str, tuple[str, ...]]] = {
         "header.log_version_unused",
     ),
 }
+# Findings that leave a repair nothing to work from: it is not offered while one is present
+# (both region table copies bad: there is no good copy to rewrite the other from).
+BLOCKED_BY: Final[dict[str, tuple[str, ...]]] = {REGION_TABLE: ("region.none_valid",)}
 # What each repair does, in a few words (the verdict names it; the views add how to start it).
 NAMES: Final = {
     REPLAY: "replay the log",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vhdxray.core.analysis.reader import Report
-from vhdxray.core.analysis.repairids import FIXES, NAMES, ORDER
+from vhdxray.core.analysis.repairids import BLOCKED_BY, FIXES, NAMES, ORDER
 from vhdxray.core.analysis.updatebase import Refusal, choose_update_base
 from vhdxray.core.format.findings import Severity
 from vhdxray.core.format.record import record
@@ -26,9 +26,15 @@ class Verdict:
 
 
 def repairs_for(codes: Iterable[str]) -> tuple[str, ...]:
-    """The repairs (ids, in the order they run) whose findings are among ``codes``."""
+    """The repairs (ids, in the order they run) whose findings are among ``codes`` and that
+    nothing among them blocks (:data:`~vhdxray.core.analysis.repairids.BLOCKED_BY`)."""
     present = set(codes)
-    return tuple(r for r in ORDER if present.intersection(FIXES.get(r, ())))
+    return tuple(
+        r
+        for r in ORDER
+        if present.intersection(FIXES.get(r, ()))
+        and not present.intersection(BLOCKED_BY.get(r, ()))
+    )
 
 
 def _sentence(message: str) -> str:
@@ -73,6 +79,11 @@ def verdict(report: Report) -> Verdict:
     elif fixable := repairs_for(f.code for f in errors):
         names = [NAMES[r] for r in fixable]
         next_step = f"Repair it: {', then '.join(names)}."
+    elif any(f.code == "region.none_valid" for f in errors):
+        next_step = (
+            "Neither region table copy is valid, so there is none to rebuild the other from: "
+            "restore a backup of the file, or recover its data with a forensic tool."
+        )
     elif errors:
         next_step = "Headers are fine; see the findings for what else is damaged."
     else:

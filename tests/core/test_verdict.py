@@ -47,6 +47,20 @@ def test_damaged_region_copy_names_its_repair(tmp_path: Path) -> None:
     assert ".." not in v.headline
 
 
+def test_both_region_copies_damaged_offer_no_rebuild_from_a_good_one(tmp_path: Path) -> None:
+    """It said "Repair it: rewrite the damaged region table copy from the good one" and
+    printed ``Repair: vhdxray repair``, whose plan then refuses: there is no good copy."""
+    path = image(tmp_path)
+    damage.break_region_checksum(path, 1)
+    damage.break_region_checksum(path, 2)
+    report = read_report(path)
+    assert "region.none_valid" in {f.code for f in report.errors}
+    v = verdict(report)
+    assert v.repairs == () and "from the good one" not in v.headline
+    assert "restore a backup of the file" in v.next_step
+    assert "Repair:" not in render(report)
+
+
 def test_header_damage_keeps_its_own_advice(tmp_path: Path) -> None:
     path = image(tmp_path)
     damage.break_header_checksum(path, 1)
