@@ -100,10 +100,16 @@ def choose_update_base(
             )
     else:
         if choice.current is None:
+            slots = tuple(Suggestion(Option.FROM_SLOT, h.slot) for h in headers if h.valid)
             return Refusal(
                 Code.NO_CURRENT_HEADER,
-                choice.explain(headers) + " Choose the slot to rebuild from.",
-                suggest=tuple(Suggestion(Option.FROM_SLOT, h.slot) for h in headers if h.valid),
+                choice.explain(headers)
+                + (
+                    " Choose the slot to rebuild from."
+                    if slots
+                    else " Neither slot can be rebuilt from."  # none valid: nothing to choose
+                ),
+                suggest=slots,
             )
         base = headers[choice.current - 1]
         first_slot, second_slot = 3 - choice.current, choice.current

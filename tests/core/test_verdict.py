@@ -120,3 +120,16 @@ def test_no_valid_header_offers_no_slot_and_says_it_once(tmp_path: Path) -> None
     assert "needs a chosen source slot" not in v.headline
     assert "does not invent a header" in v.next_step
     assert v.headline.lower().count("no current header") <= 1
+
+
+def test_no_valid_header_the_repair_plan_asks_for_no_slot(tmp_path: Path) -> None:
+    """The plan's header refusal said "Choose the slot to rebuild from." with no slot valid."""
+    from vhdxray.core.write.repair import RepairOptions, plan_repairs
+
+    path = image(tmp_path)
+    damage.break_header_checksum(path, 1)
+    damage.break_header_checksum(path, 2)
+    plan = plan_repairs(read_report(path), RepairOptions())
+    reasons = [r.reason for r in plan.refusals]
+    assert reasons and not any("Choose the slot" in r for r in reasons), reasons
+    assert all(not r.suggest for r in plan.refusals)
