@@ -333,7 +333,19 @@ def demo_image() -> Path:
     return make_demo_image(folder / "demo.vhdx")
 
 
+def on_a_terminal() -> bool:
+    """The app draws on stdout and reads keys from stdin: both must be a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def cmd_app(args: argparse.Namespace) -> int:
+    if not on_a_terminal():
+        # Drawn into a file or a pipe, the app writes escape sequences there and waits for keys
+        # no one sees: ``vhdxray IMAGE > report.txt`` seemed to hang.
+        raise UsageError(
+            "the app needs a terminal (stdin and stdout); for a report in a file or a pipe use "
+            "`vhdxray info IMAGE` or `vhdxray check IMAGE` (--json for a script)"
+        )
     if args.demo:
         import shutil
 

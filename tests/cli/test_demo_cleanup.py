@@ -9,7 +9,14 @@ import pytest
 
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.tui import app as app_module
+from vhdxray.tui import cli
 from vhdxray.tui.cli import main
+
+
+@pytest.fixture(autouse=True)
+def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app opens only on a terminal; these tests replace it, under pytest's capture."""
+    monkeypatch.setattr(cli, "on_a_terminal", lambda: True)
 
 
 def test_demo_folder_is_removed_when_the_app_exits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,3 +78,21 @@ def test_a_hard_exit_after_a_hangup_removes_the_demo_folder(
     monkeypatch.setattr(app_module, "run_app", hard_exit)
     assert main(["--demo"]) == 129
     assert ran == [False]
+
+
+def test_the_app_is_not_opened_without_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``vhdxray IMAGE > report.txt`` drew the app's escape sequences into the file and waited
+    for keys: now a usage error (2) that names the report commands, and no app."""
+    from vhdxray.core.write.create import CreateOptions, create_image
+
+    monkeypatch.setattr(cli, "on_a_terminal", lambda: False)
+    started: list[Path] = []
+    monkeypatch.setattr(app_module, "run_app", lambda image, **kw: started.append(image) or 0)
+    image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 << 20))
+    for argv in ([str(image)], ["--demo"], ["--read-only", str(image)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "needs a terminal" in err and "vhdxray check IMAGE" in err
+    assert started == []
