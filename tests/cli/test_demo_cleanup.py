@@ -89,7 +89,12 @@ def test_the_app_is_not_opened_without_a_terminal(
 
     monkeypatch.setattr(cli, "on_a_terminal", lambda: False)
     started: list[Path] = []
-    monkeypatch.setattr(app_module, "run_app", lambda image, **kw: started.append(image) or 0)
+
+    def run_app(image: Path, **kwargs: object) -> int:
+        started.append(image)
+        return 0
+
+    monkeypatch.setattr(app_module, "run_app", run_app)
     image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 << 20))
     for argv in ([str(image)], ["--demo"], ["--read-only", str(image)]):
         assert main(argv) == 2
