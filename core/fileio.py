@@ -184,9 +184,11 @@ def temp_name(target: str | os.PathLike[str]) -> str:
     folder, name = os.path.split(os.fspath(target))
     # os.urandom is what secrets.token_hex reads; secrets imports random, hmac and hashlib.
     suffix = f".vhdxray-partial-{os.urandom(4).hex()}"
-    room = _name_max(folder) - 1 - len(suffix)  # the leading dot, the suffix (ASCII)
+    longest = _name_max(folder)
+    room = longest - 1 - len(suffix)  # the leading dot, the suffix (ASCII)
     encoded = os.fsencode(name)
-    if len(encoded) > room:
+    # A NAME too long itself is kept: creating the temporary then fails as the target would.
+    if room < len(encoded) <= longest:
         cut = encoded[: max(room, 1)]
         while cut and _splits_a_character(cut):
             cut = cut[:-1]
