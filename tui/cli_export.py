@@ -223,7 +223,10 @@ def run(args: argparse.Namespace) -> int:
             allow_missing_parent=args.allow_missing_parent,
         )
     except OpenRefused as exc:
-        code = EXIT_NOT_VHDX if exc.code in _UNREADABLE_CODES else EXIT_REFUSED
+        # No header at all to read through (none valid, none to choose) is unreadable, as no
+        # region table is; a slot to choose (--from-slot) is a refusal the user can get past.
+        unreadable = exc.code in _UNREADABLE_CODES or (exc.code == "no_header" and not exc.suggest)
+        code = EXIT_NOT_VHDX if unreadable else EXIT_REFUSED
         return _refuse(args, exc.code, exc.reason, code, exc.suggest)
     with disk:
         if args.partition is not None:

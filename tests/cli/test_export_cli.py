@@ -315,7 +315,9 @@ def test_no_valid_header_is_refused_without_asking_for_a_slot(
     out = tmp_path / "out.raw"
     code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
     doc = json.loads(text)
-    assert code == 4 and doc["refused"] == "no_header" and doc["suggest"] == []
+    # unreadable (3, as with no region table), not "refused" (4): no choice gets past it
+    assert code == 3 and doc["exit_code"] == 3
+    assert doc["refused"] == "no_header" and doc["suggest"] == []
     assert "name the slot" not in doc["reason"] and "neither slot is valid" in doc["reason"]
     assert "restore a backup" in doc["reason"] and ".)" not in doc["reason"]
     assert not out.exists()
