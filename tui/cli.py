@@ -258,7 +258,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         _err(f"refused: {exc}")
         return EXIT_REFUSED
     except Refused as exc:
-        _err(f"refused: {reason_text(exc)}")
+        moved = ""
+        if args.image is None and exc.code == "cannot_open":  # the path the backup recorded
+            moved = "; if the image was moved or renamed, name it with --image PATH"
+        _err(f"refused: {reason_text(exc)}{moved}")
         return EXIT_REFUSED
     for text in plan.describe():  # the image's path and the backup's own words: untrusted
         _line(text)

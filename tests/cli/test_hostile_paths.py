@@ -116,3 +116,16 @@ def test_an_image_name_too_long_for_its_backup_name_is_said_so(tmp_path: Path) -
     text = run("update-headers", "--yes", "--backup-dir", str(tmp_path), str(image))
     assert text.returncode == 2 and "--backup-dir" not in text.stderr
     assert image.read_bytes() == digest
+
+
+def test_restore_of_a_moved_image_names_image_option(tmp_path: Path) -> None:
+    """The backup records the image's path; when the image was moved since, the refusal
+    says how to name its new place."""
+    image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 * MiB))
+    assert run("update-headers", "--yes", str(image)).returncode == 0
+    backup = next(tmp_path.glob("*.vhdxray-backup-*.json"))
+    moved = image.rename(tmp_path / "moved.vhdx")
+    done = run("restore", "--dry-run", str(backup))
+    assert done.returncode == 2 and "--image PATH" in done.stderr
+    again = run("restore", "--dry-run", str(backup), "--image", str(moved))
+    assert again.returncode == 0, again.stderr
