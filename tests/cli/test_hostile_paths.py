@@ -1,6 +1,10 @@
-"""A path with a newline, ESC or BEL in it reaches the terminal escaped, never raw, in every
-line the writing commands print: ``update-headers`` (its backup and restore command),
-``restore`` (the image recorded in the backup, the backup of the restore) and ``create``."""
+"""Paths as an administrator meets them, in what the commands print.
+
+A newline, ESC or BEL in a name reaches the terminal escaped, never raw (``update-headers``,
+``restore``, ``create``); a space or quote in a path is quoted in every command printed for
+the user to run; a name too long for its backup's name, and an image moved since its backup,
+are refused with what to do.
+"""
 
 from __future__ import annotations
 
