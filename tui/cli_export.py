@@ -115,6 +115,24 @@ def _refuse(
     return exit_code
 
 
+def _stopped(args: argparse.Namespace, how: str, reason: str, exit_code: int) -> int:
+    """With ``--json``, a failed or cancelled export is one JSON object too (stdout was empty):
+    ``stopped`` is ``failed`` or ``cancelled``; the partial file is always removed by then."""
+    if args.json:
+        emit_json(
+            {
+                "output": args.output,
+                "format": args.format,
+                "complete": False,
+                "stopped": how,
+                "reason": reason,
+                "partial_removed": True,
+                "exit_code": exit_code,
+            }
+        )
+    return exit_code
+
+
 def _document(
     args: argparse.Namespace, disk: VirtualDisk, result: ExportResult, exit_code: int
 ) -> dict[str, Any]:
@@ -294,11 +312,11 @@ def _run(args: argparse.Namespace, disk: VirtualDisk) -> int:
     except (Cancelled, KeyboardInterrupt):
         bar.end()
         err("cancelled: the partial output was removed; nothing was written")
-        return EXIT_CANCELLED
+        return _stopped(args, "cancelled", "cancelled", EXIT_CANCELLED)
     except ExportFailed as exc:
         bar.end()
         err(f"FAILED: {exc}; the partial output was removed")
-        return EXIT_FAILURE
+        return _stopped(args, "failed", str(exc), EXIT_FAILURE)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

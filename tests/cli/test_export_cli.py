@@ -651,6 +651,45 @@ def test_cancel_removes_the_partial_file(data_image: Path, tmp_path: Path) -> No
     assert ri.file_sha256(data_image) == before
 
 
+def test_json_is_printed_when_the_export_fails_or_is_cancelled(
+    data_image: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--json`` printed nothing on stdout after a failure (1) or a cancel (130): a script
+    got no document, where a refusal gives one."""
+    import errno
+
+    from vhdxray.core.write import export as export_module
+
+    out = tmp_path / "out.raw"
+    real_advance = Progress.advance
+
+    def cancel_once_started(self: Progress, n: int = 1) -> None:
+        real_advance(self, n)
+        if self.done:
+            self.cancel()
+
+    with monkeypatch.context() as m:
+        m.setattr(Progress, "advance", cancel_once_started)
+        code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
+    doc = json.loads(text)
+    assert code == 130 and doc["exit_code"] == 130 and doc["stopped"] == "cancelled"
+    assert doc["complete"] is False and doc["partial_removed"] is True and not out.exists()
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(export_module, "pwrite_all", broken)
+    monkeypatch.setattr(os, "copy_file_range", broken, raising=False)
+    code, text, _ = vhdxray(capsys, "export", str(data_image), str(out), "--json")
+    doc = json.loads(text)
+    assert code == 1 and doc["exit_code"] == 1 and doc["stopped"] == "failed"
+    assert "Input/output error" in doc["reason"] and not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
 def test_modified_parent_found_through_the_locator_is_refused(
     chain: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
