@@ -645,8 +645,11 @@ def _stop_like_ctrl_c(stopped: list[int]) -> Callable[[], None]:
         import _signal as signal
 
     def stop(signum: int, frame: object) -> None:
+        from vhdxray.tui import console
+
         if not stopped:
             stopped.append(signum)
+            console.stopped_by = signum  # for a document printed on the way out
         raise KeyboardInterrupt
 
     previous: list[tuple[int, Any]] = []

@@ -30,7 +30,7 @@ from vhdxray.core.write.export import (
     plan_export,
 )
 from vhdxray.tui.console import ProgressLine as _ProgressLine
-from vhdxray.tui.console import emit_json, err, line
+from vhdxray.tui.console import emit_json, err, line, stopped_exit
 from vhdxray.tui.console import size_text as _size
 from vhdxray.tui.outcome import cli_text, shell_word
 
@@ -312,7 +312,7 @@ def _run(args: argparse.Namespace, disk: VirtualDisk) -> int:
     except (Cancelled, KeyboardInterrupt):
         bar.end()
         err("cancelled: the partial output was removed; nothing was written")
-        return _stopped(args, "cancelled", "cancelled", EXIT_CANCELLED)
+        return _stopped(args, "cancelled", "cancelled", stopped_exit(EXIT_CANCELLED))
     except ExportFailed as exc:
         bar.end()
         err(f"FAILED: {exc}; the partial output was removed")

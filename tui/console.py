@@ -16,12 +16,20 @@ if TYPE_CHECKING:
     from vhdxray.core.progress import Progress
 
 _after_write = False  # a write changed a file: its result must reach the user somehow
+stopped_by: int | None = None  # the signal (SIGHUP, SIGTERM) that is ending the command
+
+
+def stopped_exit(default: int) -> int:
+    """The exit code of an interrupted command: 128 + the signal that stopped it, or
+    ``default`` (130, ctrl+c)."""
+    return default if stopped_by is None else 128 + stopped_by
 
 
 def reset() -> None:
     """A new command starts: nothing written yet."""
-    global _after_write
+    global _after_write, stopped_by
     _after_write = False
+    stopped_by = None
 
 
 def mark_written() -> None:
