@@ -133,3 +133,17 @@ def test_restore_of_a_moved_image_names_image_option(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--image PATH" in done.stderr
     again = run("restore", "--dry-run", str(backup), "--image", str(moved))
     assert again.returncode == 0, again.stderr
+
+
+def test_restore_names_a_missing_backup_folder(tmp_path: Path) -> None:
+    """It said "cannot create the backup file nowhere/...; the backups can go to another
+    folder" for the folder the user had just named."""
+    image = create_image(tmp_path / "disk.vhdx", CreateOptions(virtual_size=8 * MiB))
+    assert run("update-headers", "--yes", str(image)).returncode == 0
+    backup = next(tmp_path.glob("*.vhdxray-backup-*.json"))
+    changed = image.read_bytes()
+    missing = tmp_path / "nowhere"
+    done = run("restore", "--yes", "--backup-dir", str(missing), str(backup))
+    assert done.returncode == 2
+    assert f"the backup folder {missing} does not exist" in done.stderr
+    assert image.read_bytes() == changed
