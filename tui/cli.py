@@ -701,8 +701,15 @@ def _main(args_list: list[str]) -> int:
         _err(str(exc))
         return EXIT_REFUSED
     except KeyboardInterrupt:
+        from vhdxray.tui import console
+
         _err("interrupted")
-        return 130
+        code = console.stopped_exit(130)
+        if "--json" in args_list and not console.json_emitted:
+            # A script reading --json gets its one object even now (stdout was empty).
+            reason = "interrupted before the command finished: check the image again"
+            _emit_json({"ok": False, "interrupted": True, "reason": reason, "exit_code": code})
+        return code
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the tool's own failure: a message, not a traceback

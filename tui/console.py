@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 _after_write = False  # a write changed a file: its result must reach the user somehow
 stopped_by: int | None = None  # the signal (SIGHUP, SIGTERM) that is ending the command
+json_emitted = False  # the command printed its JSON object
 
 
 def stopped_exit(default: int) -> int:
@@ -27,9 +28,10 @@ def stopped_exit(default: int) -> int:
 
 def reset() -> None:
     """A new command starts: nothing written yet."""
-    global _after_write, stopped_by
+    global _after_write, stopped_by, json_emitted
     _after_write = False
     stopped_by = None
+    json_emitted = False
 
 
 def mark_written() -> None:
@@ -75,7 +77,9 @@ def err(text: str) -> None:
 
 def emit_json(doc: dict[str, Any]) -> None:
     """One JSON object; ``ensure_ascii`` keeps every non-ASCII character escaped."""
+    global json_emitted
     out(dumps(doc) + "\n")
+    json_emitted = True
 
 
 def confirm(question: str) -> bool:

@@ -84,11 +84,37 @@ def test_a_signal_removes_the_partial_output(
     code = cli.main([*_commands(data_image, out)[command], "--json"])
     captured = capsys.readouterr()
     assert code == 128 + sig, captured.err
-    if command == "export":  # its document says the code the process exits with
-        assert json.loads(captured.out)["exit_code"] == 128 + sig
+    doc = json.loads(captured.out)  # one object, for repair too (its stdout was empty)
+    assert (
+        doc["exit_code"] == 128 + sig and doc["ok" if command == "repair" else "complete"] is False
+    )
     assert list(out_dir.iterdir()) == []  # neither OUTPUT nor its hidden partial file
     assert ri.file_sha256(data_image) == digest
     assert signal.getsignal(sig) is signal.SIG_DFL  # put back for the next command
+
+
+def test_ctrl_c_during_a_json_write_still_prints_one_object(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    data_image: Path,
+) -> None:
+    from vhdxray.core.write import repair
+
+    damage.break_header_checksum(data_image, 2)
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(repair, "run_repairs", interrupted)
+    for argv in (["update-headers", "--yes", "--json"], ["repair", "--yes", "--json"]):
+        code = cli.main([*argv, str(data_image)])
+        doc = json.loads(capsys.readouterr().out)
+        assert code == 130 and doc == {
+            "ok": False,
+            "interrupted": True,
+            "reason": "interrupted before the command finished: check the image again",
+            "exit_code": 130,
+        }, argv
 
 
 def test_an_ignored_hangup_stays_ignored(
