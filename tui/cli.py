@@ -705,7 +705,8 @@ def _main(args_list: list[str]) -> int:
 
         _err("interrupted")
         code = console.stopped_exit(130)
-        if "--json" in args_list and not console.json_emitted:
+        one_object = bool(args_list) and args_list[0] != "scan"  # scan writes JSON lines
+        if one_object and "--json" in args_list and not console.json_emitted:
             # A script reading --json gets its one object even now (stdout was empty).
             reason = "interrupted before the command finished: check the image again"
             _emit_json({"ok": False, "interrupted": True, "reason": reason, "exit_code": code})

@@ -117,6 +117,17 @@ def test_ctrl_c_during_a_json_write_still_prints_one_object(
         }, argv
 
 
+def test_an_interrupted_scan_adds_no_line_to_its_json_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_image: Path
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("vhdxray.core.analysis.scan.scan_one", interrupted)
+    assert cli.main(["scan", "--json", "--jobs", "1", str(data_image)]) == 130
+    assert "interrupted" not in capsys.readouterr().out
+
+
 def test_an_ignored_hangup_stays_ignored(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
