@@ -8,6 +8,7 @@ both region table copies are identical. A new file only: an existing path is nev
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 from collections.abc import Sequence
@@ -140,7 +141,26 @@ def _layout_blocks(
     return bytes(bat), offset, pieces
 
 
-def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
+def _reserve(fd: int, offset: int, length: int) -> None:
+    """Allocate ``length`` bytes at ``offset`` on the host (posix_fallocate): a full host disk
+    fails here, at creation, with the partial file removed. Where the platform or filesystem
+    has no such call the file stays as written (NTFS allocates a file's length anyway)."""
+    fallocate = getattr(os, "posix_fallocate", None)
+    if fallocate is None:
+        return
+    try:
+        fallocate(fd, offset, length)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise
+
+
+def _write_new(
+    path: Path, pieces: list[tuple[int, bytes]], size: int, *, allocate_from: int | None = None
+) -> None:
+    """Write a new image; ``allocate_from`` (a fixed disk's first payload byte) reserves the
+    file's space from there to its end, so a fixed disk is allocated on the host as Hyper-V's
+    are, not a sparse file that can fail with a full host disk later."""
     try:
         new = NewFile(path)
     except FileExistsError as exc:
@@ -156,6 +176,8 @@ def _write_new(path: Path, pieces: list[tuple[int, bytes]], size: int) -> None:
             for offset, data in pieces:
                 pwrite_all(fd, offset, data)
             os.ftruncate(fd, size)
+            if allocate_from is not None and size > allocate_from:
+                _reserve(fd, allocate_from, size - allocate_from)
     except OSError as exc:
         raise WriteFailed(
             f"writing {path} failed: {exc.strerror or exc}; the partial file was removed"
@@ -232,7 +254,7 @@ def _assemble(
     sk = skeleton(opts, disk_id=disk_id, has_parent=has_parent, locator=locator)
     bat, size, payload = _layout_blocks(sk.geometry, opts.fixed, sk.data_start, data)
     pieces = [*sk.structure, (BAT_OFFSET, bat), *payload]
-    _write_new(path, pieces, size)
+    _write_new(path, pieces, size, allocate_from=sk.data_start if opts.fixed else None)
 
 
 def create_image(
