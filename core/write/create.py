@@ -148,11 +148,19 @@ def _reserve(fd: int, offset: int, length: int) -> None:
     fallocate = getattr(os, "posix_fallocate", None)
     if fallocate is None:
         return
-    try:
-        fallocate(fd, offset, length)
-    except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-            raise
+    end = offset + length
+    # In steps, so that ctrl+c is seen between them where the C library emulates the call by
+    # writing (NFS, some FUSE filesystems).
+    for start in range(offset, end, _RESERVE_STEP):
+        try:
+            fallocate(fd, start, min(_RESERVE_STEP, end - start))
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise
+            return
+
+
+_RESERVE_STEP = 1 << 30
 
 
 def _write_new(
