@@ -141,6 +141,9 @@ def _layout_blocks(
     return bytes(bat), offset, pieces
 
 
+_RESERVE_STEP = 1 << 30
+
+
 def _reserve(fd: int, offset: int, length: int) -> None:
     """Allocate ``length`` bytes at ``offset`` on the host (posix_fallocate): a full host disk
     fails here, at creation, with the partial file removed. Where the platform or filesystem
@@ -158,9 +161,6 @@ def _reserve(fd: int, offset: int, length: int) -> None:
             if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
                 raise
             return
-
-
-_RESERVE_STEP = 1 << 30
 
 
 def _write_new(
