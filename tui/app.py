@@ -797,7 +797,9 @@ class VhdxrayApp(App[int]):
                 self.ask(offer.action, (*offer.options, (name, str(path))))
 
         title = offer.label[:1].upper() + offer.label[1:]
-        self.push_screen(OpenImageScreen(self.image.resolve().parent, title), chosen)
+        self.push_screen(
+            OpenImageScreen(self.image.resolve().parent, title, files_only=True), chosen
+        )
 
     def action_repair_menu(self) -> None:
         if self.check_action("repair_menu", ()) is not True:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import DirectoryTree, Input
 
 from tests import damage
 from tests.tui.helpers import confirmation_shown, current_screen, flat, screen_text, settle
@@ -143,3 +143,34 @@ async def test_chain_tab_follows_the_image_shown(tmp_path: Path) -> None:
         app.switch_image(child)
         await pilot.pause()
         assert "8 Chain" in screen_text(app)
+
+
+async def test_the_parent_picker_goes_into_a_folder_instead_of_giving_up(tmp_path: Path) -> None:
+    """Choosing the parent of a missing-parent child: a folder typed in the path field, or
+    ``f``, used to close the picker with "... is a folder: choose a file." and drop the relink.
+    The picker stays open and lists that folder; the file is then chosen in it."""
+    child, parent = moved_child(tmp_path)
+    app = VhdxrayApp(child)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8", "k")
+        await pilot.pause()
+        picker = current_screen(app)
+        assert isinstance(picker, OpenImageScreen)
+        assert "f: list every image" not in flat(screen_text(app))  # not offered here
+        await pilot.press("f")
+        await pilot.pause()
+        assert current_screen(app) is picker
+        field = picker.query_one("#open-path", Input)
+        field.value = str(parent.parent)
+        field.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert current_screen(app) is picker
+        assert Path(picker.query_one("#open-tree", DirectoryTree).path) == parent.parent
+        assert field.value == str(parent.parent)
+        field.value = str(parent)
+        field.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        c = confirmation_shown(app)
+        assert c.refusal is None and c.question == "Rewrite the child's parent locator now?"
