@@ -35,7 +35,7 @@ from vhdxray.tui.safe_text import plain
 from vhdxray.tui.screens.steady import SteadyScreen
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.info import InfoBar
-from vhdxray.tui.widgets.keysfooter import KeysFooter
+from vhdxray.tui.widgets.keysfooter import REPORT_EXTRAS, KeysFooter
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 if TYPE_CHECKING:
@@ -82,9 +82,7 @@ def section_renderer(view: str) -> Renderer:
 # Views that show what the planner found; opening one plans (once per loaded image).
 PLANNED_VIEWS = frozenset({"metadata", "log", "bat", "findings"})
 
-# Left out of a narrow Footer first, in this order, when its keys do not fit (the help and
-# the command palette list them).
-FOOTER_EXTRAS = ("backups", "reload")
+FOOTER_EXTRAS = REPORT_EXTRAS
 
 PlanSource = Callable[[], "RepairPlan | None"]
 

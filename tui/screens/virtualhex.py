@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing
+from vhdxray.tui.widgets.keysfooter import REPORT_EXTRAS, KeysFooter
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 ROW = 16
@@ -134,7 +135,7 @@ class VirtualHexScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="vhex-scroll"):
             yield RichStatic(id="vhex-view")
-        yield Footer()
+        yield KeysFooter(REPORT_EXTRAS)
 
     def on_mount(self) -> None:
         if closed_early(self):

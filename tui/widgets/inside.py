@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from vhdxray.core.analysis.guest.image import GuestOutcome, inspect_image
@@ -39,6 +39,7 @@ from vhdxray.tui.guestwords import (
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing
+from vhdxray.tui.widgets.keysfooter import REPORT_EXTRAS, KeysFooter
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -227,7 +228,7 @@ class InsideScreen(Screen[None]):
             yield RichStatic(id="inside-view")
             yield RichStatic(id="inside-jumps-title")
             yield OptionList(id="inside-jumps")
-        yield Footer()
+        yield KeysFooter(REPORT_EXTRAS)
 
     def on_mount(self) -> None:
         if closed_early(self):
