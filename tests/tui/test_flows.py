@@ -371,6 +371,37 @@ async def test_read_only_hides_write_actions(tmp_path: Path) -> None:
     assert image.read_bytes() == original
 
 
+async def test_read_only_headline_names_no_hidden_key(
+    tmp_path: Path, real_image: Callable[[str], Path]
+) -> None:
+    """--read-only hides u, l and R, and the headline said "Press u to rewrite both slots."
+    (or "Press l to replay it, or R for every repair.") all the same. It now says what the
+    write would be, and that it needs the image opened without --read-only."""
+    from vhdxray.tui.widgets.info import InfoBar
+
+    images = {
+        "slot": make_image(tmp_path / "ro.vhdx", damaged_slot=2),
+        "log": real_image("discutils-log-replay"),
+    }
+    for kind, image in images.items():
+        app = VhdxrayApp(image, read_only=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            shown = app.screen.query_one(InfoBar).headline
+            assert shown is not None
+            text = shown.text
+            for hidden in ("Press u", "Press l", "Press R", ", R for", "or R "):
+                assert hidden not in text, (kind, text)
+            assert "without --read-only" in text, (kind, text)
+            assert ("rewrite both slots" if kind == "slot" else "replay") in text, text
+        writable = VhdxrayApp(image)
+        async with writable.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            shown = writable.screen.query_one(InfoBar).headline
+            assert shown is not None and "--read-only" not in shown.text
+            assert ("Press u" if kind == "slot" else "Press l") in shown.text
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

@@ -212,7 +212,9 @@ class MainScreen(SteadyScreen):
         self.plan_shown = None
         self._find_parent(report)
         self.refresh_bindings()  # the Chain view's k follows the parent's status
-        self.query_one(InfoBar).show(report, name, v, self.parent_status)
+        self.query_one(InfoBar).show(
+            report, name, v, self.parent_status, writable=not self.read_only
+        )
         for view in self._views:
             self._fill(view)
         tabs = self.query_one(TabbedContent)
