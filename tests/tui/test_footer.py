@@ -119,3 +119,26 @@ async def test_the_not_a_vhdx_screen_keeps_help_and_quit_at_80_columns(tmp_path:
         assert len(line) <= 80
         for key in ("? Help", "q Quit", "^p"):
             assert key in line, line
+
+
+async def test_open_copy_joins_the_80_column_row_and_quit_stays(
+    real_image: Callable[[str], Path],
+) -> None:
+    """After a replay into a copy, O Open copy joins a row that already holds l Replay: the
+    row was one column too wide and ended "q Qui▏^p palette"."""
+    from tests.tui.helpers import settle
+
+    app = VhdxrayApp(real_image("discutils-log-replay"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        await shown(pilot)
+        line = footer(app)
+        assert len(line) <= 80
+        for key in ("l Replay", "O Open copy", "? Help", "q Quit ", "^p palette"):
+            assert key in line, line

@@ -28,8 +28,8 @@ from textual.widgets._footer import FooterKey  # not exported; textual is pinned
 
 # The image's screens (main, Inside, the bytes of a structure, not-a-VHDX): left out of a
 # narrow Footer first, in this order, when its keys do not fit (the help and the command
-# palette list them).
-REPORT_EXTRAS = ("backups", "reload")
+# palette list them). Open goes last: only when l Replay and O Open copy both join the row.
+REPORT_EXTRAS = ("backups", "reload", "open")
 
 
 class KeysFooter(Footer):
