@@ -582,6 +582,50 @@ async def test_help_screen(tmp_path: Path) -> None:
         assert isinstance(app.screen, MainScreen)
 
 
+async def test_dialog_bodies_scroll_with_the_arrow_keys_at_80x24(
+    tmp_path: Path, real_image: Callable[[str], Path]
+) -> None:
+    """At 80x24 the help hides 21 lines and a replay's plan scrolls too; the focus is on a
+    button, so Down, PageDown and End did nothing (only Tab, never named, reached the text).
+    They scroll the dialog's text now, and the focus stays on the button."""
+    from textual.containers import VerticalScroll
+
+    app = VhdxrayApp(make_image(tmp_path / "help.vhdx"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        body = app.screen.query_one("#dialog-scroll", VerticalScroll)
+        assert body.max_scroll_y > 0
+        assert "quit (nothing is written" not in screen_text(app)
+        focused = app.focused
+        await pilot.press("down")
+        await pilot.pause()
+        assert body.scroll_y == 1
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y == body.max_scroll_y
+        assert "quit (nothing is written" in flat(screen_text(app))
+        await pilot.press("home")
+        await pilot.pause()
+        assert body.scroll_y == 0 and app.focused is focused
+    app = VhdxrayApp(real_image("discutils-log-replay"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        body = app.screen.query_one("#dialog-scroll", VerticalScroll)
+        assert body.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert body.scroll_y > 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y == body.max_scroll_y
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+
+
 async def test_quit_returns_zero(tmp_path: Path) -> None:
     app = VhdxrayApp(make_image(tmp_path / "quit.vhdx"))
     async with app.run_test(size=SIZE) as pilot:
