@@ -77,6 +77,9 @@ def _lower(text: str) -> str:
 
 
 CUT_NAMES = {"region": None, "log": "the log", "bat": "the BAT", "metadata": "the metadata"}
+# Blocks past the end: the BAT itself is whole, the data it points to is not.
+CUT_BLOCKS = {"bat.block.past_eof", "bat.sector_bitmap.past_eof"}
+BLOCKS = "the data blocks its BAT points to"
 
 
 def _cut_names(cut: list[Finding]) -> str:
@@ -84,10 +87,14 @@ def _cut_names(cut: list[Finding]) -> str:
     for f in cut:
         layer = f.code.split(".", 1)[0]
         name = CUT_NAMES.get(layer, "its structures")
+        if f.code in CUT_BLOCKS:
+            name = BLOCKS
         if layer == "region":
             name = "the BAT" if "BAT" in f.message else "the metadata"
         if name is not None and name not in names:
             names.append(name)
+    if "the BAT" in names and BLOCKS in names:  # a cut BAT: its blocks go with it
+        names.remove(BLOCKS)
     if not names:
         return "its structures"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -514,3 +514,32 @@ async def test_structure_bytes_rows_fit_80_columns(tmp_path: Path, offset: int) 
             at = re.match(r"\s*0x([0-9a-f]+) ", row)
             assert at is not None and int(at.group(1), 16) == offset + n * 16, row
             assert chunk.hex(" ") in row and row.rstrip(" ▁▂▃▄▅▆▇█▌").endswith(chunk.decode()), row
+
+
+def test_the_cut_short_headline_names_what_lies_past_the_end(tmp_path: Path) -> None:
+    """A file cut in its data blocks (or one BAT entry pointing far past the end) still holds
+    its whole BAT: the headline said "before the end of the BAT". It names the blocks the BAT
+    points to; a file cut inside the BAT region itself still says "the BAT"."""
+    import struct
+
+    from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.analysis.verdict import verdict
+    from vhdxray.core.format import layout
+    from vhdxray.tui.headline import headline
+
+    def said(image: Path) -> str:
+        report = read_report(image)
+        return headline(report, verdict(report)).text
+
+    blocks = "before the end of the data blocks its BAT points to."
+    cut = said(cut_image(tmp_path))
+    assert blocks in cut, cut
+    wild = make_image(tmp_path / "wild.vhdx")
+    report = read_report(wild)
+    bat = next(e for e in report.region_tables[0].entries if e.guid == layout.BAT_GUID)
+    damage.write_at(wild, bat.file_offset, struct.pack("<Q", (100_000 << 20) | 6))
+    assert blocks in said(wild), said(wild)
+    cut_bat = make_image(tmp_path / "cut-bat.vhdx")
+    damage.truncate(cut_bat, bat.file_offset + 8)
+    text = said(cut_bat)
+    assert "before the end of the BAT." in text and "data blocks" not in text, text
