@@ -174,3 +174,25 @@ async def test_the_parent_picker_goes_into_a_folder_instead_of_giving_up(tmp_pat
         await pilot.pause()
         c = confirmation_shown(app)
         assert c.refusal is None and c.question == "Rewrite the child's parent locator now?"
+
+
+async def test_a_childs_eight_tabs_fit_80_columns(tmp_path: Path) -> None:
+    """A child with an error has eight tabs, two columns too many for 80: on the Chain tab
+    the row scrolled and the first tab read " Headers" (its key cut off). Tight, the row
+    fits, every key shows, on any tab; at 120 columns the tabs keep their padding."""
+    from textual.widgets import Tabs
+
+    child, _parent = moved_child(tmp_path)
+    app = VhdxrayApp(child)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        await pilot.pause()
+        row = next(line for line in screen_text(app).splitlines() if "Regions" in line)
+        for label in ("1 Headers", "2 Regions", "6 Findings (1 ✗)", "7 Hex", "8 Chain"):
+            assert label in row, row
+        assert app.screen.query_one(Tabs).has_class("-tight")
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        await pilot.pause()
+        assert not app.screen.query_one(Tabs).has_class("-tight")

@@ -18,7 +18,7 @@ from rich.console import RenderableType
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import Static, Tab, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from vhdxray.core.analysis.reader import Report
@@ -234,11 +234,24 @@ class MainScreen(SteadyScreen):
         if self.active_view in PLANNED_VIEWS:
             self.show_plan()
         self.guest_outcome = None
+        self.call_after_refresh(self._fit_tabs)  # after a Chain tab added or shown
         if report.is_vhdx:
             if self.guest_inline:
                 self._guest_done(*look_inside(report))
             else:
                 self.call_after_refresh(self._start_guest, report)
+
+    def _fit_tabs(self) -> None:
+        """Tight tabs (one column of padding, not two) when the row would not fit: a child's
+        eight tabs need 82 columns, and Textual scrolls a row that does not fit, cutting off
+        the first tab's key."""
+        tabs = self.query_one(TabbedContent).query_one(Tabs)
+        shown = [tab for tab in tabs.query(Tab) if not tab.has_class("-hidden")]
+        needed = sum(tab.label.cell_length + 2 for tab in shown)
+        tabs.set_class(needed > self.app.size.width, "-tight")
+
+    def on_resize(self) -> None:
+        self._fit_tabs()
 
     # --- the guest layer, looked at after the first paint --------------------------------------
 
