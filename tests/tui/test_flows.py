@@ -719,6 +719,41 @@ async def test_small_terminal_stacks_the_slots_and_scrolls(tmp_path: Path) -> No
         assert not slots.has_class("-narrow")
 
 
+async def test_q_in_the_progress_dialog_says_why_it_does_not_quit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress dialog is modal: the app's q was not active there, so q during an export
+    or a write did nothing at all (only ctrl+q, a priority key, gave the refusal). It gives
+    the refusal, names the way out (Esc or c), and the work runs on."""
+    from vhdxray.tui import exportflow
+
+    image = make_image(tmp_path / "slow.vhdx")
+    release = threading.Event()
+    original = exportflow.run_export
+
+    def slow_export(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(exportflow, "run_export", slow_export)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and return_code(app) is None
+        said = [str(n.message) for n in app._notifications]
+        assert any("in progress" in m and "Esc or c" in m for m in said), said
+        assert isinstance(app.screen, ProgressScreen)
+        release.set()
+        await settle(pilot)
+        assert (tmp_path / "slow.raw").exists()
+
+
 async def test_quit_is_refused_while_a_write_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
