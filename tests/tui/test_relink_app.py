@@ -196,3 +196,22 @@ async def test_a_childs_eight_tabs_fit_80_columns(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.pause()
         assert not app.screen.query_one(Tabs).has_class("-tight")
+
+
+async def test_read_only_chain_view_names_no_hidden_k(tmp_path: Path) -> None:
+    """--read-only hides k (relink), and the Chain view of a child whose parent is missing
+    said "Press k to choose the parent at its new place and relink" all the same."""
+    child, _parent = moved_child(tmp_path)
+    app = VhdxrayApp(child, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        status = main_screen(app).parent_status
+        assert status is not None and status.kind == APP_MISSING
+        text = flat(screen_text(app))
+        assert "Press k" not in text and "press k" not in text, text
+        assert "relink, open the image without --read-only" in text, text
+        assert "put the parent back where the locator points" in text.lower(), text
+        await pilot.press("k")
+        await pilot.pause()
+        assert isinstance(current_screen(app), MainScreen)
