@@ -106,3 +106,24 @@ async def test_structure_list_lines_fit_80_columns(real_image: Callable[[str], P
         assert not any(
             line.strip() in ("00", "00 00", "08 00 00", "c7") for line in text.splitlines()
         )
+
+
+async def test_partition_flags_are_not_cut_mid_word_at_80_columns(
+    real_image: Callable[[str], Path],
+) -> None:
+    """At 80 columns the partition table's flags column was 20 columns wide: each flag was
+    folded mid-word ("ext_backup_superbloc" / "k=no") and a comma stood alone on a line.
+    Below 100 columns the flags go on a line of their own under the table."""
+    from tests.tui.helpers import flat
+
+    for size in ((80, 40), (120, 40)):  # 40 rows: the table and the list on one screen
+        app = VhdxrayApp(real_image("velociraptor"), display_name="test.vhdx")
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("i")
+            await pilot.pause()
+            app.screen.query_one("#inside-scroll").scroll_home(animate=False)
+            await pilot.pause()
+            text = screen_text(app)
+            for flag in ("backup_boot_mismatch=no", "ext_backup_superblock=no", "dirty=no"):
+                assert flag in flat(text).replace(", ", " "), (size, text)
+            assert not any(line.strip() == "," for line in text.splitlines()), text
