@@ -16,7 +16,6 @@ from vhdxray.core.format.record import record
 from vhdxray.core.source import ImageSource
 from vhdxray.core.write.backup import Backup, backup_image, read_backup, sha256_hex
 from vhdxray.core.write.outcome import RefusalCode, Refused
-from vhdxray.core.write.preflight import check_backup_dir
 from vhdxray.core.write.session import PlannedWrite, WritePlan, WriteResult, WriteSession
 
 
@@ -94,11 +93,6 @@ def run_restore(
 ) -> WriteResult | None:
     """Put the saved bytes back and cut the file back, in one write session. Returns None
     when there were no bytes to put back."""
-    # As every write: a missing or read-only backup folder is named before the image is
-    # opened (it was found only when the backup file could not be created).
-    refusal = check_backup_dir(backup_dir, plan.image)
-    if refusal is not None:
-        raise refusal
     result = None
     with WriteSession(plan.image, backup_dir=backup_dir) as session:
         if plan.plan.writes:

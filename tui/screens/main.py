@@ -196,7 +196,7 @@ class MainScreen(SteadyScreen):
             return plain("")
         from vhdxray.tui.widgets.chainview import chain_renderable
 
-        return chain_renderable(report, self.parent_status)
+        return chain_renderable(report, self.parent_status, writable=not self.read_only)
 
     def on_mount(self) -> None:
         if self.read_only:
