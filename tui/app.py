@@ -614,8 +614,9 @@ class VhdxrayApp(App[int]):
         step); the write finishes or fails on its own, then q quits."""
         if self.busy:
             self.notify(
-                "A write is in progress: wait for it to finish. Quitting now would stop "
-                "vhdxray between two writes of a repair.",
+                "A write is in progress: wait for it to finish, or press Esc or c to cancel "
+                "it at its next safe step; then q quits. Quitting now would stop vhdxray "
+                "between two writes of a repair.",
                 title="Cannot quit now",
                 severity="warning",
             )
@@ -797,7 +798,9 @@ class VhdxrayApp(App[int]):
                 self.ask(offer.action, (*offer.options, (name, str(path))))
 
         title = offer.label[:1].upper() + offer.label[1:]
-        self.push_screen(OpenImageScreen(self.image.resolve().parent, title), chosen)
+        self.push_screen(
+            OpenImageScreen(self.image.resolve().parent, title, files_only=True), chosen
+        )
 
     def action_repair_menu(self) -> None:
         if self.check_action("repair_menu", ()) is not True:

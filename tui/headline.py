@@ -77,6 +77,9 @@ def _lower(text: str) -> str:
 
 
 CUT_NAMES = {"region": None, "log": "the log", "bat": "the BAT", "metadata": "the metadata"}
+# Blocks past the end: the BAT itself is whole, the data it points to is not.
+CUT_BLOCKS = {"bat.block.past_eof", "bat.sector_bitmap.past_eof"}
+BLOCKS = "the data blocks its BAT points to"
 
 
 def _cut_names(cut: list[Finding]) -> str:
@@ -84,10 +87,14 @@ def _cut_names(cut: list[Finding]) -> str:
     for f in cut:
         layer = f.code.split(".", 1)[0]
         name = CUT_NAMES.get(layer, "its structures")
+        if f.code in CUT_BLOCKS:
+            name = BLOCKS
         if layer == "region":
             name = "the BAT" if "BAT" in f.message else "the metadata"
         if name is not None and name not in names:
             names.append(name)
+    if "the BAT" in names and BLOCKS in names:  # a cut BAT: its blocks go with it
+        names.remove(BLOCKS)
     if not names:
         return "its structures"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -97,8 +104,25 @@ def quirks(report: Report) -> list[Finding]:
     return [f for f in report.findings if f.code in HARMLESS]
 
 
-def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = False) -> Headline:
-    """The headline for ``report`` (``parent``: the parent-link sentence of a child)."""
+READ_ONLY = "open the image without --read-only"
+
+
+def _write(writable: bool, keys: str, what: str) -> str:
+    """The sentence that names a write: its keys, or (read-only: they are hidden) how to get
+    them. ``what``: the write in words ("rewrite both slots")."""
+    return keys if writable else f"To {what}, {READ_ONLY}."
+
+
+def headline(
+    report: Report,
+    v: Verdict,
+    parent: str = "",
+    parent_bad: bool = False,
+    *,
+    writable: bool = True,
+) -> Headline:
+    """The headline for ``report`` (``parent``: the parent-link sentence of a child;
+    ``writable`` False: the app is read-only, so no write key is named)."""
     if not report.is_vhdx:
         return Headline("not_vhdx", v.headline)
     headers, choice = report.headers, report.header_choice
@@ -111,7 +135,8 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
         return Headline(
             "error",
             "The log holds writes that are not yet in place (a log replay is pending; do not "
-            "update the headers first). Press l to replay it, or R for every repair.",
+            "update the headers first). "
+            + _write(writable, "Press l to replay it, or R for every repair.", "replay it"),
         )
     if headers is not None and choice is not None:
         if choice.reason is CurrentReason.ONLY_VALID and choice.current is not None:
@@ -119,15 +144,24 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
             return Headline(
                 "error",
                 f"{_slot_fault(bad)}; slot {choice.current} is current. "
-                "Press u to rewrite both slots.",
+                + _write(writable, "Press u to rewrite both slots.", "rewrite both slots"),
             )
         why = choice.explain(headers)  # the one current-header sentence
         if choice.reason is CurrentReason.EQUAL_IDENTICAL:
-            return Headline("warning", f"{why} Press R to rebuild both from one slot.")
+            rebuild = _write(
+                writable, "Press R to rebuild both from one slot.", "rebuild both from one slot"
+            )
+            return Headline("warning", f"{why} {rebuild}")
         if choice.reason is CurrentReason.EQUAL_DIFFERENT:
-            return Headline("error", f"{why} Press R to choose the slot to rebuild both from.")
+            choose = _write(
+                writable,
+                "Press R to choose the slot to rebuild both from.",
+                "rebuild both from the slot you choose",
+            )
+            return Headline("error", f"{why} {choose}")
         if choice.current is None:
-            return Headline("error", f"{why} Press R for what can be done.")
+            can = "Press R for what can be done." if writable else f"To repair, {READ_ONLY}."
+            return Headline("error", f"{why} {can}")
     header_errors = [f for f in errors if f.code.startswith("header.")]
     other = [f for f in errors if f not in header_errors]
     if parent_bad:
@@ -149,13 +183,19 @@ def headline(report: Report, v: Verdict, parent: str = "", parent_bad: bool = Fa
         return Headline(
             "error",
             f"{_layer(worst)}: {_lower(worst.message)}{more}. "
-            "Press R for the repairs, 6 for every finding.",
+            + (
+                "Press R for the repairs, 6 for every finding."
+                if writable
+                else f"Press 6 for every finding; to repair, {READ_ONLY}."
+            ),
         )
     if header_errors:
         return Headline(
             "error",
-            f"{_sentence(header_errors[0].message)} Press u to rewrite both slots, R for every "
-            "repair.",
+            f"{_sentence(header_errors[0].message)} "
+            + _write(
+                writable, "Press u to rewrite both slots, R for every repair.", "rewrite both slots"
+            ),
         )
     current = ""
     if choice is not None and choice.current is not None and headers is not None:

@@ -487,3 +487,60 @@ def test_a_gap_names_the_partition_it_falls_in() -> None:
     assert line.endswith("; in partition 1 (Linux; ext4), partition 2 (NTFS; no filesystem found)")
     assert gap(8 * MiB, 10 * MiB).describe().endswith(line.split(": ", 1)[1].split("; in ")[-1])
     assert "; in " not in gap_line(gap(20 * MiB, 21 * MiB))
+
+
+@pytest.mark.parametrize("offset", [0x400, 600 * 2**30 - 0x1000])  # low, and past 512 GiB
+async def test_structure_bytes_rows_fit_80_columns(tmp_path: Path, offset: int) -> None:
+    """Each 16-byte row (offset, bytes, ASCII) is one line at 80x24: the rows were 81
+    columns wide, so every ASCII column wrapped onto a line of its own."""
+    from vhdxray.core.write.create import CreateOptions, create_image
+    from vhdxray.tui.screens.virtualhex import VirtualHexScreen
+
+    data = bytes(range(0x41, 0x41 + 26)) * 4  # "ABC…Z" four times: every row has text
+    image = create_image(
+        tmp_path / "big.vhdx",
+        CreateOptions(virtual_size=600 * 2**30, block_size=2**20),
+        data=[(offset, data)],
+    )
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(VirtualHexScreen(str(image), "big.vhdx", "test", offset, len(data)))
+        await pilot.pause()
+        await pilot.pause()
+        rows = [line for line in screen_text(app).splitlines() if "│" in line]
+        assert len(rows) == -(-len(data) // 16), screen_text(app)
+        for n, row in enumerate(rows):
+            chunk = data[n * 16 : n * 16 + 16]
+            at = re.match(r"\s*0x([0-9a-f]+) ", row)
+            assert at is not None and int(at.group(1), 16) == offset + n * 16, row
+            assert chunk.hex(" ") in row and row.rstrip(" ▁▂▃▄▅▆▇█▌").endswith(chunk.decode()), row
+
+
+def test_the_cut_short_headline_names_what_lies_past_the_end(tmp_path: Path) -> None:
+    """A file cut in its data blocks (or one BAT entry pointing far past the end) still holds
+    its whole BAT: the headline said "before the end of the BAT". It names the blocks the BAT
+    points to; a file cut inside the BAT region itself still says "the BAT"."""
+    import struct
+
+    from vhdxray.core.analysis.reader import read_report
+    from vhdxray.core.analysis.verdict import verdict
+    from vhdxray.core.format import layout
+    from vhdxray.tui.headline import headline
+
+    def said(image: Path) -> str:
+        report = read_report(image)
+        return headline(report, verdict(report)).text
+
+    blocks = "before the end of the data blocks its BAT points to."
+    cut = said(cut_image(tmp_path))
+    assert blocks in cut, cut
+    wild = make_image(tmp_path / "wild.vhdx")
+    tables = read_report(wild).region_tables
+    assert tables is not None
+    bat = next(e for e in tables[0].entries if e.guid == layout.BAT_GUID)
+    damage.write_at(wild, bat.file_offset, struct.pack("<Q", (100_000 << 20) | 6))
+    assert blocks in said(wild), said(wild)
+    cut_bat = make_image(tmp_path / "cut-bat.vhdx")
+    damage.truncate(cut_bat, bat.file_offset + 8)
+    text = said(cut_bat)
+    assert "before the end of the BAT." in text and "data blocks" not in text, text

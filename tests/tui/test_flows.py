@@ -371,6 +371,37 @@ async def test_read_only_hides_write_actions(tmp_path: Path) -> None:
     assert image.read_bytes() == original
 
 
+async def test_read_only_headline_names_no_hidden_key(
+    tmp_path: Path, real_image: Callable[[str], Path]
+) -> None:
+    """--read-only hides u, l and R, and the headline said "Press u to rewrite both slots."
+    (or "Press l to replay it, or R for every repair.") all the same. It now says what the
+    write would be, and that it needs the image opened without --read-only."""
+    from vhdxray.tui.widgets.info import InfoBar
+
+    images = {
+        "slot": make_image(tmp_path / "ro.vhdx", damaged_slot=2),
+        "log": real_image("discutils-log-replay"),
+    }
+    for kind, image in images.items():
+        app = VhdxrayApp(image, read_only=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            shown = app.screen.query_one(InfoBar).headline
+            assert shown is not None
+            text = shown.text
+            for hidden in ("Press u", "Press l", "Press R", ", R for", "or R "):
+                assert hidden not in text, (kind, text)
+            assert "without --read-only" in text, (kind, text)
+            assert ("rewrite both slots" if kind == "slot" else "replay") in text, text
+        writable = VhdxrayApp(image)
+        async with writable.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            shown = writable.screen.query_one(InfoBar).headline
+            assert shown is not None and "--read-only" not in shown.text
+            assert ("Press u" if kind == "slot" else "Press l") in shown.text
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -551,6 +582,50 @@ async def test_help_screen(tmp_path: Path) -> None:
         assert isinstance(app.screen, MainScreen)
 
 
+async def test_dialog_bodies_scroll_with_the_arrow_keys_at_80x24(
+    tmp_path: Path, real_image: Callable[[str], Path]
+) -> None:
+    """At 80x24 the help hides 21 lines and a replay's plan scrolls too; the focus is on a
+    button, so Down, PageDown and End did nothing (only Tab, never named, reached the text).
+    They scroll the dialog's text now, and the focus stays on the button."""
+    from textual.containers import VerticalScroll
+
+    app = VhdxrayApp(make_image(tmp_path / "help.vhdx"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        body = app.screen.query_one("#dialog-scroll", VerticalScroll)
+        assert body.max_scroll_y > 0
+        assert "quit (nothing is written" not in screen_text(app)
+        focused = app.focused
+        await pilot.press("down")
+        await pilot.pause()
+        assert body.scroll_y == 1
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y == body.max_scroll_y
+        assert "quit (nothing is written" in flat(screen_text(app))
+        await pilot.press("home")
+        await pilot.pause()
+        assert body.scroll_y == 0 and app.focused is focused
+    app = VhdxrayApp(real_image("discutils-log-replay"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        body = app.screen.query_one("#dialog-scroll", VerticalScroll)
+        assert body.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert body.scroll_y > 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y == body.max_scroll_y
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+
+
 async def test_quit_returns_zero(tmp_path: Path) -> None:
     app = VhdxrayApp(make_image(tmp_path / "quit.vhdx"))
     async with app.run_test(size=SIZE) as pilot:
@@ -642,6 +717,41 @@ async def test_small_terminal_stacks_the_slots_and_scrolls(tmp_path: Path) -> No
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert not slots.has_class("-narrow")
+
+
+async def test_q_in_the_progress_dialog_says_why_it_does_not_quit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress dialog is modal: the app's q was not active there, so q during an export
+    or a write did nothing at all (only ctrl+q, a priority key, gave the refusal). It gives
+    the refusal, names the way out (Esc or c), and the work runs on."""
+    from vhdxray.tui import exportflow
+
+    image = make_image(tmp_path / "slow.vhdx")
+    release = threading.Event()
+    original = exportflow.run_export
+
+    def slow_export(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(exportflow, "run_export", slow_export)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ProgressScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and return_code(app) is None
+        said = [str(n.message) for n in app._notifications]
+        assert any("in progress" in m and "Esc or c" in m for m in said), said
+        assert isinstance(app.screen, ProgressScreen)
+        release.set()
+        await settle(pilot)
+        assert (tmp_path / "slow.raw").exists()
 
 
 async def test_quit_is_refused_while_a_write_runs(

@@ -80,3 +80,65 @@ async def test_the_fleet_footer_keeps_help_and_quit_at_80_columns(tmp_path: Path
         assert len(line) <= 80
         for key in ("s Sort", "/ Filter", "o Open", "? Help", "q Quit"):
             assert key in line, line
+
+
+async def test_the_inside_and_bytes_screens_keep_help_and_quit_at_80_columns(
+    tmp_path: Path,
+) -> None:
+    """The Inside screen (i) and the bytes of a structure (Enter there) had Textual's own
+    Footer: at 80 columns "? Help" and "q Quit" were cut off after "o Open"."""
+    from vhdxray.tui.screens.virtualhex import VirtualHexScreen
+    from vhdxray.tui.widgets.inside import InsideScreen
+
+    app = VhdxrayApp(make_image(tmp_path / "bad.vhdx", damaged_slot=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        await pilot.press("i")
+        await shown(pilot)
+        assert isinstance(app.screen, InsideScreen)
+        line = footer(app)
+        assert len(line) <= 80
+        for key in ("esc Back", "? Help", "q Quit", "^p"):
+            assert key in line, line
+        app.push_screen(VirtualHexScreen(str(app.image), "bad.vhdx", "MBR", 0, 512))
+        await shown(pilot)
+        line = footer(app)
+        for key in ("esc Back", "? Help", "q Quit", "^p"):
+            assert key in line, line
+
+
+async def test_the_not_a_vhdx_screen_keeps_help_and_quit_at_80_columns(tmp_path: Path) -> None:
+    image = make_image(tmp_path / "cut.vhdx")
+    with open(image, "r+b") as f:  # cut inside the region tables: "show the headers anyway"
+        f.truncate(0x38000)
+    app = VhdxrayApp(image)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        assert app.screen.__class__.__name__ == "ExplainScreen"
+        line = footer(app)
+        assert len(line) <= 80
+        for key in ("? Help", "q Quit", "^p"):
+            assert key in line, line
+
+
+async def test_open_copy_joins_the_80_column_row_and_quit_stays(
+    real_image: Callable[[str], Path],
+) -> None:
+    """After a replay into a copy, O Open copy joins a row that already holds l Replay: the
+    row was one column too wide and ended "q Qui▏^p palette"."""
+    from tests.tui.helpers import settle
+
+    app = VhdxrayApp(real_image("discutils-log-replay"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        await shown(pilot)
+        line = footer(app)
+        assert len(line) <= 80
+        for key in ("l Replay", "O Open copy", "? Help", "q Quit ", "^p palette"):
+            assert key in line, line

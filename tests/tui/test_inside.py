@@ -85,3 +85,45 @@ def test_inside_snapshot(snap_compare: SnapCompare, tmp_path: Path, size: tuple[
     image = ext4_needing_recovery(tmp_path)
     app = VhdxrayApp(image, display_name="ext4.vhdx")
     assert snap_compare(app, press=["i"], terminal_size=size)
+
+
+async def test_structure_list_lines_fit_80_columns(real_image: Callable[[str], Path]) -> None:
+    """Each structure in the Inside list is one line at 80 columns: offset, name, then as
+    many of its first bytes as fit. "NTFS backup boot sector" and its 16 bytes wrapped, and
+    the last byte or two stood alone on the next line."""
+    from textual.widgets import OptionList
+
+    app = VhdxrayApp(real_image("velociraptor"), display_name="test.vhdx")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        await pilot.pause()
+        listing = app.screen.query_one("#inside-jumps", OptionList)
+        assert listing.option_count >= 6
+        await pilot.pause()
+        assert listing.virtual_size.height == listing.option_count
+        text = screen_text(app)
+        assert "NTFS backup boot sector  eb 52 90" in text
+        assert not any(
+            line.strip() in ("00", "00 00", "08 00 00", "c7") for line in text.splitlines()
+        )
+
+
+async def test_partition_flags_are_not_cut_mid_word_at_80_columns(
+    real_image: Callable[[str], Path],
+) -> None:
+    """At 80 columns the partition table's flags column was 20 columns wide: each flag was
+    folded mid-word ("ext_backup_superbloc" / "k=no") and a comma stood alone on a line.
+    Below 100 columns the flags go on a line of their own under the table."""
+    from tests.tui.helpers import flat
+
+    for size in ((80, 40), (120, 40)):  # 40 rows: the table and the list on one screen
+        app = VhdxrayApp(real_image("velociraptor"), display_name="test.vhdx")
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("i")
+            await pilot.pause()
+            app.screen.query_one("#inside-scroll").scroll_home(animate=False)
+            await pilot.pause()
+            text = screen_text(app)
+            for flag in ("backup_boot_mismatch=no", "ext_backup_superblock=no", "dirty=no"):
+                assert flag in flat(text).replace(", ", " "), (size, text)
+            assert not any(line.strip() == "," for line in text.splitlines()), text

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import DirectoryTree, Input
 
 from tests import damage
 from tests.tui.helpers import confirmation_shown, current_screen, flat, screen_text, settle
@@ -143,3 +143,75 @@ async def test_chain_tab_follows_the_image_shown(tmp_path: Path) -> None:
         app.switch_image(child)
         await pilot.pause()
         assert "8 Chain" in screen_text(app)
+
+
+async def test_the_parent_picker_goes_into_a_folder_instead_of_giving_up(tmp_path: Path) -> None:
+    """Choosing the parent of a missing-parent child: a folder typed in the path field, or
+    ``f``, used to close the picker with "... is a folder: choose a file." and drop the relink.
+    The picker stays open and lists that folder; the file is then chosen in it."""
+    child, parent = moved_child(tmp_path)
+    app = VhdxrayApp(child)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8", "k")
+        await pilot.pause()
+        picker = current_screen(app)
+        assert isinstance(picker, OpenImageScreen)
+        assert "f: list every image" not in flat(screen_text(app))  # not offered here
+        await pilot.press("f")
+        await pilot.pause()
+        assert current_screen(app) is picker
+        field = picker.query_one("#open-path", Input)
+        field.value = str(parent.parent)
+        field.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert current_screen(app) is picker
+        assert Path(picker.query_one("#open-tree", DirectoryTree).path) == parent.parent
+        assert field.value == str(parent.parent)
+        field.value = str(parent)
+        field.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        c = confirmation_shown(app)
+        assert c.refusal is None and c.question == "Rewrite the child's parent locator now?"
+
+
+async def test_a_childs_eight_tabs_fit_80_columns(tmp_path: Path) -> None:
+    """A child with an error has eight tabs, two columns too many for 80: on the Chain tab
+    the row scrolled and the first tab read " Headers" (its key cut off). Tight, the row
+    fits, every key shows, on any tab; at 120 columns the tabs keep their padding."""
+    from textual.widgets import Tabs
+
+    child, _parent = moved_child(tmp_path)
+    app = VhdxrayApp(child)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        await pilot.pause()
+        row = next(line for line in screen_text(app).splitlines() if "Regions" in line)
+        for label in ("1 Headers", "2 Regions", "6 Findings (1 ✗)", "7 Hex", "8 Chain"):
+            assert label in row, row
+        assert app.screen.query_one(Tabs).has_class("-tight")
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        await pilot.pause()
+        assert not app.screen.query_one(Tabs).has_class("-tight")
+
+
+async def test_read_only_chain_view_names_no_hidden_k(tmp_path: Path) -> None:
+    """--read-only hides k (relink), and the Chain view of a child whose parent is missing
+    said "Press k to choose the parent at its new place and relink" all the same."""
+    child, _parent = moved_child(tmp_path)
+    app = VhdxrayApp(child, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        status = main_screen(app).parent_status
+        assert status is not None and status.kind == APP_MISSING
+        text = flat(screen_text(app))
+        assert "Press k" not in text and "press k" not in text, text
+        assert "relink, open the image without --read-only" in text, text
+        assert "put the parent back where the locator points" in text.lower(), text
+        await pilot.press("k")
+        await pilot.pause()
+        assert isinstance(current_screen(app), MainScreen)

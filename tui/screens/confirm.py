@@ -25,7 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button
 
 from vhdxray.tui.safe_text import join, plain, safe
-from vhdxray.tui.screens.dialogs import closed_early, closing, fit_dialog
+from vhdxray.tui.screens.dialogs import SCROLL_BODY, closed_early, closing, fit_dialog, scroll_body
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 
@@ -159,6 +159,7 @@ class ConfirmScreen(ModalScreen[bool | Offer]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *closing("y", "answer(True)", "Yes, write"),
         *closing("n,escape", "answer(False)", "No"),
+        *SCROLL_BODY,
     ]
 
     def __init__(self, confirmation: Confirmation) -> None:
@@ -217,6 +218,9 @@ class ConfirmScreen(ModalScreen[bool | Offer]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(bool(answer) and not self.confirmation.refused)
+
+    def action_scroll_body(self, how: str) -> None:
+        scroll_body(self, how)
 
     def action_offer(self, n: int) -> None:
         self.dismiss(self.confirmation.offers[n])

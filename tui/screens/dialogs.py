@@ -40,6 +40,31 @@ def closing(
     )
 
 
+# A dialog's text scrolls with these keys while the focus is on one of its buttons (which do
+# not use them); a focused scroll area handles them itself first.
+SCROLL_BODY: tuple[Binding, ...] = tuple(
+    Binding(key, f"scroll_body('{how}')", show=False)
+    for key, how in (
+        ("up", "up"),
+        ("down", "down"),
+        ("pageup", "page_up"),
+        ("pagedown", "page_down"),
+        ("home", "home"),
+        ("end", "end"),
+    )
+)
+
+
+def scroll_body(screen: Screen[Any], how: str) -> None:
+    """Scroll the dialog's ``#dialog-scroll`` (``how``: up, down, page_up, page_down, home,
+    end), without animation."""
+    try:
+        body = screen.query_one("#dialog-scroll", VerticalScroll)
+    except NoMatches:
+        return
+    getattr(body, f"scroll_{how}")(animate=False)
+
+
 def closed_early(screen: Screen[Any]) -> bool:
     """The screen was closed before its ``on_mount`` ran: a closing key (see :func:`closing`)
     typed ahead can close a screen that is still being mounted."""
@@ -49,7 +74,10 @@ def closed_early(screen: Screen[Any]) -> bool:
 class MessageScreen(ModalScreen[None]):
     """A titled message; Escape, Enter or q closes it. ``body`` must already be safe (Text)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [*closing("escape,enter,q", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *closing("escape,enter,q", "close", "Close"),
+        *SCROLL_BODY,
+    ]
 
     def __init__(self, title: str, body: RenderableType, *, kind: str = "info") -> None:
         super().__init__()
@@ -76,6 +104,9 @@ class MessageScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_scroll_body(self, how: str) -> None:
+        scroll_body(self, how)
 
     @on(Button.Pressed, "#close")
     def _close(self) -> None:
@@ -153,7 +184,8 @@ def help_body(read_only: bool) -> RenderableType:
 
 class HelpScreen(MessageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        *closing("escape,enter,q,question_mark", "close", "Close")
+        *closing("escape,enter,q,question_mark", "close", "Close"),
+        *SCROLL_BODY,
     ]
 
     def __init__(self, read_only: bool) -> None:

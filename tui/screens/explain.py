@@ -17,12 +17,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
+from vhdxray.tui.widgets.keysfooter import REPORT_EXTRAS, KeysFooter
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 VHDX_SHAPE = (
@@ -160,7 +160,7 @@ class ExplainScreen(Screen[None]):
             yield RichStatic(plain(title), id="explain-title")
             with VerticalScroll(id="explain-scroll"):
                 yield RichStatic(body, id="explain-body")
-        yield Footer()
+        yield KeysFooter(REPORT_EXTRAS)
 
     class OpenAnyway(Message):
         """The user asked for the header view of a truncated VHDX (handled by the app)."""

@@ -18,7 +18,7 @@ from rich.console import RenderableType
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import Static, Tab, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from vhdxray.core.analysis.reader import Report
@@ -35,7 +35,7 @@ from vhdxray.tui.safe_text import plain
 from vhdxray.tui.screens.steady import SteadyScreen
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.info import InfoBar
-from vhdxray.tui.widgets.keysfooter import KeysFooter
+from vhdxray.tui.widgets.keysfooter import REPORT_EXTRAS, KeysFooter
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 if TYPE_CHECKING:
@@ -82,9 +82,7 @@ def section_renderer(view: str) -> Renderer:
 # Views that show what the planner found; opening one plans (once per loaded image).
 PLANNED_VIEWS = frozenset({"metadata", "log", "bat", "findings"})
 
-# Left out of a narrow Footer first, in this order, when its keys do not fit (the help and
-# the command palette list them).
-FOOTER_EXTRAS = ("backups", "reload")
+FOOTER_EXTRAS = REPORT_EXTRAS
 
 PlanSource = Callable[[], "RepairPlan | None"]
 
@@ -198,7 +196,7 @@ class MainScreen(SteadyScreen):
             return plain("")
         from vhdxray.tui.widgets.chainview import chain_renderable
 
-        return chain_renderable(report, self.parent_status)
+        return chain_renderable(report, self.parent_status, writable=not self.read_only)
 
     def on_mount(self) -> None:
         if self.read_only:
@@ -214,7 +212,9 @@ class MainScreen(SteadyScreen):
         self.plan_shown = None
         self._find_parent(report)
         self.refresh_bindings()  # the Chain view's k follows the parent's status
-        self.query_one(InfoBar).show(report, name, v, self.parent_status)
+        self.query_one(InfoBar).show(
+            report, name, v, self.parent_status, writable=not self.read_only
+        )
         for view in self._views:
             self._fill(view)
         tabs = self.query_one(TabbedContent)
@@ -234,11 +234,24 @@ class MainScreen(SteadyScreen):
         if self.active_view in PLANNED_VIEWS:
             self.show_plan()
         self.guest_outcome = None
+        self.call_after_refresh(self._fit_tabs)  # after a Chain tab added or shown
         if report.is_vhdx:
             if self.guest_inline:
                 self._guest_done(*look_inside(report))
             else:
                 self.call_after_refresh(self._start_guest, report)
+
+    def _fit_tabs(self) -> None:
+        """Tight tabs (one column of padding, not two) when the row would not fit: a child's
+        eight tabs need 82 columns, and Textual scrolls a row that does not fit, cutting off
+        the first tab's key."""
+        tabs = self.query_one(TabbedContent).query_one(Tabs)
+        shown = [tab for tab in tabs.query(Tab) if not tab.has_class("-hidden")]
+        needed = sum(tab.label.cell_length + 2 for tab in shown)
+        tabs.set_class(needed > self.app.size.width, "-tight")
+
+    def on_resize(self) -> None:
+        self._fit_tabs()
 
     # --- the guest layer, looked at after the first paint --------------------------------------
 

@@ -6,6 +6,10 @@ The tree starts in the shown image's folder and lists folders and disk images (`
 Backspace goes up one folder. The path field takes any path: Enter on a file opens it, on a
 folder opens the fleet list. File names come from the disk: the tree shows them as text,
 never as markup.
+
+With ``files_only`` (choosing a file for an action, such as relink's parent) a folder is
+never the answer: a folder typed in the path field is listed in the tree instead, and ``f``
+is not offered.
 """
 
 from __future__ import annotations
@@ -57,9 +61,12 @@ class OpenImageScreen(ModalScreen[Path | None]):
         Binding("backspace", "up", "Up", show=False),
     ]
 
-    def __init__(self, start: Path, title: str = "Open an image or a folder") -> None:
+    def __init__(
+        self, start: Path, title: str = "Open an image or a folder", *, files_only: bool = False
+    ) -> None:
         super().__init__()
         self.title_text = title
+        self.files_only = files_only
         start = start if start.is_dir() else start.parent
         with suppress(ValueError, OSError):  # relative to the current folder when inside it
             start = start.resolve().relative_to(Path.cwd().resolve())
@@ -70,10 +77,11 @@ class OpenImageScreen(ModalScreen[Path | None]):
             yield RichStatic(plain(self.title_text), id="dialog-title")
             yield Input(str(self.start), id="open-path", placeholder="a folder or an image file")
             yield ImageTree(self.start, id="open-tree")
+            folder = "" if self.files_only else "f: list every image in the folder   "
             yield RichStatic(
                 plain(
-                    "Enter: open the file (or go into the folder)   f: list every image in "
-                    "the folder   Backspace: up   a: all files / images only   Esc: close"
+                    "Enter: open the file (or go into the folder)   "
+                    f"{folder}Backspace: up   a: all files / images only   Esc: close"
                 ),
                 id="dialog-question",
             )
@@ -86,6 +94,9 @@ class OpenImageScreen(ModalScreen[Path | None]):
             return
         self.call_after_refresh(fit_dialog, self, "#open-tree")
         self.query_one(ImageTree).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "open_folder" and self.files_only)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -119,7 +130,10 @@ class OpenImageScreen(ModalScreen[Path | None]):
     @on(Input.Submitted, "#open-path")
     def _typed(self, event: Input.Submitted) -> None:
         path = Path(event.value).expanduser()
-        if path.is_dir() or path.is_file():
+        if path.is_dir() and self.files_only:  # list it: the answer is a file in it
+            self.query_one(ImageTree).path = path
+            self.query_one(ImageTree).focus()
+        elif path.is_dir() or path.is_file():
             self.dismiss(path)
         else:
             self.notify(f"{path} does not exist.", severity="warning", markup=False)

@@ -96,6 +96,9 @@ class ProgressScreen(ModalScreen[Finished[T]], Generic[T]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,c", "cancel", "Cancel", id="cancel"),
+        # A modal screen leaves the app's q out: q here is the app's quit, which refuses
+        # while the work runs and says why (else q did nothing at all).
+        Binding("q", "app.quit", "Quit", show=False),
     ]
 
     def __init__(

@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing
+from vhdxray.tui.widgets.keysfooter import REPORT_EXTRAS, KeysFooter
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 ROW = 16
@@ -30,8 +31,18 @@ MAX_SHOWN = 4096  # bytes shown from the structure's start (the rest: the CLI's 
 MAX_RANGES = 32  # mapping lines shown
 
 
+def offset_digits(last: int) -> int:
+    """Hex digits for offsets up to ``last``: 8, or more past 4 GiB (10 reach 1 TiB)."""
+    return max(8, len(f"{last:x}"))
+
+
 def hex_rows(data: bytes, base: int) -> list[Text]:
-    """16-byte rows: virtual offset, bytes, ASCII; runs of zero rows collapsed."""
+    """16-byte rows: virtual offset, bytes, ASCII; runs of zero rows collapsed.
+
+    A row is ``0x`` + the offset + 66 columns: 76 with 8 digits, 78 with 10, so it stays one
+    line in an 80-column terminal (the screen keeps 2 columns: a 1-column margin and a
+    1-column scroll bar)."""
+    digits = offset_digits(base + max(len(data), 1) - 1)
     rows: list[Text] = []
     pos = 0
     while pos < len(data):
@@ -43,16 +54,16 @@ def hex_rows(data: bytes, base: int) -> list[Text]:
             if pos - start > ROW:
                 rows.append(
                     plain(
-                        f"  0x{base + start:010x}..0x{base + pos - 1:010x}  "
+                        f"0x{base + start:0{digits}x}..0x{base + pos - 1:0{digits}x}  "
                         f"{pos - start} bytes, all zero",
                         "dim",
                     )
                 )
                 continue
             pos = start
-        text = plain(f"  0x{base + pos:010x} ", "bold")
+        text = plain(f"0x{base + pos:0{digits}x} ", "bold")
         text.append(" ".join(f"{b:02x}" for b in chunk).ljust(ROW * 3 - 1))
-        text.append("  │", "dim")
+        text.append(" │", "dim")
         text.append("".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk))
         rows.append(text)
         pos += ROW
@@ -134,7 +145,7 @@ class VirtualHexScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="vhex-scroll"):
             yield RichStatic(id="vhex-view")
-        yield Footer()
+        yield KeysFooter(REPORT_EXTRAS)
 
     def on_mount(self) -> None:
         if closed_early(self):

@@ -52,8 +52,30 @@ NEXT_STEP = {
     ),
 }
 
+# --read-only: k is hidden, so the next step names no key for the relink.
+READ_ONLY_STEP = {
+    MOVED: (
+        "The chain holds, but a path in the locator is out of date: Windows may not find the "
+        "parent. To relink (the locator's paths rewritten to the parent found, after a "
+        "confirmation, with backups), open the image without --read-only."
+    ),
+    MODIFIED: (
+        "Do not use this child with this parent: its blocks were written against an earlier "
+        "state of the parent. Find the parent's original (a backup, a snapshot) and put it "
+        "where the locator points; to relink to it instead, open the image without "
+        "--read-only."
+    ),
+    MISSING: (
+        "Put the parent back where the locator points (the relative path below, from this "
+        "file's folder) and reload (r); to choose it at its new place and relink, open the "
+        "image without --read-only. Without its parent a child shows only its own blocks."
+    ),
+}
 
-def chain_renderable(report: Report, status: ParentStatus | None) -> RenderableType:
+
+def chain_renderable(
+    report: Report, status: ParentStatus | None, *, writable: bool = True
+) -> RenderableType:
     if status is None or status.kind == NOT_CHILD:
         return plain("This is not a differencing disk: it has no parent.")
     word, style = KIND_WORDS.get(status.kind, ("PARENT UNKNOWN", "bold red"))
@@ -82,7 +104,8 @@ def chain_renderable(report: Report, status: ParentStatus | None) -> RenderableT
             )
         parts += [plain("Checked against the parent:", "bold"), items, Text("")]
     parts.append(plain("What to do:", "bold"))
-    parts.append(safe(NEXT_STEP.get(status.kind, "The parent cannot be identified.")))
+    steps = NEXT_STEP if writable else {**NEXT_STEP, **READ_ONLY_STEP}
+    parts.append(safe(steps.get(status.kind, "The parent cannot be identified.")))
     parts.append(Text(""))
     parts.append(plain("The parent locator (as stored in this file):", "bold"))
     for line in describe_locator(report, report.path)[1:]:

@@ -105,13 +105,20 @@ class InfoBar(RichStatic):
     _compact: bool | None = None  # the layout of the facts shown (None: nothing shown yet)
 
     def show(
-        self, report: Report, name: str, v: Verdict, parent: ParentStatus | None = None
+        self,
+        report: Report,
+        name: str,
+        v: Verdict,
+        parent: ParentStatus | None = None,
+        *,
+        writable: bool = True,
     ) -> None:
         h = headline(
             report,
             v,
             parent.sentence if parent is not None else "",
             parent is not None and parent.bad,
+            writable=writable,
         )
         self._container = h
         self._set_headline(report, name, h)

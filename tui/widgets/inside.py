@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from vhdxray.core.analysis.guest.image import GuestOutcome, inspect_image
@@ -39,6 +39,7 @@ from vhdxray.tui.guestwords import (
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.screens.dialogs import closed_early, closing
+from vhdxray.tui.widgets.keysfooter import REPORT_EXTRAS, KeysFooter
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -51,7 +52,30 @@ def headline(report: Report, outcome: GuestOutcome) -> str:
     return layered_headline(verdict(report).level, outcome.guest, replay_pending=replay)
 
 
-def _partitions(guest: GuestReport) -> Table:
+FLAGS_COLUMN_WIDTH = 100  # narrower: each partition's flags on a line under the table
+
+
+class _Partitions:
+    """The partition table. From :data:`FLAGS_COLUMN_WIDTH` columns the flags are its last
+    column; narrower, that column was too thin for one flag (``ext_backup_superblock=no``
+    was folded mid-word), so each partition's flags follow the table on a line of their own."""
+
+    def __init__(self, guest: GuestReport) -> None:
+        self.guest = guest
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        wide = options.max_width >= FLAGS_COLUMN_WIDTH
+        yield _partitions(self.guest, flags_column=wide)
+        if wide:
+            return
+        for p in self.guest.partitions:
+            if p.filesystem is not None and p.filesystem.flags:
+                line = plain(f"{p.index}: ", "bold")
+                line.append_text(_flags(p.filesystem.flags))
+                yield line
+
+
+def _partitions(guest: GuestReport, *, flags_column: bool = True) -> Table:
     table = Table(expand=True, box=None, padding=(0, 1), header_style="bold")
     for name, kwargs in (
         ("#", {"no_wrap": True}),
@@ -61,18 +85,21 @@ def _partitions(guest: GuestReport) -> Table:
         ("filesystem", {"ratio": 3}),
         ("flags", {"ratio": 3}),
     ):
-        table.add_column(name, overflow="fold", **kwargs)
+        if name != "flags" or flags_column:
+            table.add_column(name, overflow="fold", **kwargs)
     for p in guest.partitions:
         name = f" '{p.name}'" if p.name else ""
         fs = p.filesystem
-        table.add_row(
+        cells = [
             plain(str(p.index)),
             plain(str(p.start)),
             plain(size_short(p.length)),
             safe(f"{p.type_name}{name}"),
             safe(fs_summary(fs)) if fs else plain("—", "dim"),
-            _flags(fs.flags if fs else {}),
-        )
+        ]
+        if flags_column:
+            cells.append(_flags(fs.flags if fs else {}))
+        table.add_row(*cells)
     return table
 
 
@@ -146,7 +173,7 @@ def inside_renderable(
     if guest.filesystem is not None:
         parts.append(plain(flags_text(guest.filesystem.flags) or "no health flags recorded"))
     if guest.partitions:
-        parts += [Text(""), _partitions(guest)]
+        parts += [Text(""), _Partitions(guest)]
     parts += [
         Text(""),
         plain("Findings and next steps", "bold"),
@@ -227,7 +254,7 @@ class InsideScreen(Screen[None]):
             yield RichStatic(id="inside-view")
             yield RichStatic(id="inside-jumps-title")
             yield OptionList(id="inside-jumps")
-        yield Footer()
+        yield KeysFooter(REPORT_EXTRAS)
 
     def on_mount(self) -> None:
         if closed_early(self):

@@ -26,6 +26,11 @@ from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey  # not exported; textual is pinned
 
+# The image's screens (main, Inside, the bytes of a structure, not-a-VHDX): left out of a
+# narrow Footer first, in this order, when its keys do not fit (the help and the command
+# palette list them). Open goes last: only when l Replay and O Open copy both join the row.
+REPORT_EXTRAS = ("backups", "reload", "open")
+
 
 class KeysFooter(Footer):
     """A Footer whose keys fit the terminal (see the module's docstring)."""
