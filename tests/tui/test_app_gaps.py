@@ -354,6 +354,30 @@ async def test_enter_expands_the_slot_summary_at_80x24(tmp_path: Path) -> None:
         assert displayed(slots) and "Slot 2 (128 KiB) ━ CURRENT" in screen_text(app)
 
 
+async def test_the_slot_summary_comes_when_a_wide_terminal_narrows(tmp_path: Path) -> None:
+    """A wide first frame has no summary (it is made when the terminal first narrows): after
+    the resize it shows this image's slots, Enter still expands and folds, and it goes with
+    the terminal's widening."""
+    app = VhdxrayApp(make_image(tmp_path / "s1.vhdx", damaged_slot=1), display_name="s1")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app.screen.query("#slot-summary")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        slots = app.screen.query_one("#slots")
+        text = screen_text(app)
+        assert not displayed(slots)
+        assert "Enter: both slots in full" in text
+        assert re.search(r"State +✗ INVALID +★ CURRENT", text), text
+        await pilot.press("enter")
+        await pilot.pause()
+        assert displayed(slots) and "Enter: back to the summary" in screen_text(app)
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        summary = app.screen.query_one("#slot-summary")
+        assert not displayed(summary) and "Slot 2 (128 KiB) ━ CURRENT" in screen_text(app)
+
+
 # --- 4: Inside linked to the bytes of the virtual disk -----------------------------------------
 
 
