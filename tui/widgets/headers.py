@@ -31,6 +31,7 @@ from vhdxray.core.format.header import (
     field_text,
 )
 from vhdxray.tui.safe_text import join, plain, safe, safe_bytes
+from vhdxray.tui.widgets.grid import FastGrid
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 DIFFER_MARK = "≠"
@@ -150,10 +151,10 @@ def slot_status(h: Header, choice: HeaderChoice | None) -> RenderableType:
         head = plain("✗ INVALID", BAD_STYLE)
     parts: list[RenderableType] = [head]
     if not h.valid:
-        parts.append(_reason_rows(h.invalid_reasons(), "-", BAD_STYLE))
+        parts.append(FastGrid(_reason_rows(h.invalid_reasons(), "-", BAD_STYLE)))
     problems = slot_problems(h)
     if problems:
-        parts.append(_reason_rows(problems, "!", "bold yellow"))
+        parts.append(FastGrid(_reason_rows(problems, "!", "bold yellow")))
     return Group(*parts)
 
 
@@ -191,7 +192,7 @@ def header_table(h: Header, differ: frozenset[str], width: int | None = None) ->
 def panel_body(
     h: Header, choice: HeaderChoice | None, differ: frozenset[str], width: int | None = None
 ) -> RenderableType:
-    return Group(slot_status(h, choice), Text(""), header_table(h, differ, width))
+    return Group(slot_status(h, choice), Text(""), FastGrid(header_table(h, differ, width)))
 
 
 def _summary_state(h: Header, choice: HeaderChoice | None) -> Text:
