@@ -315,6 +315,28 @@ async def test_guest_headline_after_load_from_a_worker(
         assert "needs_recovery=yes" in screen_text(app)
 
 
+async def test_no_guest_look_starts_once_the_app_is_quitting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look scheduled for after the first frame is not started when the app was asked to
+    quit meanwhile (the app would wait for the thread before exiting); it is started when it
+    was not."""
+    monkeypatch.setattr(MainScreen, "guest_inline", False)
+    app = VhdxrayApp(make_image(tmp_path / "q.vhdx"), display_name="q")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        started = len(list(app.workers))
+        main._start_guest(main.report)
+        assert len(list(app.workers)) == started + 1
+        await settle(pilot)
+        finished = len(list(app.workers))  # the finished look is no longer listed
+        app.exit()
+        main._start_guest(main.report)
+        assert len(list(app.workers)) == finished
+
+
 async def test_guest_layer_named_for_an_unrecognised_disk(tmp_path: Path) -> None:
     app = VhdxrayApp(make_image(tmp_path / "disk.vhdx"), display_name="disk.vhdx")
     async with app.run_test(size=(120, 40)) as pilot:

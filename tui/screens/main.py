@@ -247,7 +247,9 @@ class MainScreen(SteadyScreen):
     tests and the screenshots, whose frames must not depend on a thread's timing)."""
 
     def _start_guest(self, report: Report) -> None:
-        if report is self.report:
+        # Not once the app is quitting (q pressed before the first frame was up): a thread
+        # cannot be cancelled, and the app would wait for the look to end before it exits.
+        if report is self.report and not getattr(self.app, "_exit", False):
             self.run_worker(
                 lambda: look_inside(report),
                 thread=True,
