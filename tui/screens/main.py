@@ -36,6 +36,7 @@ from vhdxray.tui.screens.steady import SteadyScreen
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.info import InfoBar
 from vhdxray.tui.widgets.keysfooter import KeysFooter
+from vhdxray.tui.widgets.lazytabs import LazyTabbedContent
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class MainScreen(SteadyScreen):
         report = self._initial[0]
         self._find_parent(report)
         yield InfoBar(id="info")
-        with TabbedContent(initial="tab-headers", id="views"):
+        with LazyTabbedContent(initial="tab-headers", id="views"):
             for view, title, key in VIEWS:
                 if view == "chain" and not self.is_child:
                     continue
