@@ -37,10 +37,10 @@ class LazyTabbedContent(TabbedContent):
         self._pending: dict[str, TabPane] = {}  # pane id -> pane not yet mounted
 
     def compose(self) -> ComposeResult:
-        panes = self._tab_content
+        panes = [p for p in self._tab_content if isinstance(p, TabPane) and p.id]
         self._pending = {}
         initial = self._initial
-        if not initial or not all(isinstance(p, TabPane) and p.id for p in panes):
+        if not initial or len(panes) != len(self._tab_content):
             yield from super().compose()  # Textual's own, every pane at once
             return
         tabs = [ContentTab(p._title, p.id or "", disabled=p.disabled) for p in panes]
