@@ -51,6 +51,8 @@ from vhdxray.tui.screens.main import VIEWS, MainScreen
 # Only the first screen is imported at start-up (issue 9: first paint); every dialog, the
 # repairs' words and the write flow are imported by the action that needs them.
 if TYPE_CHECKING:
+    from textual.widget import AwaitMount
+
     from vhdxray.core.write.repair import RepairOptions, RepairPlan
     from vhdxray.tui.screens.confirm import Offer
     from vhdxray.tui.screens.dialogs import MessageScreen
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from vhdxray.tui.writeflow import Job, Progress, Proposal, RepairRunFailed, WriteDone
 
 P = TypeVar("P")
+ScreenT = TypeVar("ScreenT", bound="Screen[Any]")
 
 WRITE_GROUP = "write"
 
@@ -364,6 +367,12 @@ class VhdxrayApp(App[int]):
     """Inspect one VHDX image and run safe repairs on it."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
+    SCREENS_CSS_PATH = Path(__file__).with_name("screens.tcss")
+    """The other screens' rules: added by :meth:`screen_css` when the first screen other than
+    the main screen is made, so the main screen's first frame does not parse them (about
+    20 MIr). They only select those screens and their widgets, and come after app.tcss's rules,
+    as they did in one file."""
+    _screens_css = False
     TITLE = "vhdxray"
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
@@ -465,9 +474,24 @@ class VhdxrayApp(App[int]):
         if self.fleet:
             from vhdxray.tui.screens.fleet import FleetScreen
 
-            return FleetScreen(self.fleet)
+            return self.screen_css(FleetScreen(self.fleet))
         # The first frame already shows the report (no blank screen first).
-        return self._screen_for(self.report)
+        return self.screen_css(self._screen_for(self.report))
+
+    def screen_css(self, screen: ScreenT) -> ScreenT:
+        """``screen``, the other screens' rules added to the stylesheet first if it needs them
+        (any screen but the main screen), before it or any of its widgets is styled."""
+        if not self._screens_css and not isinstance(screen, MainScreen):
+            self._screens_css = True
+            path = self.SCREENS_CSS_PATH
+            self.stylesheet.add_source(
+                path.read_text(encoding="utf-8"), read_from=(str(path), ""), is_default_css=False
+            )
+        return screen
+
+    def _get_screen(self, screen: Screen[Any] | str) -> tuple[Screen[Any], AwaitMount]:
+        # Every pushed or switched-to screen comes through here before it is registered.
+        return super()._get_screen(screen if isinstance(screen, str) else self.screen_css(screen))
 
     def open_image(self, path: Path) -> None:
         """From the fleet screen: show one image's own screen (Escape comes back)."""

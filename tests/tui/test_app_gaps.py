@@ -315,6 +315,28 @@ async def test_guest_headline_after_load_from_a_worker(
         assert "needs_recovery=yes" in screen_text(app)
 
 
+async def test_no_guest_look_starts_once_the_app_is_quitting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look scheduled for after the first frame is not started when the app was asked to
+    quit meanwhile (the app would wait for the thread before exiting); it is started when it
+    was not."""
+    monkeypatch.setattr(MainScreen, "guest_inline", False)
+    app = VhdxrayApp(make_image(tmp_path / "q.vhdx"), display_name="q")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        started = len(list(app.workers))
+        main._start_guest(main.report)
+        assert len(list(app.workers)) == started + 1
+        await settle(pilot)
+        finished = len(list(app.workers))  # the finished look is no longer listed
+        app.exit()
+        main._start_guest(main.report)
+        assert len(list(app.workers)) == finished
+
+
 async def test_guest_layer_named_for_an_unrecognised_disk(tmp_path: Path) -> None:
     app = VhdxrayApp(make_image(tmp_path / "disk.vhdx"), display_name="disk.vhdx")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -352,6 +374,30 @@ async def test_enter_expands_the_slot_summary_at_80x24(tmp_path: Path) -> None:
         await pilot.resize_terminal(120, 40)  # wide: both panels side by side, always
         await pilot.pause()
         assert displayed(slots) and "Slot 2 (128 KiB) ━ CURRENT" in screen_text(app)
+
+
+async def test_the_slot_summary_comes_when_a_wide_terminal_narrows(tmp_path: Path) -> None:
+    """A wide first frame has no summary (it is made when the terminal first narrows): after
+    the resize it shows this image's slots, Enter still expands and folds, and it goes with
+    the terminal's widening."""
+    app = VhdxrayApp(make_image(tmp_path / "s1.vhdx", damaged_slot=1), display_name="s1")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app.screen.query("#slot-summary")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        slots = app.screen.query_one("#slots")
+        text = screen_text(app)
+        assert not displayed(slots)
+        assert "Enter: both slots in full" in text
+        assert re.search(r"State +✗ INVALID +★ CURRENT", text), text
+        await pilot.press("enter")
+        await pilot.pause()
+        assert displayed(slots) and "Enter: back to the summary" in screen_text(app)
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        summary = app.screen.query_one("#slot-summary")
+        assert not displayed(summary) and "Slot 2 (128 KiB) ━ CURRENT" in screen_text(app)
 
 
 # --- 4: Inside linked to the bytes of the virtual disk -----------------------------------------

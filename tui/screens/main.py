@@ -36,6 +36,7 @@ from vhdxray.tui.screens.steady import SteadyScreen
 from vhdxray.tui.widgets.headers import HeadersView
 from vhdxray.tui.widgets.info import InfoBar
 from vhdxray.tui.widgets.keysfooter import REPORT_EXTRAS, KeysFooter
+from vhdxray.tui.widgets.lazytabs import LazyTabbedContent
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ class MainScreen(SteadyScreen):
         report = self._initial[0]
         self._find_parent(report)
         yield InfoBar(id="info")
-        with TabbedContent(initial="tab-headers", id="views"):
+        with LazyTabbedContent(initial="tab-headers", id="views"):
             for view, title, key in VIEWS:
                 if view == "chain" and not self.is_child:
                     continue
@@ -260,7 +261,9 @@ class MainScreen(SteadyScreen):
     tests and the screenshots, whose frames must not depend on a thread's timing)."""
 
     def _start_guest(self, report: Report) -> None:
-        if report is self.report:
+        # Not once the app is quitting (q pressed before the first frame was up): a thread
+        # cannot be cancelled, and the app would wait for the look to end before it exits.
+        if report is self.report and not getattr(self.app, "_exit", False):
             self.run_worker(
                 lambda: look_inside(report),
                 thread=True,

@@ -31,6 +31,7 @@ from vhdxray.core.format.header import (
     field_text,
 )
 from vhdxray.tui.safe_text import join, plain, safe, safe_bytes
+from vhdxray.tui.widgets.grid import FastGrid
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 DIFFER_MARK = "≠"
@@ -150,10 +151,10 @@ def slot_status(h: Header, choice: HeaderChoice | None) -> RenderableType:
         head = plain("✗ INVALID", BAD_STYLE)
     parts: list[RenderableType] = [head]
     if not h.valid:
-        parts.append(_reason_rows(h.invalid_reasons(), "-", BAD_STYLE))
+        parts.append(FastGrid(_reason_rows(h.invalid_reasons(), "-", BAD_STYLE)))
     problems = slot_problems(h)
     if problems:
-        parts.append(_reason_rows(problems, "!", "bold yellow"))
+        parts.append(FastGrid(_reason_rows(problems, "!", "bold yellow")))
     return Group(*parts)
 
 
@@ -191,7 +192,7 @@ def header_table(h: Header, differ: frozenset[str], width: int | None = None) ->
 def panel_body(
     h: Header, choice: HeaderChoice | None, differ: frozenset[str], width: int | None = None
 ) -> RenderableType:
-    return Group(slot_status(h, choice), Text(""), header_table(h, differ, width))
+    return Group(slot_status(h, choice), Text(""), FastGrid(header_table(h, differ, width)))
 
 
 def _summary_state(h: Header, choice: HeaderChoice | None) -> Text:
@@ -295,6 +296,7 @@ class HeadersView(VerticalScroll):
     _report: Report | None = None
     _shown_width: int | None = None  # the panel width the report was shown for
     expanded = False  # narrow terminals: the full panels shown below the summary
+    _summary: tuple[RichStatic, RichStatic] | None = None  # made when first narrow
 
     def on_mount(self) -> None:
         # Decide before the first frame (the widget has no size yet: use the terminal's).
@@ -308,14 +310,30 @@ class HeadersView(VerticalScroll):
             self.show(self._report)
 
     def _set_narrow(self, width: int) -> None:
-        self.set_class(width < NARROW, "-narrow")
-        self.query_one("#slots").set_class(width < NARROW, "-narrow")
+        narrow = width < NARROW
+        self.set_class(narrow, "-narrow")
+        self.query_one("#slots").set_class(narrow, "-narrow")
+        if narrow and self._summary is None:  # narrow for the first time: the summary now
+            self._summary = self._summary_widgets()
+            if self._report is not None:
+                self._summary[0].update(summary_table(self._report))
+            self.mount(*self._summary, before="#slots")
+
+    def _summary_widgets(self) -> tuple[RichStatic, RichStatic]:
+        """The two-column summary of the slots and its hint (shown on narrow terminals only:
+        made the first time the terminal is narrow, so a wide first frame has two widgets
+        less to compose and style, about 10 MIr)."""
+        return (
+            RichStatic(id="slot-summary"),
+            RichStatic(_slot_hint(self.expanded), id="slot-hint"),
+        )
 
     def action_toggle_slots(self) -> None:
         """Enter (narrow terminals): the summary expands to both full panels, or folds back."""
         self.expanded = not self.expanded
         self.set_class(self.expanded, "-expanded")
-        self.query_one("#slot-hint", Static).update(_slot_hint(self.expanded))
+        if self._summary is not None:
+            self._summary[1].update(_slot_hint(self.expanded))
 
     def panel_width(self) -> int:
         """The inner width of one slot panel now (border 2, padding 2, focus edge and
@@ -326,8 +344,9 @@ class HeadersView(VerticalScroll):
         return width - 4
 
     def compose(self) -> ComposeResult:
-        yield RichStatic(id="slot-summary")
-        yield RichStatic(_slot_hint(self.expanded), id="slot-hint")
+        if self.app.size.width < NARROW:
+            self._summary = self._summary_widgets()
+            yield from self._summary
         with Horizontal(id="slots"):
             yield HeaderPanel(id="slot1", classes="slot")
             yield HeaderPanel(id="slot2", classes="slot")
@@ -347,7 +366,8 @@ class HeadersView(VerticalScroll):
         h1, h2 = report.headers
         differ = frozenset(differing_fields(h1, h2))
         width = self._shown_width = self.panel_width()
-        self.query_one("#slot-summary", Static).update(summary_table(report))
+        if self._summary is not None:
+            self._summary[0].update(summary_table(report))
         self.query_one("#slot1", HeaderPanel).show(h1, report.header_choice, differ, width)
         self.query_one("#slot2", HeaderPanel).show(h2, report.header_choice, differ, width)
         self.query_one("#why", Static).update(why_line(report))

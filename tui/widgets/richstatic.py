@@ -34,6 +34,8 @@ from textual.strip import Strip
 from textual.visual import RenderOptions, RichVisual, Visual
 from textual.widgets import Static
 
+from vhdxray.tui.widgets.grid import FastGrid
+
 if TYPE_CHECKING:
     from textual.app import RenderResult
     from textual.css.styles import RulesMap
@@ -49,10 +51,11 @@ Lines = list[list[Segment]]
 
 def _height_free(renderable: object) -> bool:
     """``renderable`` renders the same lines whatever height its options give: a ``Text``, a
-    ``Table`` (which renders its cells with no height) or a ``Group`` of those."""
+    ``Table`` (which renders its cells with no height), a ``FastGrid`` (a table) or a
+    ``Group`` of those."""
     if isinstance(renderable, Group):
         return all(_height_free(r) for r in renderable.renderables)
-    return isinstance(renderable, (Text, Table))
+    return isinstance(renderable, (Text, Table, FastGrid))
 
 
 def _memo(cache: dict[Any, T], key: Hashable, compute: Callable[[], T]) -> T:
@@ -86,7 +89,7 @@ class MemoVisual(Visual):
         self._strips: dict[Hashable, list[Strip]] = {}
         self._lines: dict[int, tuple[Lines, int] | None] = {}
         renderable = visual._renderable  # a Text alone: Textual measures it its own way
-        self._shared = isinstance(renderable, (Group, Table)) and _height_free(renderable)
+        self._shared = isinstance(renderable, (Group, Table, FastGrid)) and _height_free(renderable)
 
     def _rendered(self, width: int) -> tuple[Lines, int] | None:
         """The renderable's lines at ``width`` without the widget's base style, and its
