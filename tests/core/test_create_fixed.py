@@ -13,7 +13,6 @@ import pytest
 from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.format import layout
 from vhdxray.core.outcome import WriteFailed
-from vhdxray.core.write import create
 from vhdxray.core.write.create import CreateOptions, create_image
 
 MiB = layout.MiB
@@ -40,7 +39,7 @@ def test_no_room_for_a_fixed_disk_fails_and_leaves_no_file(
     def full(fd: int, offset: int, length: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(create.os, "posix_fallocate", full)
+    monkeypatch.setattr(os, "posix_fallocate", full)
     target = tmp_path / "fixed.vhdx"
     with pytest.raises(WriteFailed, match="No space left"):
         create_image(target, CreateOptions(32 * MiB, fixed=True))
@@ -54,6 +53,6 @@ def test_a_filesystem_without_fallocate_still_gets_its_image(
     def unsupported(fd: int, offset: int, length: int) -> None:
         raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
 
-    monkeypatch.setattr(create.os, "posix_fallocate", unsupported)
+    monkeypatch.setattr(os, "posix_fallocate", unsupported)
     image = create_image(tmp_path / "fixed.vhdx", CreateOptions(32 * MiB, fixed=True))
     assert read_report(image).is_vhdx
