@@ -406,9 +406,18 @@ def test_headline_words(tmp_path: Path) -> None:
     image = qemu_img_create(tmp_path / "q.vhdx", "64M")
     report = read_report(image)
     h = headline(report, verdict(report))
-    assert h.level == "ok"
+    assert h.level == "ok" == verdict(report).level  # one verdict: the app's and core's agree
     assert "harmless" in h.text and "not marked required" in h.text
     for path in (image, make_image(tmp_path / "b.vhdx", damaged_slot=1)):
         r = read_report(path)
         text = headline(r, verdict(r)).text
         assert "--" not in text and "_guid" not in text
+
+
+def test_the_app_has_words_only_for_cores_writer_habits() -> None:
+    """Which finding codes are a harmless writer habit is core's (WRITER_HABITS); the app keeps
+    only its words for them, and has words for each."""
+    from vhdxray.core.format.findings import WRITER_HABITS
+    from vhdxray.tui.headline import HARMLESS
+
+    assert set(HARMLESS) == set(WRITER_HABITS)
