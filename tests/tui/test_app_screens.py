@@ -421,3 +421,33 @@ def test_the_app_has_words_only_for_cores_writer_habits() -> None:
     from vhdxray.tui.headline import HARMLESS
 
     assert set(HARMLESS) == set(WRITER_HABITS)
+
+
+async def test_progress_dialog_names_the_writing_to_disk_step() -> None:
+    """While an export flushes its file the dialog says so, in place of the rate and time
+    left (the bar alone sat still with "0 s left")."""
+    from vhdxray.core.progress import WRITING_TO_DISK
+
+    flushing = threading.Event()
+    release = threading.Event()
+    progress = Progress()
+
+    def work(p: Progress) -> int:
+        p.start(4 << 20, "exporting to out.raw")
+        p.advance(4 << 20)
+        p.set_phase(WRITING_TO_DISK)
+        flushing.set()
+        assert release.wait(10)
+        return 0
+
+    app = _ProgressApp(work, progress)
+    async with app.run_test(size=SMALL) as pilot:
+        assert flushing.wait(5)
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "Now: exporting to out.raw: writing to disk" in text
+        assert "4.0 MiB of 4.0 MiB · writing to disk…" in text
+        assert " left" not in text
+        release.set()
+        await settle(pilot)
+        assert app.outcome is not None and not app.outcome.cancelled
