@@ -81,6 +81,8 @@ CUT_NAMES = {"region": None, "log": "the log", "bat": "the BAT", "metadata": "th
 # Blocks past the end: the BAT itself is whole, the data it points to is not.
 CUT_BLOCKS = {"bat.block.past_eof", "bat.sector_bitmap.past_eof"}
 BLOCKS = "the data blocks its BAT points to"
+# Blocks past the end that a cut cannot explain: damaged BAT entries (core judges it).
+STRAY = "bat.entry.stray_offset"
 
 
 def _cut_names(cut: list[Finding]) -> str:
@@ -183,6 +185,15 @@ def headline(
             f"The file is cut short: it ends at {report.file_size:,} bytes, before the end of "
             f"{_cut_names(cut)}. Nothing invents the lost bytes: press e to export what is "
             "readable (the lost ranges zero-filled and listed), 5 for what is lost.",
+        )
+    stray = [f for f in other if f.code == STRAY]
+    if stray and len(stray) == len(other) and report.bat is not None:
+        return Headline(
+            "error",
+            "A damaged BAT entry points past the end of the file (the file is not cut short): "
+            f"{report.bat.lost_virtual_bytes:,} bytes of the virtual disk cannot be read. "
+            "Nothing invents them: press e to export what is readable (those ranges zero-filled "
+            "and listed), 5 for what cannot be read.",
         )
     if other:
         worst = other[0]
