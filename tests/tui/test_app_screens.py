@@ -451,3 +451,20 @@ async def test_progress_dialog_names_the_writing_to_disk_step() -> None:
         release.set()
         await settle(pilot)
         assert app.outcome is not None and not app.outcome.cancelled
+
+
+def test_findings_view_marks_cores_writer_habits(tmp_path: Path) -> None:
+    """The findings view names a writer habit (core's is_writer_habit) as a harmless quirk,
+    and no other finding."""
+    from rich.console import Console
+
+    from vhdxray.tui.widgets.findings import finding_prompt
+
+    if not imagefiles.have("qemu-img"):
+        pytest.skip("qemu-img not installed")
+    report = read_report(imagefiles.qemu_img_create(tmp_path / "q.vhdx", "64M"))
+    console = Console(width=160, record=True)
+    for f in report.findings:
+        console.print(finding_prompt(f, 24, None))
+        text = console.export_text()
+        assert ("harmless writer quirk" in text) == (f.code == "region.not_required"), f.code
