@@ -52,6 +52,7 @@ class RefusalCode(StrEnum):
     LOG_GUID = "log_guid"
     LOG_UNREADABLE = "log_unreadable"
     FILE_TRUNCATED = "file_truncated"  # a truncated file: nothing is invented
+    STRAY_BAT_ENTRY = "stray_bat_entry"  # a damaged BAT entry points past the end: not guessed
     IN_USE = "in_use"  # another program holds the image's locks
     CANNOT_OPEN = "cannot_open"
     CANNOT_LOCK = "cannot_lock"

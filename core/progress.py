@@ -4,15 +4,21 @@ Core functions that can run long take ``progress: Progress | None`` and call
 ``progress.advance(n)`` as work is done; the front end (CLI progress line, app ProgressBar)
 reads ``done``, ``total``, ``rate`` and ``eta`` from it. Cancellation is cooperative: the front end
 calls :meth:`Progress.cancel` (from any thread) and core calls :meth:`Progress.check` between
-safe steps, which raises :class:`Cancelled` there. Core never cancels in the middle of a step
-that would leave a file half-written; what a cancelled operation leaves behind is its own
-documented outcome.
+safe steps, which raises :class:`Cancelled` there. A step that counts nothing but takes time
+(the final flush of a new file: :data:`WRITING_TO_DISK`) is named in ``phase``
+(:meth:`set_phase`), so the front ends say what is going on rather than show a still bar.
+Core never cancels in the middle of a step that would leave a file half-written; what a
+cancelled operation leaves behind is its own documented outcome.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+WRITING_TO_DISK = "writing to disk"
+"""The phase of a write's last step: the bytes are all written and the kernel is flushing them
+to the disk (``fsync``) before the new file gets its name; it may take seconds."""
 
 
 class Cancelled(Exception):
@@ -38,6 +44,7 @@ class Progress:
         self.unit = unit
         self.done = 0
         self.label = ""
+        self.phase = ""  # what the work does now beyond counting ("" while it counts)
         self._on_update = on_update
         self._clock = clock
         self._started = clock()
@@ -52,7 +59,14 @@ class Progress:
         self.total = max(0, total)
         self.done = 0
         self.label = label
+        self.phase = ""
         self._started = self._clock()
+        self._notify()
+
+    def set_phase(self, phase: str) -> None:
+        """Name the step the work is in now (:data:`WRITING_TO_DISK`; "" again when it counts),
+        without restarting the count."""
+        self.phase = phase
         self._notify()
 
     def advance(self, n: int = 1) -> None:
@@ -104,6 +118,12 @@ def check(progress: Progress | None) -> None:
     """:meth:`Progress.check` when there is a progress object."""
     if progress is not None:
         progress.check()
+
+
+def set_phase(progress: Progress | None, phase: str) -> None:
+    """:meth:`Progress.set_phase` when there is a progress object."""
+    if progress is not None:
+        progress.set_phase(phase)
 
 
 def advance(progress: Progress | None, n: int) -> None:

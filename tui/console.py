@@ -105,10 +105,12 @@ def size_text(n: float) -> str:
 
 class ProgressLine:
     """A throttled ``\\r`` progress line on stderr (export, the copy of a repair into a copy);
-    a phase whose total is not known (0) is not shown."""
+    a phase whose total is not known (0) is not shown. A named step (``p.phase``, e.g. "writing
+    to disk" while the new file is flushed) is shown at once, in place of the rate and time left."""
 
     def __init__(self) -> None:
         self._last = 0.0
+        self._phase = ""
         self.shown = False
 
     def __call__(self, p: Progress) -> None:
@@ -117,14 +119,18 @@ class ProgressLine:
         if p.total <= 0:
             return
         now = time.monotonic()
-        if now - self._last < 0.2 and p.done < p.total:
+        if now - self._last < 0.2 and p.done < p.total and p.phase == self._phase:
             return
         self._last = now
-        eta = p.eta
-        left = "" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left"
+        self._phase = p.phase
+        if p.phase:
+            tail = f"{p.phase}…"
+        else:
+            eta = p.eta
+            left = "" if eta is None else f", {int(eta) // 60}:{int(eta) % 60:02d} left"
+            tail = f"{p.rate / 1e6:.0f} MB/s{left}"
         sys.stderr.write(
-            f"\r  {p.fraction * 100:5.1f}%  {size_text(p.done)} of {size_text(p.total)}  "
-            f"{p.rate / 1e6:.0f} MB/s{left}   "
+            f"\r  {p.fraction * 100:5.1f}%  {size_text(p.done)} of {size_text(p.total)}  {tail}   "
         )
         sys.stderr.flush()
         self.shown = True

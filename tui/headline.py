@@ -2,8 +2,9 @@
 
 The CLI renders :class:`~vhdxray.core.analysis.verdict.Verdict` with its flags; the app
 says which slot, which structure, and which key (``u``, ``l``, ``R``, ``6``, ``8``). Findings
-that only record a harmless habit of a writer (:data:`HARMLESS`) do not make the image a
-WARNING: the headline names them as what they are. Planning is never needed here (first paint).
+that only record a harmless habit of a writer (core's ``WRITER_HABITS``) do not make the image
+a WARNING (core's verdict says ``ok``): the headline names them in the words of
+:data:`HARMLESS`. Planning is never needed here (first paint).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from typing import TYPE_CHECKING
 
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.verdict import Verdict
-from vhdxray.core.format.findings import Finding, Severity
+from vhdxray.core.format.findings import Finding, Severity, is_writer_habit
 from vhdxray.core.format.header import CurrentReason, Header
 from vhdxray.core.format.record import record
 
 if TYPE_CHECKING:
     from vhdxray.core.analysis.guest.triage import GuestReport
 
-# Writer habits that Windows and QEMU accept; a finding with one of these codes is a quirk.
+# The app's words for core's writer habits (WRITER_HABITS: which codes they are is core's).
 HARMLESS: dict[str, str] = {
     "region.not_required": (
         "the BAT and Metadata regions are not marked required (QEMU writes them so; Windows "
@@ -80,6 +81,8 @@ CUT_NAMES = {"region": None, "log": "the log", "bat": "the BAT", "metadata": "th
 # Blocks past the end: the BAT itself is whole, the data it points to is not.
 CUT_BLOCKS = {"bat.block.past_eof", "bat.sector_bitmap.past_eof"}
 BLOCKS = "the data blocks its BAT points to"
+# Blocks past the end that a cut cannot explain: damaged BAT entries (core judges it).
+STRAY = "bat.entry.stray_offset"
 
 
 def _cut_names(cut: list[Finding]) -> str:
@@ -100,8 +103,14 @@ def _cut_names(cut: list[Finding]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def quirk_words(code: str) -> str:
+    """The app's words for the writer habit ``code`` (a generic phrase for one it has none for)."""
+    return HARMLESS.get(code, "a habit of the writer that Windows and QEMU accept")
+
+
 def quirks(report: Report) -> list[Finding]:
-    return [f for f in report.findings if f.code in HARMLESS]
+    """The findings that only record a harmless writer habit (core's ``is_writer_habit``)."""
+    return [f for f in report.findings if is_writer_habit(f.code)]
 
 
 READ_ONLY = "open the image without --read-only"
@@ -128,7 +137,7 @@ def headline(
     headers, choice = report.headers, report.header_choice
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     warnings = [
-        f for f in report.findings if f.severity is Severity.WARNING and f.code not in HARMLESS
+        f for f in report.findings if f.severity is Severity.WARNING and not is_writer_habit(f.code)
     ]
     log = report.log
     if log is not None and log.replay_needed:
@@ -177,6 +186,15 @@ def headline(
             f"{_cut_names(cut)}. Nothing invents the lost bytes: press e to export what is "
             "readable (the lost ranges zero-filled and listed), 5 for what is lost.",
         )
+    stray = [f for f in other if f.code == STRAY]
+    if stray and len(stray) == len(other) and report.bat is not None:
+        return Headline(
+            "error",
+            "A damaged BAT entry points past the end of the file (the file is not cut short): "
+            f"{report.bat.lost_virtual_bytes:,} bytes of the virtual disk cannot be read. "
+            "Nothing invents them: press e to export what is readable (those ranges zero-filled "
+            "and listed), 5 for what cannot be read.",
+        )
     if other:
         worst = other[0]
         more = f" (and {len(other) - 1} more)" if len(other) > 1 else ""
@@ -212,7 +230,7 @@ def headline(
     if quirk:
         return Headline(
             "ok",
-            f"Healthy: {current}. One harmless writer quirk: {HARMLESS[quirk[0].code]}. "
+            f"Healthy: {current}. One harmless writer quirk: {quirk_words(quirk[0].code)}. "
             f"Nothing to repair.{tail}",
         )
     return Headline("ok", f"Healthy: {current}. Nothing to repair.{tail}")
@@ -239,4 +257,4 @@ def with_guest(h: Headline, guest: GuestReport | None, path: str) -> Headline:
     return Headline(h.level, f"{h.text} Inside: {guest_short(guest)} (i).")
 
 
-__all__ = ["HARMLESS", "Headline", "headline", "quirks", "with_guest"]
+__all__ = ["HARMLESS", "Headline", "headline", "quirk_words", "quirks", "with_guest"]

@@ -74,6 +74,9 @@ class TruncationMap:
     notes: tuple[str, ...]
     unread_entries: int = 0  # BAT entries that could not be read
     blocks_unknown: bool = False  # no BAT could be analysed: nothing of the disk is known
+    damaged_entries: bool = False
+    """The blocks past the end are stray BAT entries, not a cut file (BatSummary
+    ``past_eof_damaged``): ``expected_size`` is then what the rest of the file needs."""
 
     @property
     def missing_bytes(self) -> int:
@@ -81,11 +84,18 @@ class TruncationMap:
 
     def describe(self) -> list[str]:
         lss = self.logical_sector_size or 512
-        lines = [
-            f"The file is {self.file_size} bytes; its structures need at least "
-            f"{self.expected_size} bytes, so {self.missing_bytes} bytes are missing from its end "
-            "(it was cut short: a full disk, an interrupted copy, a sync placeholder).",
-        ]
+        if self.damaged_entries:
+            lines = [
+                f"The file is {self.file_size} bytes and is not cut short: every structure and "
+                "every other block lies inside it, but damaged BAT entries point past its end "
+                "(with unallocated file space between), so the blocks they map cannot be read.",
+            ]
+        else:
+            lines = [
+                f"The file is {self.file_size} bytes; its structures need at least "
+                f"{self.expected_size} bytes, so {self.missing_bytes} bytes are missing from its "
+                "end (it was cut short: a full disk, an interrupted copy, a sync placeholder).",
+            ]
         if self.unread_entries:
             lines.append(
                 f"{self.unread_entries} BAT entries could not be read: the blocks they map are "
@@ -124,6 +134,13 @@ class TruncationMap:
         else:
             lines.append("No payload block of the virtual disk lies past the end of the file.")
         lines.extend(self.notes)
+        if self.damaged_entries:
+            lines.append(
+                "Where the data of those ranges is cannot be known from this file: get them from "
+                "a backup or another copy of the disk; until then, treat them as gone (an export "
+                "zero-fills and lists them)."
+            )
+            return lines
         lines.append(
             "vhdxray does not extend the file with zeros: the lost ranges would then read as "
             "zeros with no trace of the loss. Copy the missing end of the file back from where "
@@ -144,6 +161,7 @@ class TruncationMap:
             "notes": list(self.notes),
             "unread_entries": self.unread_entries,
             "blocks_unknown": self.blocks_unknown,
+            "damaged_entries": self.damaged_entries,
         }
 
 
@@ -349,7 +367,8 @@ def truncation_map(
     if bat is not None:
         g = bat.geometry
         lss = g.logical_sector_size
-        needs.append(bat.required_file_size)
+        if not bat.past_eof_damaged:  # stray entries say nothing of the file's size
+            needs.append(bat.required_file_size)
         partial = bat.payload_states.get("PAYLOAD_BLOCK_PARTIALLY_PRESENT", 0) > 0
         if bat.past_eof_blocks or bat.required_file_size > size or bat.unread_entries:
             bat_entry = None
@@ -410,4 +429,5 @@ def truncation_map(
         notes=tuple(notes),
         unread_entries=unread,
         blocks_unknown=bat is None and cut,
+        damaged_entries=bat is not None and bat.past_eof_damaged and not cut,
     )

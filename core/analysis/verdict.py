@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from vhdxray.core.analysis.reader import Report
 from vhdxray.core.analysis.repairids import BLOCKED_BY, FIXES, NAMES, ORDER
 from vhdxray.core.analysis.updatebase import Refusal, choose_update_base
-from vhdxray.core.format.findings import Severity
+from vhdxray.core.format.findings import Severity, is_writer_habit
 from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Suggestions
 
@@ -56,7 +56,10 @@ def verdict(report: Report) -> Verdict:
         return Verdict("not_vhdx", report.description, "", "Nothing to do with vhdxray.")
     header_line = header_sentence(report)
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
-    warnings = [f for f in report.findings if f.severity is Severity.WARNING]
+    # A harmless writer habit (WRITER_HABITS) stays a warning in the findings, not in the level.
+    warnings = [
+        f for f in report.findings if f.severity is Severity.WARNING and not is_writer_habit(f.code)
+    ]
     header_errors = [f for f in errors if f.code.startswith("header.slot")]
     plan = choose_update_base(report)
     log = report.log

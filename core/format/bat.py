@@ -253,6 +253,10 @@ class BatSummary:
     """Virtual bytes from here to the end of the disk have BAT entries that could not be read
     (past the end of the file, or outside the BAT region): lost or never written, unknown."""
     unread_past_eof: bool = False  # the entries are missing because the file ends
+    past_eof_damaged: bool = False
+    """The blocks past the end are stray BAT entries (damaged entries), not a cut file: the
+    finding is ``bat.entry.stray_offset`` rather than ``bat.block.past_eof``; the loss is the
+    same (``lost_ranges``)."""
 
     @property
     def unread_entries(self) -> int:
@@ -286,6 +290,7 @@ class BatSummary:
             "reserved_bits_entries": self.reserved_bits_entries,
             "unread_entries": self.unread_entries,
             "unread_past_eof": self.unread_past_eof,
+            "past_eof_damaged": self.past_eof_damaged,
             "unknown_virtual_start": self.unknown_virtual_start,
             "unknown_virtual_bytes": self.unknown_virtual_bytes,
         }
@@ -754,6 +759,7 @@ def analyse_bat_stream(
     findings.extend(_overlap_findings(stream, payload, sb, where))
     findings.extend(_reserved_range_findings(stream, payload, sb, reserved, where))
     eof = _EofCheck(gathered, g, payload, sb, file_size)
+    eof.judge(payload, sb, reserved, all_read=n >= needed)
     findings.extend(eof.findings(where))
 
     summary = BatSummary(
@@ -773,6 +779,7 @@ def analyse_bat_stream(
         reserved_bits_entries=reserved_count,
         unknown_virtual_start=unknown_start,
         unread_past_eof=n < needed,
+        past_eof_damaged=eof.damaged_entries,
     )
     return summary, findings
 
@@ -1087,6 +1094,7 @@ class _EofCheck:
         self.lost_ranges: list[LostRange] = []
         self.partial_last: tuple[int, int, int] | None = None  # (block, offset, block end)
         self.sb_past: list[int] = []
+        self.damaged_entries = False  # see judge(): stray entries, not a cut file
         if self.required <= file_size:
             return
         self._payload(gathered, payload)
@@ -1123,10 +1131,82 @@ class _EofCheck:
         self.lost_bytes = lost
         self.lost_ranges = gathered.lost_ranges
 
+    def judge(
+        self,
+        payload: _Blocks,
+        sb: _Blocks,
+        reserved: Sequence[tuple[int, int, str]],
+        *,
+        all_read: bool,
+    ) -> None:
+        """Whether the blocks past the end are stray BAT entries rather than a cut file
+        (``damaged_entries``). Conservative: only when a cut cannot explain them, that is when
+        every BAT entry was read, every other structure and block lies inside the file and the
+        file ends where the last of them ends (within 1 MiB: the structures are MiB-aligned, so
+        no writer leaves a whole unused MiB at its end), no block
+        straddles the end, at least one block's room of file space separates the end from the
+        nearest block past it (a cut would have left that block at the end), and the blocks
+        past the end would fill at most half of the space a cut would have removed. A real
+        truncation fails at least one of these; the loss (``lost_ranges``) is the same."""
+        fs = self.file_size
+        block = self.geometry.block_size
+        if not all_read or not self.past_eof_blocks or self.sb_past:
+            return  # (a sector bitmap past the end: left to the truncation words)
+        if any(end > fs for _, end, _ in reserved):
+            return
+        ends = [end for _, end, _ in reserved]
+        starts: list[int] = []
+        count = 0
+        for kind, size in ((payload, block), (sb, layout.SECTOR_BITMAP_BLOCK_SIZE)):
+            ordered = kind.ordered
+            inside = bisect.bisect_right(ordered, max(fs - size, -1) // MiB)
+            if inside:
+                ends.append(ordered[inside - 1] * MiB + size)
+            past = len(ordered) - inside
+            if kind is payload and self.partial_last is not None:
+                blk, start, _ = self.partial_last  # the short last block: its data is inside
+                if past <= 0 or ordered[inside] * MiB != start:
+                    return
+                ends.append(start + self.geometry.block_length(blk))
+                past -= 1
+                inside += 1
+            if past > 0:
+                starts.append(ordered[inside] * MiB)
+                count += past * size
+        if not starts or not ends or not 0 <= fs - max(ends) < MiB:
+            return
+        nearest = min(starts)
+        self.damaged_entries = nearest >= fs + block and 2 * count <= self.required - fs
+
     def findings(self, where: str) -> list[Finding]:
         out: list[Finding] = []
         fs = self.file_size
-        if self.past_eof_blocks:
+        if self.past_eof_blocks and self.damaged_entries:
+            ranges = self.lost_ranges
+            listed = ", ".join(
+                f"block {r.block} at file offset {r.file_offset} (virtual "
+                f"{r.virtual_start}..{r.virtual_end})"
+                for r in ranges[:EXAMPLES_CAP]
+            )
+            more = (
+                f" and {self.past_eof_blocks - EXAMPLES_CAP} more"
+                if self.past_eof_blocks > EXAMPLES_CAP
+                else ""
+            )
+            n = self.past_eof_blocks
+            entries = "1 BAT entry points" if n == 1 else f"{n} BAT entries point"
+            out.append(
+                error(
+                    "bat.entry.stray_offset",
+                    where,
+                    f"{entries} past the end of the file ({fs} bytes), with unallocated file "
+                    "space between the end and the block, while every other block and structure "
+                    "lies inside the file and the file ends where they end: a damaged BAT entry, "
+                    f"not a cut file. The {self.lost_virtual_text()} of the virtual disk it maps "
+                    f"cannot be read: {listed}{more}",
+                )
+            )
+        elif self.past_eof_blocks:
             ranges = self.lost_ranges
             listed = ", ".join(
                 f"block {r.block} (virtual {r.virtual_start}..{r.virtual_end})"

@@ -47,6 +47,19 @@ class Severity(StrEnum):
 
 SEVERITY_ORDER: Final = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
+WRITER_HABITS: Final = frozenset({"region.not_required"})
+"""Finding codes that only record a harmless habit of a writer (QEMU writes its BAT and
+Metadata regions not marked required; Windows and QEMU accept it). Such a finding keeps its
+severity in the list, but does not make the verdict a warning
+(:func:`vhdxray.core.analysis.verdict.verdict`); the front ends name it a writer quirk. The one
+place that knows these codes."""
+
+
+def is_writer_habit(code: str) -> bool:
+    """Whether a finding with ``code`` only records a harmless writer habit
+    (:data:`WRITER_HABITS`)."""
+    return code in WRITER_HABITS
+
 
 @record
 class Finding:

@@ -46,7 +46,7 @@ from vhdxray.core.format.bat import payload_index
 from vhdxray.core.format.guid import new_guid
 from vhdxray.core.format.record import record
 from vhdxray.core.outcome import Refused, VhdxrayError
-from vhdxray.core.progress import Progress, advance, check
+from vhdxray.core.progress import WRITING_TO_DISK, Progress, advance, check, set_phase
 from vhdxray.core.write.create import BAT_OFFSET, CreateError, CreateOptions, skeleton
 from vhdxray.core.write.writeback import Writeback
 
@@ -439,6 +439,8 @@ def export(
                 else:
                     copied, allocated = _write_vhdx(disk, fd, progress, wb)
                 if wb is not None:
+                    # Every byte is written; the disk may take seconds to take the rest: say so.
+                    set_phase(progress, WRITING_TO_DISK)
                     wb.finish()
             finally:
                 if wb is not None:

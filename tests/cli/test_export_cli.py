@@ -765,3 +765,69 @@ def test_progress_line_shows_bytes_rate_and_time_left(capsys: pytest.CaptureFixt
     last = err.rstrip("\n").split("\r")[-1]
     assert "100.0%" in last and "100.0 MiB of 100.0 MiB" in last
     assert "52 MB/s" in last and "0:00 left" in last
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_export_names_its_last_phase_writing_to_disk(
+    qemu_image: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flush: bool,
+) -> None:
+    """The bar sat still (all bytes counted, "0 s left") while the new file was flushed, with
+    nothing saying so. Core names that step (``phase``, set before the final fsync and kept
+    until the file has its name), and the CLI progress line shows it; no-flush has no such
+    step. No timing is asserted: the phase is seen when the flush starts."""
+    from vhdxray.core.progress import WRITING_TO_DISK
+    from vhdxray.core.write import writeback
+    from vhdxray.tui.console import ProgressLine
+
+    source = qemu_image("64M")
+    imagefiles.qemu_io(source, "write -P 0x5a 0 3M", "write -P 0xa5 40M 1M")
+    seen: list[tuple[int, int, str]] = []
+    bar = ProgressLine()
+
+    def update(p: Progress) -> None:
+        seen.append((p.done, p.total, p.phase))
+        bar(p)
+
+    progress = Progress(on_update=update)
+    at_fsync: list[str] = []
+    finish = writeback.Writeback.finish
+
+    def finishing(self: writeback.Writeback) -> None:
+        at_fsync.append(progress.phase)  # what the front ends read while the disk works
+        finish(self)
+
+    monkeypatch.setattr(writeback.Writeback, "finish", finishing)
+    with open_virtual_disk(source) as disk:
+        result = export(disk, tmp_path / "out.raw", progress=progress, flush=flush)
+    bar.end()
+    assert result.complete
+    counted = [s for s in seen if not s[2]]
+    assert counted[-1][0] == counted[-1][1] == 4 * MiB  # every byte counted before it
+    last = capsys.readouterr().err.rstrip("\n").split("\r")[-1]
+    if flush:
+        assert at_fsync == [WRITING_TO_DISK]
+        assert seen[-1] == (4 * MiB, 4 * MiB, WRITING_TO_DISK)
+        assert "100.0%" in last and "writing to disk…" in last and "left" not in last
+    else:
+        assert at_fsync == [] and all(not s[2] for s in seen)
+        assert "writing to disk" not in last
+
+
+def test_progress_line_names_a_phase_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """A named step is drawn at once (not held back by the redraw throttle), in place of the
+    rate and time left."""
+    from vhdxray.tui.console import ProgressLine
+
+    now = [0.0]
+    bar = ProgressLine()
+    progress = Progress(on_update=bar, clock=lambda: now[0])
+    progress.start(100 * MiB)
+    progress.advance(50 * MiB)
+    progress.set_phase("writing to disk")  # within the throttle's 0.2 s, with done < total
+    bar.end()
+    last = capsys.readouterr().err.rstrip("\n").split("\r")[-1]
+    assert "50.0%" in last and "writing to disk…" in last and "MB/s" not in last

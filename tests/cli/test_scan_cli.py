@@ -146,7 +146,7 @@ def test_verdicts_and_chain_status(tree: Tree) -> None:
     assert tag["parent"]["parent"] is None
     if "vhd" in tag:
         assert tag["vhd"]["kind"] == "vhd" and tag["vhd"]["verdict"] == "not_vhdx"
-        assert tag["qemu-clean"]["verdict"] in ("ok", "warning")
+        assert tag["qemu-clean"]["verdict"] == "ok"  # only writer habits
     for line in lines:
         assert (line["guest"] is not None) == line["is_vhdx"]
         assert line["seconds"] >= 0

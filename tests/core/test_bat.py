@@ -860,9 +860,24 @@ def reference(
     return Reference(out, summary)
 
 
-def _as_plain(summary: object, findings: Sequence[object]) -> tuple[object, list[object]]:
+# The reference predates the judgement of stray BAT entries past the end of the file (tested
+# on its own in tests/core/test_truncation_stray_entry.py): where the product judges the blocks
+# past the end stray, it says bat.entry.stray_offset where the reference says
+# bat.block.past_eof, for the same blocks and the same loss (the summaries still match).
+PAST_END = ("bat.block.past_eof", "bat.entry.stray_offset")
+
+
+def _as_plain(
+    summary: object, findings: Sequence[object], stray: bool = False
+) -> tuple[object, list[object]]:
     json = summary.to_json()  # type: ignore[attr-defined]
-    return json, [(f.code, str(f.severity), f.where, f.message) for f in findings]  # type: ignore[attr-defined]
+    json.pop("past_eof_damaged", None)
+    return json, [
+        ("past end", str(f.severity), f.where)  # type: ignore[attr-defined]
+        if stray and f.code in PAST_END  # type: ignore[attr-defined]
+        else (f.code, str(f.severity), f.where, f.message)  # type: ignore[attr-defined]
+        for f in findings
+    ]
 
 
 def assert_same_as_previous(
@@ -880,16 +895,14 @@ def assert_same_as_previous(
     old_g = bat_reference.bat_geometry(
         g.virtual_size, g.block_size, g.logical_sector_size, g.differencing
     )
-    expected = _as_plain(
-        *bat_reference.analyse_bat(
-            raw,
-            old_g,
-            disk_type=disk_type,
-            file_size=file_size,
-            bat_offset=bat_offset,
-            bat_length=bat_length,
-            reserved=reserved,
-        )
+    previous = bat_reference.analyse_bat(
+        raw,
+        old_g,
+        disk_type=disk_type,
+        file_size=file_size,
+        bat_offset=bat_offset,
+        bat_length=bat_length,
+        reserved=reserved,
     )
     row = (g.chunk_ratio + 1) * 8
     for chunk_bytes in (1, row, 3 * row + 5, BAT_CHUNK_BYTES):
@@ -903,7 +916,8 @@ def assert_same_as_previous(
             reserved=reserved,
             chunk_bytes=chunk_bytes,
         )
-        assert _as_plain(*got) == expected, chunk_bytes
+        stray = got[0].past_eof_damaged
+        assert _as_plain(*got, stray) == _as_plain(*previous, stray), chunk_bytes
 
 
 def compare(
@@ -925,7 +939,10 @@ def compare(
         reserved=reserved,
     )
     ref = reference(raw, g, disk_type, file_size, bat_offset, bat_length, reserved)
-    assert codes(findings) == ref.codes
+    expected_codes = ref.codes
+    if summary.past_eof_damaged:  # the same blocks past the end, judged stray entries
+        expected_codes = (ref.codes - {PAST_END[0]}) | {PAST_END[1]}
+    assert codes(findings) == expected_codes
     assert_same_as_previous(raw, g, disk_type, file_size, bat_offset, bat_length, reserved)
     got = {key: getattr(summary, key) for key in ref.summary}
     got["lost_ranges"] = list(summary.lost_ranges)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from tests import damage
@@ -11,6 +12,7 @@ from vhdxray.core.analysis.reader import read_report
 from vhdxray.core.analysis.repairids import CLEAR_LOG_GUID, HEADERS, REGION_TABLE, REPLAY
 from vhdxray.core.analysis.verdict import repairs_for, verdict
 from vhdxray.core.format import layout
+from vhdxray.core.format.findings import is_writer_habit
 from vhdxray.core.write.create import CreateOptions, create_image
 from vhdxray.tui.textreport import render
 
@@ -133,3 +135,46 @@ def test_no_valid_header_the_repair_plan_asks_for_no_slot(tmp_path: Path) -> Non
     reasons = [r.reason for r in plan.refusals]
     assert reasons and not any("Choose the slot" in r for r in reasons), reasons
     assert all(not r.suggest for r in plan.refusals)
+
+
+def test_a_qemu_img_image_is_ok_its_writer_habit_kept_in_the_findings(
+    qemu_image: Callable[..., Path], real_image: Callable[[str], Path]
+) -> None:
+    """``qemu-img create -f vhdx`` marks neither region required: two warnings that only record
+    a writer habit (WRITER_HABITS). The verdict said ``warning`` while the app's headline said
+    Healthy; core now says ``ok`` everywhere (check --json, scan --json, the fleet), and the
+    findings keep their severity. A real warning (Disk2VHD's identical headers) stays one."""
+    from vhdxray.core.analysis.jsonout import report_json
+    from vhdxray.core.analysis.scan import scan_one
+
+    path = qemu_image("64M")
+    report = read_report(path)
+    found = sorted((f.code, f.severity.value) for f in report.findings)
+    assert found == [
+        ("bat.states", "info"),
+        ("region.not_required", "warning"),
+        ("region.not_required", "warning"),
+    ]
+    assert all(is_writer_habit(f.code) for f in report.findings if f.severity.value == "warning")
+    assert verdict(report).level == "ok"
+    assert report_json(report)["verdict"]["level"] == "ok"
+    line = scan_one(str(path), guest=False)
+    assert line["verdict"] == "ok"
+    assert line["warnings"] == ["region.not_required", "region.not_required"]
+
+    disk2vhd = read_report(real_image("qemu-disk2vhd"))
+    assert verdict(disk2vhd).level == "warning"
+    assert scan_one(str(disk2vhd.path), guest=False)["verdict"] == "warning"
+
+
+def test_only_habits_make_no_warning_a_real_warning_still_does(
+    qemu_image: Callable[..., Path],
+) -> None:
+    """A writer habit beside a real warning (the two region table copies differ): the level is
+    the real warning's."""
+    path = qemu_image("64M")
+    damage.set_region_entry(path, 2, 0, required=1)
+    report = read_report(path)
+    warnings = {f.code for f in report.findings if f.severity.value == "warning"}
+    assert warnings == {"region.not_required", "region.copies_differ"}
+    assert verdict(report).level == "warning"

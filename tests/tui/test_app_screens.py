@@ -406,9 +406,65 @@ def test_headline_words(tmp_path: Path) -> None:
     image = qemu_img_create(tmp_path / "q.vhdx", "64M")
     report = read_report(image)
     h = headline(report, verdict(report))
-    assert h.level == "ok"
+    assert h.level == "ok" == verdict(report).level  # one verdict: the app's and core's agree
     assert "harmless" in h.text and "not marked required" in h.text
     for path in (image, make_image(tmp_path / "b.vhdx", damaged_slot=1)):
         r = read_report(path)
         text = headline(r, verdict(r)).text
         assert "--" not in text and "_guid" not in text
+
+
+def test_the_app_has_words_only_for_cores_writer_habits() -> None:
+    """Which finding codes are a harmless writer habit is core's (WRITER_HABITS); the app keeps
+    only its words for them, and has words for each."""
+    from vhdxray.core.format.findings import WRITER_HABITS
+    from vhdxray.tui.headline import HARMLESS
+
+    assert set(HARMLESS) == set(WRITER_HABITS)
+
+
+async def test_progress_dialog_names_the_writing_to_disk_step() -> None:
+    """While an export flushes its file the dialog says so, in place of the rate and time
+    left (the bar alone sat still with "0 s left")."""
+    from vhdxray.core.progress import WRITING_TO_DISK
+
+    flushing = threading.Event()
+    release = threading.Event()
+    progress = Progress()
+
+    def work(p: Progress) -> int:
+        p.start(4 << 20, "exporting to out.raw")
+        p.advance(4 << 20)
+        p.set_phase(WRITING_TO_DISK)
+        flushing.set()
+        assert release.wait(10)
+        return 0
+
+    app = _ProgressApp(work, progress)
+    async with app.run_test(size=SMALL) as pilot:
+        assert flushing.wait(5)
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "Now: exporting to out.raw: writing to disk" in text
+        assert "4.0 MiB of 4.0 MiB · writing to disk…" in text
+        assert " left" not in text
+        release.set()
+        await settle(pilot)
+        assert app.outcome is not None and not app.outcome.cancelled
+
+
+def test_findings_view_marks_cores_writer_habits(tmp_path: Path) -> None:
+    """The findings view names a writer habit (core's is_writer_habit) as a harmless quirk,
+    and no other finding."""
+    from rich.console import Console
+
+    from vhdxray.tui.widgets.findings import finding_prompt
+
+    if not imagefiles.have("qemu-img"):
+        pytest.skip("qemu-img not installed")
+    report = read_report(imagefiles.qemu_img_create(tmp_path / "q.vhdx", "64M"))
+    console = Console(width=160, record=True)
+    for f in report.findings:
+        console.print(finding_prompt(f, 24, None))
+        text = console.export_text()
+        assert ("harmless writer quirk" in text) == (f.code == "region.not_required"), f.code

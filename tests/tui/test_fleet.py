@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,24 @@ class TestSnapshots:
 
         app = fleet_app(tree)
         assert snap_compare(app, terminal_size=size, run_before=done)  # type: ignore[operator]
+
+
+async def test_a_qemu_img_image_reads_ok_in_the_fleet_as_on_its_own_screen(
+    tmp_path: Path, real_image: Callable[[str], Path]
+) -> None:
+    """A qemu-img made image has only writer-habit warnings: its row says ok (core's verdict),
+    as its own screen says Healthy; Disk2VHD's identical headers still read warning."""
+    from tests.imagefiles import have, qemu_img_create
+
+    if not have("qemu-img"):
+        pytest.skip("qemu-img not installed")
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    qemu = qemu_img_create(shelf / "q.vhdx", "64M")
+    disk2vhd = real_image("qemu-disk2vhd").rename(shelf / "d.vhdx")
+    app = VhdxrayApp(shelf, fleet=[shelf])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        assert isinstance(app.screen, FleetScreen)
+        verdicts = dict(zip(rows(app), column(app, "verdict"), strict=True))
+        assert verdicts == {str(qemu): "ok", str(disk2vhd): "warning"}

@@ -77,12 +77,16 @@ def duration(seconds: float) -> str:
 
 
 def progress_line(p: Progress) -> str:
-    """``12.0 MiB of 1.5 GiB · 250.0 MiB/s · 6 s left`` (what is known so far)."""
+    """``12.0 MiB of 1.5 GiB · 250.0 MiB/s · 6 s left`` (what is known so far); in a named
+    step, the step instead of the rate: ``1.5 GiB of 1.5 GiB · writing to disk…``."""
     parts = [
         f"{amount(p.done, p.unit)} of {amount(p.total, p.unit)}"
         if p.total
         else amount(p.done, p.unit)
     ]
+    if p.phase:
+        parts.append(f"{p.phase}…")
+        return " · ".join(parts)
     if p.rate > 0:
         parts.append(f"{amount(p.rate, p.unit)}/s")
     eta = p.eta
@@ -148,6 +152,8 @@ class ProgressScreen(ModalScreen[Finished[T]], Generic[T]):
     def refresh_progress(self) -> None:
         p = self.progress
         label = p.label or "working"
+        if p.phase:
+            label = f"{label}: {p.phase}"
         self.query_one("#progress-label", Static).update(
             join(("Now: ", "bold"), safe(label)) if not p.cancelled else self._cancelling()
         )

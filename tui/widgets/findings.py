@@ -20,8 +20,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from vhdxray.core.analysis.reader import Report
-from vhdxray.core.format.findings import Finding, Severity
-from vhdxray.tui.headline import HARMLESS
+from vhdxray.core.format.findings import Finding, Severity, is_writer_habit
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.widgets.richstatic import RichStatic
@@ -69,7 +68,7 @@ def finding_prompt(f: Finding, code_width: int, repair: FindingRepair | None) ->
         safe(f.where),
         safe(app_text(f.message, f.suggest)),
     )
-    if f.code in HARMLESS:
+    if is_writer_habit(f.code):
         table.add_row(plain(""), plain(""), plain(""), plain("harmless writer quirk", "dim italic"))
     if repair is not None:
         table.add_row(plain(""), plain(""), plain(""), _repair_text(repair))

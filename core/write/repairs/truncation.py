@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 FINDING_CODES: Final = (
     "bat.block.past_eof",
+    "bat.entry.stray_offset",  # not a cut file, but the same map of what cannot be read
     "bat.sector_bitmap.past_eof",
     "bat.region.truncated",
     "region.past_eof",
@@ -49,6 +50,20 @@ def plan(ctx: PlanContext) -> Iterable[Repair | Refused]:
     if trunc is None:
         return ()
     ctx.truncation = trunc
+    if trunc.damaged_entries:
+        return (
+            Refused(
+                TRUNCATION,
+                "A damaged BAT entry points past the end of the file",
+                RefusalCode.STRAY_BAT_ENTRY,
+                f"the file is not cut short, but {trunc.lost_bytes} bytes of the virtual disk "
+                "are mapped past its end by damaged BAT entries; where their data is cannot be "
+                "known, and vhdxray never invents it",
+                tuple(trunc.describe()),
+                finding_codes=ctx.codes(FINDING_CODES),
+                params={"missing_bytes": 0, "lost_bytes": trunc.lost_bytes},
+            ),
+        )
     return (
         Refused(
             TRUNCATION,
