@@ -24,6 +24,7 @@ from vhdxray.core.format.text import clip
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
+from vhdxray.tui.widgets.grid import WidthChoice
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 BAD = "bold red"
@@ -79,15 +80,15 @@ def regions_renderable(report: Report) -> RenderableType:
         parts.append(facts)
         if t.entries:
             table = _table("Region", "GUID", "FileOffset", "Length", "Required")
+            narrow = _table("Region", "GUID")  # a narrow terminal: the GUID whole, its own line
             for e in t.entries:
-                table.add_row(
-                    plain(e.name),
-                    plain(str(e.guid)),
-                    plain(_hex(e.file_offset)),
-                    plain(size_text(e.length)),
-                    plain("yes" if e.is_required else "no"),
-                )
-            parts.append(table)
+                offset, length = _hex(e.file_offset), size_text(e.length)
+                required = "yes" if e.is_required else "no"
+                table.add_row(*map(plain, (e.name, str(e.guid), offset, length, required)))
+                needed = "required" if e.is_required else "not required"
+                detail = f"FileOffset {offset}, Length {length}, {needed}"
+                narrow.add_row(plain(e.name), plain(f"{e.guid}\n{detail}"))
+            parts.append(WidthChoice(table, narrow))
         parts.append(Text(""))
     if report.active_region_table is None:
         parts.append(plain("Neither copy is valid: the BAT and metadata cannot be located.", BAD))
@@ -172,6 +173,7 @@ def metadata_renderable(report: Report) -> RenderableType:
     if meta.entries:
         parts.append(plain("Metadata table entries", TITLE))
         table = _table("Item", "ItemId", "Offset", "Length", "Flags")
+        narrow = _table("Item", "ItemId")  # a narrow terminal: the GUID whole, its own line
         for e in meta.entries:
             flags = [
                 name
@@ -189,7 +191,9 @@ def metadata_renderable(report: Report) -> RenderableType:
                 plain(str(e.length)),
                 plain(", ".join(flags) or "-"),
             )
-        parts.append(table)
+            detail = f"Offset {_hex(e.offset)}, Length {e.length}, {', '.join(flags) or 'no flags'}"
+            narrow.add_row(plain(e.name), plain(f"{e.item_id}\n{detail}"))
+        parts.append(WidthChoice(table, narrow))
     locator = meta.parent_locator
     if locator is not None:
         parts.append(Text(""))

@@ -1,0 +1,59 @@
+"""What an 80x24 terminal must still show whole: the GUIDs of the region table and of the
+metadata items (an unknown item is known by its GUID alone), in their own views."""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from pathlib import Path
+
+from tests import damage
+from tests.tui.helpers import make_image, screen_text
+from vhdxray.core.analysis.reader import read_report
+from vhdxray.core.format import layout
+from vhdxray.tui.app import VhdxrayApp
+
+UNKNOWN_ITEM = uuid.UUID("0badc0de-1234-4abc-8def-0123456789ab")
+
+
+def with_unknown_item(path: Path) -> Path:
+    """vhdxray's own image with one more metadata item, of a GUID no one knows (optional)."""
+    make_image(path)
+    meta = read_report(path).metadata
+    assert meta is not None
+    count = meta.entry_count
+    entry = UNKNOWN_ITEM.bytes_le + struct.pack("<IIII", 0x80000, 8, 0, 0)
+    damage.write_at(path, meta.offset + 32 + 32 * count, entry)
+    damage.write_at(path, meta.offset + 10, struct.pack("<H", count + 1))
+    assert any(f.code == "metadata.unknown_item" for f in read_report(path).findings)
+    return path
+
+
+async def test_region_guids_are_whole_at_80_columns(tmp_path: Path) -> None:
+    app = VhdxrayApp(with_unknown_item(tmp_path / "unknown.vhdx"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        text = screen_text(app)
+        assert str(layout.BAT_GUID) in text, text
+        assert str(layout.METADATA_REGION_GUID) in text, text
+        assert "FileOffset 0x300000, Length 1.0 MiB (1,048,576 bytes), required" in text
+        await pilot.resize_terminal(120, 40)  # room for the table's one row per region
+        await pilot.pause()
+        await pilot.pause()
+        row = f"BAT       {layout.BAT_GUID}  0x300000    1.0 MiB (1,048,576 bytes)  yes"
+        assert row in screen_text(app)
+
+
+async def test_an_unknown_metadata_item_shows_its_guid_at_80_columns(tmp_path: Path) -> None:
+    app = VhdxrayApp(with_unknown_item(tmp_path / "unknown.vhdx"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        await pilot.press("end")
+        await pilot.pause()
+        text = screen_text(app)
+        assert not [line for line in text.splitlines() if line.startswith("▌") and "…" in line]
+        assert f"unknown             {UNKNOWN_ITEM}" in text, text
+        assert "Offset 0x80000, Length 8, no flags" in text, text
+        assert "Offset 0x10008, Length 8, virtual disk, required" in text, text
