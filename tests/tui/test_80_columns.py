@@ -1,5 +1,6 @@
-"""What an 80x24 terminal must still show whole: the GUIDs of the region table and of the
-metadata items (an unknown item is known by its GUID alone), in their own views."""
+"""What an 80x24 terminal must still show whole and plainly: the GUIDs of the region table and
+of the metadata items (an unknown item is known by its GUID alone), in their own views; the
+BAT view's count of entries, as a sum that adds up."""
 
 from __future__ import annotations
 
@@ -57,3 +58,36 @@ async def test_an_unknown_metadata_item_shows_its_guid_at_80_columns(tmp_path: P
         assert f"unknown             {UNKNOWN_ITEM}" in text, text
         assert "Offset 0x80000, Length 8, no flags" in text, text
         assert "Offset 0x10008, Length 8, virtual disk, required" in text, text
+
+
+# --- the BAT view's entries add up ------------------------------------------------------------
+
+
+def flat(text: str) -> str:
+    """The screen's lines joined, a view's left bar and wrapped lines' indents taken off."""
+    return " ".join(line.strip(" ▌") for line in text.splitlines())
+
+
+async def test_the_bat_entries_add_up(tmp_path: Path) -> None:
+    """It said "64 expected (64 payload, 1 sector bitmap)": a sum that did not add up. A
+    dynamic disk's BAT ends after its last block (no sector bitmap entry below 4096 blocks);
+    a differencing disk's fills its last chunk and ends with that chunk's bitmap entry."""
+    from vhdxray.core.write.create import create_child
+
+    app = VhdxrayApp(make_image(tmp_path / "dynamic.vhdx"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        assert (
+            "64 expected = 64 payload (one per block) + 0 sector bitmap (one after every "
+            "4096 payload entries, none at the end);"
+        ) in flat(screen_text(app))
+    child = create_child(tmp_path / "child.avhdx", tmp_path / "dynamic.vhdx")
+    app = VhdxrayApp(child)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        assert (
+            "4097 expected = 64 payload (one per block) + 4032 unused payload (the last chunk "
+            "filled up) + 1 sector bitmap (one after every 4096 payload entries);"
+        ) in flat(screen_text(app))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -26,6 +27,9 @@ from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
 from vhdxray.tui.widgets.grid import WidthChoice
 from vhdxray.tui.widgets.richstatic import RichStatic
+
+if TYPE_CHECKING:
+    from vhdxray.core.format.bat import BatGeometry
 
 BAD = "bold red"
 GOOD = "green"
@@ -305,6 +309,22 @@ def _state_table(title: str, counts: dict[str, int]) -> RenderableType:
     return table
 
 
+def entries_text(g: BatGeometry) -> str:
+    """What the BAT's expected entries count, in a sum that adds up: a payload entry per
+    block, then (after each chunk of ChunkRatio payload entries) a sector bitmap entry; a
+    differencing disk's BAT fills its last chunk up with unused payload entries and ends with
+    that chunk's sector bitmap entry, a fixed or dynamic disk's ends after its last block."""
+    ratio = g.chunk_ratio
+    bitmaps = g.total_entries // (ratio + 1)  # entries at ratio, 2·ratio+1, ... below the total
+    unused = g.total_entries - bitmaps - g.data_blocks_count
+    terms = [f"{g.data_blocks_count} payload (one per block)"]
+    if unused:
+        terms.append(f"{unused} unused payload (the last chunk filled up)")
+    end = "" if g.differencing else ", none at the end"
+    terms.append(f"{bitmaps} sector bitmap (one after every {ratio} payload entries{end})")
+    return f"{g.total_entries} expected = " + " + ".join(terms)
+
+
 def bat_renderable(report: Report) -> RenderableType:
     bat = report.bat
     if bat is None:
@@ -329,9 +349,7 @@ def bat_renderable(report: Report) -> RenderableType:
     facts.add_row(
         plain("Entries"),
         plain(
-            f"{g.total_entries} expected ({g.data_blocks_count} payload, "
-            f"{g.sector_bitmap_blocks_count} sector bitmap); {bat.entries_in_region} fit the "
-            f"region, {bat.entries_read} read"
+            f"{entries_text(g)}; {bat.entries_in_region} fit the region, {bat.entries_read} read"
         ),
     )
     facts.add_row(
