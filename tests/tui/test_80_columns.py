@@ -1,6 +1,7 @@
 """What an 80x24 terminal must still show whole and plainly: the GUIDs of the region table and
 of the metadata items (an unknown item is known by its GUID alone), in their own views; the
-BAT view's count of entries, as a sum that adds up."""
+BAT view's count of entries, as a sum that adds up; what the Chain view's ./ paths are
+relative to."""
 
 from __future__ import annotations
 
@@ -91,3 +92,29 @@ async def test_the_bat_entries_add_up(tmp_path: Path) -> None:
             "4097 expected = 64 payload (one per block) + 4032 unused payload (the last chunk "
             "filled up) + 1 sector bitmap (one after every 4096 payload entries);"
         ) in flat(screen_text(app))
+
+
+# --- the Chain view's ./ paths ----------------------------------------------------------------
+
+
+async def test_the_chain_view_says_what_its_dot_slash_paths_are_relative_to(
+    tmp_path: Path,
+) -> None:
+    """ "./parent.vhdx" is in the child's folder, which need not be the current directory: the
+    line after the first such path says so."""
+    from vhdxray.core.write.create import create_child
+
+    parent = make_image(tmp_path / "parent.vhdx")
+    child = create_child(tmp_path / "child.avhdx", parent)
+    parent.unlink()
+    app = VhdxrayApp(child, display_name="child.avhdx")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        await pilot.press("end")
+        await pilot.pause()
+        lines = [line.strip(" ▌▂▃▄▅▆▇█") for line in screen_text(app).splitlines()]
+        at = lines.index("relative_path leads to ./parent.vhdx, which does not exist.")
+        assert lines[at + 1] == (
+            "(./ is the child's folder, where this file is, not the current directory)"
+        ), lines
