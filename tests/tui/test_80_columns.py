@@ -118,3 +118,65 @@ async def test_the_chain_view_says_what_its_dot_slash_paths_are_relative_to(
         assert lines[at + 1] == (
             "(./ is the child's folder, where this file is, not the current directory)"
         ), lines
+
+
+# --- the creator, whole, in the two-line header -------------------------------------------------
+
+
+def header_lines(app: VhdxrayApp) -> list[str]:
+    """The header's lines above the headline, their border taken off."""
+    lines = screen_text(app).splitlines()
+    facts = []
+    for line in lines[1:]:
+        inner = line.strip()[1:-1].strip()
+        if inner.startswith(("ERROR", "WARNING", "OK")):
+            return facts
+        facts.append(inner)
+    raise AssertionError(lines)
+
+
+async def test_a_windows_creator_joins_the_first_line_at_80_columns(tmp_path: Path) -> None:
+    """ "Creator Microsoft Windows 10.0.17763.0" does not fit after the sizes (it was cut
+    "Microsoft Windows…"): it ends the first line, and the facts stay two lines."""
+    image = make_image(tmp_path / "win.vhdx", creator="Microsoft Windows 10.0.17763.0")
+    app = VhdxrayApp(image, display_name="win.vhdx")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert header_lines(app) == [
+            "File win.vhdx · dynamic · Creator Microsoft Windows 10.0.17763.0",
+            "Size 5.0 MiB · Virtual 64.0 MiB · Block 1.0 MiB",
+        ]
+        await pilot.resize_terminal(99, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert header_lines(app) == [
+            "File win.vhdx · dynamic",
+            "Size 5.0 MiB · Virtual 64.0 MiB · Block 1.0 MiB · Creator Microsoft Windows "
+            "10.0.17763.0",
+        ]
+
+
+async def test_a_long_hostile_creator_is_whole_and_literal_at_80_columns(tmp_path: Path) -> None:
+    """A creator too long for either line takes lines of its own, whole; it is still image
+    text: no markup, no link, control and bidi characters escaped."""
+    from tests.tui.helpers import HOSTILE_CREATOR
+
+    image = make_image(tmp_path / "hostile.vhdx", creator=HOSTILE_CREATOR)
+    app = VhdxrayApp(image, display_name="hostile.vhdx")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        facts = header_lines(app)
+        assert facts[:2] == [
+            "File hostile.vhdx · dynamic",
+            "Size 5.0 MiB · Virtual 64.0 MiB · Block 1.0 MiB",
+        ]
+        assert " ".join(facts[2:]) == (
+            "Creator [bold]LOUD[/bold] [@click=app.quit]click me[/] [/oops] "
+            "\\x1b]2;PWNED-TITLE\\x07 \\x1b[31mred\\x1b[0m \\u202eevil\\u202c $v [$v] end"
+        )
+        text = screen_text(app)
+        assert "\x1b" not in text and "\u202e" not in text and "…" not in "".join(facts)
+        line = next(i for i, row in enumerate(text.splitlines()) if "click me" in row)
+        await pilot.click(offset=(text.splitlines()[line].index("click me") + 2, line))
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
