@@ -126,7 +126,7 @@ async def test_the_chain_view_says_what_its_dot_slash_paths_are_relative_to(
 def header_lines(app: VhdxrayApp) -> list[str]:
     """The header's lines above the headline, their border taken off."""
     lines = screen_text(app).splitlines()
-    facts = []
+    facts: list[str] = []
     for line in lines[1:]:
         inner = line.strip()[1:-1].strip()
         if inner.startswith(("ERROR", "WARNING", "OK")):
