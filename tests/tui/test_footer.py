@@ -142,3 +142,93 @@ async def test_open_copy_joins_the_80_column_row_and_quit_stays(
         assert len(line) <= 80
         for key in ("l Replay", "O Open copy", "? Help", "q Quit ", "^p palette"):
             assert key in line, line
+
+
+def orphan_child_with_a_pending_log(folder: Path) -> Path:
+    """A differencing child whose parent is gone (k Relink shows) and whose log holds one
+    entry (l Replay shows): with O Open copy after a replay into a copy, the row needed 83
+    columns at 80 once Backups, Reload and Open had made room."""
+    import uuid
+
+    from tests.logwrite import build_log_entry, write_log_entries
+    from tests.repairimages import bat_offset, set_log_guid
+    from vhdxray.core.format import layout
+    from vhdxray.core.write.create import CreateOptions, create_image
+    from vhdxray.tui import cli
+
+    parent = create_image(
+        folder / "parent.vhdx", CreateOptions(virtual_size=64 * layout.MiB, block_size=layout.MiB)
+    )
+    child = folder / "child.avhdx"
+    assert cli.main(["create", str(child), "--parent", str(parent)]) == 0
+    parent.unlink()
+    bat = bat_offset(child)
+    with open(child, "rb") as f:
+        f.seek(bat)
+        page = f.read(4096)
+    end = child.stat().st_size
+    guid = uuid.UUID("5d2e8f4c-1b3a-4c6d-9e7f-a1b2c3d4e5f6")
+    entry = build_log_entry(
+        sequence_number=5,
+        log_guid=guid,
+        tail=0,
+        flushed_file_offset=end,
+        last_file_offset=end,
+        data_pages=[(bat, page)],
+    )
+    write_log_entries(child, [(0, entry)])
+    set_log_guid(child, guid)
+    return child
+
+
+async def replay_into_a_copy(pilot: Pilot[int]) -> None:
+    from tests.tui.helpers import settle
+
+    await pilot.press("l")
+    await pilot.pause()
+    await pilot.press("c")
+    await pilot.pause()
+    await pilot.press("y")
+    await settle(pilot)
+    await shown(pilot)
+
+
+async def test_relink_replay_and_open_copy_fit_80_columns(tmp_path: Path) -> None:
+    """k Relink, l Replay and O Open copy all shown: Export (in the help and the palette)
+    gives way too, and Help, Quit and the palette's key stay whole."""
+    app = VhdxrayApp(orphan_child_with_a_pending_log(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        await replay_into_a_copy(pilot)
+        line = footer(app)
+        assert len(line) <= 80, line
+        for key in ("k Relink", "l Replay", "O Open copy", "R Repair…", "? Help", "q Quit "):
+            assert key in line, line
+        assert line.rstrip().endswith("^p palette"), line
+        assert "Export" not in line, line
+        await pilot.press("e")  # the key still works
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ExportScreen"
+
+
+async def test_from_the_fleet_the_back_key_gives_way_too(tmp_path: Path) -> None:
+    """Opened from the fleet list, esc Back joins that row: it gives way after Export."""
+    orphan_child_with_a_pending_log(tmp_path)
+    app = VhdxrayApp(tmp_path, fleet=[tmp_path])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        await shown(pilot)
+        app.switch_image(tmp_path / "child.avhdx")
+        await shown(pilot)
+        await shown(pilot)
+        assert "esc Back" in footer(app)
+        await replay_into_a_copy(pilot)
+        line = footer(app)
+        assert len(line) <= 80, line
+        for key in ("k Relink", "l Replay", "O Open copy", "? Help", "q Quit "):
+            assert key in line, line
+        assert line.rstrip().endswith("^p palette"), line
+        assert "esc Back" not in line, line
+        await pilot.press("escape")  # the key still works
+        await shown(pilot)
+        assert app.screen.__class__.__name__ == "FleetScreen"

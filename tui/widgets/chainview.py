@@ -73,6 +73,9 @@ READ_ONLY_STEP = {
 }
 
 
+HERE_MEANS = "(./ is the child's folder, where this file is, not the current directory)"
+
+
 def chain_renderable(
     report: Report, status: ParentStatus | None, *, writable: bool = True
 ) -> RenderableType:
@@ -84,13 +87,25 @@ def chain_renderable(
         Text(""),
     ]
     folder = str(Path(report.path).resolve().parent) + os.sep
+    shortened: list[bool] = []  # a path was shown as ./NAME; then whether ./ was explained
 
     def here(text: str) -> str:
         """Paths in this file's folder shown as ./NAME (short, and the same on every machine)."""
+        if folder in text and not shortened:
+            shortened.append(False)
         return text.replace(folder, "." + os.sep)
 
+    def add(*shown: RenderableType) -> None:
+        """``shown`` added; after the first that holds a ./NAME path, what ./ means."""
+        parts.extend(shown)
+        if shortened == [False]:
+            shortened[0] = True
+            last = shown[-1].plain if isinstance(shown[-1], Text) else ""
+            indent = " " * (len(last) - len(last.lstrip(" ")))  # under the line it explains
+            parts.append(plain(indent + HERE_MEANS, "dim"))
+
     if status.path is not None:
-        parts.append(join(("Parent file: ", "bold"), safe(here(str(status.path.resolve())))))
+        add(join(("Parent file: ", "bold"), safe(here(str(status.path.resolve())))))
         parts.append(Text(""))
     if status.check is not None:
         items = Table.grid(padding=(0, 1))
@@ -102,14 +117,15 @@ def chain_renderable(
             items.add_row(
                 plain(mark, mstyle), safe(item.name.replace("_", " ")), safe(here(item.message))
             )
-        parts += [plain("Checked against the parent:", "bold"), items, Text("")]
+        add(plain("Checked against the parent:", "bold"), items)
+        parts.append(Text(""))
     parts.append(plain("What to do:", "bold"))
     steps = NEXT_STEP if writable else {**NEXT_STEP, **READ_ONLY_STEP}
     parts.append(safe(steps.get(status.kind, "The parent cannot be identified.")))
     parts.append(Text(""))
     parts.append(plain("The parent locator (as stored in this file):", "bold"))
     for line in describe_locator(report, report.path)[1:]:
-        parts.append(safe(here(line)))
+        add(safe(here(line)))
     return Group(*parts)
 
 

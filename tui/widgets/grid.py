@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
 Line = list[Segment]
 
@@ -163,3 +163,32 @@ class FastGrid:
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.table)
+
+
+class WidthChoice:
+    """``wide`` where it fits unwrapped in the width given, else ``narrow``: a table whose
+    full-width cells (a GUID's 36 columns) would be cut with "…" in a narrow terminal gives
+    way to a layout that keeps them whole. Both are Rich renderables of fixed lines (a
+    ``Table``, a ``Group`` of tables and texts): :class:`RichStatic` renders it once per width.
+    ``probe``, when given, is what must fit instead of the whole of ``wide`` (the one line of
+    it that grows).
+    """
+
+    def __init__(
+        self, wide: RenderableType, narrow: RenderableType, probe: RenderableType | None = None
+    ) -> None:
+        self.wide = wide
+        self.narrow = narrow
+        self.probe = wide if probe is None else probe
+
+    def chosen(self, console: Console, options: ConsoleOptions) -> RenderableType:
+        # Measured with room to spare: Measurement.get cuts a maximum to the width it is given.
+        unbounded = options.update_width(max(options.max_width, 1) * 4)
+        fits = Measurement.get(console, unbounded, self.probe).maximum <= options.max_width
+        return self.wide if fits else self.narrow
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.chosen(console, options)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.chosen(console, options))

@@ -17,6 +17,7 @@ from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.sizes import natural_size
 from vhdxray.tui.textreport import size_text
+from vhdxray.tui.widgets.grid import WidthChoice
 from vhdxray.tui.widgets.richstatic import RichStatic
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ def short_size(value: int | None) -> str:
 
 
 def compact_renderable(report: Report, name: str, h: Headline) -> RenderableType:
-    """Two lines of facts (no byte counts) and the headline: for 80-column terminals."""
+    """Two lines of facts (no byte counts) and the headline: for 80-column terminals. The
+    creator is never cut: it ends the second line where it fits there, else the first, else
+    it takes a line of its own (wrapped as long as it is)."""
     meta = report.metadata
     virtual = None if meta is None else meta.virtual_size
     block = None if meta is None else meta.block_size
@@ -58,13 +61,26 @@ def compact_renderable(report: Report, name: str, h: Headline) -> RenderableType
         " · ",
         ("Block ", "bold"),
         short_size(block),
-        " · ",
+    )
+    creator = join(
         ("Creator ", "bold"),
         safe(report.creator) if report.creator else plain("(empty)", "dim"),
     )
-    line1.no_wrap = line2.no_wrap = True
-    line1.overflow = line2.overflow = "ellipsis"
-    return Group(line1, line2, verdict_text(h))
+    with_creator = [join(line, " · ", creator) for line in (line1, line2)]
+    for line in (line1, line2, *with_creator):
+        line.no_wrap = True
+        line.overflow = "ellipsis"  # the file's name, only where it is longer than the line
+    creator.overflow = "fold"
+    facts = WidthChoice(
+        Group(line1, with_creator[1]),
+        WidthChoice(
+            Group(with_creator[0], line2),
+            Group(line1, line2, creator),
+            probe=with_creator[0],
+        ),
+        probe=with_creator[1],
+    )
+    return Group(facts, verdict_text(h))
 
 
 def info_renderable(report: Report, name: str, v: Verdict | Headline) -> RenderableType:

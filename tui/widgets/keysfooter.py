@@ -28,8 +28,11 @@ from textual.widgets._footer import FooterKey  # not exported; textual is pinned
 
 # The image's screens (main, Inside, the bytes of a structure, not-a-VHDX): left out of a
 # narrow Footer first, in this order, when its keys do not fit (the help and the command
-# palette list them). Open goes last: only when l Replay and O Open copy both join the row.
-REPORT_EXTRAS = ("backups", "reload", "open")
+# palette list them). Open goes when l Replay and O Open copy both join the row; Export when
+# k Relink joins them too (a child whose parent is missing); then esc Back to the fleet list.
+# With all of them left out, the widest row the main screen can have (k, u, l, R, O, Help,
+# Quit, the palette) takes 74 columns.
+REPORT_EXTRAS = ("backups", "reload", "open", "export", "back_to_fleet")
 
 
 class KeysFooter(Footer):

@@ -34,7 +34,7 @@ from textual.strip import Strip
 from textual.visual import RenderOptions, RichVisual, Visual
 from textual.widgets import Static
 
-from vhdxray.tui.widgets.grid import FastGrid
+from vhdxray.tui.widgets.grid import FastGrid, WidthChoice
 
 if TYPE_CHECKING:
     from textual.app import RenderResult
@@ -51,10 +51,12 @@ Lines = list[list[Segment]]
 
 def _height_free(renderable: object) -> bool:
     """``renderable`` renders the same lines whatever height its options give: a ``Text``, a
-    ``Table`` (which renders its cells with no height), a ``FastGrid`` (a table) or a
-    ``Group`` of those."""
+    ``Table`` (which renders its cells with no height), a ``FastGrid`` (a table), a ``Group``
+    of those or a ``WidthChoice`` between two of them."""
     if isinstance(renderable, Group):
         return all(_height_free(r) for r in renderable.renderables)
+    if isinstance(renderable, WidthChoice):
+        return _height_free(renderable.wide) and _height_free(renderable.narrow)
     return isinstance(renderable, (Text, Table, FastGrid))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -24,7 +25,11 @@ from vhdxray.core.format.text import clip
 from vhdxray.tui.outcome import app_text
 from vhdxray.tui.safe_text import join, plain, safe
 from vhdxray.tui.textreport import size_text
+from vhdxray.tui.widgets.grid import WidthChoice
 from vhdxray.tui.widgets.richstatic import RichStatic
+
+if TYPE_CHECKING:
+    from vhdxray.core.format.bat import BatGeometry
 
 BAD = "bold red"
 GOOD = "green"
@@ -79,15 +84,15 @@ def regions_renderable(report: Report) -> RenderableType:
         parts.append(facts)
         if t.entries:
             table = _table("Region", "GUID", "FileOffset", "Length", "Required")
+            narrow = _table("Region", "GUID")  # a narrow terminal: the GUID whole, its own line
             for e in t.entries:
-                table.add_row(
-                    plain(e.name),
-                    plain(str(e.guid)),
-                    plain(_hex(e.file_offset)),
-                    plain(size_text(e.length)),
-                    plain("yes" if e.is_required else "no"),
-                )
-            parts.append(table)
+                offset, length = _hex(e.file_offset), size_text(e.length)
+                required = "yes" if e.is_required else "no"
+                table.add_row(*map(plain, (e.name, str(e.guid), offset, length, required)))
+                needed = "required" if e.is_required else "not required"
+                detail = f"FileOffset {offset}, Length {length}, {needed}"
+                narrow.add_row(plain(e.name), plain(f"{e.guid}\n{detail}"))
+            parts.append(WidthChoice(table, narrow))
         parts.append(Text(""))
     if report.active_region_table is None:
         parts.append(plain("Neither copy is valid: the BAT and metadata cannot be located.", BAD))
@@ -172,6 +177,7 @@ def metadata_renderable(report: Report) -> RenderableType:
     if meta.entries:
         parts.append(plain("Metadata table entries", TITLE))
         table = _table("Item", "ItemId", "Offset", "Length", "Flags")
+        narrow = _table("Item", "ItemId")  # a narrow terminal: the GUID whole, its own line
         for e in meta.entries:
             flags = [
                 name
@@ -189,7 +195,9 @@ def metadata_renderable(report: Report) -> RenderableType:
                 plain(str(e.length)),
                 plain(", ".join(flags) or "-"),
             )
-        parts.append(table)
+            detail = f"Offset {_hex(e.offset)}, Length {e.length}, {', '.join(flags) or 'no flags'}"
+            narrow.add_row(plain(e.name), plain(f"{e.item_id}\n{detail}"))
+        parts.append(WidthChoice(table, narrow))
     locator = meta.parent_locator
     if locator is not None:
         parts.append(Text(""))
@@ -301,6 +309,22 @@ def _state_table(title: str, counts: dict[str, int]) -> RenderableType:
     return table
 
 
+def entries_text(g: BatGeometry) -> str:
+    """What the BAT's expected entries count, in a sum that adds up: a payload entry per
+    block, then (after each chunk of ChunkRatio payload entries) a sector bitmap entry; a
+    differencing disk's BAT fills its last chunk up with unused payload entries and ends with
+    that chunk's sector bitmap entry, a fixed or dynamic disk's ends after its last block."""
+    ratio = g.chunk_ratio
+    bitmaps = g.total_entries // (ratio + 1)  # entries at ratio, 2·ratio+1, ... below the total
+    unused = g.total_entries - bitmaps - g.data_blocks_count
+    terms = [f"{g.data_blocks_count} payload (one per block)"]
+    if unused:
+        terms.append(f"{unused} unused payload (the last chunk filled up)")
+    end = "" if g.differencing else ", none at the end"
+    terms.append(f"{bitmaps} sector bitmap (one after every {ratio} payload entries{end})")
+    return f"{g.total_entries} expected = " + " + ".join(terms)
+
+
 def bat_renderable(report: Report) -> RenderableType:
     bat = report.bat
     if bat is None:
@@ -325,9 +349,7 @@ def bat_renderable(report: Report) -> RenderableType:
     facts.add_row(
         plain("Entries"),
         plain(
-            f"{g.total_entries} expected ({g.data_blocks_count} payload, "
-            f"{g.sector_bitmap_blocks_count} sector bitmap); {bat.entries_in_region} fit the "
-            f"region, {bat.entries_read} read"
+            f"{entries_text(g)}; {bat.entries_in_region} fit the region, {bat.entries_read} read"
         ),
     )
     facts.add_row(
