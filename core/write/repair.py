@@ -30,7 +30,7 @@ from vhdxray.core.analysis.reader import Report, read_report
 from vhdxray.core.analysis.truncation import TruncationMap
 from vhdxray.core.fileio import path_text
 from vhdxray.core.format.findings import Severity
-from vhdxray.core.format.record import field, mutable_record, record
+from vhdxray.core.format.record import field, mutable_record, record, replace
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.core.write.imagecopy import CopyError, StagedCopy, copy_image
 from vhdxray.core.write.outcome import RefusalCode, Suggestions, VhdxrayError, WriteFailed
@@ -455,7 +455,7 @@ def run_repairs(
             staged.discard()
         raise
     if staged is None:
-        return run
+        return replace(run, report=_as_checked(target, run.report))
     if run.error is not None and run.error.refused and not run.backups:
         staged.discard()  # nothing was written into it: no copy is left
         return RepairRun(target, None, (), (), None, run.error, run.failed_step)
@@ -465,7 +465,18 @@ def run_repairs(
         error = Refusal(RefusalCode.COPY_FAILED, str(exc))
         return RepairRun(target, None, run.steps, run.backups, None, error, "copy")
     report = run.report if run.error is None else read_report(target)
+    report = _as_checked(target, report)
     return RepairRun(target, plan.path, run.steps, run.backups, report, run.error, run.failed_step)
+
+
+def _as_checked(path: str, report: Report | None) -> Report | None:
+    """``report`` as ``check`` reads the file: a differencing child's parent lookup adds its
+    findings, so what a run says is left (a parent still missing) is what ``check`` says."""
+    if report is None:
+        return None
+    from vhdxray.core.analysis.checked import with_chain_findings
+
+    return with_chain_findings(path, report)[0]
 
 
 def _run_steps(
