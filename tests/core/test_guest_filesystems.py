@@ -224,3 +224,19 @@ def test_blank_disk(tmp_path: Path) -> None:
     report, _ = inspect(image)
     assert report.blank is False
     assert codes(report) == {"guest.unrecognised"}
+
+
+def test_small_fat32_is_fat32_not_fat16(tmp_path: Path) -> None:
+    # mkfs.fat -F 32 on 20 MiB makes a FAT32 volume of ~40000 clusters (under the spec's
+    # 65525): Windows, Linux and fsck.fat read it as FAT32 (16-bit FAT size zero). Read as
+    # FAT16 its label and serial were lost and FAT[1] was read at the wrong place, so a clean
+    # volume was reported dirty with a "hard disk error".
+    image = make_fs(tmp_path / "fat32.img", "fat32", 20 * MiB)
+    report, _ = inspect(image)
+    fs = report.filesystem
+    assert fs is not None
+    assert fs.details["clusters"] < 65525
+    assert (fs.type, fs.label) == ("fat32", "LABFAT32")
+    assert fs.uuid == blkid(image)["UUID"]
+    assert fs.flags["dirty"] is False and fs.flags["errors"] is False
+    assert not {"guest.fat.dirty", "guest.fat.errors"} & codes(report)

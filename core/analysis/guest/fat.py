@@ -1,5 +1,7 @@
-"""FAT12/16/32: the BIOS parameter block; the type is decided by the cluster count as the
-Microsoft FAT specification says (< 4085 FAT12, < 65525 FAT16, else FAT32). Health: the
+"""FAT12/16/32: the BIOS parameter block. FAT32 is the BPB with a zero 16-bit FAT size (its FAT
+size and root cluster are in the FAT32 extended BPB), as Windows' fastfat, Linux and fsck.fat
+decide, whatever the cluster count (mkfs.fat -F 32 makes FAT32 volumes under 65525 clusters);
+otherwise the cluster count decides FAT12 (< 4085) or FAT16. Health: the
 "volume dirty" bits (boot sector flag byte and FAT[1]) and the FAT32 backup boot sector."""
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
     if p is None:
         return None
     clusters = p["clusters"]
-    kind = "fat12" if clusters < 4085 else "fat16" if clusters < 65525 else "fat32"
+    kind = "fat32" if p["fat32"] else "fat12" if clusters < 4085 else "fat16"
     ext = 64 if kind == "fat32" else 36  # the extended BPB: drive number, flags, signature
     has_ebpb = boot[ext + 2] in (0x28, 0x29)
     serial = u32le(boot, ext + 3) if boot[ext + 2] == 0x29 else None
