@@ -111,6 +111,12 @@ WORDS: dict[str, Words] = {
         "virtual disk was shrunk or the table is wrong.",
         "grow the virtual disk back to at least {end} bytes before using the partition",
     ),
+    "guest.partition.not_probed": Words(
+        "partitions not looked at",
+        "{count} partitions from partition {first} on were not looked at: the others had "
+        "already used the {budget_mib} MiB triage reads of a disk (an unusual table).",
+        "check the table with sfdisk -l or gdisk; export a partition to inspect it alone",
+    ),
     "guest.partition.empty": Words(
         "empty partition", "Partition {index} holds no data at its start.", ""
     ),

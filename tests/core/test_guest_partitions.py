@@ -209,3 +209,55 @@ def test_partition_table_over_a_bare_ext4_disk(tmp_path: Path) -> None:
     assert report.partition_table == "mbr"
     trap = [f for f in report.findings if f.code == "guest.trap.table_over_filesystem"]
     assert trap and trap[0].params["fs"] == "ext4"
+
+
+def _rewrite_gpt_array(disk: Path, array: bytes) -> None:
+    """Put ``array`` in both GPT copies (primary at LBA 2, backup just before the backup
+    header) with the entry count and both CRC-32s updated: a table every tool accepts."""
+    import zlib
+
+    size = disk.stat().st_size
+    last = size // 512 - 1
+    sectors = len(array) // 512
+    for header_lba, array_lba in ((1, 2), (last, last - sectors)):
+        header = bytearray(read_at(disk, header_lba * 512, 92))
+        header[72:80] = array_lba.to_bytes(8, "little")
+        header[80:84] = (len(array) // 128).to_bytes(4, "little")
+        header[88:92] = zlib.crc32(array).to_bytes(4, "little")
+        header[40:56] = (2 + sectors).to_bytes(8, "little") + (last - 1 - sectors).to_bytes(
+            8, "little"
+        )
+        header[16:20] = bytes(4)
+        header[16:20] = zlib.crc32(bytes(header)).to_bytes(4, "little")
+        write_at(disk, header_lba * 512, bytes(header))
+        write_at(disk, array_lba * 512, array)
+
+
+def test_gpt_with_thousands_of_entries_reads_a_bounded_amount(tmp_path: Path) -> None:
+    # A hostile (or corrupted-but-CRC-valid) GPT: 2048 entries, all at the same 8 MiB
+    # partition. Each probe reads 68 KiB or more: unbounded, triage read ~140 MiB for a 16 MiB
+    # disk. The probes stop at the disk budget; every partition is still listed.
+    from vhdxray.core.analysis.guest.base import VOLUME_BUDGET
+    from vhdxray.core.analysis.guest.triage import DISK_BUDGET
+
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "many.img", 16 * MiB)
+    run("sgdisk", "-n1:2048:+8M", str(disk))
+    write_at(disk, 2048 * 512, b"\xa5" * MiB)  # data there, so nothing reads as blank
+    entry = read_at(disk, 1024, 128)
+    _rewrite_gpt_array(disk, entry * 2048)
+    listed = sfdisk_json(disk)  # sfdisk (independent) accepts the table and lists them all
+    assert len(listed) == 2048
+    reader = RawReader(disk)
+    try:
+        report = triage(reader)
+    finally:
+        reader.close()
+    assert len(report.partitions) == 2048
+    assert reader.bytes_read <= DISK_BUDGET + VOLUME_BUDGET + MiB
+    skipped = [f for f in report.findings if f.code == "guest.partition.not_probed"]
+    assert len(skipped) == 1
+    probed = skipped[0].params["first"] - 1
+    assert probed > 0 and skipped[0].params["count"] == 2048 - probed
+    assert report.partitions[probed - 1].filesystem is None  # probed: unrecognised data
+    assert "guest.partition.unrecognised" in codes(report)

@@ -81,6 +81,11 @@ WINDOWS_BOOT_SECTOR_TYPES = frozenset(("ntfs", "fat12", "fat16", "fat32", "exfat
 VBR_TYPES = WINDOWS_BOOT_SECTOR_TYPES | {"bitlocker", "refs"}
 # Partition types that hold no filesystem by design.
 NO_FILESYSTEM_TYPES = frozenset(("Microsoft reserved", "BIOS boot", "Windows LDM metadata"))
+# What the filesystem probes of a partition table's partitions may read in all: a usual disk
+# (a few partitions, under 100 KiB each) stays far below; a hostile table (thousands of
+# CRC-valid GPT entries at the same start) would otherwise make triage read hundreds of MiB.
+# Past it the remaining partitions are listed, not probed.
+DISK_BUDGET = 32 * MiB
 BLANK_HEAD = 1 * MiB
 BLANK_TAIL = 64 * 1024
 _PROBE_ERRORS = (ValueError, IndexError, KeyError, OverflowError, ZeroDivisionError)
@@ -435,6 +440,7 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
             )
         if reach is None or b.start + b.length > reach.start + reach.length:
             reach = b
+    skipped: list[Partition] = []
     for p in report.partitions:
         where = f"partition {p.index}"
         if p.start + p.length > disk.size:
@@ -450,6 +456,9 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
                 )
             )
         if p.start >= disk.size or p.length <= 0:
+            continue
+        if skipped or disk.bytes_read > DISK_BUDGET:
+            skipped.append(p)
             continue
         try:
             vol = Volume(disk, p.start, min(p.length, disk.size - p.start))
@@ -474,6 +483,17 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
                     index=p.index,
                 )
             )
+    if skipped:
+        report.findings.append(
+            finding(
+                Severity.WARNING,
+                "guest.partition.not_probed",
+                "partition table",
+                count=len(skipped),
+                first=skipped[0].index,
+                budget_mib=DISK_BUDGET // MiB,
+            )
+        )
 
 
 def _larger(report: GuestReport, fs: Filesystem, where: str, room: int) -> None:
