@@ -68,6 +68,15 @@ WORDS: dict[str, Words] = {
         "don't run chkdsk (it would destroy what is left); on a copy, e2fsck -b {backup_block} "
         "-B {block_size} or testdisk can bring the ext filesystem back",
     ),
+    "guest.trap.ext_disk": Words(
+        "whole-disk ext filesystem under {fs}",
+        "A backup superblock of an ext2/3/4 filesystem that filled the whole disk (block "
+        "{backup_block}, {block_size}-byte blocks) lies inside this {fs} partition: the disk "
+        "was initialised and formatted by mistake (Disk Management's prompt).",
+        "don't run chkdsk or write to the disk; on a raw copy of the whole disk (vhdxray export "
+        "{path} disk.raw), e2fsck -b {backup_block} -B {block_size} disk.raw or testdisk can "
+        "bring the ext filesystem back",
+    ),
     "guest.gpt.primary_bad": Words(
         "GPT primary header bad",
         "The GPT primary header or its partition entries are bad ({problem}); the backup is good.",
@@ -251,6 +260,10 @@ WORDS: dict[str, Words] = {
 }
 
 _UNKNOWN = Words("{code}", "{code}", "")
+# The next step of a Windows filesystem's own findings when an ext filesystem lies under it.
+REFORMATTED_NEXT_STEP = (
+    "don't run chkdsk or fsck on it: follow {reformatted} (an ext filesystem lies under it)"
+)
 
 
 def _fill(template: str, finding: GuestFinding, path: str) -> str:
@@ -265,10 +278,14 @@ def _fill(template: str, finding: GuestFinding, path: str) -> str:
 def words(finding: GuestFinding, path: str = "PATH") -> Words:
     """The filled-in words of one finding (``path`` goes into commands such as wsl --mount)."""
     w = WORDS.get(finding.code, _UNKNOWN)
+    next_step = w.next_step
+    if finding.params.get("reformatted") and next_step:
+        # the filesystem was formatted over an ext one: its usual repair would destroy it
+        next_step = REFORMATTED_NEXT_STEP
     return Words(
         _fill(w.short, finding, path),
         _fill(w.message, finding, path),
-        _fill(w.next_step, finding, path),
+        _fill(next_step, finding, path),
     )
 
 

@@ -261,3 +261,44 @@ def test_gpt_with_thousands_of_entries_reads_a_bounded_amount(tmp_path: Path) ->
     assert probed > 0 and skipped[0].params["count"] == 2048 - probed
     assert report.partitions[probed - 1].filesystem is None  # probed: unrecognised data
     assert "guest.partition.unrecognised" in codes(report)
+
+
+def test_disk_management_over_a_whole_disk_ext4_is_the_reformat_trap(tmp_path: Path) -> None:
+    # WSL's ext4.vhdx (ext4 on the whole disk) attached on Windows: Disk Management's prompt
+    # writes a GPT (over the primary superblock), a 16 MiB MSR and an NTFS partition. The
+    # ext4 backup superblocks are still at their disk offsets, inside the NTFS partition;
+    # they were looked for only at offsets from the partition's start, so nothing warned
+    # (and a dirty NTFS got "chkdsk /f").
+    from tests.guestimages import set_ntfs_volume_dirty
+    from vhdxray.tui.guestwords import words
+
+    require_tool("sgdisk", "gdisk")
+    disk = make_fs(tmp_path / "ext4.vhdx.raw", "ext4", 192 * MiB)
+    run("mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "wsl", str(disk))  # group 1 at 128 MiB
+    run("sgdisk", "-o", "-n1:2048:32767", "-t1:0c01", "-n2:32768:0", "-t2:0700", str(disk))
+    start = 32768 * 512
+    end = int(run("sgdisk", "-i", "2", str(disk)).split("Last sector: ")[1].split()[0])
+    ntfs = make_fs(tmp_path / "ntfs.img", "ntfs", (end + 1) * 512 - start)
+    place(disk, ntfs, start)
+    set_ntfs_volume_dirty(disk, start)
+    report = inspect(disk)
+    fs = report.partitions[1].filesystem
+    assert fs is not None and fs.type == "ntfs" and fs.flags["dirty"] is True
+    assert fs.flags["ext_backup_superblock"] is True
+    trap = [f for f in report.findings if f.code == "guest.trap.ext_disk"]
+    assert len(trap) == 1 and trap[0].where == "partition 2"
+    assert (trap[0].params["backup_block"], trap[0].params["block_size"]) == (32768, 4096)
+    assert "disk.raw" in words(trap[0]).next_step
+    # e2fsck finds that backup superblock on the whole disk, as the next step says
+    require_tool("e2fsck", "e2fsprogs")
+    check = subprocess.run(
+        ["e2fsck", "-n", "-b", "32768", "-B", "4096", str(disk)], capture_output=True, text=True
+    )
+    assert "Bad magic number" not in check.stdout + check.stderr
+    assert "wsl" in check.stdout + check.stderr
+    # and no finding about that NTFS tells to run chkdsk
+    dirty = [f for f in report.findings if f.code == "guest.ntfs.dirty"]
+    assert dirty and dirty[0].params["reformatted"] == "guest.trap.ext_disk"
+    for f in report.findings:
+        step = words(f).next_step
+        assert "chkdsk /f" not in step and "chkdsk /r" not in step, (f.code, step)

@@ -111,19 +111,26 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
     return fs
 
 
-def backup_superblock(vol: Volume) -> tuple[int, int] | None:
-    """A group-1 backup ext superblock inside ``vol`` (block size, byte offset), or None.
+def backup_superblock(vol: Volume) -> tuple[int, int, int] | None:
+    """A group-1 backup ext superblock inside ``vol``: (block size, its disk offset, the disk
+    offset where that ext filesystem began), or None.
 
     Used under a Windows boot sector: finding one means an ext filesystem was there before
-    the volume was formatted over it."""
-    for block_size, offset in BACKUP_OFFSETS:
-        if offset + SB_SIZE > vol.length:
-            continue
-        sb = vol.read(offset, SB_SIZE)
-        if (
-            parse_superblock(sb) is not None
-            and 1024 << u32le(sb, 0x18) == block_size
-            and u16le(sb, 0x5A) == 1  # s_block_group_nr
-        ):
-            return block_size, offset
+    the volume was formatted over it. It began at the volume's start (the partition was
+    reformatted) or, for a partition, at the disk's start: Disk Management initialised a
+    whole-disk ext4 (WSL's ext4.vhdx) with a table and formatted a partition in it, so the
+    backups lie at their disk offsets, inside the new partition."""
+    bases = (vol.start, 0) if vol.start > 0 else (vol.start,)
+    for base in bases:
+        for block_size, offset in BACKUP_OFFSETS:
+            at = base + offset - vol.start  # where in the volume
+            if at < 0 or at + SB_SIZE > vol.length:
+                continue
+            sb = vol.read(at, SB_SIZE)
+            if (
+                parse_superblock(sb) is not None
+                and 1024 << u32le(sb, 0x18) == block_size
+                and u16le(sb, 0x5A) == 1  # s_block_group_nr
+            ):
+                return block_size, vol.start + at, base
     return None

@@ -22,7 +22,7 @@ from vhdxray.core.analysis.guest.base import (
     finding,
 )
 from vhdxray.core.format.findings import SEVERITY_ORDER, Severity
-from vhdxray.core.format.record import field, mutable_record
+from vhdxray.core.format.record import field, mutable_record, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -219,16 +219,23 @@ def _check_ext_under(vol: Volume, fs: Filesystem, where: str) -> None:
         return
     fs.flags["ext_backup_superblock"] = found is not None
     if found is not None:
-        block_size, offset = found
+        block_size, offset, base = found
+        # the ext filesystem began at this volume, or spanned the whole disk before a
+        # partition table and this partition were made over it
+        code = "guest.trap.ext_under_windows_fs" if base == vol.start else "guest.trap.ext_disk"
+        # This filesystem's own findings (dirty, a bad backup boot sector) stay as facts, but
+        # their usual next step (chkdsk, fsck.fat -a) would destroy what is left of the ext
+        # filesystem: ``reformatted`` names the finding whose next step to follow instead.
+        fs.findings[:] = [replace(f, params={**f.params, "reformatted": code}) for f in fs.findings]
         fs.findings.append(
             finding(
                 Severity.ERROR,
-                "guest.trap.ext_under_windows_fs",
+                code,
                 where,
                 fs=fs.type,
                 block_size=block_size,
-                backup_block=offset // block_size,
-                offset=vol.start + offset,
+                backup_block=(offset - base) // block_size,
+                offset=offset,
             )
         )
 
