@@ -240,3 +240,16 @@ def test_small_fat32_is_fat32_not_fat16(tmp_path: Path) -> None:
     assert fs.uuid == blkid(image)["UUID"]
     assert fs.flags["dirty"] is False and fs.flags["errors"] is False
     assert not {"guest.fat.dirty", "guest.fat.errors"} & codes(report)
+
+
+@pytest.mark.parametrize(("kind", "bpb_label_at"), [("fat16", 43), ("fat32", 71)])
+def test_fat_label_from_the_root_directory(tmp_path: Path, kind: str, bpb_label_at: int) -> None:
+    # Windows (label, Explorer) writes the label as the root directory's volume-label entry
+    # and leaves the boot sector's "NO NAME"; blkid and fatlabel read the entry first. Only
+    # the boot sector was read, so such a volume showed no label.
+    image = make_fs(tmp_path / f"{kind}.img", kind)
+    write_at(image, bpb_label_at, b"NO NAME    ")
+    report, _ = inspect(image)
+    fs = report.filesystem
+    assert fs is not None and fs.type == kind
+    assert fs.label == blkid(image)["LABEL"] == MKFS[kind][2][-1]

@@ -18,6 +18,10 @@ from vhdxray.core.analysis.guest.base import (
 from vhdxray.core.format.findings import Severity
 
 NO_NAME = "NO NAME"
+# The most of the root directory read for its volume-label entry.
+MAX_ROOT_READ = 64 * 1024
+ATTR_VOLUME_ID = 0x08
+ATTR_LONG_NAME = 0x0F
 
 
 def bpb(boot: bytes) -> dict[str, int] | None:
@@ -51,7 +55,37 @@ def bpb(boot: bytes) -> dict[str, int] | None:
         "fat_size": fat_size,
         "clusters": data // spc,
         "fat32": int(u16le(boot, 22) == 0),
+        "root_entries": root_entries,
+        "root_sectors": root_sectors,
     }
+
+
+def _root_label(vol: Volume, boot: bytes, p: dict[str, int]) -> str | None:
+    """The volume-label entry of the root directory (what Windows' label and Explorer write,
+    often leaving the boot sector's "NO NAME"; blkid and fatlabel read it first), or None."""
+    bps = p["bps"]
+    first_data = p["reserved"] + p["nfats"] * p["fat_size"]  # in sectors
+    if p["fat32"]:
+        root_cluster = u32le(boot, 44)
+        if root_cluster < 2 or root_cluster - 2 >= p["clusters"]:
+            return None
+        at = (first_data + (root_cluster - 2) * p["spc"]) * bps
+        length = p["spc"] * bps
+    else:
+        at = first_data * bps
+        length = p["root_entries"] * 32
+    raw = vol.read(at, min(length, MAX_ROOT_READ))
+    for i in range(0, len(raw) - 31, 32):
+        first = raw[i]
+        if first == 0:
+            break
+        attr = raw[i + 11]
+        if first == 0xE5 or attr & ATTR_LONG_NAME == ATTR_LONG_NAME:
+            continue
+        if attr & ATTR_VOLUME_ID:
+            name = bytes([0xE5]) + raw[i + 1 : i + 11] if first == 0x05 else raw[i : i + 11]
+            return cstring(name, "latin-1")
+    return None
 
 
 def probe(vol: Volume, where: str) -> Filesystem | None:
@@ -73,6 +107,9 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
         structures=[Structure("FAT boot sector", vol.start, 512)],
     )
     fs.details = {"cluster_size": p["bps"] * p["spc"], "clusters": clusters}
+    root_label = _root_label(vol, boot, p)
+    if root_label is not None:
+        fs.label = None if root_label == NO_NAME else root_label
     fat_at = p["reserved"] * p["bps"]
     fat_head = vol.read(fat_at, 8)
     fs.structures.append(Structure("FAT (first sector)", vol.start + fat_at, p["bps"]))
