@@ -302,3 +302,14 @@ def test_disk_management_over_a_whole_disk_ext4_is_the_reformat_trap(tmp_path: P
     for f in report.findings:
         step = words(f).next_step
         assert "chkdsk /f" not in step and "chkdsk /r" not in step, (f.code, step)
+
+
+def test_mbr_partitions_listed_in_sfdisk_order(tmp_path: Path) -> None:
+    # The extended partition is entry 3 and a primary follows it as entry 4: the logical
+    # partitions were listed between them (1, 2, 5, 6, 4), unlike sfdisk, fdisk and the app.
+    disk = blank(tmp_path / "mbr.img", 200 * MiB)
+    sfdisk(disk, "label: dos\n2048,20M,83\n,20M,c\n,120M,5\n,20M,83\n,20M,1\n,40M,83\n")
+    theirs = [int(str(e["node"]).rsplit("img", 1)[1]) for e in sfdisk_json(disk)]
+    assert theirs == [1, 2, 3, 4, 5, 6]
+    report = inspect(disk)
+    assert [p.index for p in report.partitions] == [i for i in theirs if i != 3]
