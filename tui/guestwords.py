@@ -151,6 +151,11 @@ WORDS: dict[str, Words] = {
         "{fs} recorded errors (state not clean, error count {error_count}).",
         _E2FSCK,
     ),
+    "guest.ext.not_clean": Words(
+        "{fs} not cleanly unmounted",
+        "{fs} was not cleanly unmounted (state not clean): e2fsck will force a full check.",
+        _E2FSCK,
+    ),
     "guest.ext.checksum_bad": Words(
         "{fs} superblock checksum bad",
         "The {fs} superblock fails its checksum.",

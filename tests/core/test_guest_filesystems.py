@@ -253,3 +253,26 @@ def test_fat_label_from_the_root_directory(tmp_path: Path, kind: str, bpb_label_
     fs = report.filesystem
     assert fs is not None and fs.type == kind
     assert fs.label == blkid(image)["LABEL"] == MKFS[kind][2][-1]
+
+
+@pytest.mark.parametrize("kind", ["ext2", "ext4"])
+def test_ext_not_cleanly_unmounted_without_journal(tmp_path: Path, kind: str) -> None:
+    # Without a journal (ext2, ext4 -O ^has_journal) the kernel clears VALID_FS on mount: a
+    # crash leaves "not clean", and e2fsck forces a full check. It was reported clean.
+    require_tool("debugfs", "e2fsprogs")
+    image = make_fs(tmp_path / f"{kind}.img", kind)
+    if kind == "ext4":
+        run("tune2fs", "-O", "^has_journal", str(image))
+    clean, _ = inspect(image)
+    assert clean.filesystem is not None and clean.filesystem.flags["not_clean"] is False
+    run("debugfs", "-w", "-R", "ssv state 0", str(image))
+    report, _ = inspect(image)
+    fs = report.filesystem
+    assert fs is not None and fs.type == kind
+    assert fs.flags["not_clean"] is True
+    assert fs.flags["errors"] is False and fs.flags["needs_recovery"] is False
+    assert codes(report) == {"guest.ext.not_clean"}
+    assert report.level == "warning"
+    assert "Filesystem state:         not clean\n" in run("dumpe2fs", "-h", str(image))
+    check = subprocess.run(["e2fsck", "-n", str(image)], capture_output=True, text=True)
+    assert "was not cleanly unmounted, check forced" in check.stdout
