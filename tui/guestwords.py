@@ -68,6 +68,16 @@ WORDS: dict[str, Words] = {
         "don't run chkdsk (it would destroy what is left); on a copy, e2fsck -b {backup_block} "
         "-B {block_size} or testdisk can bring the ext filesystem back",
     ),
+    "guest.trap.table_over_ext": Words(
+        "{table} over an ext disk",
+        "An ext2/3/4 filesystem filled this disk and a {table} partition table was written over "
+        "its first blocks: its backup superblock (block {backup_block}, {block_size}-byte "
+        "blocks) is still there. The disk was initialised by mistake (Disk Management's "
+        "prompt).",
+        "don't create or format a volume on it; on a raw copy of the whole disk (vhdxray export "
+        "{path} disk.raw), wipefs --force -a -t gpt,PMBR,dos disk.raw, then e2fsck -f -b "
+        "{backup_block} -B {block_size} disk.raw (or testdisk)",
+    ),
     "guest.trap.ext_disk": Words(
         "whole-disk ext filesystem under {fs}",
         "A backup superblock of an ext2/3/4 filesystem that filled the whole disk (block "

@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.guestimages import (
     MiB,
     RawReader,
+    blkid,
     make_fs,
     place,
     read_at,
@@ -313,3 +314,45 @@ def test_mbr_partitions_listed_in_sfdisk_order(tmp_path: Path) -> None:
     assert theirs == [1, 2, 3, 4, 5, 6]
     report = inspect(disk)
     assert [p.index for p in report.partitions] == [i for i in theirs if i != 3]
+
+
+def test_gpt_initialised_over_a_whole_disk_ext4(tmp_path: Path) -> None:
+    # WSL's ext4.vhdx attached on Windows, "Initialize disk" clicked: a GPT (and an empty MSR)
+    # over the ext4's first blocks. The table looked healthy and empty and nothing was
+    # reported, while the ext4 is whole but for its primary superblock.
+    from vhdxray.tui.guestwords import words
+
+    require_tool("sgdisk", "gdisk")
+    require_tool("wipefs", "util-linux")
+    disk = make_fs(tmp_path / "ext4.raw", "ext4", 192 * MiB)
+    run("mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "wsl", str(disk))  # group 1 at 128 MiB
+    run("sgdisk", "-o", "-n1:34:32767", "-t1:0c01", str(disk))
+    report = inspect(disk)
+    assert report.partition_table == "gpt" and report.partitions[0].filesystem is None
+    assert codes(report) == {"guest.trap.table_over_ext"}
+    (trap,) = report.findings
+    assert (trap.params["backup_block"], trap.params["block_size"]) == (32768, 4096)
+    assert report.level == "error"
+    # the next step, run as printed on the copy (e2fsck answering yes), brings the ext4 back
+    step = words(trap, str(disk)).next_step
+    for command in step.split("), ", 1)[1].split(" (or")[0].split(", then "):
+        argv = command.replace("disk.raw", str(disk)).replace("e2fsck -f", "e2fsck -f -y")
+        subprocess.run(argv.split(), capture_output=True)
+    assert blkid(disk)["TYPE"] == "ext4" and blkid(disk)["LABEL"] == "wsl"
+    check = subprocess.run(["e2fsck", "-fn", str(disk)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+
+def test_ext4_partition_whose_group_1_lies_where_a_whole_disk_one_would(tmp_path: Path) -> None:
+    # 16384 blocks per group in a partition at 64 MiB: its group-1 backup superblock is at
+    # the disk's 128 MiB, where a whole-disk ext4's would be. Not a reformatted disk.
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "gpt.img", 192 * MiB)
+    run("sgdisk", "-n1:131072:0", str(disk))
+    fs = make_fs(tmp_path / "p1.img", "ext4", 120 * MiB)
+    run("mkfs.ext4", "-q", "-F", "-b", "4096", "-g", "16384", str(fs))
+    place(disk, fs, 64 * MiB)
+    assert read_at(disk, 128 * MiB + 0x38, 2) == b"\x53\xef"
+    report = inspect(disk)
+    assert report.partitions[0].filesystem is not None
+    assert not any(f.code.startswith("guest.trap.") for f in report.findings)

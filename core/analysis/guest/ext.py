@@ -136,6 +136,9 @@ def backup_superblock(vol: Volume) -> tuple[int, int, int] | None:
                 parse_superblock(sb) is not None
                 and 1024 << u32le(sb, 0x18) == block_size
                 and u16le(sb, 0x5A) == 1  # s_block_group_nr
+                # group 1 starts here when the filesystem starts at ``base``: first data
+                # block + blocks per group (another ext filesystem's group 1 does not)
+                and (u32le(sb, 0x14) + u32le(sb, 0x20)) * block_size == offset
             ):
                 return block_size, vol.start + at, base
     return None

@@ -215,7 +215,7 @@ def _check_ext_under(vol: Volume, fs: Filesystem, where: str) -> None:
 
     try:
         found = ext.backup_superblock(vol)
-    except ReadBudgetExceeded:
+    except (ReadBudgetExceeded, OSError):  # unreadable there: nothing to say about ext
         return
     fs.flags["ext_backup_superblock"] = found is not None
     if found is not None:
@@ -387,6 +387,36 @@ def _use_gpt(disk: Disk, report: GuestReport, gpt: Gpt) -> None:
             Partition(e.index, e.start, e.length, e.type_guid, e.type_name, e.name)
         )
     _inspect_partitions(disk, report)
+    _check_ext_under_table(disk, report)
+
+
+def _check_ext_under_table(disk: Disk, report: GuestReport) -> None:
+    """A partition table written over a whole-disk ext filesystem (WSL's ext4.vhdx given
+    Disk Management's "initialize disk": a GPT over its primary superblock, perhaps an empty
+    MSR): the table looks healthy and empty, but ext's group-1 backup superblock is still at
+    its disk offset. Not said again when a partition's filesystem already names the trap."""
+    from vhdxray.core.analysis.guest import ext
+
+    if any(f.code.startswith("guest.trap.") for f in report.findings):
+        return
+    try:
+        found = ext.backup_superblock(Volume(disk, 0, disk.size))
+    except (ReadBudgetExceeded, OSError):  # unreadable there: nothing to say about ext
+        return
+    if found is None:
+        return
+    block_size, offset, _ = found
+    report.findings.append(
+        finding(
+            Severity.ERROR,
+            "guest.trap.table_over_ext",
+            "disk",
+            table=report.partition_table.upper(),
+            block_size=block_size,
+            backup_block=offset // block_size,
+            offset=offset,
+        )
+    )
 
 
 def _use_mbr(disk: Disk, report: GuestReport, sector0: bytes, sector_size: int) -> None:
@@ -412,6 +442,7 @@ def _use_mbr(disk: Disk, report: GuestReport, sector0: bytes, sector_size: int) 
         )
     _check_extended(disk, report, mbr.extended)
     _inspect_partitions(disk, report)
+    _check_ext_under_table(disk, report)
 
 
 def _check_extended(disk: Disk, report: GuestReport, extended: list[Any]) -> None:
