@@ -276,3 +276,22 @@ def test_ext_not_cleanly_unmounted_without_journal(tmp_path: Path, kind: str) ->
     assert "Filesystem state:         not clean\n" in run("dumpe2fs", "-h", str(image))
     check = subprocess.run(["e2fsck", "-n", str(image)], capture_output=True, text=True)
     assert "was not cleanly unmounted, check forced" in check.stdout
+
+
+def test_fat32_dirty_in_the_main_boot_sector_only_is_no_backup_mismatch(tmp_path: Path) -> None:
+    # Linux (fat_set_state) and Windows NT set the dirty bit in the main boot sector only: a
+    # FAT32 left mounted was also reported as "backup boot sector differs".
+    image = make_fs(tmp_path / "fat32.img", "fat32")
+    write_at(image, 65, b"\x01")
+    report, _ = inspect(image)
+    fs = report.filesystem
+    assert fs is not None and fs.flags["dirty"] is True
+    assert fs.flags["backup_boot_mismatch"] is False
+    assert codes(report) == {"guest.fat.dirty"}
+    write_at(image, 6 * 512 + 71, b"ZZ")  # a real difference (the label) in the backup
+    report, _ = inspect(image)
+    assert report.filesystem is not None
+    assert report.filesystem.flags["backup_boot_mismatch"] is True
+    require_tool("fsck.fat", "dosfstools")
+    check = subprocess.run(["fsck.fat", "-n", str(image)], capture_output=True, text=True)
+    assert "71:" in check.stdout

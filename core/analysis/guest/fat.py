@@ -129,8 +129,11 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
             fs.structures.append(
                 Structure("FAT32 backup boot sector", vol.start + backup_sector * p["bps"], 512)
             )
-            fs.flags["backup_boot_mismatch"] = backup != boot
-            if backup != boot:
+            # the state byte (its dirty bit) is kept in the main boot sector only (Linux's
+            # fat_set_state, Windows NT): a dirty volume's copies differ there by design
+            differs = _without_state(backup, ext) != _without_state(boot, ext)
+            fs.flags["backup_boot_mismatch"] = differs
+            if differs:
                 fs.findings.append(
                     finding(Severity.WARNING, "guest.fat.backup_boot_mismatch", where, fs=kind)
                 )
@@ -141,3 +144,7 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
     if errors:
         fs.findings.append(finding(Severity.ERROR, "guest.fat.errors", where, fs=kind))
     return fs
+
+
+def _without_state(sector: bytes, ext: int) -> bytes:
+    return sector[: ext + 1] + b"\0" + sector[ext + 2 :]
