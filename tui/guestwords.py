@@ -109,6 +109,21 @@ WORDS: dict[str, Words] = {
         "the disk was resized and the table was not moved.",
         "sgdisk -e moves the backup to the end; then the partition can be extended",
     ),
+    "guest.gpt.no_protective_mbr": Words(
+        "GPT without protective MBR",
+        "Sector 0 holds no protective MBR: Linux and Windows ignore the GPT, so the partitions "
+        "do not appear and Windows offers to initialise the disk.",
+        "don't let Windows initialise it; sgdisk -e (or gdisk: w) writes a new protective MBR "
+        "and keeps the partitions",
+    ),
+    "guest.gpt.ignored": Words(
+        "old GPT under an MBR",
+        "A GPT is there but sector 0 holds an MBR without a protective entry: Linux and "
+        "Windows use the MBR partitions listed here; the GPT is left over from an earlier "
+        "table.",
+        "nothing while the MBR is right; on a raw copy, wipefs --force -a -t gpt removes the old "
+        "GPT's signatures",
+    ),
     "guest.gpt.arrays_differ": Words(
         "GPT copies differ",
         "The primary and backup GPT partition entries differ.",

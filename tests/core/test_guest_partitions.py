@@ -356,3 +356,37 @@ def test_ext4_partition_whose_group_1_lies_where_a_whole_disk_one_would(tmp_path
     report = inspect(disk)
     assert report.partitions[0].filesystem is not None
     assert not any(f.code.startswith("guest.trap.") for f in report.findings)
+
+
+def test_gpt_without_its_protective_mbr(tmp_path: Path) -> None:
+    # Sector 0 wiped: sgdisk still reads the GPT, but sfdisk, blkid and the kernel
+    # (is_pmbr_valid) find no table and Windows offers to initialise the disk. It was
+    # reported as a healthy GPT.
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "gpt.img", 64 * MiB)
+    run("sgdisk", "-n1:2048:+10M", str(disk))
+    write_at(disk, 0, bytes(512))
+    listed = subprocess.run(["sfdisk", "-d", str(disk)], capture_output=True, text=True)
+    assert "does not contain a recognized partition table" in listed.stderr
+    report = inspect(disk)
+    assert report.partition_table == "gpt" and len(report.partitions) == 1
+    assert "guest.gpt.no_protective_mbr" in codes(report)
+    assert report.level == "error"
+    run("sgdisk", "-e", str(disk))  # the next step: a new protective MBR, same partitions
+    assert "guest.gpt.no_protective_mbr" not in codes(inspect(disk))
+    assert len(sfdisk_json(disk)) == 1
+
+
+def test_mbr_over_an_old_gpt_is_the_mbr(tmp_path: Path) -> None:
+    # A DOS table written without wiping the old GPT: Linux and Windows use the MBR (no
+    # protective entry); the old GPT's partitions were listed instead.
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "disk.img", 64 * MiB)
+    run("sgdisk", "-n1:2048:+10M", str(disk))
+    sfdisk(disk, "label: dos\n4096,20M,83\n", "--wipe", "never")
+    assert read_at(disk, 512, 8) == b"EFI PART"
+    assert blkid(disk)["PTTYPE"] == "dos"
+    report = inspect(disk)
+    assert report.partition_table == "mbr"
+    assert [(p.index, p.start) for p in report.partitions] == [(1, 4096 * 512)]
+    assert "guest.gpt.ignored" in codes(report)

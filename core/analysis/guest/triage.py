@@ -282,8 +282,17 @@ def _triage(disk: Disk, report: GuestReport, sector_size: int) -> None:
 
     sector0 = disk.read(0, 512)
     gpt = _find_gpt(disk, sector0, sector_size)
+    protective = _has_protective_entry(sector0)
+    if gpt is not None and looks_like_mbr(sector0) and not protective:
+        # An MBR without a protective entry: Linux (is_pmbr_valid) and Windows use the MBR
+        # and ignore the GPT, left over from an earlier table.
+        report.findings.append(finding(Severity.WARNING, "guest.gpt.ignored", "GPT"))
+        gpt = None
     if gpt is not None:
         report.sector_size = gpt.sector_size
+        if not protective:
+            # sector 0 wiped: Linux finds no partitions and Windows offers to initialise
+            report.findings.append(finding(Severity.ERROR, "guest.gpt.no_protective_mbr", "MBR"))
         _use_gpt(disk, report, gpt)
         return
     whole = Volume(disk, 0, disk.size)
@@ -326,14 +335,19 @@ def _blank_beyond_head(disk: Disk, head: int) -> bool:
     return True
 
 
+def _has_protective_entry(sector0: bytes) -> bool:
+    """An MBR with a GPT-protective (0xEE) entry, protective or hybrid: what Linux and
+    Windows need before they read a GPT."""
+    from vhdxray.core.analysis.guest.mbr import looks_like_mbr
+
+    return looks_like_mbr(sector0) and any(sector0[446 + 16 * i + 4] == 0xEE for i in range(4))
+
+
 def _find_gpt(disk: Disk, sector0: bytes, sector_size: int) -> Gpt | None:
     from vhdxray.core.analysis.guest.gpt import has_header as has_gpt_header
     from vhdxray.core.analysis.guest.gpt import parse_gpt
-    from vhdxray.core.analysis.guest.mbr import looks_like_mbr
 
-    protective = looks_like_mbr(sector0) and any(
-        sector0[446 + 16 * i + 4] == 0xEE for i in range(4)
-    )
+    protective = _has_protective_entry(sector0)
     sizes = (sector_size, *tuple(s for s in (512, 4096) if s != sector_size))
     for size in sizes:
         if has_gpt_header(disk, size):
