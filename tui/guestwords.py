@@ -124,6 +124,13 @@ WORDS: dict[str, Words] = {
         "nothing while the MBR is right; on a raw copy, wipefs --force -a -t gpt removes the old "
         "GPT's signatures",
     ),
+    "guest.gpt.entry_bounds": Words(
+        "partition outside the GPT's usable sectors",
+        "Partition {index} (LBA {first_lba} to {last_lba}) ends before it begins or lies "
+        "outside the GPT's usable sectors ({first_usable} to {last_usable}): writing to it "
+        "would damage the partition table itself.",
+        "don't write to it; check the table with sgdisk -v and fix the boundaries with gdisk",
+    ),
     "guest.gpt.arrays_differ": Words(
         "GPT copies differ",
         "The primary and backup GPT partition entries differ.",

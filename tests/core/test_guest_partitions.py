@@ -390,3 +390,23 @@ def test_mbr_over_an_old_gpt_is_the_mbr(tmp_path: Path) -> None:
     assert report.partition_table == "mbr"
     assert [(p.index, p.start) for p in report.partitions] == [(1, 4096 * 512)]
     assert "guest.gpt.ignored" in codes(report)
+
+
+def test_gpt_entries_outside_the_usable_sectors(tmp_path: Path) -> None:
+    # CRC-valid entries over the GPT's own sectors, or ending before they begin: sgdisk -v
+    # names both; they were listed as ordinary (a 0-byte) partitions.
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "gpt.img", 64 * MiB)
+    run("sgdisk", "-n1:2048:+1M", "-n2:8192:+1M", "-n3:16384:+1M", str(disk))
+    array = bytearray(read_at(disk, 1024, 128 * 128))
+    array[32:40] = (10).to_bytes(8, "little")  # partition 1 starts inside the entry array
+    array[128 + 40 : 128 + 48] = (4000).to_bytes(8, "little")  # partition 2 ends at 4000
+    _rewrite_gpt_array(disk, bytes(array))
+    verify = subprocess.run(["sgdisk", "-v", str(disk)], capture_output=True, text=True)
+    assert "partition 2 ends before it begins" in verify.stdout
+    assert "overlaps the first partition" in verify.stdout
+    report = inspect(disk)
+    assert not report.flags["gpt_primary_bad"] and not report.flags["gpt_backup_bad"]
+    bounds = [f for f in report.findings if f.code == "guest.gpt.entry_bounds"]
+    assert sorted(f.params["index"] for f in bounds) == [1, 2]
+    assert bounds[0].params["first_usable"] == 34

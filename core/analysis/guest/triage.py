@@ -400,6 +400,23 @@ def _use_gpt(disk: Disk, report: GuestReport, gpt: Gpt) -> None:
         report.partitions.append(
             Partition(e.index, e.start, e.length, e.type_guid, e.type_name, e.name)
         )
+        if e.last_lba < e.first_lba or (
+            gpt.last_usable and not gpt.first_usable <= e.first_lba <= e.last_lba <= gpt.last_usable
+        ):
+            # sgdisk -v: "ends before it begins", "begins before the first usable sector",
+            # "too big for the disk": over the GPT's own sectors, or no partition at all
+            report.findings.append(
+                finding(
+                    Severity.WARNING,
+                    "guest.gpt.entry_bounds",
+                    f"partition {e.index}",
+                    index=e.index,
+                    first_lba=e.first_lba,
+                    last_lba=e.last_lba,
+                    first_usable=gpt.first_usable,
+                    last_usable=gpt.last_usable,
+                )
+            )
     _inspect_partitions(disk, report)
     _check_ext_under_table(disk, report)
 
