@@ -68,6 +68,25 @@ WORDS: dict[str, Words] = {
         "don't run chkdsk (it would destroy what is left); on a copy, e2fsck -b {backup_block} "
         "-B {block_size} or testdisk can bring the ext filesystem back",
     ),
+    "guest.trap.table_over_ext": Words(
+        "{table} over an ext disk",
+        "An ext2/3/4 filesystem filled this disk and a {table} partition table was written over "
+        "its first blocks: its backup superblock (block {backup_block}, {block_size}-byte "
+        "blocks) is still there. The disk was initialised by mistake (Disk Management's "
+        "prompt).",
+        "don't create or format a volume on it; on a raw copy of the whole disk (vhdxray export "
+        "{path} disk.raw), wipefs --force -a -t gpt,PMBR,dos disk.raw, then e2fsck -f -b "
+        "{backup_block} -B {block_size} disk.raw (or testdisk)",
+    ),
+    "guest.trap.ext_disk": Words(
+        "whole-disk ext filesystem under {fs}",
+        "A backup superblock of an ext2/3/4 filesystem that filled the whole disk (block "
+        "{backup_block}, {block_size}-byte blocks) lies inside this {fs} partition: the disk "
+        "was initialised and formatted by mistake (Disk Management's prompt).",
+        "don't run chkdsk or write to the disk; on a raw copy of the whole disk (vhdxray export "
+        "{path} disk.raw), e2fsck -b {backup_block} -B {block_size} disk.raw or testdisk can "
+        "bring the ext filesystem back",
+    ),
     "guest.gpt.primary_bad": Words(
         "GPT primary header bad",
         "The GPT primary header or its partition entries are bad ({problem}); the backup is good.",
@@ -90,6 +109,28 @@ WORDS: dict[str, Words] = {
         "the disk was resized and the table was not moved.",
         "sgdisk -e moves the backup to the end; then the partition can be extended",
     ),
+    "guest.gpt.no_protective_mbr": Words(
+        "GPT without protective MBR",
+        "Sector 0 holds no protective MBR: Linux and Windows ignore the GPT, so the partitions "
+        "do not appear and Windows offers to initialise the disk.",
+        "don't let Windows initialise it; sgdisk -e (or gdisk: w) writes a new protective MBR "
+        "and keeps the partitions",
+    ),
+    "guest.gpt.ignored": Words(
+        "old GPT under an MBR",
+        "A GPT is there but sector 0 holds an MBR without a protective entry: Linux and "
+        "Windows use the MBR partitions listed here; the GPT is left over from an earlier "
+        "table.",
+        "nothing while the MBR is right; on a raw copy, wipefs --force -a -t gpt removes the old "
+        "GPT's signatures",
+    ),
+    "guest.gpt.entry_bounds": Words(
+        "partition outside the GPT's usable sectors",
+        "Partition {index} (LBA {first_lba} to {last_lba}) ends before it begins or lies "
+        "outside the GPT's usable sectors ({first_usable} to {last_usable}): writing to it "
+        "would damage the partition table itself.",
+        "don't write to it; check the table with sgdisk -v and fix the boundaries with gdisk",
+    ),
     "guest.gpt.arrays_differ": Words(
         "GPT copies differ",
         "The primary and backup GPT partition entries differ.",
@@ -110,6 +151,12 @@ WORDS: dict[str, Words] = {
         "Partition {index} ends at byte {end}, past the disk's end ({disk_size} bytes): the "
         "virtual disk was shrunk or the table is wrong.",
         "grow the virtual disk back to at least {end} bytes before using the partition",
+    ),
+    "guest.partition.not_probed": Words(
+        "partitions not looked at",
+        "{count} partitions from partition {first} on were not looked at: the others had "
+        "already used the {budget_mib} MiB triage reads of a disk (an unusual table).",
+        "check the table with sfdisk -l or gdisk; export a partition to inspect it alone",
     ),
     "guest.partition.empty": Words(
         "empty partition", "Partition {index} holds no data at its start.", ""
@@ -134,6 +181,11 @@ WORDS: dict[str, Words] = {
     "guest.ext.errors": Words(
         "{fs} has recorded errors",
         "{fs} recorded errors (state not clean, error count {error_count}).",
+        _E2FSCK,
+    ),
+    "guest.ext.not_clean": Words(
+        "{fs} not cleanly unmounted",
+        "{fs} was not cleanly unmounted (state not clean): e2fsck will force a full check.",
         _E2FSCK,
     ),
     "guest.ext.checksum_bad": Words(
@@ -245,6 +297,10 @@ WORDS: dict[str, Words] = {
 }
 
 _UNKNOWN = Words("{code}", "{code}", "")
+# The next step of a Windows filesystem's own findings when an ext filesystem lies under it.
+REFORMATTED_NEXT_STEP = (
+    "don't run chkdsk or fsck on it: follow {reformatted} (an ext filesystem lies under it)"
+)
 
 
 def _fill(template: str, finding: GuestFinding, path: str) -> str:
@@ -259,10 +315,14 @@ def _fill(template: str, finding: GuestFinding, path: str) -> str:
 def words(finding: GuestFinding, path: str = "PATH") -> Words:
     """The filled-in words of one finding (``path`` goes into commands such as wsl --mount)."""
     w = WORDS.get(finding.code, _UNKNOWN)
+    next_step = w.next_step
+    if finding.params.get("reformatted") and next_step:
+        # the filesystem was formatted over an ext one: its usual repair would destroy it
+        next_step = REFORMATTED_NEXT_STEP
     return Words(
         _fill(w.short, finding, path),
         _fill(w.message, finding, path),
-        _fill(w.next_step, finding, path),
+        _fill(next_step, finding, path),
     )
 
 

@@ -224,3 +224,74 @@ def test_blank_disk(tmp_path: Path) -> None:
     report, _ = inspect(image)
     assert report.blank is False
     assert codes(report) == {"guest.unrecognised"}
+
+
+def test_small_fat32_is_fat32_not_fat16(tmp_path: Path) -> None:
+    # mkfs.fat -F 32 on 20 MiB makes a FAT32 volume of ~40000 clusters (under the spec's
+    # 65525): Windows, Linux and fsck.fat read it as FAT32 (16-bit FAT size zero). Read as
+    # FAT16 its label and serial were lost and FAT[1] was read at the wrong place, so a clean
+    # volume was reported dirty with a "hard disk error".
+    image = make_fs(tmp_path / "fat32.img", "fat32", 20 * MiB)
+    report, _ = inspect(image)
+    fs = report.filesystem
+    assert fs is not None
+    assert fs.details["clusters"] < 65525
+    assert (fs.type, fs.label) == ("fat32", "LABFAT32")
+    assert fs.uuid == blkid(image)["UUID"]
+    assert fs.flags["dirty"] is False and fs.flags["errors"] is False
+    assert not {"guest.fat.dirty", "guest.fat.errors"} & codes(report)
+
+
+@pytest.mark.parametrize(("kind", "bpb_label_at"), [("fat16", 43), ("fat32", 71)])
+def test_fat_label_from_the_root_directory(tmp_path: Path, kind: str, bpb_label_at: int) -> None:
+    # Windows (label, Explorer) writes the label as the root directory's volume-label entry
+    # and leaves the boot sector's "NO NAME"; blkid and fatlabel read the entry first. Only
+    # the boot sector was read, so such a volume showed no label.
+    image = make_fs(tmp_path / f"{kind}.img", kind)
+    write_at(image, bpb_label_at, b"NO NAME    ")
+    report, _ = inspect(image)
+    fs = report.filesystem
+    assert fs is not None and fs.type == kind
+    assert fs.label == blkid(image)["LABEL"] == MKFS[kind][2][-1]
+
+
+@pytest.mark.parametrize("kind", ["ext2", "ext4"])
+def test_ext_not_cleanly_unmounted_without_journal(tmp_path: Path, kind: str) -> None:
+    # Without a journal (ext2, ext4 -O ^has_journal) the kernel clears VALID_FS on mount: a
+    # crash leaves "not clean", and e2fsck forces a full check. It was reported clean.
+    require_tool("debugfs", "e2fsprogs")
+    image = make_fs(tmp_path / f"{kind}.img", kind)
+    if kind == "ext4":
+        run("tune2fs", "-O", "^has_journal", str(image))
+    clean, _ = inspect(image)
+    assert clean.filesystem is not None and clean.filesystem.flags["not_clean"] is False
+    run("debugfs", "-w", "-R", "ssv state 0", str(image))
+    report, _ = inspect(image)
+    fs = report.filesystem
+    assert fs is not None and fs.type == kind
+    assert fs.flags["not_clean"] is True
+    assert fs.flags["errors"] is False and fs.flags["needs_recovery"] is False
+    assert codes(report) == {"guest.ext.not_clean"}
+    assert report.level == "warning"
+    assert "Filesystem state:         not clean\n" in run("dumpe2fs", "-h", str(image))
+    check = subprocess.run(["e2fsck", "-n", str(image)], capture_output=True, text=True)
+    assert "was not cleanly unmounted, check forced" in check.stdout
+
+
+def test_fat32_dirty_in_the_main_boot_sector_only_is_no_backup_mismatch(tmp_path: Path) -> None:
+    # Linux (fat_set_state) and Windows NT set the dirty bit in the main boot sector only: a
+    # FAT32 left mounted was also reported as "backup boot sector differs".
+    image = make_fs(tmp_path / "fat32.img", "fat32")
+    write_at(image, 65, b"\x01")
+    report, _ = inspect(image)
+    fs = report.filesystem
+    assert fs is not None and fs.flags["dirty"] is True
+    assert fs.flags["backup_boot_mismatch"] is False
+    assert codes(report) == {"guest.fat.dirty"}
+    write_at(image, 6 * 512 + 71, b"ZZ")  # a real difference (the label) in the backup
+    report, _ = inspect(image)
+    assert report.filesystem is not None
+    assert report.filesystem.flags["backup_boot_mismatch"] is True
+    require_tool("fsck.fat", "dosfstools")
+    check = subprocess.run(["fsck.fat", "-n", str(image)], capture_output=True, text=True)
+    assert "71:" in check.stdout

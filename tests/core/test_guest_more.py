@@ -205,3 +205,37 @@ def test_unreadable_partition_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     failed = [f for f in report.findings if f.code == "guest.read_failed"]
     assert [f.where for f in failed] == ["partition 2"]
     assert failed[0].params["reason"] == "Input/output error"
+
+
+def test_unreadable_ext_backup_spot_under_ntfs_stops_nothing(tmp_path: Path) -> None:
+    """A read error where an ext backup superblock would lie under an NTFS partition: the
+    trap check raised it out of triage, so the partitions after it were never looked at."""
+    require_tool("sfdisk", "fdisk")
+    from tests.guestimages import make_fs, place
+
+    disk = blank(tmp_path / "disk.img", 64 * MiB)
+    subprocess.run(
+        ["sfdisk", "-q", str(disk)],
+        input="label: dos\n,20M,7\n,20M,83\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    place(disk, make_fs(tmp_path / "a.img", "ntfs", 20 * MiB), 1 * MiB)
+    place(disk, make_fs(tmp_path / "b.img", "ext4", 20 * MiB), 21 * MiB)
+    bad = 1 * MiB + 8193 * 1024  # group 1 of a 1 KiB-block ext under partition 1
+
+    class Failing(RawReader):
+        def read(self, offset: int, length: int) -> bytes:
+            if offset < bad + 1024 and offset + length > bad:
+                raise OSError(5, "Input/output error")
+            return super().read(offset, length)
+
+    reader = Failing(disk)
+    try:
+        report = triage(reader)
+    finally:
+        reader.close()
+    first, second = report.partitions
+    assert first.filesystem is not None and first.filesystem.type == "ntfs"
+    assert second.filesystem is not None and second.filesystem.type == "ext4"

@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.guestimages import (
     MiB,
     RawReader,
+    blkid,
     make_fs,
     place,
     read_at,
@@ -209,3 +210,203 @@ def test_partition_table_over_a_bare_ext4_disk(tmp_path: Path) -> None:
     assert report.partition_table == "mbr"
     trap = [f for f in report.findings if f.code == "guest.trap.table_over_filesystem"]
     assert trap and trap[0].params["fs"] == "ext4"
+
+
+def _rewrite_gpt_array(disk: Path, array: bytes) -> None:
+    """Put ``array`` in both GPT copies (primary at LBA 2, backup just before the backup
+    header) with the entry count and both CRC-32s updated: a table every tool accepts."""
+    import zlib
+
+    size = disk.stat().st_size
+    last = size // 512 - 1
+    sectors = len(array) // 512
+    for header_lba, array_lba in ((1, 2), (last, last - sectors)):
+        header = bytearray(read_at(disk, header_lba * 512, 92))
+        header[72:80] = array_lba.to_bytes(8, "little")
+        header[80:84] = (len(array) // 128).to_bytes(4, "little")
+        header[88:92] = zlib.crc32(array).to_bytes(4, "little")
+        header[40:56] = (2 + sectors).to_bytes(8, "little") + (last - 1 - sectors).to_bytes(
+            8, "little"
+        )
+        header[16:20] = bytes(4)
+        header[16:20] = zlib.crc32(bytes(header)).to_bytes(4, "little")
+        write_at(disk, header_lba * 512, bytes(header))
+        write_at(disk, array_lba * 512, array)
+
+
+def test_gpt_with_thousands_of_entries_reads_a_bounded_amount(tmp_path: Path) -> None:
+    # A hostile (or corrupted-but-CRC-valid) GPT: 2048 entries, all at the same 8 MiB
+    # partition. Each probe reads 68 KiB or more: unbounded, triage read ~140 MiB for a 16 MiB
+    # disk. The probes stop at the disk budget; every partition is still listed.
+    from vhdxray.core.analysis.guest.base import VOLUME_BUDGET
+    from vhdxray.core.analysis.guest.triage import DISK_BUDGET
+
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "many.img", 16 * MiB)
+    run("sgdisk", "-n1:2048:+8M", str(disk))
+    write_at(disk, 2048 * 512, b"\xa5" * MiB)  # data there, so nothing reads as blank
+    entry = read_at(disk, 1024, 128)
+    _rewrite_gpt_array(disk, entry * 2048)
+    listed = sfdisk_json(disk)  # sfdisk (independent) accepts the table and lists them all
+    assert len(listed) == 2048
+    reader = RawReader(disk)
+    try:
+        report = triage(reader)
+    finally:
+        reader.close()
+    assert len(report.partitions) == 2048
+    assert reader.bytes_read <= DISK_BUDGET + VOLUME_BUDGET + MiB
+    skipped = [f for f in report.findings if f.code == "guest.partition.not_probed"]
+    assert len(skipped) == 1
+    probed = skipped[0].params["first"] - 1
+    assert probed > 0 and skipped[0].params["count"] == 2048 - probed
+    assert report.partitions[probed - 1].filesystem is None  # probed: unrecognised data
+    assert "guest.partition.unrecognised" in codes(report)
+
+
+def test_disk_management_over_a_whole_disk_ext4_is_the_reformat_trap(tmp_path: Path) -> None:
+    # WSL's ext4.vhdx (ext4 on the whole disk) attached on Windows: Disk Management's prompt
+    # writes a GPT (over the primary superblock), a 16 MiB MSR and an NTFS partition. The
+    # ext4 backup superblocks are still at their disk offsets, inside the NTFS partition;
+    # they were looked for only at offsets from the partition's start, so nothing warned
+    # (and a dirty NTFS got "chkdsk /f").
+    from tests.guestimages import set_ntfs_volume_dirty
+    from vhdxray.tui.guestwords import words
+
+    require_tool("sgdisk", "gdisk")
+    disk = make_fs(tmp_path / "ext4.vhdx.raw", "ext4", 192 * MiB)
+    run("mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "wsl", str(disk))  # group 1 at 128 MiB
+    run("sgdisk", "-o", "-n1:2048:32767", "-t1:0c01", "-n2:32768:0", "-t2:0700", str(disk))
+    start = 32768 * 512
+    end = int(run("sgdisk", "-i", "2", str(disk)).split("Last sector: ")[1].split()[0])
+    ntfs = make_fs(tmp_path / "ntfs.img", "ntfs", (end + 1) * 512 - start)
+    place(disk, ntfs, start)
+    set_ntfs_volume_dirty(disk, start)
+    report = inspect(disk)
+    fs = report.partitions[1].filesystem
+    assert fs is not None and fs.type == "ntfs" and fs.flags["dirty"] is True
+    assert fs.flags["ext_backup_superblock"] is True
+    trap = [f for f in report.findings if f.code == "guest.trap.ext_disk"]
+    assert len(trap) == 1 and trap[0].where == "partition 2"
+    assert (trap[0].params["backup_block"], trap[0].params["block_size"]) == (32768, 4096)
+    assert "disk.raw" in words(trap[0]).next_step
+    # e2fsck finds that backup superblock on the whole disk, as the next step says
+    require_tool("e2fsck", "e2fsprogs")
+    check = subprocess.run(
+        ["e2fsck", "-n", "-b", "32768", "-B", "4096", str(disk)], capture_output=True, text=True
+    )
+    assert "Bad magic number" not in check.stdout + check.stderr
+    assert "wsl" in check.stdout + check.stderr
+    # and no finding about that NTFS tells to run chkdsk
+    dirty = [f for f in report.findings if f.code == "guest.ntfs.dirty"]
+    assert dirty and dirty[0].params["reformatted"] == "guest.trap.ext_disk"
+    for f in report.findings:
+        step = words(f).next_step
+        assert "chkdsk /f" not in step and "chkdsk /r" not in step, (f.code, step)
+
+
+def test_mbr_partitions_listed_in_sfdisk_order(tmp_path: Path) -> None:
+    # The extended partition is entry 3 and a primary follows it as entry 4: the logical
+    # partitions were listed between them (1, 2, 5, 6, 4), unlike sfdisk, fdisk and the app.
+    disk = blank(tmp_path / "mbr.img", 200 * MiB)
+    sfdisk(disk, "label: dos\n2048,20M,83\n,20M,c\n,120M,5\n,20M,83\n,20M,1\n,40M,83\n")
+    theirs = [int(str(e["node"]).rsplit("img", 1)[1]) for e in sfdisk_json(disk)]
+    assert theirs == [1, 2, 3, 4, 5, 6]
+    report = inspect(disk)
+    assert [p.index for p in report.partitions] == [i for i in theirs if i != 3]
+
+
+def test_gpt_initialised_over_a_whole_disk_ext4(tmp_path: Path) -> None:
+    # WSL's ext4.vhdx attached on Windows, "Initialize disk" clicked: a GPT (and an empty MSR)
+    # over the ext4's first blocks. The table looked healthy and empty and nothing was
+    # reported, while the ext4 is whole but for its primary superblock.
+    from vhdxray.tui.guestwords import words
+
+    require_tool("sgdisk", "gdisk")
+    require_tool("wipefs", "util-linux")
+    disk = make_fs(tmp_path / "ext4.raw", "ext4", 192 * MiB)
+    run("mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "wsl", str(disk))  # group 1 at 128 MiB
+    run("sgdisk", "-o", "-n1:34:32767", "-t1:0c01", str(disk))
+    report = inspect(disk)
+    assert report.partition_table == "gpt" and report.partitions[0].filesystem is None
+    assert codes(report) == {"guest.trap.table_over_ext"}
+    (trap,) = report.findings
+    assert (trap.params["backup_block"], trap.params["block_size"]) == (32768, 4096)
+    assert report.level == "error"
+    # the next step, run as printed on the copy (e2fsck answering yes), brings the ext4 back
+    step = words(trap, str(disk)).next_step
+    for command in step.split("), ", 1)[1].split(" (or")[0].split(", then "):
+        argv = command.replace("disk.raw", str(disk)).replace("e2fsck -f", "e2fsck -f -y")
+        subprocess.run(argv.split(), capture_output=True)
+    assert blkid(disk)["TYPE"] == "ext4" and blkid(disk)["LABEL"] == "wsl"
+    check = subprocess.run(["e2fsck", "-fn", str(disk)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+
+def test_ext4_partition_whose_group_1_lies_where_a_whole_disk_one_would(tmp_path: Path) -> None:
+    # 16384 blocks per group in a partition at 64 MiB: its group-1 backup superblock is at
+    # the disk's 128 MiB, where a whole-disk ext4's would be. Not a reformatted disk.
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "gpt.img", 192 * MiB)
+    run("sgdisk", "-n1:131072:0", str(disk))
+    fs = make_fs(tmp_path / "p1.img", "ext4", 120 * MiB)
+    run("mkfs.ext4", "-q", "-F", "-b", "4096", "-g", "16384", str(fs))
+    place(disk, fs, 64 * MiB)
+    assert read_at(disk, 128 * MiB + 0x38, 2) == b"\x53\xef"
+    report = inspect(disk)
+    assert report.partitions[0].filesystem is not None
+    assert not any(f.code.startswith("guest.trap.") for f in report.findings)
+
+
+def test_gpt_without_its_protective_mbr(tmp_path: Path) -> None:
+    # Sector 0 wiped: sgdisk still reads the GPT, but sfdisk, blkid and the kernel
+    # (is_pmbr_valid) find no table and Windows offers to initialise the disk. It was
+    # reported as a healthy GPT.
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "gpt.img", 64 * MiB)
+    run("sgdisk", "-n1:2048:+10M", str(disk))
+    write_at(disk, 0, bytes(512))
+    listed = subprocess.run(["sfdisk", "-d", str(disk)], capture_output=True, text=True)
+    assert "does not contain a recognized partition table" in listed.stderr
+    report = inspect(disk)
+    assert report.partition_table == "gpt" and len(report.partitions) == 1
+    assert "guest.gpt.no_protective_mbr" in codes(report)
+    assert report.level == "error"
+    run("sgdisk", "-e", str(disk))  # the next step: a new protective MBR, same partitions
+    assert "guest.gpt.no_protective_mbr" not in codes(inspect(disk))
+    assert len(sfdisk_json(disk)) == 1
+
+
+def test_mbr_over_an_old_gpt_is_the_mbr(tmp_path: Path) -> None:
+    # A DOS table written without wiping the old GPT: Linux and Windows use the MBR (no
+    # protective entry); the old GPT's partitions were listed instead.
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "disk.img", 64 * MiB)
+    run("sgdisk", "-n1:2048:+10M", str(disk))
+    sfdisk(disk, "label: dos\n4096,20M,83\n", "--wipe", "never")
+    assert read_at(disk, 512, 8) == b"EFI PART"
+    assert blkid(disk)["PTTYPE"] == "dos"
+    report = inspect(disk)
+    assert report.partition_table == "mbr"
+    assert [(p.index, p.start) for p in report.partitions] == [(1, 4096 * 512)]
+    assert "guest.gpt.ignored" in codes(report)
+
+
+def test_gpt_entries_outside_the_usable_sectors(tmp_path: Path) -> None:
+    # CRC-valid entries over the GPT's own sectors, or ending before they begin: sgdisk -v
+    # names both; they were listed as ordinary (a 0-byte) partitions.
+    require_tool("sgdisk", "gdisk")
+    disk = blank(tmp_path / "gpt.img", 64 * MiB)
+    run("sgdisk", "-n1:2048:+1M", "-n2:8192:+1M", "-n3:16384:+1M", str(disk))
+    array = bytearray(read_at(disk, 1024, 128 * 128))
+    array[32:40] = (10).to_bytes(8, "little")  # partition 1 starts inside the entry array
+    array[128 + 40 : 128 + 48] = (4000).to_bytes(8, "little")  # partition 2 ends at 4000
+    _rewrite_gpt_array(disk, bytes(array))
+    verify = subprocess.run(["sgdisk", "-v", str(disk)], capture_output=True, text=True)
+    assert "partition 2 ends before it begins" in verify.stdout
+    assert "overlaps the first partition" in verify.stdout
+    report = inspect(disk)
+    assert not report.flags["gpt_primary_bad"] and not report.flags["gpt_backup_bad"]
+    bounds = [f for f in report.findings if f.code == "guest.gpt.entry_bounds"]
+    assert sorted(f.params["index"] for f in bounds) == [1, 2]
+    assert bounds[0].params["first_usable"] == 34

@@ -2,7 +2,8 @@
 
 Type as blkid decides it: ext4 when an incompat or ro_compat feature ext3 does not know is set,
 ext3 when there is a journal, else ext2. Health: RECOVER (journal recovery pending), the
-ERROR_FS state bit and the error count; the superblock checksum when metadata_csum is on.
+ERROR_FS state bit and the error count; a state without VALID_FS (dumpe2fs "not clean": e2fsck
+forces a full check); the superblock checksum when metadata_csum is on.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ INCOMPAT_64BIT = 0x80
 RO_COMPAT_METADATA_CSUM = 0x400
 EXT3_INCOMPAT = 0x2 | 0x4 | 0x10  # filetype, recover, meta_bg
 EXT3_RO_COMPAT = 0x1 | 0x2 | 0x4  # sparse_super, large_file, btree_dir
+STATE_VALID = 0x1  # EXT2_VALID_FS: cleanly unmounted (dumpe2fs "clean")
 STATE_ERROR = 0x2
 
 # Where the group-1 backup superblock lies for each block size (the group starts at block
@@ -88,6 +90,7 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
     error_count = u32le(sb, 0x194)
     fs.flags["needs_recovery"] = bool(incompat & INCOMPAT_RECOVER)
     fs.flags["errors"] = bool(state & STATE_ERROR) or error_count > 0
+    fs.flags["not_clean"] = not state & STATE_VALID
     if ro_compat & RO_COMPAT_METADATA_CSUM:
         stored = u32le(sb, 0x3FC)
         computed = crc32c(sb[:0x3FC]) ^ 0xFFFFFFFF  # the kernel's crc32c(~0, ...) without final xor
@@ -106,24 +109,36 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
         fs.findings.append(
             finding(Severity.ERROR, "guest.ext.errors", where, fs=name, error_count=error_count)
         )
+    if fs.flags["not_clean"] and not fs.flags["errors"] and not fs.flags["needs_recovery"]:
+        fs.findings.append(finding(Severity.WARNING, "guest.ext.not_clean", where, fs=name))
     if fs.flags.get("checksum_bad"):
         fs.findings.append(finding(Severity.ERROR, "guest.ext.checksum_bad", where, fs=name))
     return fs
 
 
-def backup_superblock(vol: Volume) -> tuple[int, int] | None:
-    """A group-1 backup ext superblock inside ``vol`` (block size, byte offset), or None.
+def backup_superblock(vol: Volume) -> tuple[int, int, int] | None:
+    """A group-1 backup ext superblock inside ``vol``: (block size, its disk offset, the disk
+    offset where that ext filesystem began), or None.
 
     Used under a Windows boot sector: finding one means an ext filesystem was there before
-    the volume was formatted over it."""
-    for block_size, offset in BACKUP_OFFSETS:
-        if offset + SB_SIZE > vol.length:
-            continue
-        sb = vol.read(offset, SB_SIZE)
-        if (
-            parse_superblock(sb) is not None
-            and 1024 << u32le(sb, 0x18) == block_size
-            and u16le(sb, 0x5A) == 1  # s_block_group_nr
-        ):
-            return block_size, offset
+    the volume was formatted over it. It began at the volume's start (the partition was
+    reformatted) or, for a partition, at the disk's start: Disk Management initialised a
+    whole-disk ext4 (WSL's ext4.vhdx) with a table and formatted a partition in it, so the
+    backups lie at their disk offsets, inside the new partition."""
+    bases = (vol.start, 0) if vol.start > 0 else (vol.start,)
+    for base in bases:
+        for block_size, offset in BACKUP_OFFSETS:
+            at = base + offset - vol.start  # where in the volume
+            if at < 0 or at + SB_SIZE > vol.length:
+                continue
+            sb = vol.read(at, SB_SIZE)
+            if (
+                parse_superblock(sb) is not None
+                and 1024 << u32le(sb, 0x18) == block_size
+                and u16le(sb, 0x5A) == 1  # s_block_group_nr
+                # group 1 starts here when the filesystem starts at ``base``: first data
+                # block + blocks per group (another ext filesystem's group 1 does not)
+                and (u32le(sb, 0x14) + u32le(sb, 0x20)) * block_size == offset
+            ):
+                return block_size, vol.start + at, base
     return None

@@ -1,5 +1,7 @@
-"""FAT12/16/32: the BIOS parameter block; the type is decided by the cluster count as the
-Microsoft FAT specification says (< 4085 FAT12, < 65525 FAT16, else FAT32). Health: the
+"""FAT12/16/32: the BIOS parameter block. FAT32 is the BPB with a zero 16-bit FAT size (its FAT
+size and root cluster are in the FAT32 extended BPB), as Windows' fastfat, Linux and fsck.fat
+decide, whatever the cluster count (mkfs.fat -F 32 makes FAT32 volumes under 65525 clusters);
+otherwise the cluster count decides FAT12 (< 4085) or FAT16. Health: the
 "volume dirty" bits (boot sector flag byte and FAT[1]) and the FAT32 backup boot sector."""
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from vhdxray.core.analysis.guest.base import (
 from vhdxray.core.format.findings import Severity
 
 NO_NAME = "NO NAME"
+# The most of the root directory read for its volume-label entry.
+MAX_ROOT_READ = 64 * 1024
+ATTR_VOLUME_ID = 0x08
+ATTR_LONG_NAME = 0x0F
 
 
 def bpb(boot: bytes) -> dict[str, int] | None:
@@ -49,7 +55,37 @@ def bpb(boot: bytes) -> dict[str, int] | None:
         "fat_size": fat_size,
         "clusters": data // spc,
         "fat32": int(u16le(boot, 22) == 0),
+        "root_entries": root_entries,
+        "root_sectors": root_sectors,
     }
+
+
+def _root_label(vol: Volume, boot: bytes, p: dict[str, int]) -> str | None:
+    """The volume-label entry of the root directory (what Windows' label and Explorer write,
+    often leaving the boot sector's "NO NAME"; blkid and fatlabel read it first), or None."""
+    bps = p["bps"]
+    first_data = p["reserved"] + p["nfats"] * p["fat_size"]  # in sectors
+    if p["fat32"]:
+        root_cluster = u32le(boot, 44)
+        if root_cluster < 2 or root_cluster - 2 >= p["clusters"]:
+            return None
+        at = (first_data + (root_cluster - 2) * p["spc"]) * bps
+        length = p["spc"] * bps
+    else:
+        at = first_data * bps
+        length = p["root_entries"] * 32
+    raw = vol.read(at, min(length, MAX_ROOT_READ))
+    for i in range(0, len(raw) - 31, 32):
+        first = raw[i]
+        if first == 0:
+            break
+        attr = raw[i + 11]
+        if first == 0xE5 or attr & ATTR_LONG_NAME == ATTR_LONG_NAME:
+            continue
+        if attr & ATTR_VOLUME_ID:
+            name = bytes([0xE5]) + raw[i + 1 : i + 11] if first == 0x05 else raw[i : i + 11]
+            return cstring(name, "latin-1")
+    return None
 
 
 def probe(vol: Volume, where: str) -> Filesystem | None:
@@ -58,7 +94,7 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
     if p is None:
         return None
     clusters = p["clusters"]
-    kind = "fat12" if clusters < 4085 else "fat16" if clusters < 65525 else "fat32"
+    kind = "fat32" if p["fat32"] else "fat12" if clusters < 4085 else "fat16"
     ext = 64 if kind == "fat32" else 36  # the extended BPB: drive number, flags, signature
     has_ebpb = boot[ext + 2] in (0x28, 0x29)
     serial = u32le(boot, ext + 3) if boot[ext + 2] == 0x29 else None
@@ -71,6 +107,9 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
         structures=[Structure("FAT boot sector", vol.start, 512)],
     )
     fs.details = {"cluster_size": p["bps"] * p["spc"], "clusters": clusters}
+    root_label = _root_label(vol, boot, p)
+    if root_label is not None:
+        fs.label = None if root_label == NO_NAME else root_label
     fat_at = p["reserved"] * p["bps"]
     fat_head = vol.read(fat_at, 8)
     fs.structures.append(Structure("FAT (first sector)", vol.start + fat_at, p["bps"]))
@@ -90,8 +129,11 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
             fs.structures.append(
                 Structure("FAT32 backup boot sector", vol.start + backup_sector * p["bps"], 512)
             )
-            fs.flags["backup_boot_mismatch"] = backup != boot
-            if backup != boot:
+            # the state byte (its dirty bit) is kept in the main boot sector only (Linux's
+            # fat_set_state, Windows NT): a dirty volume's copies differ there by design
+            differs = _without_state(backup, ext) != _without_state(boot, ext)
+            fs.flags["backup_boot_mismatch"] = differs
+            if differs:
                 fs.findings.append(
                     finding(Severity.WARNING, "guest.fat.backup_boot_mismatch", where, fs=kind)
                 )
@@ -102,3 +144,7 @@ def probe(vol: Volume, where: str) -> Filesystem | None:
     if errors:
         fs.findings.append(finding(Severity.ERROR, "guest.fat.errors", where, fs=kind))
     return fs
+
+
+def _without_state(sector: bytes, ext: int) -> bytes:
+    return sector[: ext + 1] + b"\0" + sector[ext + 2 :]

@@ -73,6 +73,8 @@ class GptEntry:
     length: int  # bytes
     attributes: int
     name: str | None
+    first_lba: int = 0
+    last_lba: int = 0
 
     @property
     def type_name(self) -> str:
@@ -86,6 +88,8 @@ class Gpt:
     backup: GptHeader
     entries: list[GptEntry] = field(default_factory=list)
     source: str | None = None  # which copy the entries came from
+    first_usable: int = 0  # the usable LBAs, as the copy the entries came from says
+    last_usable: int = 0
     arrays_differ: bool = False
     structures: list[Structure] = field(default_factory=list)
 
@@ -170,6 +174,8 @@ def _entries(array: bytes, size: int, sector_size: int) -> list[GptEntry]:
                 length,
                 u64le(raw, 48),
                 utf16_name(raw[56:128]),
+                first,
+                last,
             )
         )
     return out
@@ -201,6 +207,7 @@ def parse_gpt(disk: Disk, sector_size: int) -> Gpt:
         source = primary  # header damaged but the array checks out: still the best we have
     if source is not None:
         gpt.source = source.which
+        gpt.first_usable, gpt.last_usable = source.first_usable, source.last_usable
         gpt.entries = _entries(source.array, source.entry_size, sector_size)
     if primary.good and backup.good and primary.array != backup.array:
         gpt.arrays_differ = True

@@ -104,6 +104,9 @@ def parse_mbr(disk: Disk, sector0: bytes, sector_size: int = 512) -> Mbr:
             _logical(disk, mbr, start, sector_size)
             continue
         mbr.entries.append(entry)
+    # numbered as Linux and sfdisk list them: a primary entry after the extended one (the
+    # 4th, say) comes before the logical partitions (5, 6, ...) found through it
+    mbr.entries.sort(key=lambda e: e.index)
     return mbr
 
 

@@ -22,7 +22,7 @@ from vhdxray.core.analysis.guest.base import (
     finding,
 )
 from vhdxray.core.format.findings import SEVERITY_ORDER, Severity
-from vhdxray.core.format.record import field, mutable_record
+from vhdxray.core.format.record import field, mutable_record, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,6 +81,11 @@ WINDOWS_BOOT_SECTOR_TYPES = frozenset(("ntfs", "fat12", "fat16", "fat32", "exfat
 VBR_TYPES = WINDOWS_BOOT_SECTOR_TYPES | {"bitlocker", "refs"}
 # Partition types that hold no filesystem by design.
 NO_FILESYSTEM_TYPES = frozenset(("Microsoft reserved", "BIOS boot", "Windows LDM metadata"))
+# What the filesystem probes of a partition table's partitions may read in all: a usual disk
+# (a few partitions, under 100 KiB each) stays far below; a hostile table (thousands of
+# CRC-valid GPT entries at the same start) would otherwise make triage read hundreds of MiB.
+# Past it the remaining partitions are listed, not probed.
+DISK_BUDGET = 32 * MiB
 BLANK_HEAD = 1 * MiB
 BLANK_TAIL = 64 * 1024
 _PROBE_ERRORS = (ValueError, IndexError, KeyError, OverflowError, ZeroDivisionError)
@@ -210,20 +215,27 @@ def _check_ext_under(vol: Volume, fs: Filesystem, where: str) -> None:
 
     try:
         found = ext.backup_superblock(vol)
-    except ReadBudgetExceeded:
+    except (ReadBudgetExceeded, OSError):  # unreadable there: nothing to say about ext
         return
     fs.flags["ext_backup_superblock"] = found is not None
     if found is not None:
-        block_size, offset = found
+        block_size, offset, base = found
+        # the ext filesystem began at this volume, or spanned the whole disk before a
+        # partition table and this partition were made over it
+        code = "guest.trap.ext_under_windows_fs" if base == vol.start else "guest.trap.ext_disk"
+        # This filesystem's own findings (dirty, a bad backup boot sector) stay as facts, but
+        # their usual next step (chkdsk, fsck.fat -a) would destroy what is left of the ext
+        # filesystem: ``reformatted`` names the finding whose next step to follow instead.
+        fs.findings[:] = [replace(f, params={**f.params, "reformatted": code}) for f in fs.findings]
         fs.findings.append(
             finding(
                 Severity.ERROR,
-                "guest.trap.ext_under_windows_fs",
+                code,
                 where,
                 fs=fs.type,
                 block_size=block_size,
-                backup_block=offset // block_size,
-                offset=vol.start + offset,
+                backup_block=(offset - base) // block_size,
+                offset=offset,
             )
         )
 
@@ -270,8 +282,17 @@ def _triage(disk: Disk, report: GuestReport, sector_size: int) -> None:
 
     sector0 = disk.read(0, 512)
     gpt = _find_gpt(disk, sector0, sector_size)
+    protective = _has_protective_entry(sector0)
+    if gpt is not None and looks_like_mbr(sector0) and not protective:
+        # An MBR without a protective entry: Linux (is_pmbr_valid) and Windows use the MBR
+        # and ignore the GPT, left over from an earlier table.
+        report.findings.append(finding(Severity.WARNING, "guest.gpt.ignored", "GPT"))
+        gpt = None
     if gpt is not None:
         report.sector_size = gpt.sector_size
+        if not protective:
+            # sector 0 wiped: Linux finds no partitions and Windows offers to initialise
+            report.findings.append(finding(Severity.ERROR, "guest.gpt.no_protective_mbr", "MBR"))
         _use_gpt(disk, report, gpt)
         return
     whole = Volume(disk, 0, disk.size)
@@ -314,14 +335,19 @@ def _blank_beyond_head(disk: Disk, head: int) -> bool:
     return True
 
 
+def _has_protective_entry(sector0: bytes) -> bool:
+    """An MBR with a GPT-protective (0xEE) entry, protective or hybrid: what Linux and
+    Windows need before they read a GPT."""
+    from vhdxray.core.analysis.guest.mbr import looks_like_mbr
+
+    return looks_like_mbr(sector0) and any(sector0[446 + 16 * i + 4] == 0xEE for i in range(4))
+
+
 def _find_gpt(disk: Disk, sector0: bytes, sector_size: int) -> Gpt | None:
     from vhdxray.core.analysis.guest.gpt import has_header as has_gpt_header
     from vhdxray.core.analysis.guest.gpt import parse_gpt
-    from vhdxray.core.analysis.guest.mbr import looks_like_mbr
 
-    protective = looks_like_mbr(sector0) and any(
-        sector0[446 + 16 * i + 4] == 0xEE for i in range(4)
-    )
+    protective = _has_protective_entry(sector0)
     sizes = (sector_size, *tuple(s for s in (512, 4096) if s != sector_size))
     for size in sizes:
         if has_gpt_header(disk, size):
@@ -374,7 +400,54 @@ def _use_gpt(disk: Disk, report: GuestReport, gpt: Gpt) -> None:
         report.partitions.append(
             Partition(e.index, e.start, e.length, e.type_guid, e.type_name, e.name)
         )
+        if e.last_lba < e.first_lba or (
+            gpt.last_usable and not gpt.first_usable <= e.first_lba <= e.last_lba <= gpt.last_usable
+        ):
+            # sgdisk -v: "ends before it begins", "begins before the first usable sector",
+            # "too big for the disk": over the GPT's own sectors, or no partition at all
+            report.findings.append(
+                finding(
+                    Severity.WARNING,
+                    "guest.gpt.entry_bounds",
+                    f"partition {e.index}",
+                    index=e.index,
+                    first_lba=e.first_lba,
+                    last_lba=e.last_lba,
+                    first_usable=gpt.first_usable,
+                    last_usable=gpt.last_usable,
+                )
+            )
     _inspect_partitions(disk, report)
+    _check_ext_under_table(disk, report)
+
+
+def _check_ext_under_table(disk: Disk, report: GuestReport) -> None:
+    """A partition table written over a whole-disk ext filesystem (WSL's ext4.vhdx given
+    Disk Management's "initialize disk": a GPT over its primary superblock, perhaps an empty
+    MSR): the table looks healthy and empty, but ext's group-1 backup superblock is still at
+    its disk offset. Not said again when a partition's filesystem already names the trap."""
+    from vhdxray.core.analysis.guest import ext
+
+    if any(f.code.startswith("guest.trap.") for f in report.findings):
+        return
+    try:
+        found = ext.backup_superblock(Volume(disk, 0, disk.size))
+    except (ReadBudgetExceeded, OSError):  # unreadable there: nothing to say about ext
+        return
+    if found is None:
+        return
+    block_size, offset, _ = found
+    report.findings.append(
+        finding(
+            Severity.ERROR,
+            "guest.trap.table_over_ext",
+            "disk",
+            table=report.partition_table.upper(),
+            block_size=block_size,
+            backup_block=offset // block_size,
+            offset=offset,
+        )
+    )
 
 
 def _use_mbr(disk: Disk, report: GuestReport, sector0: bytes, sector_size: int) -> None:
@@ -400,6 +473,7 @@ def _use_mbr(disk: Disk, report: GuestReport, sector0: bytes, sector_size: int) 
         )
     _check_extended(disk, report, mbr.extended)
     _inspect_partitions(disk, report)
+    _check_ext_under_table(disk, report)
 
 
 def _check_extended(disk: Disk, report: GuestReport, extended: list[Any]) -> None:
@@ -435,6 +509,7 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
             )
         if reach is None or b.start + b.length > reach.start + reach.length:
             reach = b
+    skipped: list[Partition] = []
     for p in report.partitions:
         where = f"partition {p.index}"
         if p.start + p.length > disk.size:
@@ -450,6 +525,9 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
                 )
             )
         if p.start >= disk.size or p.length <= 0:
+            continue
+        if skipped or disk.bytes_read > DISK_BUDGET:
+            skipped.append(p)
             continue
         try:
             vol = Volume(disk, p.start, min(p.length, disk.size - p.start))
@@ -474,6 +552,17 @@ def _inspect_partitions(disk: Disk, report: GuestReport) -> None:
                     index=p.index,
                 )
             )
+    if skipped:
+        report.findings.append(
+            finding(
+                Severity.WARNING,
+                "guest.partition.not_probed",
+                "partition table",
+                count=len(skipped),
+                first=skipped[0].index,
+                budget_mib=DISK_BUDGET // MiB,
+            )
+        )
 
 
 def _larger(report: GuestReport, fs: Filesystem, where: str, room: int) -> None:
