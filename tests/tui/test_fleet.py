@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from tests.scantree import CONTROL_NAME, Tree, build_tree
-from tests.tui.helpers import current_screen, screen_text, settle
+from tests.tui.helpers import current_screen, make_image, screen_text, settle
 from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.explain import ExplainScreen
@@ -205,3 +206,30 @@ async def test_a_qemu_img_image_reads_ok_in_the_fleet_as_on_its_own_screen(
         assert isinstance(app.screen, FleetScreen)
         verdicts = dict(zip(rows(app), column(app, "verdict"), strict=True))
         assert verdicts == {str(qemu): "ok", str(disk2vhd): "warning"}
+
+
+async def test_export_of_a_name_that_is_not_utf8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share holding a file whose name is not valid UTF-8: both exports are written (the
+    CSV keeps the name's own bytes, the JSON lines its ``\\udcXX`` escapes, as scan --json);
+    the CSV export crashed the app with UnicodeEncodeError."""
+    share, out = tmp_path / "share", tmp_path / "exports"
+    share.mkdir()
+    out.mkdir()
+    raw_name = b"bad\xff\xfename.vhdx"
+    make_image(share / os.fsdecode(raw_name))
+    monkeypatch.chdir(out)
+    app = VhdxrayApp(share, fleet=[share])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("j")
+        await pilot.pause()
+        assert app.is_running
+    (csv_file,) = out.glob("*.csv")
+    assert os.path.join(os.fsencode(share), raw_name) in csv_file.read_bytes()
+    (jsonl,) = out.glob("*.jsonl")
+    (line,) = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert os.fsencode(line["path"]) == os.path.join(os.fsencode(share), raw_name)

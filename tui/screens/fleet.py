@@ -345,7 +345,9 @@ class FleetScreen(SteadyScreen):
         target = Path.cwd() / f"vhdxray-scan-{stamp}.{fmt}"
         try:
             with NewFile(target) as fd:
-                write_all(fd, text.encode("utf-8"))
+                # A name that is not valid UTF-8 keeps its own bytes in the CSV (the JSON
+                # lines hold only ASCII, its \udcXX escapes as scan --json prints them).
+                write_all(fd, text.encode("utf-8", "surrogateescape"))
         except OSError as exc:
             self.notify(f"Export failed: {exc.strerror or exc}", severity="error", markup=False)
             return
