@@ -17,6 +17,8 @@ from textual.widgets import DataTable
 
 from tests.scantree import CONTROL_NAME, Tree, build_tree
 from tests.tui.helpers import current_screen, make_image, screen_text, settle
+from vhdxray.core.analysis.scan import walk_error_line
+from vhdxray.core.analysis.walk import Found
 from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.explain import ExplainScreen
@@ -255,3 +257,30 @@ async def test_the_scan_never_waits_on_the_ui(tmp_path: Path) -> None:
         assert screen.progress.done == 12
         await scanned(pilot)
         assert screen.finished and len(rows(app)) == 12
+
+
+async def test_enter_on_a_folder_the_scan_could_not_read(tmp_path: Path) -> None:
+    """A folder the walk could not read is a row of its own ("Cannot read the folder:
+    Permission denied"). Enter on it opened the "not a regular file: a directory" screen, and
+    coming back re-read it as a file: the row then said "not_regular, a directory", lost the
+    real reason and disagreed with scan --json. Now Enter says what the row says, stays."""
+    share = tmp_path / "share"
+    closed = share / "closed"
+    closed.mkdir(parents=True)
+    make_image(share / "a.vhdx")
+    app = VhdxrayApp(share, fleet=[share])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        fleet = app.screen
+        assert isinstance(fleet, FleetScreen)
+        # As root the folder reads: the walk's line for an unreadable one, as it makes it.
+        line = walk_error_line(Found(str(closed), "cannot read the folder: Permission denied"))
+        fleet.add_line(line)
+        table = fleet.query_one("#fleet-table", DataTable)
+        table.move_cursor(row=table.get_row_index(str(closed)))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is fleet
+        assert fleet.lines[str(closed)] == line
+        assert table.get_cell(str(closed), "type").plain == "unreadable"
+        assert "Permission denied" in str(fleet.query_one("#fleet-detail").content)

@@ -5,12 +5,14 @@ never waits on the UI; the images it finished become rows a batch at a time (eve
 :data:`ROWS_EVERY` seconds) and the progress bar follows files done / found. Sort
 with ``s`` (next column) / ``S`` (reverse) or by clicking a column header; ``e`` shows only
 images that need fixing; ``/`` filters by text; ``Enter`` opens the image's own screen (the
-app's :meth:`open_image`), and coming back re-reads that image's row; ``j``/``c`` export the
+app's :meth:`open_image`; on a folder the scan could not read it says why instead), and coming
+back re-reads that image's row; ``j``/``c`` export the
 rows shown as JSON lines / CSV into the current folder.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from collections.abc import Sequence
@@ -332,6 +334,10 @@ class FleetScreen(SteadyScreen):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         path = None if event.row_key.value is None else str(event.row_key.value)
         if path is None:
+            return
+        if os.path.isdir(path):  # a folder the walk could not read: its row says why
+            headline = self.lines[path]["headline"] if path in self.lines else ""
+            self.notify(f"{headline} Press r to scan again.", severity="warning", markup=False)
             return
         opener: ImageOpener = self.app  # type: ignore[assignment]
         self.opened = path
