@@ -284,3 +284,21 @@ async def test_enter_on_a_folder_the_scan_could_not_read(tmp_path: Path) -> None
         assert fleet.lines[str(closed)] == line
         assert table.get_cell(str(closed), "type").plain == "unreadable"
         assert "Permission denied" in str(fleet.query_one("#fleet-detail").content)
+
+
+async def test_status_names_the_file_last_read_relative_to_the_folder(tmp_path: Path) -> None:
+    """The status line names the file last finished as its row does (relative to the folder
+    scanned), also while its row is still waiting for the next batch."""
+    share = tmp_path / "share"
+    share.mkdir()
+    make_image(share / "a.vhdx")
+    app = VhdxrayApp(share, fleet=[share])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        fleet = app.screen
+        assert isinstance(fleet, FleetScreen)
+        fleet.finished = False  # as during a scan, its next file finished, not yet a row
+        fleet.progress.label = str(share / "users" / "b.vhdx")
+        fleet._show_progress()
+        status = str(fleet.query_one("#fleet-status").content)
+        assert status.endswith(" · users/b.vhdx") and str(share) not in status

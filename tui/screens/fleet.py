@@ -239,7 +239,8 @@ class FleetScreen(SteadyScreen):
             join(plain(f"Showing {shown} of {len(self.lines)}: "), safe(", ".join(filters))),
         )
         if not self.finished and p.label:
-            status = join(status, plain(" · "), safe(self.names.get(p.label, p.label)))
+            name = self.names.get(p.label) or display_name({"path": p.label}, self.roots)
+            status = join(status, plain(" · "), safe(name))  # its row may be yet to come
         _update(self.query_one("#fleet-status", Static), status)
 
     # --- sort and filter --------------------------------------------------------------------------
