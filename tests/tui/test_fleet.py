@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tests.scantree import CONTROL_NAME, Tree, build_tree
 from tests.tui.helpers import current_screen, make_image, screen_text, settle
@@ -271,8 +271,9 @@ async def test_enter_on_a_folder_the_scan_could_not_read(tmp_path: Path) -> None
     app = VhdxrayApp(share, fleet=[share])
     async with app.run_test(size=SIZE) as pilot:
         await scanned(pilot)
-        fleet = app.screen
-        assert isinstance(fleet, FleetScreen)
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+        fleet: FleetScreen = screen
         # As root the folder reads: the walk's line for an unreadable one, as it makes it.
         line = walk_error_line(Found(str(closed), "cannot read the folder: Permission denied"))
         fleet.add_line(line)
@@ -283,7 +284,7 @@ async def test_enter_on_a_folder_the_scan_could_not_read(tmp_path: Path) -> None
         assert app.screen is fleet
         assert fleet.lines[str(closed)] == line
         assert table.get_cell(str(closed), "type").plain == "unreadable"
-        assert "Permission denied" in str(fleet.query_one("#fleet-detail").content)
+        assert "Permission denied" in str(fleet.query_one("#fleet-detail", Static).content)
 
 
 async def test_status_names_the_file_last_read_relative_to_the_folder(tmp_path: Path) -> None:
@@ -300,5 +301,5 @@ async def test_status_names_the_file_last_read_relative_to_the_folder(tmp_path: 
         fleet.finished = False  # as during a scan, its next file finished, not yet a row
         fleet.progress.label = str(share / "users" / "b.vhdx")
         fleet._show_progress()
-        status = str(fleet.query_one("#fleet-status").content)
+        status = str(fleet.query_one("#fleet-status", Static).content)
         assert status.endswith(" · users/b.vhdx") and str(share) not in status
