@@ -6,7 +6,8 @@
 - A file is yielded when its name matches one of the patterns (``*.vhdx`` and ``*.avhdx`` by
   default, case-insensitive; ``--include`` adds more) and none of the excludes. Excludes match
   the name or the path relative to the root, and prune directories too. A path named on the
-  command line is yielded whatever its name.
+  command line is yielded whatever its name, once: not again when a folder named too holds
+  it, nor when it is named twice (compared by absolute path, links not resolved).
 - Nothing is opened here but directories; a symlinked *file* is yielded as it is (the scan
   stats it and reports a broken link or a link loop as unreadable).
 - A directory that cannot be read becomes a :class:`Found` with its error, never an exception.
@@ -64,15 +65,23 @@ def walk(
 ) -> Iterator[Found]:
     """Every file to scan under ``roots`` (see the module docstring), in directory order."""
     seen_dirs: set[tuple[int, int]] = set()
+    tops: list[tuple[str, bool]] = []
     for root in roots:
         top = os.fspath(root)
         try:
-            st = os.stat(top)
+            is_dir = stat.S_ISDIR(os.stat(top).st_mode)
         except OSError:
-            yield Found(top)  # the scan reports why it cannot be read, as check would
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            yield Found(top)  # named explicitly: scanned whatever its name
+            is_dir = False  # the scan reports why it cannot be read, as check would
+        tops.append((top, is_dir))
+    # Files named on the command line: each read once, where it is named.
+    named = {os.path.abspath(top) for top, is_dir in tops if not is_dir}
+    named_done: set[str] = set()
+    for top, is_dir in tops:
+        if not is_dir:
+            path_key = os.path.abspath(top)
+            if path_key not in named_done:  # named explicitly: scanned whatever its name
+                named_done.add(path_key)
+                yield Found(top)
             continue
         stack = [top]
         while stack:
@@ -94,12 +103,14 @@ def walk(
             for entry in entries:
                 relative = os.path.relpath(entry.path, top)
                 try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
+                    entry_is_dir = entry.is_dir(follow_symlinks=False)
                 except OSError:
-                    is_dir = False
-                if is_dir:
+                    entry_is_dir = False
+                if entry_is_dir:
                     if not matcher.excluded(entry.name, relative):
                         subdirs.append(entry.path)
-                elif matcher.wanted(entry.name, relative):
+                elif matcher.wanted(entry.name, relative) and (
+                    not named or os.path.abspath(entry.path) not in named
+                ):
                     yield Found(entry.path)
             stack.extend(reversed(subdirs))  # depth first, in name order

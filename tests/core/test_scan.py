@@ -147,3 +147,19 @@ def test_names_that_are_not_utf8(tmp_path: Path) -> None:
     text = json.dumps(line, ensure_ascii=True)
     assert "\\udcff" in text and "\\u001b" in text
     assert os.fsencode(json.loads(text)["path"]) == raw
+
+
+def test_walk_file_named_and_inside_a_named_folder_is_one_line(tmp_path: Path) -> None:
+    """``scan FOLDER FOLDER/a.vhdx`` (or the other order, or the file named twice) reads
+    a.vhdx once: every file gets exactly one line."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.vhdx").write_bytes(b"x")
+    (tmp_path / "b.vhdx").write_bytes(b"x")
+    named = tmp_path / "sub" / "a.vhdx"
+    for roots in (
+        [tmp_path, named],
+        [named, tmp_path],
+        [named, Path(f"{tmp_path}/sub/./a.vhdx"), tmp_path],
+    ):
+        found = [os.path.relpath(f.path, tmp_path) for f in walk(roots, Matcher())]
+        assert sorted(found) == ["b.vhdx", "sub/a.vhdx"], roots

@@ -6,15 +6,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tests.scantree import CONTROL_NAME, Tree, build_tree
-from tests.tui.helpers import current_screen, screen_text, settle
+from tests.tui.helpers import current_screen, make_image, screen_text, settle
+from vhdxray.core.analysis.scan import walk_error_line
+from vhdxray.core.analysis.walk import Found
 from vhdxray.tui.app import VhdxrayApp
 from vhdxray.tui.screens.confirm import ConfirmScreen
 from vhdxray.tui.screens.explain import ExplainScreen
@@ -205,3 +209,97 @@ async def test_a_qemu_img_image_reads_ok_in_the_fleet_as_on_its_own_screen(
         assert isinstance(app.screen, FleetScreen)
         verdicts = dict(zip(rows(app), column(app, "verdict"), strict=True))
         assert verdicts == {str(qemu): "ok", str(disk2vhd): "warning"}
+
+
+async def test_export_of_a_name_that_is_not_utf8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share holding a file whose name is not valid UTF-8: both exports are written (the
+    CSV keeps the name's own bytes, the JSON lines its ``\\udcXX`` escapes, as scan --json);
+    the CSV export crashed the app with UnicodeEncodeError."""
+    share, out = tmp_path / "share", tmp_path / "exports"
+    share.mkdir()
+    out.mkdir()
+    raw_name = b"bad\xff\xfename.vhdx"
+    make_image(share / os.fsdecode(raw_name))
+    monkeypatch.chdir(out)
+    app = VhdxrayApp(share, fleet=[share])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("j")
+        await pilot.pause()
+        assert app.is_running
+    (csv_file,) = out.glob("*.csv")
+    assert os.path.join(os.fsencode(share), raw_name) in csv_file.read_bytes()
+    (jsonl,) = out.glob("*.jsonl")
+    (line,) = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert os.fsencode(line["path"]) == os.path.join(os.fsencode(share), raw_name)
+
+
+async def test_the_scan_never_waits_on_the_ui(tmp_path: Path) -> None:
+    """The scan worker hands its lines over without waiting for the UI to add each row (it
+    waited on call_from_thread per line: every row redrew the table, and the screen scanned
+    ten times slower than ``vhdxray scan``). With the UI busy, the scan still runs to the
+    end; the rows come in a batch once the UI is free."""
+    share = tmp_path / "share"
+    share.mkdir()
+    for i in range(12):
+        make_image(share / f"d{i:02}.vhdx")
+    app = VhdxrayApp(share, fleet=[share])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+        deadline = time.monotonic() + 20
+        while screen.progress.done < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)  # keeps the UI's event loop busy
+        assert screen.progress.done == 12
+        await scanned(pilot)
+        assert screen.finished and len(rows(app)) == 12
+
+
+async def test_enter_on_a_folder_the_scan_could_not_read(tmp_path: Path) -> None:
+    """A folder the walk could not read is a row of its own ("Cannot read the folder:
+    Permission denied"). Enter on it opened the "not a regular file: a directory" screen, and
+    coming back re-read it as a file: the row then said "not_regular, a directory", lost the
+    real reason and disagreed with scan --json. Now Enter says what the row says, stays."""
+    share = tmp_path / "share"
+    closed = share / "closed"
+    closed.mkdir(parents=True)
+    make_image(share / "a.vhdx")
+    app = VhdxrayApp(share, fleet=[share])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+        fleet: FleetScreen = screen
+        # As root the folder reads: the walk's line for an unreadable one, as it makes it.
+        line = walk_error_line(Found(str(closed), "cannot read the folder: Permission denied"))
+        fleet.add_line(line)
+        table = fleet.query_one("#fleet-table", DataTable)
+        table.move_cursor(row=table.get_row_index(str(closed)))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is fleet
+        assert fleet.lines[str(closed)] == line
+        assert table.get_cell(str(closed), "type").plain == "unreadable"
+        assert "Permission denied" in str(fleet.query_one("#fleet-detail", Static).content)
+
+
+async def test_status_names_the_file_last_read_relative_to_the_folder(tmp_path: Path) -> None:
+    """The status line names the file last finished as its row does (relative to the folder
+    scanned), also while its row is still waiting for the next batch."""
+    share = tmp_path / "share"
+    share.mkdir()
+    make_image(share / "a.vhdx")
+    app = VhdxrayApp(share, fleet=[share])
+    async with app.run_test(size=SIZE) as pilot:
+        await scanned(pilot)
+        fleet = app.screen
+        assert isinstance(fleet, FleetScreen)
+        fleet.finished = False  # as during a scan, its next file finished, not yet a row
+        fleet.progress.label = str(share / "users" / "b.vhdx")
+        fleet._show_progress()
+        status = str(fleet.query_one("#fleet-status", Static).content)
+        assert status.endswith(" · users/b.vhdx") and str(share) not in status
