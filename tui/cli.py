@@ -40,6 +40,7 @@ EXIT_FAILURE = 1
 EXIT_ERRORS = 2  # check: error findings; writes: refused
 EXIT_REFUSED = 2
 EXIT_NOT_VHDX = 3
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: the output's reader went away
 
 _SIZE = r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$"
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -497,8 +498,8 @@ def parser_for(name: str) -> argparse.ArgumentParser:
     command = COMMANDS[name]
     stopped = "; 129/143 SIGHUP/SIGTERM (partial output removed)" if name in _WRITING else ""
     epilog = (
-        f"exit codes: {command.exits}; 1 vhdxray itself failed; 130 interrupted (any command)"
-        + stopped
+        f"exit codes: {command.exits}; 1 vhdxray itself failed; 130 interrupted (any command); "
+        "141 its output pipe was closed" + stopped
     )
     p = argparse.ArgumentParser(prog=f"vhdxray {name}", description=command.help, epilog=epilog)
     p.set_defaults(command=name)
@@ -712,7 +713,12 @@ def _main(args_list: list[str]) -> int:
             _emit_json({"ok": False, "interrupted": True, "reason": reason, "exit_code": code})
         return code
     except BrokenPipeError:
-        return EXIT_OK
+        # The reader went away (`| head`): what was printed is incomplete, and a write that
+        # had not started never will. Exit as a process stopped by SIGPIPE does, quietly.
+        from vhdxray.tui import console
+
+        console.silence_stdout()
+        return EXIT_PIPE_CLOSED
     except Exception as exc:  # the tool's own failure: a message, not a traceback
         if os.environ.get("VHDXRAY_DEBUG"):
             raise

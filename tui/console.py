@@ -50,12 +50,12 @@ def out(text: str) -> None:
     except OSError:
         if not _after_write:
             raise
-        _stdout_failed()
+        silence_stdout()
         sys.stderr.write(text)
         sys.stderr.flush()
 
 
-def _stdout_failed() -> None:
+def silence_stdout() -> None:
     """Point the broken stdout at /dev/null, so whatever is still buffered (and Python's
     exit-time flush) goes nowhere quietly."""
     try:
