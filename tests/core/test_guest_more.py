@@ -171,22 +171,29 @@ def test_signatures_on_garbage(tmp_path: Path, signature: bytes) -> None:
     assert report.to_json()["partition_table"] in ("gpt", "mbr", "none")
 
 
-def test_unreadable_partition_is_a_finding_not_a_crash(tmp_path: Path) -> None:
-    """A read error inside one partition (bad media under the image) names that partition;
-    the other partitions are still inspected."""
+def two_partitions(tmp_path: Path, first: str) -> Path:
+    """A 64 MiB MBR disk: partition 1 (20 MiB at 1 MiB) holds ``first`` (ext4 or ntfs),
+    partition 2 (20 MiB at 21 MiB) an ext4."""
     require_tool("sfdisk", "fdisk")
     from tests.guestimages import make_fs, place
 
     disk = blank(tmp_path / "disk.img", 64 * MiB)
     subprocess.run(
         ["sfdisk", "-q", str(disk)],
-        input="label: dos\n,20M,83\n,20M,83\n",
+        input=f"label: dos\n,20M,{'7' if first == 'ntfs' else '83'}\n,20M,83\n",
         text=True,
         check=True,
         capture_output=True,
     )
-    place(disk, make_fs(tmp_path / "a.img", "ext4", 20 * MiB), 1 * MiB)
+    place(disk, make_fs(tmp_path / "a.img", first, 20 * MiB), 1 * MiB)
     place(disk, make_fs(tmp_path / "b.img", "ext4", 20 * MiB), 21 * MiB)
+    return disk
+
+
+def test_unreadable_partition_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    """A read error inside one partition (bad media under the image) names that partition;
+    the other partitions are still inspected."""
+    disk = two_partitions(tmp_path, "ext4")
 
     class Failing(RawReader):
         def read(self, offset: int, length: int) -> bytes:
@@ -210,19 +217,7 @@ def test_unreadable_partition_is_a_finding_not_a_crash(tmp_path: Path) -> None:
 def test_unreadable_ext_backup_spot_under_ntfs_stops_nothing(tmp_path: Path) -> None:
     """A read error where an ext backup superblock would lie under an NTFS partition: the
     trap check raised it out of triage, so the partitions after it were never looked at."""
-    require_tool("sfdisk", "fdisk")
-    from tests.guestimages import make_fs, place
-
-    disk = blank(tmp_path / "disk.img", 64 * MiB)
-    subprocess.run(
-        ["sfdisk", "-q", str(disk)],
-        input="label: dos\n,20M,7\n,20M,83\n",
-        text=True,
-        check=True,
-        capture_output=True,
-    )
-    place(disk, make_fs(tmp_path / "a.img", "ntfs", 20 * MiB), 1 * MiB)
-    place(disk, make_fs(tmp_path / "b.img", "ext4", 20 * MiB), 21 * MiB)
+    disk = two_partitions(tmp_path, "ntfs")
     bad = 1 * MiB + 8193 * 1024  # group 1 of a 1 KiB-block ext under partition 1
 
     class Failing(RawReader):
