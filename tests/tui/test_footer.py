@@ -126,18 +126,10 @@ async def test_open_copy_joins_the_80_column_row_and_quit_stays(
 ) -> None:
     """After a replay into a copy, O Open copy joins a row that already holds l Replay: the
     row was one column too wide and ended "q Qui▏^p palette"."""
-    from tests.tui.helpers import settle
-
     app = VhdxrayApp(real_image("discutils-log-replay"))
     async with app.run_test(size=(80, 24)) as pilot:
         await shown(pilot)
-        await pilot.press("l")
-        await pilot.pause()
-        await pilot.press("c")
-        await pilot.pause()
-        await pilot.press("y")
-        await settle(pilot)
-        await shown(pilot)
+        await replay_into_a_copy(pilot)
         line = footer(app)
         assert len(line) <= 80
         for key in ("l Replay", "O Open copy", "? Help", "q Quit ", "^p palette"):
