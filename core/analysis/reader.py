@@ -108,7 +108,7 @@ def read_report(path: str | os.PathLike[str]) -> Report:
             findings=(error("file.not_regular", name, f"not a regular file ({kind})"),),
         )
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        reason = _dangling(name) or exc.strerror or str(exc)
         return Report(
             path=name,
             file_size=0,
@@ -118,6 +118,18 @@ def read_report(path: str | os.PathLike[str]) -> Report:
         )
     with source:
         return read_report_from(source, name)
+
+
+def _dangling(name: str) -> str | None:
+    """Why a name the user gave cannot be opened when it is a symbolic link whose target is
+    gone (or a loop): "No such file or directory" alone hides that the link itself exists."""
+    try:
+        if not os.path.islink(name):
+            return None
+        target = os.readlink(name)
+    except (OSError, ValueError):
+        return None
+    return f"it is a symbolic link to {target!r}, which cannot be opened"
 
 
 class Source(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from vhdxray.core.analysis.reader import Report
+from vhdxray.core.analysis.reader import NOT_REGULAR, Report
 from vhdxray.core.analysis.repairids import BLOCKED_BY, FIXES, NAMES, ORDER
 from vhdxray.core.analysis.updatebase import Refusal, choose_update_base
 from vhdxray.core.format.findings import Severity, is_writer_habit
@@ -51,9 +51,22 @@ def header_sentence(report: Report) -> str:
     return choice.explain(headers)
 
 
+def _not_vhdx_step(kind: str) -> str:
+    """The next step for a file that is not read as a VHDX: for one that could not be opened
+    or is not a file, what to look at; for another format, nothing vhdxray can do."""
+    if kind == "unreadable":
+        return (
+            "Check the path, the permission to read it and the disk it is on, then run "
+            "vhdxray again."
+        )
+    if kind == NOT_REGULAR:
+        return "Name the image file itself."
+    return "Nothing to do with vhdxray."
+
+
 def verdict(report: Report) -> Verdict:
     if not report.is_vhdx:
-        return Verdict("not_vhdx", report.description, "", "Nothing to do with vhdxray.")
+        return Verdict("not_vhdx", report.description, "", _not_vhdx_step(report.kind))
     header_line = header_sentence(report)
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     # A harmless writer habit (WRITER_HABITS) stays a warning in the findings, not in the level.
