@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 
 from vhdxray.core.analysis.scan import VERDICTS, ScanLine, ScanOptions, scan, scan_one
 from vhdxray.core.fileio import NewFile, write_all
+from vhdxray.core.format.text import printable
 from vhdxray.core.progress import Cancelled, Progress
 from vhdxray.tui.fleet import COLUMN_KEYS, COLUMNS, display_name, export_text, is_problem, matches
 from vhdxray.tui.outcome import app_text, from_json
@@ -338,7 +339,9 @@ class FleetScreen(SteadyScreen):
             return
         if os.path.isdir(path):  # a folder the walk could not read: its row says why
             headline = self.lines[path]["headline"] if path in self.lines else ""
-            self.notify(f"{headline} Press r to scan again.", severity="warning", markup=False)
+            self.notify(
+                printable(f"{headline} Press r to scan again."), severity="warning", markup=False
+            )
             return
         opener: ImageOpener = self.app  # type: ignore[assignment]
         self.opened = path
